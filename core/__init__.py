@@ -1,0 +1,1 @@
+"""NeuroReview core package."""

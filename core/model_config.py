@@ -1,0 +1,172 @@
+"""The JSON config that travels with the weights: architecture, preprocessing, classes, integrity.
+
+Nothing about preprocessing or class order is hard-coded elsewhere: the application, the CLI and
+the training package all read it from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.model import Architecture
+
+CONFIG_FILENAME = "model_config.json"
+CONFIG_SCHEMA = "neuroreview.model-config/1"
+DEFAULT_CLASS_NAMES = ("glioma", "meningioma", "notumor", "pituitary")
+NO_TUMOR_CLASS = "notumor"
+
+
+class ModelConfigError(ValueError):
+    """The weights' JSON config is missing, unreadable or inconsistent."""
+
+
+class WeightsIntegrityError(RuntimeError):
+    """The weights file is missing or its SHA-256 does not match the config."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a model-rendered 8-bit slice becomes the network input.
+
+    ``scale``/``offset``: input = uint8 * scale + offset; ``resize``: interpolation used to bring
+    the slice to ``input_size`` (aspect ratio is kept by padding with zeros to a square first).
+    """
+
+    scale: float = 1.0 / 127.5
+    offset: float = -1.0
+    resize: str = "bilinear"
+    pad_to_square: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scale": self.scale, "offset": self.offset, "resize": self.resize, "pad_to_square": self.pad_to_square}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Preprocessing:
+        return cls(
+            scale=float(data.get("scale", cls.scale)),
+            offset=float(data.get("offset", cls.offset)),
+            resize=str(data.get("resize", cls.resize)),
+            pad_to_square=bool(data.get("pad_to_square", cls.pad_to_square)),
+        )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild, verify and feed the classifier."""
+
+    architecture: Architecture
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    class_names: tuple[str, ...] = DEFAULT_CLASS_NAMES
+    temperature: float = 1.0
+    weights_file: str = "neuroreview_vgg19.weights.h5"
+    weights_sha256: str = ""
+    model_name: str = "NeuroReview VGG19-BN"
+    model_version: str = "0.0.0"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_size(self) -> int:
+        return self.architecture.input_size
+
+    @property
+    def no_tumor_index(self) -> int:
+        return self.class_names.index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in self.class_names else -1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": CONFIG_SCHEMA,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "architecture": self.architecture.to_json(),
+            "preprocessing": self.preprocessing.to_json(),
+            "class_names": list(self.class_names),
+            "temperature": self.temperature,
+            "weights_file": self.weights_file,
+            "weights_sha256": self.weights_sha256,
+            "metrics": self.metrics,
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
+        try:
+            if data.get("schema") != CONFIG_SCHEMA:
+                raise ModelConfigError(f"unknown config schema {data.get('schema')!r}, expected {CONFIG_SCHEMA!r}")
+            arch = Architecture.from_json(data["architecture"])
+            names = tuple(str(n) for n in data["class_names"])
+            if len(names) != arch.num_classes or len(set(names)) != len(names):
+                raise ModelConfigError("class_names must list each of the model's classes exactly once")
+            temperature = float(data.get("temperature", 1.0))
+            if not temperature > 0:
+                raise ModelConfigError("temperature must be positive")
+            weights_file = str(data["weights_file"])
+            if Path(weights_file).name != weights_file:
+                raise ModelConfigError("weights_file must be a plain file name beside the config")
+            return cls(
+                architecture=arch,
+                preprocessing=Preprocessing.from_json(data.get("preprocessing", {})),
+                class_names=names,
+                temperature=temperature,
+                weights_file=weights_file,
+                weights_sha256=str(data.get("weights_sha256", "")).lower(),
+                model_name=str(data.get("model_name", cls.model_name)),
+                model_version=str(data.get("model_version", cls.model_version)),
+                metrics=dict(data.get("metrics", {})),
+                provenance=dict(data.get("provenance", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ModelConfigError):
+                raise
+            raise ModelConfigError(f"invalid model config: {exc}") from exc
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / CONFIG_FILENAME
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+def load_model_config(folder: Path) -> ModelConfig:
+    """Read ``model_config.json`` from a weights folder."""
+    path = Path(folder) / CONFIG_FILENAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelConfigError(f"model config not found: {path}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelConfigError(f"model config {path} is unreadable: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelConfigError(f"model config {path} is not a JSON object")
+    return ModelConfig.from_json(data)
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verified_weights_path(folder: Path, config: ModelConfig) -> Path:
+    """Return the weights path after checking that its SHA-256 matches the config.
+
+    Raises WeightsIntegrityError for a missing file, a missing digest or a mismatch.
+    """
+    path = Path(folder) / config.weights_file
+    if not path.is_file():
+        raise WeightsIntegrityError(f"weights file not found: {path}")
+    if len(config.weights_sha256) != 64:
+        raise WeightsIntegrityError("the model config records no SHA-256 for the weights file")
+    actual = sha256_file(path)
+    if actual != config.weights_sha256:
+        raise WeightsIntegrityError(
+            f"weights file {path.name} failed its integrity check (SHA-256 {actual[:12]}... does not match "
+            f"{config.weights_sha256[:12]}... recorded in {CONFIG_FILENAME}); refusing to load it"
+        )
+    return path

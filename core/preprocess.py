@@ -1,0 +1,50 @@
+"""Model-rendered uint8 slices -> network input tensors, driven by the weights' config."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from core.model_config import ModelConfig
+
+_RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+             "nearest": Image.Resampling.NEAREST, "area": Image.Resampling.BOX}
+
+
+def square_pad_box(height: int, width: int) -> tuple[int, int, int]:
+    """Side of the square canvas and the (top, left) offsets where the slice sits on it."""
+    side = max(height, width)
+    return side, (side - height) // 2, (side - width) // 2
+
+
+def resize_slice(rendered: NDArray[np.uint8], size: int, resize: str = "bilinear", pad_to_square: bool = True) -> NDArray[np.uint8]:
+    """Pad a model-rendered slice to a centred square (zeros) and resize it to ``size`` x ``size``."""
+    if rendered.ndim != 2 or rendered.dtype != np.uint8:
+        raise ValueError("expected a model-rendered uint8 (H, W) slice")
+    img = rendered
+    if pad_to_square and rendered.shape[0] != rendered.shape[1]:
+        side, top, left = square_pad_box(*rendered.shape)
+        img = np.zeros((side, side), dtype=np.uint8)
+        img[top : top + rendered.shape[0], left : left + rendered.shape[1]] = rendered
+    if img.shape == (size, size):
+        return img
+    try:
+        method = _RESAMPLE[resize]
+    except KeyError as exc:
+        raise ValueError(f"unknown resize method {resize!r}") from exc
+    return np.asarray(Image.fromarray(img).resize((size, size), method), dtype=np.uint8)
+
+
+def to_model_input(rendered: Sequence[NDArray[np.uint8]], config: ModelConfig, size: int | None = None) -> NDArray[np.float32]:
+    """Stack model-rendered slices into a float32 batch (N, S, S, C) as the config prescribes."""
+    prep = config.preprocessing
+    side = size or config.input_size
+    batch = np.stack([resize_slice(r, side, prep.resize, prep.pad_to_square) for r in rendered]).astype(np.float32)
+    batch = batch * np.float32(prep.scale) + np.float32(prep.offset)
+    batch = batch[..., np.newaxis]
+    if config.architecture.channels != 1:
+        batch = np.repeat(batch, config.architecture.channels, axis=-1)
+    return batch

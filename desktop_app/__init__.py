@@ -1,0 +1,1 @@
+"""NeuroReview desktop_app package."""

@@ -1,0 +1,57 @@
+"""Shared fixtures: offscreen Qt, tiny seeded models, no threads left behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from core.model import Architecture  # noqa: E402
+from core.model_config import ModelConfig, sha256_file  # noqa: E402
+
+TINY_ARCH = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4), dropout=0.0)
+
+
+def write_tiny_weights(folder: Path, seed: int = 0, arch: Architecture = TINY_ARCH) -> ModelConfig:
+    """Build a width-reduced VGG19 with seeded random weights and write weights + config into ``folder``."""
+    import keras
+
+    from core.model import build_vgg19
+
+    keras.utils.set_random_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = build_vgg19(arch)
+    config = ModelConfig(architecture=arch, weights_file="tiny.weights.h5", model_version="test")
+    weights = folder / config.weights_file
+    model.save_weights(weights)
+    config = ModelConfig(
+        architecture=arch, weights_file=config.weights_file, weights_sha256=sha256_file(weights), model_version="test"
+    )
+    config.save(folder)
+    return config
+
+
+@pytest.fixture(scope="session")
+def tiny_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a tiny model's weights and a matching model_config.json (read-only use)."""
+    folder = tmp_path_factory.mktemp("tiny_weights")
+    write_tiny_weights(folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """Fail a test that leaves a Python thread running (napari's habit)."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+    for thread in leaked:
+        thread.join(timeout=5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"test left threads running: {still}"
