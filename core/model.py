@@ -53,12 +53,13 @@ class Architecture:
         )
 
 
-def build_vgg19(arch: Architecture, input_size: int | None = None) -> keras.Model:
+def build_vgg19(arch: Architecture, input_size: int | None = None, *, any_size: bool = False) -> keras.Model:
     """Build the VGG19(-BN) classifier; returns a model mapping images to logits.
 
     The model's output is the raw logits (float32) so that temperature scaling and softmax
     happen outside the graph; ``input_size`` overrides ``arch.input_size`` (the network is
-    fully convolutional up to global pooling, so weights are shared across sizes).
+    fully convolutional up to global pooling, so weights are shared across sizes) and
+    ``any_size=True`` leaves height and width open (progressive-resizing training).
     """
     import keras
     from keras import layers
@@ -66,14 +67,13 @@ def build_vgg19(arch: Architecture, input_size: int | None = None) -> keras.Mode
     if len(arch.widths) != len(arch.depths):
         raise ValueError("widths and depths must have the same length")
     size = input_size or arch.input_size
-    inputs = keras.Input(shape=(size, size, arch.channels), name="image")
+    side = None if any_size else size
+    inputs = keras.Input(shape=(side, side, arch.channels), name="image")
     x = inputs
     for block, (width, depth) in enumerate(zip(arch.widths, arch.depths, strict=True), start=1):
         for conv in range(1, depth + 1):
             last = block == len(arch.widths) and conv == depth
-            x = layers.Conv2D(
-                width, 3, padding="same", use_bias=not arch.batchnorm, name=f"block{block}_conv{conv}"
-            )(x)
+            x = layers.Conv2D(width, 3, padding="same", use_bias=not arch.batchnorm, name=f"block{block}_conv{conv}")(x)
             if arch.batchnorm:
                 x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
             x = layers.Activation("relu", name=LAST_CONV_LAYER if last else f"block{block}_relu{conv}")(x)

@@ -10,8 +10,12 @@ from PIL import Image
 
 from core.model_config import ModelConfig
 
-_RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
-             "nearest": Image.Resampling.NEAREST, "area": Image.Resampling.BOX}
+_RESAMPLE = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+    "area": Image.Resampling.BOX,
+}
 
 
 def square_pad_box(height: int, width: int) -> tuple[int, int, int]:
@@ -20,7 +24,9 @@ def square_pad_box(height: int, width: int) -> tuple[int, int, int]:
     return side, (side - height) // 2, (side - width) // 2
 
 
-def resize_slice(rendered: NDArray[np.uint8], size: int, resize: str = "bilinear", pad_to_square: bool = True) -> NDArray[np.uint8]:
+def resize_slice(
+    rendered: NDArray[np.uint8], size: int, resize: str = "bilinear", pad_to_square: bool = True
+) -> NDArray[np.uint8]:
     """Pad a model-rendered slice to a centred square (zeros) and resize it to ``size`` x ``size``."""
     if rendered.ndim != 2 or rendered.dtype != np.uint8:
         raise ValueError("expected a model-rendered uint8 (H, W) slice")
@@ -38,7 +44,9 @@ def resize_slice(rendered: NDArray[np.uint8], size: int, resize: str = "bilinear
     return np.asarray(Image.fromarray(img).resize((size, size), method), dtype=np.uint8)
 
 
-def to_model_input(rendered: Sequence[NDArray[np.uint8]], config: ModelConfig, size: int | None = None) -> NDArray[np.float32]:
+def to_model_input(
+    rendered: Sequence[NDArray[np.uint8]], config: ModelConfig, size: int | None = None
+) -> NDArray[np.float32]:
     """Stack model-rendered slices into a float32 batch (N, S, S, C) as the config prescribes."""
     prep = config.preprocessing
     side = size or config.input_size

@@ -12,8 +12,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from core.model import Architecture  # noqa: E402
-from core.model_config import ModelConfig, sha256_file  # noqa: E402
+from core.model import Architecture
+from core.model_config import ModelConfig, sha256_file
 
 TINY_ARCH = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4), dropout=0.0)
 

@@ -1,0 +1,94 @@
+"""Train, interrupt, resume, evaluate, export and load - on a generated dataset with a tiny VGG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.model import build_vgg19
+from core.model_config import load_model_config, verified_weights_path
+from training import checkpoint as ckpt
+from training import trainer
+from training.cli import main
+from training.config import TrainConfig
+from training.evaluate import evaluate_source
+from training.export import export_run
+
+TINY = {"widths": [2, 2, 4, 4, 4], "stages": [[16, 1], [32, 1]], "batch_size": 8, "dropout": 0.0}
+
+
+def _config(data: Path, out: Path) -> TrainConfig:
+    return TrainConfig(data=str(data), out=str(out), **TINY)  # type: ignore[arg-type]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tiny_dataset: Path, tmp_path: Path, monkeypatch) -> None:
+    cache = tmp_path / "cache"
+    straight = trainer.start_run(_config(tiny_dataset, tmp_path / "straight"), cache)
+
+    calls = {"n": 0}
+    real_predict = trainer.predict_logits
+
+    def interrupt_in_second_epoch(model, inputs, batch_size=64):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_predict(model, inputs, batch_size)
+
+    monkeypatch.setattr(trainer, "predict_logits", interrupt_in_second_epoch)
+    interrupted_dir = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        trainer.start_run(_config(tiny_dataset, interrupted_dir), cache)
+    state = ckpt.load_state(interrupted_dir)
+    assert state is not None and state["epoch"] == 0  # epoch 1 finished and checkpointed
+    monkeypatch.setattr(trainer, "predict_logits", real_predict)
+    trainer.run_training(interrupted_dir, cache)
+
+    log = (interrupted_dir / trainer.LOG_FILE).read_text().splitlines()
+    assert len(log) == 3  # header + 2 epochs, the interrupted epoch logged once
+    cfg = TrainConfig.load(straight)
+    a, b = build_vgg19(cfg.architecture()), build_vgg19(cfg.architecture())
+    a.load_weights(straight / "checkpoint" / ckpt.LAST_WEIGHTS)
+    b.load_weights(interrupted_dir / "checkpoint" / ckpt.LAST_WEIGHTS)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+    assert json.loads((straight / "split.json").read_text()) == json.loads((interrupted_dir / "split.json").read_text())
+
+
+def test_export_evaluate_and_load(tiny_dataset: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run = trainer.start_run(_config(tiny_dataset, tmp_path / "run"), cache)
+    out = export_run(run, tmp_path / "weights", version="test")
+    config = load_model_config(out)
+    assert config.class_names == ("glioma", "meningioma", "notumor", "pituitary")
+    assert config.input_size == 32 and config.temperature > 0
+    assert "duplicate-aware" in config.metrics["split"]
+    assert (out / "MODEL_CARD.md").read_text().count("Not for diagnostic use") == 1
+    model = build_vgg19(config.architecture)
+    model.load_weights(verified_weights_path(out, config))
+    from core.preprocess import to_model_input
+
+    logits = model.predict(to_model_input([np.zeros((40, 30), np.uint8)], config), verbose=0)
+    assert logits.shape == (1, 4) and np.isfinite(logits).all()
+    report = evaluate_source(out, tiny_dataset, tmp_path / "eval", cache)
+    assert "accuracy" in report and (tmp_path / "eval" / "metrics.json").is_file()
+    assert main(["export", str(run), "--to", str(out)]) == 1  # refuses to overwrite
+    assert main(["export", str(run), "--to", str(out), "--force"]) == 0
+
+
+def test_cli_reports_layout_errors(tmp_path: Path, capsys) -> None:
+    (tmp_path / "data" / "glioma").mkdir(parents=True)
+    (tmp_path / "data" / "cats").mkdir()
+    assert main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")]) == 1
+    assert "unknown class folders" in capsys.readouterr().err
+    assert main(["resume", str(tmp_path / "nowhere")]) == 1
+
+
+def test_run_folder_is_never_overwritten(tiny_dataset: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "something").write_text("x")
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(run)]) == 1
+    assert "not empty" in capsys.readouterr().err

@@ -1,0 +1,160 @@
+"""``neuroreview-train``: train, resume, evaluate and export the classifier.
+
+Errors the user can fix are printed as one line (exit status 2 for usage, 1 for the rest);
+no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from training.errors import TrainingError
+
+
+def _stages(text: str) -> list[list[int]]:
+    """Parse ``96:12,128:6`` into [[96, 12], [128, 6]]."""
+    try:
+        stages = [[int(part) for part in item.split(":")] for item in text.split(",")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected SIZE:EPOCHS[,SIZE:EPOCHS...], got {text!r}") from exc
+    if not stages or any(len(s) != 2 or s[0] < 8 or s[1] < 1 for s in stages):
+        raise argparse.ArgumentTypeError(f"expected SIZE:EPOCHS[,SIZE:EPOCHS...] with size >= 8, got {text!r}")
+    return stages
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        return [int(w) for w in text.split(",")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuroreview-train", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a new run from a folder-per-class dataset")
+    train.add_argument("--data", required=True, type=Path, help="folder with one sub-folder per class")
+    train.add_argument("--out", required=True, type=Path, help="new run folder (checkpoints, logs, plots)")
+    train.add_argument("--stages", type=_stages, default=None, help="progressive resizing, e.g. 96:12,128:6")
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--optimizer", choices=["adamw", "sgd"], default=None)
+    train.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    train.add_argument("--weight-decay", type=float, default=None)
+    train.add_argument("--warmup-epochs", type=float, default=None)
+    train.add_argument("--label-smoothing", type=float, default=None)
+    train.add_argument("--val-fraction", type=float, default=None)
+    train.add_argument("--dedup-bits", type=int, default=None, help="near-duplicate threshold (bits of 256)")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--precision", choices=["auto", "bfloat16", "float32"], default=None)
+    train.add_argument("--widths", type=_widths, default=None, help="filters per block (tiny models for tests)")
+    train.add_argument("--channels", type=int, choices=[1, 3], default=None)
+    train.add_argument("--dropout", type=float, default=None)
+    train.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs (0 = off)")
+    train.add_argument("--init", type=Path, default=None, help="Keras VGG19 ImageNet notop .h5 to start from")
+    train.add_argument("--max-steps-per-epoch", type=int, default=None, help=argparse.SUPPRESS)
+    train.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (default: user cache)")
+    resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
+    resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--cache-dir", type=Path, default=None)
+    evaluate = sub.add_parser("evaluate", help="metrics of a run's best checkpoint or of exported weights")
+    evaluate.add_argument("source", type=Path, help="run folder or exported weights folder")
+    evaluate.add_argument("--data", required=True, type=Path, help="labelled folder-per-class dataset")
+    evaluate.add_argument("--out", type=Path, default=None, help="write metrics JSON and plots here")
+    evaluate.add_argument("--cache-dir", type=Path, default=None)
+    export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--to", required=True, type=Path, help="weights folder, e.g. weights/")
+    export.add_argument("--force", action="store_true", help="overwrite existing exported files")
+    export.add_argument("--version", default=None, help="model version recorded in the config")
+    export.add_argument("--data-description", default="", help="one sentence on the training data for the model card")
+    return parser
+
+
+_TRAIN_FIELDS = {
+    "stages": "stages",
+    "batch_size": "batch_size",
+    "optimizer": "optimizer",
+    "lr": "learning_rate",
+    "weight_decay": "weight_decay",
+    "warmup_epochs": "warmup_epochs",
+    "label_smoothing": "label_smoothing",
+    "val_fraction": "val_fraction",
+    "dedup_bits": "dedup_max_bits",
+    "seed": "seed",
+    "precision": "precision",
+    "widths": "widths",
+    "channels": "channels",
+    "dropout": "dropout",
+    "patience": "patience",
+    "max_steps_per_epoch": "max_steps_per_epoch",
+}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.config import TrainConfig
+    from training.trainer import start_run
+
+    values = {field: getattr(args, arg) for arg, field in _TRAIN_FIELDS.items() if getattr(args, arg) is not None}
+    cfg = TrainConfig(
+        data=str(args.data.resolve()),
+        out=str(args.out.resolve()),
+        init=str(args.init.resolve()) if args.init else None,
+        **values,
+    )
+    run = start_run(cfg, args.cache_dir)
+    print(f"training finished: {run}")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from training.trainer import run_training
+
+    run = run_training(args.run_dir, args.cache_dir)
+    print(f"training finished: {run}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate_source
+
+    report = evaluate_source(args.source, args.data, args.out, args.cache_dir)
+    print(report)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from training.export import export_run
+
+    folder = export_run(
+        args.run_dir, args.to, force=args.force, version=args.version, data_description=args.data_description
+    )
+    print(f"exported to {folder}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    handlers = {"train": _train, "resume": _resume, "evaluate": _evaluate, "export": _export}
+    try:
+        return handlers[args.command](args)
+    except TrainingError as exc:
+        print(f"neuroreview-train: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "neuroreview-train: interrupted; `neuroreview-train resume RUN_DIR` continues from the last epoch",
+            file=sys.stderr,
+        )
+        return 130
+    except (OSError, ValueError) as exc:
+        print(f"neuroreview-train: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The full configuration of a training run, saved as ``run_config.json`` in the run folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.model import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
+from core.model_config import DEFAULT_CLASS_NAMES, Preprocessing
+from training.augment import AugmentConfig
+
+RUN_CONFIG = "run_config.json"
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    class_names: list[str] = field(default_factory=lambda: list(DEFAULT_CLASS_NAMES))
+    # progressive resizing: list of [input size, epochs]; the last size is the deployment size
+    stages: list[list[int]] = field(default_factory=lambda: [[96, 12], [128, 6]])
+    batch_size: int = 32
+    optimizer: str = "adamw"  # adamw | sgd
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.02
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    val_fraction: float = 0.15
+    dedup_max_bits: int = 10
+    seed: int = 20261123
+    precision: str = "auto"  # auto | bfloat16 | float32
+    channels: int = 1
+    widths: list[int] = field(default_factory=lambda: list(VGG19_WIDTHS))
+    depths: list[int] = field(default_factory=lambda: list(VGG19_DEPTHS))
+    dropout: float = 0.3
+    patience: int = 0  # epochs without validation improvement before stopping; 0 = never stop early
+    init: str | None = None
+    max_steps_per_epoch: int | None = None  # for smoke tests
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @property
+    def epochs(self) -> int:
+        return sum(int(e) for _, e in self.stages)
+
+    @property
+    def deploy_size(self) -> int:
+        return int(self.stages[-1][0])
+
+    @property
+    def cache_size(self) -> int:
+        return max(int(s) for s, _ in self.stages)
+
+    def size_for_epoch(self, epoch: int) -> int:
+        """Training input size of 0-based ``epoch``."""
+        done = 0
+        for size, count in self.stages:
+            done += int(count)
+            if epoch < done:
+                return int(size)
+        return self.deploy_size
+
+    def architecture(self) -> Architecture:
+        return Architecture(
+            input_size=self.deploy_size,
+            channels=self.channels,
+            widths=tuple(self.widths),
+            depths=tuple(self.depths),
+            dropout=self.dropout,
+            num_classes=len(self.class_names),
+        )
+
+    def preprocessing(self) -> Preprocessing:
+        return Preprocessing()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        data["augment"] = AugmentConfig(**data.get("augment", {}))
+        return cls(**data)
+
+    def save(self, run_dir: Path) -> None:
+        (run_dir / RUN_CONFIG).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> TrainConfig:
+        return cls.from_json(json.loads((run_dir / RUN_CONFIG).read_text(encoding="utf-8")))

@@ -1,0 +1,78 @@
+"""Metrics of a run's best checkpoint or of exported weights on any labelled folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.model import build_vgg19
+from core.model_config import CONFIG_FILENAME, ModelConfig, load_model_config, verified_weights_path
+from training import checkpoint as ckpt
+from training.config import RUN_CONFIG, TrainConfig
+from training.errors import RunFolderError
+from training.images import ProgressBar, load_dataset
+from training.manifest import build_manifest
+from training.metrics import classification_metrics, softmax
+
+
+def _model_for(source: Path) -> tuple[Any, ModelConfig]:
+    """Build the model for a run folder (best checkpoint) or an exported weights folder."""
+    if (source / CONFIG_FILENAME).is_file():
+        config = load_model_config(source)
+        model = build_vgg19(config.architecture)
+        model.load_weights(verified_weights_path(source, config))
+        return model, config
+    if (source / RUN_CONFIG).is_file():
+        cfg = TrainConfig.load(source)
+        best = source / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS
+        if not best.is_file():
+            raise RunFolderError(f"{source} has no best checkpoint yet")
+        model = build_vgg19(cfg.architecture())
+        model.load_weights(best)
+        return model, ModelConfig(
+            architecture=cfg.architecture(), preprocessing=cfg.preprocessing(), class_names=tuple(cfg.class_names)
+        )
+    raise RunFolderError(f"{source} is neither a run folder nor an exported weights folder")
+
+
+def evaluate_source(source: Path, data_dir: Path, out: Path | None = None, cache_dir: Path | None = None) -> str:
+    """Evaluate and return a readable summary; with ``out`` also write metrics.json and plots."""
+    from core.preprocess import to_model_input
+
+    model, config = _model_for(Path(source))
+    manifest = build_manifest(Path(data_dir), config.class_names)
+    data = load_dataset(manifest, max(config.input_size, 32), cache_dir, ProgressBar("decoding images"))
+    inputs = to_model_input(list(data.images), config)
+    logits = np.asarray(model.predict(inputs, batch_size=64, verbose=0), dtype=np.float32)
+    metrics = classification_metrics(logits, data.labels, config.class_names, config.temperature)
+    metrics["data"] = {"folder": str(data_dir), "fingerprint": manifest.fingerprint, "skipped": data.skipped}
+    if out is not None:
+        from training.plots import confusion_matrix, reliability_diagram
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        confusion_matrix(metrics["confusion_matrix"], config.class_names, out / "confusion_matrix.png", "evaluation")
+        reliability_diagram(softmax(logits, config.temperature), data.labels, out / "reliability.png", "evaluation")
+    return format_metrics(metrics, config.class_names)
+
+
+def format_metrics(metrics: dict[str, Any], class_names: tuple[str, ...] | list[str]) -> str:
+    lines = [
+        f"images: {metrics['n']}",
+        f"accuracy: {metrics['accuracy']:.4f}   macro-F1: {metrics['macro_f1']:.4f}   ECE: {metrics['ece']:.4f}",
+    ]
+    if "tumor_sensitivity" in metrics:
+        lines.append(
+            f"tumor sensitivity: {metrics['tumor_sensitivity']:.4f}   specificity: {metrics['tumor_specificity']:.4f}"
+        )
+    for name in class_names:
+        pc = metrics["per_class"][name]
+        auc = "n/a" if pc["roc_auc"] is None else f"{pc['roc_auc']:.4f}"
+        lines.append(
+            f"  {name:<11} precision {pc['precision']:.4f}  recall {pc['recall']:.4f}  "
+            f"F1 {pc['f1']:.4f}  AUC {auc}  n={pc['support']}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""Export a run: float16 weights, ``model_config.json`` (preprocessing, classes, temperature, SHA-256,
+metrics, provenance) and ``MODEL_CARD.md``, plus the run's configuration, log and plots.
+
+The temperature is fitted on the validation split and the metrics are reported on that same
+duplicate-aware validation split (named as such); nothing is measured on training images.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.model import build_vgg19
+from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
+from training import checkpoint as ckpt
+from training.config import RUN_CONFIG, TrainConfig
+from training.errors import RunFolderError
+from training.metrics import classification_metrics, fit_temperature, softmax
+from training.model_card import render_model_card
+from training.trainer import BEST_LOGITS, LOG_FILE
+
+WEIGHTS_FILE = "neuroreview_vgg19.weights.h5"
+RUN_RECORD_DIR = "training_run"
+COPIED_RUN_FILES = (RUN_CONFIG, LOG_FILE, "environment.json", "split.json", "learning_curves.png", "skipped.json")
+
+
+def save_float16_weights(cfg: TrainConfig, best: Path, target: Path) -> float:
+    """Write the best weights as float16; returns the max |logit| change this causes on random inputs."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+    model32 = build_vgg19(cfg.architecture())
+    model32.load_weights(best)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float16")
+    try:
+        model16 = build_vgg19(cfg.architecture())
+        model16.set_weights([np.asarray(w, dtype=np.float16) for w in model32.get_weights()])
+        tmp = target.with_name(f".{target.name}.tmp.weights.h5")
+        model16.save_weights(tmp)
+        tmp.replace(target)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    reloaded = build_vgg19(cfg.architecture())
+    reloaded.load_weights(target)
+    probe = np.random.default_rng(0).uniform(-1, 1, (4, cfg.deploy_size, cfg.deploy_size, cfg.channels))
+    probe = probe.astype(np.float32)
+    diff = np.abs(model32.predict(probe, verbose=0) - reloaded.predict(probe, verbose=0))
+    return float(diff.max())
+
+
+def export_run(
+    run_dir: Path, to: Path, *, force: bool = False, version: str | None = None, data_description: str = ""
+) -> Path:
+    run_dir, to = Path(run_dir), Path(to)
+    if not (run_dir / RUN_CONFIG).is_file():
+        raise RunFolderError(f"{run_dir} is not a training run folder (no {RUN_CONFIG})")
+    best = run_dir / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS
+    state = ckpt.load_state(run_dir)
+    if not best.is_file() or state is None or not (run_dir / BEST_LOGITS).is_file():
+        raise RunFolderError(f"{run_dir} has no finished epoch to export yet")
+    targets = [to / WEIGHTS_FILE, to / CONFIG_FILENAME, to / "MODEL_CARD.md"]
+    existing = [t.name for t in targets if t.exists()]
+    if existing and not force:
+        raise RunFolderError(f"{to} already holds {', '.join(existing)}; pass --force to overwrite")
+    to.mkdir(parents=True, exist_ok=True)
+    cfg = TrainConfig.load(run_dir)
+    with np.load(run_dir / BEST_LOGITS, allow_pickle=False) as saved:
+        logits, labels = saved["logits"], saved["labels"]
+    temperature = fit_temperature(logits, labels)
+    raw = classification_metrics(logits, labels, cfg.class_names, 1.0)
+    calibrated = classification_metrics(logits, labels, cfg.class_names, temperature)
+    fp16_change = save_float16_weights(cfg, best, to / WEIGHTS_FILE)
+    split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    environment = json.loads((run_dir / "environment.json").read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for _, _, label in manifest["entries"]:
+        counts[label] = counts.get(label, 0) + 1
+    metrics: dict[str, Any] = {
+        "split": (
+            f"validation: duplicate-aware stratified group split ({len(split['val'])} images, "
+            f"no exact or near-duplicate (<= {split['max_bits']} of 256 dHash bits) twin in training)"
+        ),
+        "calibrated": calibrated,
+        "uncalibrated": {k: raw[k] for k in ("accuracy", "macro_f1", "ece", "nll")},
+        "temperature_fitted_on": "the same validation split",
+    }
+    provenance: dict[str, Any] = {
+        "dataset": {
+            "folder": manifest["root"],
+            "description": data_description,
+            "fingerprint": manifest["fingerprint"],
+            "counts": counts,
+            "train_images": len(split["train"]),
+            "val_images": len(split["val"]),
+            "near_duplicate_pairs": split["near_duplicate_pairs"],
+            "groups": split["groups"],
+        },
+        "training": {
+            "epochs_completed": state["epoch"] + 1,
+            "epochs_planned": cfg.epochs,
+            "best_epoch": state["best_epoch"],
+            "train_seconds": round(state["train_seconds"]),
+            "stages": cfg.stages,
+            "optimizer": cfg.optimizer,
+            "learning_rate": cfg.learning_rate,
+            "weight_decay": cfg.weight_decay,
+            "label_smoothing": cfg.label_smoothing,
+            "batch_size": cfg.batch_size,
+            "seed": cfg.seed,
+            "augment": cfg.augment.to_json(),
+            "initialisation": cfg.init or "from scratch (no ImageNet weights)",
+        },
+        "environment": environment,
+        "weights_storage": "float16 (cast to float32 at load)",
+        "float16_max_logit_change": fp16_change,
+        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    config = ModelConfig(
+        architecture=cfg.architecture(),
+        preprocessing=cfg.preprocessing(),
+        class_names=tuple(cfg.class_names),
+        temperature=temperature,
+        weights_file=WEIGHTS_FILE,
+        weights_sha256=sha256_file(to / WEIGHTS_FILE),
+        model_version=version or time.strftime("%Y.%m.%d"),
+        metrics=metrics,
+        provenance=provenance,
+    )
+    config.save(to)
+    (to / "MODEL_CARD.md").write_text(render_model_card(config), encoding="utf-8")
+    record = to / RUN_RECORD_DIR
+    record.mkdir(exist_ok=True)
+    for name in COPIED_RUN_FILES:
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, record / name)
+    _plots(calibrated, softmax(logits, temperature), labels, cfg, record)
+    return to
+
+
+def _plots(metrics: dict[str, Any], probs: np.ndarray, labels: np.ndarray, cfg: TrainConfig, folder: Path) -> None:
+    from training.plots import confusion_matrix, reliability_diagram
+
+    confusion_matrix(metrics["confusion_matrix"], cfg.class_names, folder / "confusion_matrix.png", "validation")
+    reliability_diagram(probs, labels, folder / "reliability.png", "validation, after temperature scaling")

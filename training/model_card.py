@@ -1,0 +1,97 @@
+"""MODEL_CARD.md generated from an exported model config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.model_config import ModelConfig
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f} %"
+
+
+def _auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def render_model_card(config: ModelConfig) -> str:
+    m: dict[str, Any] = config.metrics.get("calibrated", {})
+    raw: dict[str, Any] = config.metrics.get("uncalibrated", {})
+    prov = config.provenance
+    data = prov.get("dataset", {})
+    train = prov.get("training", {})
+    env = prov.get("environment", {})
+    rows = "\n".join(
+        f"| {name} | {_pct(pc['precision'])} | {_pct(pc['recall'])} | {pc['f1']:.4f} | "
+        f"{_auc(pc['roc_auc'])} | {pc['support']} |"
+        for name, pc in m.get("per_class", {}).items()
+    )
+    confusion = m.get("confusion_matrix", [])
+    header = " | ".join(config.class_names)
+    conf_rows = "\n".join(
+        f"| {config.class_names[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(confusion)
+    )
+    return f"""# Model card: {config.model_name} {config.model_version}
+
+**Research and education use only. Not a medical device. Not for diagnostic use.**
+
+## What it does
+Classifies one 2-D brain MRI slice into {", ".join(config.class_names)} (four-way softmax,
+temperature-calibrated with T = {config.temperature:.3f}). P(tumor) = 1 - P(notumor).
+
+## Architecture and input
+VGG19 topology with batch normalisation (16 convolutions of 3x3 in blocks of
+{", ".join(str(d) for d in config.architecture.depths)}; widths {", ".join(str(w) for w in config.architecture.widths)}),
+global average pooling, dropout {config.architecture.dropout}, dense softmax head.
+Input: {config.input_size} x {config.input_size} x {config.architecture.channels}, the application's model rendering
+(0.5-99.5 percentile stretch to 8 bits), padded to a square, resized ({config.preprocessing.resize}),
+scaled by {config.preprocessing.scale:.6g} and offset by {config.preprocessing.offset:g}.
+Weights: `{config.weights_file}`, SHA-256 `{config.weights_sha256}` ({prov.get("weights_storage", "")}).
+
+## Training data
+{data.get("description") or "Folder " + str(data.get("folder", "?"))}. Images per class: {data.get("counts", {})}.
+Dataset fingerprint `{data.get("fingerprint", "")}`. Initialisation: {train.get("initialisation", "")}.
+Split: {data.get("train_images", "?")} training / {data.get("val_images", "?")} validation images; exact and near-duplicate
+images ({data.get("near_duplicate_pairs", "?")} pairs found) are kept on one side of the split ({data.get("groups", "?")} groups).
+
+## Metrics ({config.metrics.get("split", "")})
+| metric | value |
+|---|---|
+| accuracy | {_pct(m.get("accuracy"))} |
+| macro-F1 | {m.get("macro_f1", 0):.4f} |
+| tumor-vs-no-tumor sensitivity | {_pct(m.get("tumor_sensitivity"))} |
+| tumor-vs-no-tumor specificity | {_pct(m.get("tumor_specificity"))} |
+| tumor-vs-no-tumor ROC AUC | {m.get("tumor_roc_auc") or 0:.4f} |
+| expected calibration error (15 bins), before temperature | {raw.get("ece", 0):.4f} |
+| expected calibration error (15 bins), after temperature | {m.get("ece", 0):.4f} |
+
+The temperature was fitted on {config.metrics.get("temperature_fitted_on", "the validation split")}, so the
+calibrated ECE is optimistic.
+
+| class | precision | recall | F1 | ROC AUC (one-vs-rest) | n |
+|---|---|---|---|---|---|
+{rows}
+
+Confusion matrix (rows: true, columns: predicted):
+
+| | {header} |
+|---|{"---|" * len(config.class_names)}
+{conf_rows}
+
+## Training run
+Epochs completed {train.get("epochs_completed")} of {train.get("epochs_planned")} (best epoch {train.get("best_epoch")}),
+stages (size:epochs) {train.get("stages")}, {train.get("optimizer")} with peak learning rate {train.get("learning_rate")},
+weight decay {train.get("weight_decay")}, label smoothing {train.get("label_smoothing")}, batch {train.get("batch_size")},
+seed {train.get("seed")}; {train.get("train_seconds", 0) / 3600:.1f} h of training on {env.get("processor", "?")}
+({env.get("cpu_count", "?")} CPUs, GPUs: {env.get("gpus") or "none"}, precision {env.get("precision_policy", "?")}).
+Software: {env.get("versions", {})}; git commit {env.get("git_commit")}.
+
+## Limitations
+- Validation figures come from a split of the same public dataset; held-out data from other scanners,
+  sequences, institutions or patient populations will be harder. The dataset has no patient identifiers,
+  so slices of one patient may still sit on both sides of the split even after duplicate grouping.
+- Four classes only: any other finding (metastasis, stroke, haemorrhage, artefact) is forced into one of them.
+- Single 2-D slices, not volumes; series-level results are an aggregation rule, not a model output.
+- Saliency heatmaps show where the network's evidence lies; they are not segmentations.
+"""

@@ -1,0 +1,256 @@
+"""The training loop: data preparation, per-epoch fit, validation, checkpoints, resume.
+
+Long work reports progress through Keras' progress bar (with ETA) and a CSV log; every epoch
+ends with an atomic checkpoint, so ``resume`` continues from the last finished epoch with the
+same data order, augmentation draws and learning-rate schedule.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.model import build_vgg19
+from training import checkpoint as ckpt
+from training.config import TrainConfig
+from training.environment import choose_precision, describe_environment
+from training.errors import RunFolderError
+from training.images import DecodedDataset, ProgressBar, load_dataset
+from training.manifest import build_manifest, save_manifest
+from training.metrics import classification_metrics
+from training.split import Split, group_duplicates, stratified_group_split
+
+LOG_FILE = "log.csv"
+LOG_FIELDS = [
+    "epoch",
+    "size",
+    "learning_rate",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "val_macro_f1",
+    "seconds",
+]
+BEST_LOGITS = "best_val_logits.npz"
+
+
+@dataclass
+class PreparedData:
+    data: DecodedDataset
+    split: Split
+    train_idx: NDArray[np.int64]
+    val_idx: NDArray[np.int64]
+
+
+def prepare_data(cfg: TrainConfig, run_dir: Path, cache_dir: Path | None = None) -> PreparedData:
+    """Manifest, decoded cache and duplicate-aware split (computed once, then read from the run folder)."""
+    manifest = build_manifest(Path(cfg.data), cfg.class_names)
+    manifest_file = run_dir / "manifest.json"
+    if not manifest_file.exists():
+        save_manifest(manifest, manifest_file)
+    elif json.loads(manifest_file.read_text(encoding="utf-8"))["fingerprint"] != manifest.fingerprint:
+        raise RunFolderError(f"the data in {cfg.data} changed since this run started (manifest fingerprint differs)")
+    data = load_dataset(manifest, cfg.cache_size, cache_dir, ProgressBar("decoding images"))
+    if data.skipped:
+        print(f"skipped {len(data.skipped)} unreadable image(s), listed in {run_dir / 'skipped.json'}", file=sys.stderr)
+        (run_dir / "skipped.json").write_text(json.dumps(data.skipped, indent=1), encoding="utf-8")
+    split_file = run_dir / "split.json"
+    digests = {e.relpath: e.sha256 for e in manifest.entries}
+    if split_file.exists():
+        saved = json.loads(split_file.read_text(encoding="utf-8"))
+        position = {p: i for i, p in enumerate(data.relpaths)}
+        train = tuple(position[p] for p in saved["train"])
+        val = tuple(position[p] for p in saved["val"])
+        split = Split(train, val, (), saved["max_bits"], saved["near_duplicate_pairs"])
+    else:
+        groups, pairs = group_duplicates(data.images, [digests[p] for p in data.relpaths], cfg.dedup_max_bits)
+        split = stratified_group_split(
+            data.labels.tolist(), groups, cfg.val_fraction, cfg.seed, cfg.dedup_max_bits, pairs
+        )
+        split.save(split_file, data.relpaths)
+    return PreparedData(data, split, np.asarray(split.train, dtype=np.int64), np.asarray(split.val, dtype=np.int64))
+
+
+def make_train_dataset(cfg: TrainConfig, prepared: PreparedData, epoch: int) -> Any:
+    """tf.data pipeline of one epoch: seeded order, stateless augmentation, resize, normalise, batch."""
+    import tensorflow as tf
+
+    from training.augment import augment_image
+
+    rng = np.random.default_rng([cfg.seed, epoch])
+    order = rng.permutation(prepared.train_idx)
+    size = cfg.size_for_epoch(epoch)
+    prep = cfg.preprocessing()
+    n_classes = len(cfg.class_names)
+    seeds = np.stack([np.full(len(order), epoch, dtype=np.int64), order.astype(np.int64)], axis=1)
+    seeds[:, 0] += cfg.seed * 1000
+
+    def load(image: Any, label: Any, seed: Any) -> tuple[Any, Any]:
+        x = tf.cast(image, tf.float32)[..., tf.newaxis]
+        x = augment_image(x, seed, cfg.augment)
+        if size != cfg.cache_size:
+            x = tf.image.resize(x, (size, size), method="bilinear", antialias=True)
+        x = x * prep.scale + prep.offset
+        if cfg.channels != 1:
+            x = tf.repeat(x, cfg.channels, axis=-1)
+        return x, tf.one_hot(label, n_classes)
+
+    ds = tf.data.Dataset.from_tensor_slices((prepared.data.images[order], prepared.data.labels[order], seeds))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(cfg.batch_size, drop_remainder=True)
+    if cfg.max_steps_per_epoch:
+        ds = ds.take(cfg.max_steps_per_epoch)
+    return ds.prefetch(2)
+
+
+def model_inputs(cfg: TrainConfig, images: NDArray[np.uint8], size: int) -> NDArray[np.float32]:
+    """Normalised network input for evaluation (same preprocessing as the application)."""
+    from core.model_config import ModelConfig
+    from core.preprocess import to_model_input
+
+    config = ModelConfig(architecture=cfg.architecture(), preprocessing=cfg.preprocessing())
+    return to_model_input(list(images), config, size)
+
+
+def predict_logits(model: Any, inputs: NDArray[np.float32], batch_size: int = 64) -> NDArray[np.float32]:
+    return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+
+def steps_per_epoch(cfg: TrainConfig, n_train: int) -> int:
+    steps = n_train // cfg.batch_size
+    return min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps
+
+
+def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, str]:
+    """Model (any input size), optimizer with the warm-up/cosine schedule, and the dtype policy used."""
+    import keras
+    import tensorflow as tf
+
+    from training.schedule import WarmupCosine
+
+    policy = choose_precision(cfg.precision, bool(tf.config.list_physical_devices("GPU")))
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_vgg19(cfg.architecture(), any_size=True)
+    steps = steps_per_epoch(cfg, n_train)
+    schedule = WarmupCosine(cfg.learning_rate, int(cfg.warmup_epochs * steps), steps * cfg.epochs)
+    if cfg.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    else:
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model, optimizer, policy
+
+
+def _append_log(run_dir: Path, row: dict[str, Any]) -> None:
+    path = run_dir / LOG_FILE
+    new = not path.exists()
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def start_run(cfg: TrainConfig, cache_dir: Path | None = None) -> Path:
+    """Create the run folder (refusing a non-empty one) and train from epoch 0."""
+    run_dir = Path(cfg.out)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunFolderError(f"run folder {run_dir} is not empty; use `neuroreview-train resume {run_dir}`")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.save(run_dir)
+    return run_training(run_dir, cache_dir)
+
+
+def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
+    """Train (or continue training) the run in ``run_dir`` until its last epoch or early stop."""
+    import keras
+
+    from training.config import TrainConfig
+
+    if not (run_dir / "run_config.json").is_file():
+        raise RunFolderError(f"{run_dir} is not a training run folder (no run_config.json)")
+    cfg = TrainConfig.load(run_dir)
+    prepared = prepare_data(cfg, run_dir, cache_dir)
+    model, optimizer, policy = build_training_model(cfg, len(prepared.train_idx))
+    state = ckpt.load_state(run_dir)
+    if state is None:
+        if cfg.init:
+            from training.imagenet_init import load_imagenet_convolutions
+
+            load_imagenet_convolutions(model, Path(cfg.init))
+        env = describe_environment()
+        env["precision_policy"] = policy
+        env["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        (run_dir / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
+        state = {
+            "epoch": -1,
+            "best_metric": -1.0,
+            "best_epoch": -1,
+            "epochs_without_improvement": 0,
+            "train_seconds": 0.0,
+        }
+    else:
+        ckpt.restore_checkpoint(run_dir, model, optimizer)
+        print(f"resuming {run_dir} after epoch {state['epoch'] + 1}", file=sys.stderr)
+    val_inputs = model_inputs(cfg, prepared.data.images[prepared.val_idx], cfg.deploy_size)
+    val_labels = prepared.data.labels[prepared.val_idx]
+    for epoch in range(state["epoch"] + 1, cfg.epochs):
+        keras.utils.set_random_seed(cfg.seed + epoch)
+        started = time.monotonic()
+        size = cfg.size_for_epoch(epoch)
+        print(f"epoch {epoch + 1}/{cfg.epochs} at {size} px", file=sys.stderr)
+        history = model.fit(make_train_dataset(cfg, prepared, epoch), epochs=1, verbose=1, shuffle=False)
+        logits = predict_logits(model, val_inputs)
+        metrics = classification_metrics(logits, val_labels, cfg.class_names)
+        seconds = time.monotonic() - started
+        lr = float(np.asarray(optimizer.learning_rate))
+        _append_log(
+            run_dir,
+            {
+                "epoch": epoch + 1,
+                "size": size,
+                "learning_rate": f"{lr:.6g}",
+                "train_loss": f"{history.history['loss'][-1]:.5f}",
+                "train_accuracy": f"{history.history['accuracy'][-1]:.5f}",
+                "val_loss": f"{metrics['nll']:.5f}",
+                "val_accuracy": f"{metrics['accuracy']:.5f}",
+                "val_macro_f1": f"{metrics['macro_f1']:.5f}",
+                "seconds": f"{seconds:.1f}",
+            },
+        )
+        print(
+            f"epoch {epoch + 1}: val accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
+            f"{seconds / 60:.1f} min",
+            file=sys.stderr,
+        )
+        state["epoch"] = epoch
+        state["train_seconds"] = float(state["train_seconds"]) + seconds
+        if metrics["macro_f1"] > state["best_metric"]:
+            state.update(best_metric=metrics["macro_f1"], best_epoch=epoch + 1, epochs_without_improvement=0)
+            (run_dir / ckpt.CHECKPOINT_DIR).mkdir(exist_ok=True)
+            ckpt.save_weights_atomic(model, run_dir / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS)
+            np.savez(run_dir / BEST_LOGITS, logits=logits, labels=val_labels)
+        else:
+            state["epochs_without_improvement"] += 1
+        ckpt.save_checkpoint(run_dir, model, optimizer, state)
+        if cfg.patience and state["epochs_without_improvement"] >= cfg.patience:
+            print(f"early stop: no improvement for {cfg.patience} epochs", file=sys.stderr)
+            break
+    from training.plots import learning_curves
+
+    learning_curves(run_dir / LOG_FILE, run_dir / "learning_curves.png")
+    return run_dir
