@@ -1,0 +1,36 @@
+"""Where NeuroReview writes user files: platform locations only, never the install or image folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "NeuroReview"
+HOME_ENV = "NEUROREVIEW_HOME"  # tests and portable installs: one folder for logs, audit and cache
+
+
+def _base(kind: str) -> Path:
+    override = os.environ.get(HOME_ENV)
+    if override:
+        return Path(override) / kind
+    import platformdirs
+
+    dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+    paths = {"logs": dirs.user_log_path, "data": dirs.user_data_path, "cache": dirs.user_cache_path}
+    return paths.get(kind, dirs.user_config_path)
+
+
+def log_dir() -> Path:
+    return _base("logs")
+
+
+def data_dir() -> Path:
+    return _base("data")
+
+
+def cache_dir() -> Path:
+    return _base("cache")
+
+
+def config_dir() -> Path:
+    return _base("config")
