@@ -1,0 +1,1 @@
+"""NeuroReview benchmark harness: ``make bench`` runs ``python -m bench.run``."""

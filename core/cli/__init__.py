@@ -1,0 +1,1 @@
+"""Command-line entry points (Qt-free): ``neuroreview-classify``."""

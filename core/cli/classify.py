@@ -1,0 +1,272 @@
+"""``neuroreview-classify``: classify every slice of the files and folders given, without a GUI.
+
+Exit status: 0 when at least one slice was classified, 1 when none was, 2 for usage errors
+(including an output location that is refused), 3 when the weights are missing or fail their
+integrity check, 4 for an unexpected internal error, 5 when a requested export (``--pdf``,
+``--dicom-out``, see :mod:`core.export.cli_outputs`) could not be written, 130 when interrupted.  A file that cannot be
+read becomes an error row and never stops the run; no Python traceback reaches the user.
+
+Research use only - not for diagnostic use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.cli.progress import ProgressBar
+from core.cli.rows import FORMATS, RowWriter, error_row, make_writer, slice_row
+from core.saliency import METHODS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.classifier import Classifier
+    from core.export.cli_outputs import ResultCollector
+    from core.imaging import PixelStore, SliceRef
+    from core.prediction import Prediction
+
+PROG = "neuroreview-classify"
+DISCLAIMER = "Research use only - not for diagnostic use."
+EXIT_OK, EXIT_NOTHING_CLASSIFIED, EXIT_USAGE, EXIT_WEIGHTS, EXIT_INTERNAL, EXIT_EXPORT = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A request that cannot be carried out as given (exit status 2)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Classify every slice of the DICOM/PNG/JPEG files and folders given with the NeuroReview "
+        f"VGG19 model (glioma, meningioma, notumor, pituitary). {DISCLAIMER}",
+        epilog="Exit status: 0 at least one slice classified, 1 none, 2 usage error, 3 weights missing or "
+        "failing their integrity check, 4 internal error, 5 a requested export failed.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="DICOM/PNG/JPEG files, folders (recursive), DICOMDIR")
+    parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default: jsonl)")
+    parser.add_argument("--out", metavar="FILE", type=Path, help="write rows to FILE instead of standard output")
+    parser.add_argument("--batch", metavar="N", type=_positive_int, default=8, help="slices per batch (default: 8)")
+    parser.add_argument(
+        "--heatmaps",
+        metavar="DIR",
+        type=Path,
+        help="write a saliency overlay PNG per slice into DIR (not a source folder)",
+    )
+    parser.add_argument("--method", choices=METHODS, default=METHODS[0], help="saliency method for --heatmaps")
+    parser.add_argument("--weights", metavar="DIR", type=Path, help="weights folder (default: the bundled weights)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from core.export.cli_outputs import add_export_arguments
+
+    add_export_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (see the module docstring)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage message
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return _run(args, sys.stdout, sys.stderr)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_NOTHING_CLASSIFIED
+    except Exception as exc:  # last resort: a message, never a traceback
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Hide what native libraries print on file descriptor 2 (TensorFlow's start-up log lines)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _load_classifier(weights: Path | None, stderr: TextIO) -> Classifier | None:
+    from core.classifier import Classifier, ClassifierLoadError
+    from core.model_config import ModelConfigError, WeightsIntegrityError
+
+    with _native_stderr_silenced():
+        import tensorflow  # noqa: F401  (its import-time log lines are not for the user)
+    try:
+        return Classifier.from_folder(weights)
+    except (ModelConfigError, WeightsIntegrityError, ClassifierLoadError) as exc:
+        print(f"{PROG}: cannot load the classifier: {exc}", file=stderr)
+        return None
+
+
+def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from core.export.cli_outputs import ResultCollector, check_cli_destinations, exports_requested
+    from core.export.destination import check_destination, check_output_folder
+    from core.export.errors import DestinationError
+    from core.imaging import PixelStore, open_paths
+
+    classifier = _load_classifier(args.weights, stderr)
+    if classifier is None:
+        return EXIT_WEIGHTS
+    paths = [Path(p) for p in args.paths]
+    scan = open_paths(paths)
+    refs = scan.all_slices()
+    sources = [p for p in paths if p.is_file()] + sorted({ref.path for ref in refs})
+    try:
+        out_path = check_destination(args.out, sources, allow_beside_source=True) if args.out else None
+        heat_dir = check_output_folder(args.heatmaps, sources) if args.heatmaps else None
+        check_cli_destinations(args, sources)
+    except DestinationError as exc:
+        raise UsageError(str(exc)) from exc
+
+    print(f"{PROG}: {DISCLAIMER}", file=stderr)
+    stream = open(out_path, "w", encoding="utf-8", newline="") if out_path else stdout  # noqa: SIM115
+    try:
+        writer = make_writer(args.format, stream, classifier.class_names)
+        for err in scan.errors:
+            writer.write(error_row(err.path, err.message, err.error_type))
+        store = PixelStore(max_megabytes=256)
+        collector = ResultCollector() if exports_requested(args) else None
+        job = _Job(classifier, store, writer, heat_dir, args.method, args.batch, collector)
+        progress = ProgressBar(stderr, len(refs), enabled=not args.quiet)
+        for start in range(0, len(refs), args.batch):
+            job.classify(refs[start : start + args.batch])
+            progress.update(start + len(refs[start : start + args.batch]))
+        progress.close()
+    finally:
+        if stream is not stdout:
+            stream.close()
+    unreadable = len(scan.errors) + len(job.failed)
+    print(
+        f"{PROG}: classified {job.classified} slice(s); {unreadable} file(s) could not be read. {DISCLAIMER}",
+        file=stderr,
+    )
+    if collector is not None and collector.results:
+        return _export(collector, args, classifier, store, stderr)
+    return EXIT_OK if job.classified else EXIT_NOTHING_CLASSIFIED
+
+
+def _export(
+    collector: ResultCollector, args: argparse.Namespace, classifier: Classifier, store: PixelStore, stderr: TextIO
+) -> int:
+    """Write the ``--pdf`` / ``--dicom-out`` exports; EXIT_EXPORT with a message when one fails."""
+    from core.export.errors import ExportError
+
+    try:
+        outcome = collector.export(args, classifier, store, args.method)
+    except ExportError as exc:
+        print(f"{PROG}: export failed: {exc}", file=stderr)
+        return EXIT_EXPORT
+    for path in outcome.written:
+        print(f"{PROG}: wrote {path}", file=stderr)
+    for reason in outcome.skipped:
+        print(f"{PROG}: skipped {reason}", file=stderr)
+    return EXIT_OK
+
+
+class _Job:
+    """Reads, classifies and writes one batch of slices at a time."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        store: PixelStore,
+        writer: RowWriter,
+        heat_dir: Path | None,
+        method: str,
+        batch: int,
+        collector: ResultCollector | None = None,
+    ) -> None:
+        self.classifier = classifier
+        self.store = store
+        self.writer = writer
+        self.heat_dir = heat_dir
+        self.method = method
+        self.batch = batch
+        self.collector = collector
+        self.failed: set[Path] = set()
+        self.classified = 0
+
+    def classify(self, refs: Sequence[SliceRef]) -> None:
+        from core.imaging import ImagingError
+
+        ready: list[tuple[SliceRef, NDArray[np.uint8]]] = []
+        for ref in refs:
+            if ref.path in self.failed:
+                continue
+            try:
+                ready.append((ref, self.store.model_rendering(ref)))
+            except (ImagingError, ValueError, OSError, MemoryError) as exc:
+                self.failed.add(ref.path)
+                self.writer.write(error_row(ref.path, str(exc), type(exc).__name__))
+        if not ready:
+            return
+        predictions = self.classifier.predict(
+            [img for _, img in ready], heatmap=self.heat_dir is not None, method=self.method, batch_size=self.batch
+        )
+        for (ref, img), pred in zip(ready, predictions, strict=True):
+            png = self._write_heatmap(ref, img, pred) if self.heat_dir is not None else None
+            self.writer.write(slice_row(ref.path, ref.frame, pred, png))
+            if self.collector is not None:  # without the heatmap: the exports recompute the key slice's
+                self.collector.add(ref, replace(pred, heatmap=None, heatmap_class=None, heatmap_method=None))
+            self.classified += 1
+
+    def _write_heatmap(self, ref: SliceRef, rendered: NDArray[np.uint8], pred: Prediction) -> Path:
+        from PIL import Image
+        from PIL.PngImagePlugin import PngInfo
+
+        from core.export.destination import atomic_output
+        from core.export.overlay import burn_in_overlay
+
+        assert self.heat_dir is not None
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref.path.stem)[:60] or "slice"
+        target = self.heat_dir / f"{self.classified + 1:05d}_{stem}_f{ref.frame}_{pred.heatmap_class}.png"
+        info = PngInfo()
+        info.add_text("Source", f"{ref.path}#{ref.frame}")
+        info.add_text("Comment", f"{pred.heatmap_method} for {pred.heatmap_class}; model {pred.model_sha256[:12]}")
+        info.add_text("Disclaimer", DISCLAIMER)
+        with atomic_output(target) as tmp:
+            Image.fromarray(burn_in_overlay(rendered, pred.heatmap)).save(tmp, format="PNG", pnginfo=info)
+        return target
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

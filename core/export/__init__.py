@@ -1,0 +1,120 @@
+"""Results that leave the workstation: PDF, PNG, DICOM SC and SR, CSV/JSON, de-identification.
+
+Plain functions on numpy pictures, :class:`~core.prediction.Prediction` objects and DICOM
+headers, shared by the GUI (File > Export) and ``neuroreview-classify``.  Every writer refuses
+to write over or beside the source files unless ``allow_beside_source=True`` and writes through
+a temporary file, so a failed export leaves nothing behind.
+
+The names below are imported on first use, so ``import core.export.destination`` (or the
+package) stays cheap; fpdf2 and highdicom load only when a PDF or DICOM writer is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.export.deidentify import Deidentifier, UidMap
+    from core.export.destination import check_destination, check_output_folder
+    from core.export.dicom_outputs import write_series_dicom
+    from core.export.errors import DestinationError, ExportError
+    from core.export.overlay import NOT_FOR_DIAGNOSTIC_USE, blend_heatmap, burn_in_overlay, jet_lut
+    from core.export.pdf_report import ReportInput, write_pdf_report
+    from core.export.png import write_view_png
+    from core.export.records import (
+        RESEARCH_USE_STATEMENT,
+        AlgorithmInfo,
+        SliceResult,
+        group_by_series,
+        read_header,
+        software_version,
+    )
+    from core.export.secondary_capture import build_secondary_capture, write_secondary_capture
+    from core.export.series_summary import SeriesSummary, aggregation_rule, summarize_series
+    from core.export.structured_report import (
+        ReportedFinding,
+        build_structured_report,
+        read_findings,
+        write_structured_report,
+    )
+    from core.export.tables import result_rows, write_results_csv, write_results_json
+
+
+_LAZY: dict[str, str] = {
+    "AlgorithmInfo": "core.export.records",
+    "Deidentifier": "core.export.deidentify",
+    "DestinationError": "core.export.errors",
+    "ExportError": "core.export.errors",
+    "NOT_FOR_DIAGNOSTIC_USE": "core.export.overlay",
+    "RESEARCH_USE_STATEMENT": "core.export.records",
+    "ReportInput": "core.export.pdf_report",
+    "ReportedFinding": "core.export.structured_report",
+    "SeriesSummary": "core.export.series_summary",
+    "SliceResult": "core.export.records",
+    "UidMap": "core.export.deidentify",
+    "aggregation_rule": "core.export.series_summary",
+    "blend_heatmap": "core.export.overlay",
+    "build_secondary_capture": "core.export.secondary_capture",
+    "build_structured_report": "core.export.structured_report",
+    "burn_in_overlay": "core.export.overlay",
+    "check_destination": "core.export.destination",
+    "check_output_folder": "core.export.destination",
+    "group_by_series": "core.export.records",
+    "jet_lut": "core.export.overlay",
+    "read_findings": "core.export.structured_report",
+    "read_header": "core.export.records",
+    "result_rows": "core.export.tables",
+    "software_version": "core.export.records",
+    "summarize_series": "core.export.series_summary",
+    "write_pdf_report": "core.export.pdf_report",
+    "write_results_csv": "core.export.tables",
+    "write_results_json": "core.export.tables",
+    "write_secondary_capture": "core.export.secondary_capture",
+    "write_series_dicom": "core.export.dicom_outputs",
+    "write_structured_report": "core.export.structured_report",
+    "write_view_png": "core.export.png",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.export' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "NOT_FOR_DIAGNOSTIC_USE",
+    "RESEARCH_USE_STATEMENT",
+    "AlgorithmInfo",
+    "Deidentifier",
+    "DestinationError",
+    "ExportError",
+    "ReportInput",
+    "ReportedFinding",
+    "SeriesSummary",
+    "SliceResult",
+    "UidMap",
+    "aggregation_rule",
+    "blend_heatmap",
+    "build_secondary_capture",
+    "build_structured_report",
+    "burn_in_overlay",
+    "check_destination",
+    "check_output_folder",
+    "group_by_series",
+    "jet_lut",
+    "read_findings",
+    "read_header",
+    "result_rows",
+    "software_version",
+    "summarize_series",
+    "write_pdf_report",
+    "write_results_csv",
+    "write_results_json",
+    "write_secondary_capture",
+    "write_series_dicom",
+    "write_structured_report",
+    "write_view_png",
+]

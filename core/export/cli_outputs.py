@@ -1,0 +1,196 @@
+"""The export flags of ``neuroreview-classify``: ``--pdf FILE``, ``--dicom-out DIR``, ``--deidentify``.
+
+The classify command adds the flags with :func:`add_export_arguments`, checks the destinations
+before classifying (:func:`check_cli_destinations`), hands each classified slice to a
+:class:`ResultCollector` and finally calls :meth:`ResultCollector.export`.  Its JSONL/CSV rows
+are unchanged.  Heavy modules (fpdf2, highdicom) are imported only when an export is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.export.destination import check_destination, check_output_folder
+from core.export.records import AlgorithmInfo, SliceResult, group_by_series, read_header
+from core.prediction import Prediction
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
+
+    from core.classifier import Classifier
+    from core.imaging import PixelStore, SliceRef
+
+Renderer = Callable[[SliceResult], NDArray[np.uint8]]
+Explainer = Callable[[SliceResult], Prediction]
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the export flags (research use only) to ``parser``."""
+    group = parser.add_argument_group("exports (research use only - not for diagnostic use)")
+    group.add_argument("--pdf", metavar="FILE", type=Path, help="write a PDF report (one section per series)")
+    group.add_argument(
+        "--dicom-out",
+        metavar="DIR",
+        type=Path,
+        help="write a DICOM Structured Report and a Secondary Capture of the key slice per DICOM series",
+    )
+    group.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="de-identify the exports (DICOM PS3.15 Basic Application Level Confidentiality Profile)",
+    )
+    group.add_argument(
+        "--pdf-identifiers",
+        action="store_true",
+        help="print patient and study identifiers in the PDF (off by default; ignored with --deidentify)",
+    )
+    group.add_argument(
+        "--allow-beside-source",
+        action="store_true",
+        help="allow exports inside the folders of the input images (refused by default)",
+    )
+
+
+def exports_requested(args: argparse.Namespace) -> bool:
+    """Whether any export flag asks for output."""
+    return getattr(args, "pdf", None) is not None or getattr(args, "dicom_out", None) is not None
+
+
+def check_cli_destinations(args: argparse.Namespace, sources: Iterable[str | os.PathLike[str]]) -> None:
+    """Raise DestinationError now (before any work) if ``--pdf`` or ``--dicom-out`` is refused."""
+    allow = bool(getattr(args, "allow_beside_source", False))
+    sources = list(sources)
+    if getattr(args, "pdf", None) is not None:
+        check_destination(args.pdf, sources, allow_beside_source=allow)
+    if getattr(args, "dicom_out", None) is not None:
+        check_output_folder(args.dicom_out, sources, allow_beside_source=allow)
+
+
+@dataclass
+class CliExportOutcome:
+    """Files written and series skipped (with the reason), for the command's summary line."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def write_cli_exports(
+    args: argparse.Namespace,
+    results: Sequence[SliceResult],
+    algorithm: AlgorithmInfo,
+    render: Renderer,
+    *,
+    explain: Explainer | None = None,
+    heatmap_opacity: float = 0.5,
+) -> CliExportOutcome:
+    """Write the exports the flags ask for; raises ExportError (a clear message) when one fails.
+
+    ``render`` gives a slice's 8-bit picture (the key slice of each series is rendered);
+    ``explain`` (optional) re-runs a key slice that has no heatmap and returns its prediction
+    with one, so the PDF and the Secondary Capture show the saliency map.
+    """
+    from core.export.deidentify import UidMap
+    from core.export.dicom_outputs import write_series_dicom
+    from core.export.overlay import burn_in_overlay
+    from core.export.pdf_report import ReportInput, write_pdf_report
+    from core.export.series_summary import summarize_series
+
+    outcome = CliExportOutcome()
+    if not exports_requested(args) or not results:
+        return outcome
+    deidentify = bool(args.deidentify)
+    allow = bool(getattr(args, "allow_beside_source", False))
+    uid_map = UidMap()
+    sources = sorted({r.source for r in results})
+    check_cli_destinations(args, sources)  # refuse a bad destination before anything is written
+    reports: list[ReportInput] = []
+    for index, series in enumerate(group_by_series(results), start=1):
+        summary = summarize_series([r.prediction for r in series])
+        key = series[summary.key_index]
+        if key.prediction.heatmap is None and explain is not None:
+            key = dataclasses.replace(key, prediction=explain(key))
+            series = [*series[: summary.key_index], key, *series[summary.key_index + 1 :]]
+        display = render(key)
+        if args.pdf is not None:
+            reports.append(
+                ReportInput(
+                    results=series,
+                    algorithm=algorithm,
+                    key_display=display,
+                    summary=summary,
+                    include_identifiers=bool(args.pdf_identifiers) and not deidentify,
+                    heatmap_opacity=heatmap_opacity,
+                    uid_map=uid_map,
+                )
+            )
+        if args.dicom_out is not None:
+            if any(r.header is None for r in series):
+                outcome.skipped.append(f"series {index}: not DICOM, no SR/SC written")
+                continue
+            picture = burn_in_overlay(display, key.prediction.heatmap, heatmap_opacity)
+            outcome.written += write_series_dicom(
+                args.dicom_out,
+                series,
+                algorithm,
+                key_picture=picture,
+                stem=f"series{index:03d}",
+                summary=summary,
+                deidentify=deidentify,
+                uid_map=uid_map,
+                sources=sources,
+                allow_beside_source=allow,
+            )
+    if reports:
+        write_pdf_report(args.pdf, reports, sources=sources, allow_beside_source=allow)
+        outcome.written.append(Path(args.pdf))
+    return outcome
+
+
+class ResultCollector:
+    """Keeps what the exports need from a classify run: results, their slices, headers read once per file."""
+
+    def __init__(self) -> None:
+        self.results: list[SliceResult] = []
+        self._refs: dict[tuple[str, int], SliceRef] = {}
+        self._headers: dict[Path, Dataset | None] = {}
+
+    def add(self, ref: SliceRef, prediction: Prediction) -> None:
+        """Record one classified slice (reads the DICOM header of a new file, without pixels)."""
+        if ref.path not in self._headers:
+            self._headers[ref.path] = read_header(ref.path) if ref.kind == "dicom" else None
+        result = SliceResult.from_ref(ref, prediction, self._headers[ref.path])
+        self._refs[(result.source, result.frame)] = ref
+        self.results.append(result)
+
+    def export(
+        self, args: argparse.Namespace, classifier: Classifier, store: PixelStore, method: str = "gradcam"
+    ) -> CliExportOutcome:
+        """Write the requested exports: key slices at their default window, heatmaps computed for them."""
+
+        def ref_of(result: SliceResult) -> SliceRef:
+            return self._refs[(result.source, result.frame)]
+
+        def render(result: SliceResult) -> NDArray[np.uint8]:
+            return store.display(ref_of(result))
+
+        def explain(result: SliceResult) -> Prediction:
+            rendered = store.model_rendering(ref_of(result))
+            (again,) = classifier.predict([rendered], heatmap=result.prediction.label, method=method)
+            return dataclasses.replace(
+                result.prediction,
+                heatmap=again.heatmap,
+                heatmap_class=again.heatmap_class,
+                heatmap_method=again.heatmap_method,
+            )
+
+        algorithm = AlgorithmInfo.from_config(classifier.config)
+        return write_cli_exports(args, self.results, algorithm, render, explain=explain)

@@ -1,0 +1,69 @@
+"""The DICOM pair for one series: a Secondary Capture of the key slice and the Structured Report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.export.deidentify import UidMap
+from core.export.destination import check_output_folder
+from core.export.errors import ExportError
+from core.export.records import AlgorithmInfo, SliceResult
+from core.export.secondary_capture import write_secondary_capture
+from core.export.series_summary import SeriesSummary, summarize_series
+from core.export.structured_report import write_structured_report
+
+
+def write_series_dicom(
+    folder: str | os.PathLike[str],
+    results: Sequence[SliceResult],
+    algorithm: AlgorithmInfo,
+    *,
+    key_picture: NDArray[np.uint8] | None,
+    stem: str = "neuroreview",
+    summary: SeriesSummary | None = None,
+    deidentify: bool = False,
+    uid_map: UidMap | None = None,
+    sources: Iterable[str | os.PathLike[str]] = (),
+    allow_beside_source: bool = False,
+) -> list[Path]:
+    """Write ``<stem>_SR.dcm`` and, when ``key_picture`` is given, ``<stem>_SC.dcm`` into ``folder``.
+
+    ``key_picture`` is the RGB picture of the series' key slice (``summary.key_index``) with the
+    heatmap and banner burned in (:func:`core.export.overlay.burn_in_overlay`).  Both objects
+    share ``uid_map``, so a de-identified SC and SR reference the same remapped instances.
+    """
+    if not results:
+        raise ExportError("there are no classified slices to export")
+    if any(r.header is None for r in results):
+        raise ExportError("DICOM outputs need DICOM sources; this series is not DICOM")
+    target = check_output_folder(folder, sources, allow_beside_source=allow_beside_source)
+    uid_map = uid_map if uid_map is not None else UidMap()
+    summary = summary or summarize_series([r.prediction for r in results])
+    written: list[Path] = []
+    sr_path = target / f"{stem}_SR.dcm"
+    write_structured_report(
+        sr_path, results, algorithm, summary=summary, deidentify=deidentify, uid_map=uid_map, allow_beside_source=True
+    )
+    written.append(sr_path)
+    if key_picture is not None:
+        key = results[summary.key_index]
+        assert key.header is not None
+        sc_path = target / f"{stem}_SC.dcm"
+        write_secondary_capture(
+            sc_path,
+            key.header,
+            key_picture,
+            frame=key.frame,
+            prediction=key.prediction,
+            algorithm=algorithm,
+            deidentify=deidentify,
+            uid_map=uid_map,
+            allow_beside_source=True,
+        )
+        written.append(sc_path)
+    return written

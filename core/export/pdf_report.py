@@ -1,0 +1,262 @@
+"""One-file PDF report of a classified series (fpdf2).
+
+Page 1: study/series identification (de-identified unless the user opts in), the key slice at the
+displayed window/level without and with the heatmap, the key slice's probabilities.  Then the
+series summary with its aggregation rule, the model (name, version, weights SHA-256), software
+version, date, and the per-slice table.  Every page carries "Research use only - not for
+diagnostic use" in its footer.  Text is set in the PDF core font Helvetica (Latin-1; other
+characters are replaced by "?").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from fpdf import FPDF
+from numpy.typing import NDArray
+from PIL import Image
+from pydicom.dataset import Dataset
+
+from core.export.deidentify import Deidentifier, UidMap
+from core.export.destination import atomic_output, check_destination
+from core.export.errors import ExportError
+from core.export.overlay import blend_heatmap
+from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
+from core.export.series_summary import SeriesSummary, summarize_series
+
+_IDENTIFICATION = (
+    ("Patient name", "PatientName"),
+    ("Patient ID", "PatientID"),
+    ("Birth date", "PatientBirthDate"),
+    ("Sex", "PatientSex"),
+    ("Study date", "StudyDate"),
+    ("Accession number", "AccessionNumber"),
+    ("Study description", "StudyDescription"),
+    ("Institution", "InstitutionName"),
+    ("Modality", "Modality"),
+    ("Series number", "SeriesNumber"),
+    ("Series description", "SeriesDescription"),
+    ("Study Instance UID", "StudyInstanceUID"),
+    ("Series Instance UID", "SeriesInstanceUID"),
+)
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """Everything the PDF shows.
+
+    ``key_display``: the key slice as displayed (uint8, grey or RGB, at the displayed window/level);
+    ``key_overlay``: the same with the heatmap as displayed (None: blended here from the key
+    prediction's heatmap); ``key_index`` indexes ``results`` (None: the summary's key slice);
+    ``window``: (center, width) of the displayed window or its name (a VOI LUT), for the caption; ``uid_map``: share the
+    export's map so the report's de-identified UIDs match the DICOM outputs'.
+    """
+
+    results: Sequence[SliceResult]
+    algorithm: AlgorithmInfo
+    key_display: NDArray[np.uint8]
+    key_overlay: NDArray[np.uint8] | None = None
+    key_index: int | None = None
+    window: tuple[float, float] | str | None = None
+    summary: SeriesSummary | None = None
+    include_identifiers: bool = False
+    heatmap_opacity: float = 0.5
+    created: dt.datetime | None = None
+    uid_map: UidMap | None = None
+
+
+def _latin1(text: object) -> str:
+    return str(text).encode("latin-1", "replace").decode("latin-1")
+
+
+class _ReportPDF(FPDF):
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font("Helvetica", "B", 8)
+        self.set_text_color(150, 0, 0)
+        self.cell(0, 5, RESEARCH_USE_STATEMENT, align="L")
+        self.set_text_color(0, 0, 0)
+        self.set_font("Helvetica", "", 8)
+        self.cell(0, 5, f"Page {self.page_no()}/{{nb}}", align="R")
+
+
+def _identification_rows(report: ReportInput, key: SliceResult) -> list[tuple[str, str]]:
+    header: Dataset | None = key.header
+    if header is None:
+        source = key.source if report.include_identifiers else "withheld (de-identified report)"
+        return [("Source", source), ("Format", "non-DICOM image")]
+    if not report.include_identifiers:
+        header = Deidentifier(report.uid_map or UidMap()).apply(header)
+    rows = [(label, str(header.get(keyword, "") or "-")) for label, keyword in _IDENTIFICATION]
+    if not report.include_identifiers:
+        rows.append(("De-identification", "DICOM PS3.15 Basic Profile; UIDs remapped for this export"))
+    return rows
+
+
+def _image_cell(pdf: FPDF, picture: NDArray[np.uint8], x: float, y: float, width: float) -> float:
+    image = Image.fromarray(np.ascontiguousarray(picture))
+    height = width * image.height / max(1, image.width)
+    pdf.image(image, x=x, y=y, w=width, h=height)
+    return height
+
+
+def _two_column_table(pdf: FPDF, rows: Iterable[tuple[str, str]], widths: tuple[int, int] = (45, 135)) -> None:
+    pdf.set_font("Helvetica", "", 9)
+    with pdf.table(col_widths=widths, width=sum(widths), first_row_as_headings=False, align="LEFT") as table:
+        for label, value in rows:
+            row = table.row()
+            row.cell(_latin1(label))
+            row.cell(_latin1(value))
+
+
+def _heading(pdf: FPDF, text: str) -> None:
+    pdf.ln(3)
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.cell(0, 7, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+
+
+def _probability_table(pdf: FPDF, result: SliceResult) -> None:
+    pred = result.prediction
+    pdf.set_font("Helvetica", "", 9)
+    with pdf.table(col_widths=(60, 40), width=100, align="LEFT") as table:
+        heading = table.row()
+        heading.cell("Class")
+        heading.cell("Probability")
+        for name, p in zip(pred.class_names, pred.probabilities, strict=True):
+            row = table.row()
+            row.cell(_latin1(name + ("  (predicted)" if name == pred.label else "")))
+            row.cell(f"{p:.4f}")
+        row = table.row()
+        row.cell("P(tumor)")
+        row.cell(f"{pred.p_tumor:.4f}")
+
+
+def _slice_table(pdf: FPDF, results: Sequence[SliceResult], key_index: int, include_identifiers: bool) -> None:
+    names = results[0].prediction.class_names
+    widths = (40, 26, 18, *([96 // len(names)] * len(names)))
+    pdf.set_font("Helvetica", "", 8)
+    with pdf.table(col_widths=widths, width=sum(widths), align="LEFT") as table:
+        heading = table.row()
+        for text in ("Slice", "Label", "P(tumor)", *(f"P({n})" for n in names)):
+            heading.cell(_latin1(text))
+        for index, result in enumerate(results):
+            row = table.row()
+            name = result.display_name if include_identifiers else f"slice {index + 1}"
+            row.cell(_latin1(name + (" (key)" if index == key_index else "")))
+            row.cell(_latin1(result.prediction.label))
+            row.cell(f"{result.prediction.p_tumor:.3f}")
+            for p in result.prediction.probabilities:
+                row.cell(f"{p:.3f}")
+
+
+def _add_series(pdf: FPDF, report: ReportInput) -> None:
+    results = report.results
+    if not results:
+        raise ExportError("there are no classified slices to report")
+    summary = report.summary or summarize_series([r.prediction for r in results])
+    key_index = summary.key_index if report.key_index is None else report.key_index
+    if not 0 <= key_index < len(results):
+        raise ExportError(f"key slice index {key_index} is outside the {len(results)} classified slices")
+    key = results[key_index]
+    overlay = report.key_overlay
+    if overlay is None:
+        overlay = blend_heatmap(report.key_display, key.prediction.heatmap, report.heatmap_opacity)
+    created = report.created or dt.datetime.now().astimezone()
+
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 9, "NeuroReview classification report", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.set_text_color(150, 0, 0)
+    pdf.cell(0, 6, RESEARCH_USE_STATEMENT, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+
+    _heading(pdf, "Study and series")
+    _two_column_table(pdf, _identification_rows(report, key))
+
+    _heading(pdf, "Key slice")
+    if isinstance(report.window, tuple):
+        window = f"window C {report.window[0]:g} / W {report.window[1]:g}"
+    else:
+        window = f"window {report.window}" if report.window else "default window"
+    top = pdf.get_y() + 1
+    height = max(
+        _image_cell(pdf, report.key_display, pdf.l_margin, top, 85),
+        _image_cell(pdf, overlay, pdf.l_margin + 95, top, 85),
+    )
+    pdf.set_y(top + height + 1)
+    pdf.set_font("Helvetica", "", 8)
+    pred = key.prediction
+    if pred.heatmap is None and report.key_overlay is None:
+        with_heat = "No heatmap was computed for this slice"
+    else:
+        with_heat = f"With {pred.heatmap_method or 'saliency'} heatmap for '{pred.heatmap_class or pred.label}'"
+    pdf.cell(95, 5, _latin1(f"Without heatmap ({window})"))
+    pdf.cell(85, 5, _latin1(with_heat))
+    pdf.ln(6)
+    key_name = key.display_name if report.include_identifiers else f"slice {key_index + 1} of {len(results)}"
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(0, 6, _latin1(f"Key slice: {key_name} - predicted {key.prediction.label}"), new_x="LMARGIN", new_y="NEXT")
+    _probability_table(pdf, key)
+
+    pdf.add_page()
+    _heading(pdf, "Series summary")
+    votes = ", ".join(f"{name}: {count}" for name, count in sorted(summary.votes.items())) or "none"
+    _two_column_table(
+        pdf,
+        [
+            ("Series label", summary.label),
+            ("P(tumor)", f"{summary.p_tumor:.4f}"),
+            ("Slices classified", str(summary.n_slices)),
+            (f"Slices with P(tumor) >= {summary.threshold:g}", str(summary.n_suspicious)),
+            ("Votes", votes),
+            ("Aggregation rule", summary.rule),
+        ],
+    )
+    _heading(pdf, "Model and software")
+    _two_column_table(
+        pdf,
+        [
+            ("Model", report.algorithm.name),
+            ("Model version", report.algorithm.version),
+            ("Weights SHA-256", report.algorithm.weights_sha256 or "-"),
+            ("Software", f"{SOFTWARE_NAME} {software_version()}"),
+            ("Inference", f"{pred.device}, {pred.precision}"),
+            ("Report date", created.strftime("%Y-%m-%d %H:%M %Z").strip()),
+        ],
+    )
+    _heading(pdf, "Per-slice results")
+    _slice_table(pdf, results, key_index, report.include_identifiers)
+
+
+def _build(reports: Sequence[ReportInput]) -> FPDF:
+    if not reports:
+        raise ExportError("there is nothing to report")
+    pdf = _ReportPDF(orientation="P", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=18)
+    pdf.set_title("NeuroReview classification report")
+    pdf.set_creator(f"{SOFTWARE_NAME} {software_version()}")
+    for report in reports:
+        _add_series(pdf, report)
+    return pdf
+
+
+def write_pdf_report(
+    path: str | os.PathLike[str],
+    report: ReportInput | Sequence[ReportInput],
+    *,
+    sources: Iterable[str | os.PathLike[str]] = (),
+    allow_beside_source: bool = False,
+) -> None:
+    """Write the PDF report to ``path`` (never beside ``sources`` unless ``allow_beside_source``).
+
+    Several ReportInputs (a batch of series) give one report with two or more pages per series.
+    """
+    target = check_destination(path, sources, allow_beside_source=allow_beside_source)
+    pdf = _build([report] if isinstance(report, ReportInput) else list(report))
+    with atomic_output(target) as tmp:
+        pdf.output(str(tmp))

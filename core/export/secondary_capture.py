@@ -1,0 +1,147 @@
+"""DICOM Secondary Capture of a key slice with the heatmap and "NOT FOR DIAGNOSTIC USE" burned in.
+
+Built with highdicom's :class:`highdicom.sc.SCImage` (PS3.3 A.8.1 Secondary Capture Image IOD):
+new Series and SOP Instance UIDs, the source's patient and study (or their de-identified
+version), Source Image Sequence referencing the classified instance (and frame), Burned In
+Annotation (0028,0301) = YES because text is burned into the pixels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import highdicom as hd
+import numpy as np
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+
+from core.export.deidentify import UidMap
+from core.export.destination import check_destination
+from core.export.dicom_common import (
+    MANUFACTURER,
+    frame_reference,
+    new_uid,
+    patient_orientation,
+    prepared_header,
+    save_dicom,
+    text_or_none,
+)
+from core.export.errors import ExportError
+from core.export.records import SOFTWARE_NAME, AlgorithmInfo, software_version
+from core.prediction import Prediction
+
+SC_SERIES_DESCRIPTION = "NeuroReview saliency - NOT FOR DIAGNOSTIC USE"
+SC_SERIES_NUMBER = 9901
+
+
+def build_secondary_capture(
+    source_header: Dataset,
+    rgb: NDArray[np.uint8],
+    *,
+    frame: int = 0,
+    prediction: Prediction | None = None,
+    algorithm: AlgorithmInfo | None = None,
+    deidentify: bool = False,
+    uid_map: UidMap | None = None,
+    series_instance_uid: str | None = None,
+    instance_number: int = 1,
+) -> hd.sc.SCImage:
+    """Build (not write) the SC dataset for ``rgb`` (H, W, 3 uint8, e.g. from burn_in_overlay).
+
+    ``frame`` is the 0-based frame index of the key slice in a multi-frame source.
+    """
+    pixels = np.ascontiguousarray(rgb)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ExportError(f"the Secondary Capture needs an RGB uint8 picture, got {pixels.dtype} {pixels.shape}")
+    uid_map = uid_map if uid_map is not None else UidMap()
+    header = prepared_header(source_header, deidentify=deidentify, uid_map=uid_map)
+    orientation = patient_orientation(header)
+    sc = hd.sc.SCImage(
+        pixel_array=pixels,
+        photometric_interpretation=hd.PhotometricInterpretationValues.RGB,
+        bits_allocated=8,
+        coordinate_system=hd.CoordinateSystemNames.PATIENT,
+        study_instance_uid=str(header.StudyInstanceUID),
+        series_instance_uid=series_instance_uid or new_uid(),
+        series_number=SC_SERIES_NUMBER,
+        sop_instance_uid=new_uid(),
+        instance_number=instance_number,
+        manufacturer=MANUFACTURER,
+        patient_id=text_or_none(header, "PatientID"),
+        patient_name=text_or_none(header, "PatientName"),
+        patient_birth_date=text_or_none(header, "PatientBirthDate"),
+        patient_sex=text_or_none(header, "PatientSex"),
+        accession_number=text_or_none(header, "AccessionNumber"),
+        study_id=text_or_none(header, "StudyID"),
+        study_date=text_or_none(header, "StudyDate"),
+        study_time=text_or_none(header, "StudyTime"),
+        referring_physician_name=text_or_none(header, "ReferringPhysicianName"),
+        patient_orientation=orientation or ("L", "P"),
+    )
+    if orientation is None:  # Type 2C: known to be unknown rather than guessed
+        del sc.PatientOrientation
+        sc.add_new(0x00200020, "CS", None)
+    if "SpecificCharacterSet" in header:
+        sc.SpecificCharacterSet = header.SpecificCharacterSet
+    sc.BodyPartExamined = str(header.get("BodyPartExamined") or "BRAIN")
+    sc.BurnedInAnnotation = "YES"
+    sc.SeriesDescription = SC_SERIES_DESCRIPTION
+    sc.ManufacturerModelName = SOFTWARE_NAME
+    sc.SoftwareVersions = software_version()
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = header.SOPClassUID
+    reference.ReferencedSOPInstanceUID = header.SOPInstanceUID
+    frame_number = frame_reference(header, frame)
+    if frame_number is not None:
+        reference.ReferencedFrameNumber = frame_number
+    sc.SourceImageSequence = DicomSequence([reference])
+    description = "Displayed slice with saliency heatmap and NOT FOR DIAGNOSTIC USE burned in"
+    if prediction is not None:
+        description += f"; AI label {prediction.label}, P(tumor) {prediction.p_tumor:.3f}"
+    if algorithm is not None:
+        description += f"; {algorithm.name} {algorithm.version}"
+    sc.DerivationDescription = description[:1024]
+    sc.ImageComments = "Research use only - not for diagnostic use"
+    if deidentify:
+        sc.PatientIdentityRemoved = "YES"
+        sc.DeidentificationMethod = header.DeidentificationMethod
+        sc.DeidentificationMethodCodeSequence = header.DeidentificationMethodCodeSequence
+    return sc
+
+
+def write_secondary_capture(
+    path: str | os.PathLike[str],
+    source_header: Dataset,
+    rgb: NDArray[np.uint8],
+    *,
+    frame: int = 0,
+    prediction: Prediction | None = None,
+    algorithm: AlgorithmInfo | None = None,
+    deidentify: bool = False,
+    uid_map: UidMap | None = None,
+    series_instance_uid: str | None = None,
+    instance_number: int = 1,
+    sources: Iterable[str | os.PathLike[str]] = (),
+    allow_beside_source: bool = False,
+) -> Dataset:
+    """Write a Secondary Capture of ``rgb`` to ``path`` and return the dataset written.
+
+    ``sources`` are the source files' paths: the output may not be written beside them unless
+    ``allow_beside_source``.  Pass the export's ``uid_map`` so the reference matches the SR's.
+    """
+    target = check_destination(path, sources, allow_beside_source=allow_beside_source)
+    sc = build_secondary_capture(
+        source_header,
+        rgb,
+        frame=frame,
+        prediction=prediction,
+        algorithm=algorithm,
+        deidentify=deidentify,
+        uid_map=uid_map,
+        series_instance_uid=series_instance_uid,
+        instance_number=instance_number,
+    )
+    save_dicom(sc, target)
+    return sc

@@ -1,0 +1,235 @@
+"""DICOM Comprehensive SR holding the classification as qualitative findings (TID 1500).
+
+Built with highdicom: a Measurement Report (PS3.16 TID 1500) whose observer is the NeuroReview
+device, with one Measurement and Qualitative Evaluation Group (TID 1501) per classified slice:
+the finding (DCM 121071) and a qualitative evaluation coded as the predicted class, each class
+probability and P(tumor) as unitless measurements, the Algorithm Identification (TID 4019:
+name, version, weights SHA-256 as a parameter) and the source image (and frame) referenced.
+For more than one slice, one series-level group holds the series summary.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import highdicom as hd
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.sr.codedict import codes
+
+from core.export import sr_codes
+from core.export.deidentify import UidMap
+from core.export.destination import check_destination
+from core.export.dicom_common import MANUFACTURER, frame_reference, new_uid, prepared_header, save_dicom
+from core.export.errors import ExportError
+from core.export.records import SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
+from core.export.series_summary import SeriesSummary, summarize_series
+from core.prediction import Prediction
+
+SR_SERIES_DESCRIPTION = "NeuroReview AI classification - RESEARCH USE ONLY"
+SR_SERIES_NUMBER = 9902
+# Device Observer UID: the same for every NeuroReview installation (name-based UUID, PS3.5 B.2)
+DEVICE_OBSERVER_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, 'urn:neuroreview:device-observer').int}"
+
+
+def _algorithm_id(algorithm: AlgorithmInfo) -> hd.sr.AlgorithmIdentification:
+    return hd.sr.AlgorithmIdentification(
+        name=algorithm.name[:64],
+        version=algorithm.version[:64],
+        parameters=[f"weights SHA-256 {algorithm.weights_sha256}"],
+        manufacturer=SOFTWARE_NAME,
+    )
+
+
+def _measurements(prediction: Prediction) -> list[hd.sr.Measurement]:
+    items = [
+        hd.sr.Measurement(name=sr_codes.probability_concept(name), value=float(p), unit=sr_codes.UNITLESS)
+        for name, p in zip(prediction.class_names, prediction.probabilities, strict=True)
+    ]
+    items.append(
+        hd.sr.Measurement(name=sr_codes.TUMOR_PROBABILITY, value=float(prediction.p_tumor), unit=sr_codes.UNITLESS)
+    )
+    return items
+
+
+def _slice_group(
+    index: int, result: SliceResult, header: Dataset, algorithm: AlgorithmInfo
+) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    frame = frame_reference(header, result.frame)
+    frames = [frame] if frame is not None else None
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier=f"slice {index + 1}"),
+        method=sr_codes.SLICE_METHOD,
+        algorithm_id=_algorithm_id(algorithm),
+        finding_type=sr_codes.class_concept(result.prediction.label),
+        qualitative_evaluations=[
+            hd.sr.QualitativeEvaluation(sr_codes.CLASSIFICATION, sr_codes.class_concept(result.prediction.label))
+        ],
+        measurements=_measurements(result.prediction),
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(header, frames)],
+    )
+
+
+def _series_group(summary: SeriesSummary, algorithm: AlgorithmInfo) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier="series summary"),
+        method=sr_codes.SERIES_RULE,
+        algorithm_id=_algorithm_id(algorithm),
+        finding_type=sr_codes.class_concept(summary.label),
+        qualitative_evaluations=[
+            hd.sr.QualitativeEvaluation(sr_codes.CLASSIFICATION, sr_codes.class_concept(summary.label))
+        ],
+        measurements=[
+            hd.sr.Measurement(name=sr_codes.TUMOR_PROBABILITY, value=float(summary.p_tumor), unit=sr_codes.UNITLESS)
+        ],
+    )
+
+
+def build_structured_report(
+    results: Sequence[SliceResult],
+    algorithm: AlgorithmInfo,
+    *,
+    summary: SeriesSummary | None = None,
+    deidentify: bool = False,
+    uid_map: UidMap | None = None,
+    series_instance_uid: str | None = None,
+    instance_number: int = 1,
+) -> hd.sr.ComprehensiveSR:
+    """Build (not write) the SR for ``results`` (every result needs its DICOM ``header``)."""
+    if not results:
+        raise ExportError("there are no classified slices to report")
+    if any(r.header is None for r in results):
+        raise ExportError("the Structured Report needs DICOM sources; some slices are not from DICOM files")
+    uid_map = uid_map if uid_map is not None else UidMap()
+    headers: dict[str, Dataset] = {}
+    for result in results:
+        assert result.header is not None
+        key = str(result.header.SOPInstanceUID)
+        if key not in headers:
+            headers[key] = prepared_header(result.header, deidentify=deidentify, uid_map=uid_map)
+    evidence = list(headers.values())
+    if len({str(h.StudyInstanceUID) for h in evidence}) != 1:
+        raise ExportError("the slices come from different studies; write one report per study")
+    groups = [
+        _slice_group(i, r, headers[str(r.header.SOPInstanceUID)], algorithm)  # type: ignore[union-attr]
+        for i, r in enumerate(results)
+    ]
+    if len(results) > 1:
+        summary = summary or summarize_series([r.prediction for r in results])
+        groups.append(_series_group(summary, algorithm))
+    device = hd.sr.ObserverContext(
+        observer_type=codes.cid270.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=DEVICE_OBSERVER_UID,
+            name=SOFTWARE_NAME,
+            manufacturer_name=SOFTWARE_NAME,
+            model_name=algorithm.name[:64],
+        ),
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=device),
+        procedure_reported=sr_codes.PROCEDURE,
+        imaging_measurements=groups,
+    )
+    sr = hd.sr.ComprehensiveSR(
+        evidence=evidence,
+        content=report[0],
+        series_instance_uid=series_instance_uid or new_uid(),
+        series_number=SR_SERIES_NUMBER,
+        sop_instance_uid=new_uid(),
+        instance_number=instance_number,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        is_final=False,
+        is_verified=False,
+    )
+    sr.SeriesDescription = SR_SERIES_DESCRIPTION
+    sr.CodingSchemeIdentificationSequence = [sr_codes.coding_scheme_identification()]
+    sr.ManufacturerModelName = SOFTWARE_NAME
+    sr.SoftwareVersions = software_version()
+    if deidentify:
+        sr.PatientIdentityRemoved = "YES"
+        sr.DeidentificationMethod = evidence[0].DeidentificationMethod
+        sr.DeidentificationMethodCodeSequence = evidence[0].DeidentificationMethodCodeSequence
+    return sr
+
+
+def write_structured_report(
+    path: str | os.PathLike[str],
+    results: Sequence[SliceResult],
+    algorithm: AlgorithmInfo,
+    *,
+    summary: SeriesSummary | None = None,
+    deidentify: bool = False,
+    uid_map: UidMap | None = None,
+    series_instance_uid: str | None = None,
+    instance_number: int = 1,
+    sources: Iterable[str | os.PathLike[str]] = (),
+    allow_beside_source: bool = False,
+) -> Dataset:
+    """Write the SR to ``path`` (see :func:`build_structured_report`) and return the dataset written."""
+    target = check_destination(path, sources, allow_beside_source=allow_beside_source)
+    sr = build_structured_report(
+        results,
+        algorithm,
+        summary=summary,
+        deidentify=deidentify,
+        uid_map=uid_map,
+        series_instance_uid=series_instance_uid,
+        instance_number=instance_number,
+    )
+    save_dicom(sr, target)
+    return sr
+
+
+@dataclass(frozen=True)
+class ReportedFinding:
+    """One finding read back from an SR: tracking label, class, referenced instance, probabilities."""
+
+    tracking_identifier: str
+    label: str
+    referenced_sop_instance_uid: str | None
+    referenced_frame: int | None
+    probabilities: dict[str, float]
+
+
+def read_findings(path: str | os.PathLike[str], class_names: tuple[str, ...]) -> list[ReportedFinding]:
+    """Parse an SR written by :func:`write_structured_report` back with highdicom.
+
+    Raises ExportError when the file is not such an SR.
+    """
+    try:
+        sr = hd.sr.srread(path)
+        report = sr.content
+        if not isinstance(report, hd.sr.MeasurementReport):
+            raise TypeError("the document is not a TID 1500 Measurement Report")
+        groups = report.get_image_measurement_groups()
+    except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise ExportError(f"{path} is not a NeuroReview Structured Report: {exc}") from exc
+    findings: list[ReportedFinding] = []
+    for group in groups:
+        finding = group.finding_type
+        if finding is None:
+            raise ExportError(f"{path}: a measurement group has no finding")
+        label = sr_codes.class_name_of(finding, class_names) or str(finding.meaning)
+        probabilities = {}
+        for name in class_names:
+            for measurement in group.get_measurements(name=sr_codes.probability_concept(name)):
+                probabilities[name] = float(measurement.value)
+        for measurement in group.get_measurements(name=sr_codes.TUMOR_PROBABILITY):
+            probabilities["tumor"] = float(measurement.value)
+        sources = group.source_images
+        frames = sources[0].referenced_frame_numbers if sources else None
+        findings.append(
+            ReportedFinding(
+                tracking_identifier=str(group.tracking_identifier),
+                label=label,
+                referenced_sop_instance_uid=str(sources[0].referenced_sop_instance_uid) if sources else None,
+                referenced_frame=int(frames[0]) if frames else None,
+                probabilities=probabilities,
+            )
+        )
+    return findings

@@ -1,0 +1,109 @@
+"""One :class:`SliceRef` per frame, with the geometry used to order slices.
+
+Classic images: Image Plane module (PS3.3 C.7.6.2).  Enhanced multi-frame objects: the Plane
+Position / Plane Orientation functional groups, per frame or shared (PS3.3 C.7.6.16.2.3-4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from core.imaging.dicom_header import Geometry
+from core.imaging.study import SliceRef
+
+
+def _floats(value: Any, count: int) -> tuple[float, ...] | None:
+    try:
+        numbers = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == count else None
+
+
+def _group_item(groups: Dataset | None, sequence: str) -> Dataset | None:
+    """First item of ``sequence`` inside a functional-groups item, if any."""
+    if groups is None:
+        return None
+    seq = groups.get(sequence)
+    return seq[0] if seq else None
+
+
+def _frame_groups(ds: Dataset, index: int) -> tuple[Dataset | None, Dataset | None]:
+    """(per-frame item, shared item) of the functional groups; None where absent."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    frame_item = per_frame[index] if per_frame is not None and index < len(per_frame) else None
+    return frame_item, (shared[0] if shared else None)
+
+
+def functional_item(ds: Dataset, index: int, sequence: str) -> Dataset | None:
+    """The ``sequence`` macro item for frame ``index``: per-frame first, then shared (PS3.3 C.7.6.16)."""
+    frame_item, shared = _frame_groups(ds, index)
+    return _group_item(frame_item, sequence) or _group_item(shared, sequence)
+
+
+def _frame_type(ds: Dataset, index: int) -> str:
+    """Values 3+ of the frame's FrameType (enhanced) or ImageType (classic): separates e.g. magnitude/phase."""
+    frame_item, _ = _frame_groups(ds, index)
+    if frame_item is not None:
+        for element in frame_item:
+            if element.keyword.endswith("FrameTypeSequence") and element.value:
+                return "\\".join(str(v) for v in list(element.value[0].get("FrameType", []))[2:])
+    image_type = ds.get("ImageType")
+    is_multi = isinstance(image_type, Sequence) and not isinstance(image_type, str)
+    values: Sequence[Any] = list(image_type) if is_multi else []
+    return "\\".join(str(v) for v in values[2:])
+
+
+def _instance_number(ds: Dataset) -> int | None:
+    try:
+        value = ds.get("InstanceNumber")
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def slices_for_file(path: Path, ds: Dataset, geometry: Geometry, file_size: int, mtime_ns: int) -> list[SliceRef]:
+    """Every frame of the file as a SliceRef (never "frame 0 only")."""
+    enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    base = SliceRef(
+        path=path,
+        frame=0,
+        kind="dicom",
+        rows=geometry.rows,
+        columns=geometry.columns,
+        number_of_frames=geometry.frames,
+        samples_per_pixel=geometry.samples,
+        instance_number=_instance_number(ds),
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
+        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        file_size=file_size,
+        file_mtime_ns=mtime_ns,
+    )
+    classic_pos = _floats(ds.get("ImagePositionPatient"), 3)
+    classic_ori = _floats(ds.get("ImageOrientationPatient"), 6)
+    refs = []
+    for index in range(geometry.frames):
+        position, orientation = classic_pos, classic_ori
+        if enhanced:
+            pos_item = functional_item(ds, index, "PlanePositionSequence")
+            ori_item = functional_item(ds, index, "PlaneOrientationSequence")
+            position = _floats(pos_item.get("ImagePositionPatient"), 3) if pos_item is not None else None
+            orientation = _floats(ori_item.get("ImageOrientationPatient"), 6) if ori_item is not None else None
+        elif geometry.frames > 1:
+            position = None  # classic multi-frame: one position for all frames, order by frame
+        refs.append(
+            dataclasses.replace(
+                base,
+                frame=index,
+                position=position,  # type: ignore[arg-type]
+                orientation=orientation,  # type: ignore[arg-type]
+                stack_key=_frame_type(ds, index),
+            )
+        )
+    return refs

@@ -1,0 +1,102 @@
+"""The compiled inference functions of one loaded network: logits, and logits + head gradients.
+
+The network is split at its last convolution into a *body* (image -> feature maps ``A``) and a
+*head* (global average pooling, dropout, dense -> logits).  The saliency pass runs the body once,
+watches ``A`` on a gradient tape and runs the head, so the gradient of the chosen logit is taken
+through the head only; the forward pass that gives the prediction is the same one that gives the
+heatmap.  Both functions are ``tf.function`` graphs with a free batch dimension (no retracing).
+
+TensorFlow and Keras are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.model import LAST_CONV_LAYER, LOGITS_LAYER
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+BFLOAT16_POLICY = "mixed_bfloat16"
+
+
+def bfloat16_copy(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` computing in bfloat16 (float32 variables and logits), same weights."""
+    import keras
+
+    def reclone(layer: Any) -> Any:
+        cfg = layer.get_config()
+        if layer.name != LOGITS_LAYER:
+            cfg["dtype"] = BFLOAT16_POLICY
+        return layer.__class__.from_config(cfg)
+
+    copy = keras.models.clone_model(model, clone_function=reclone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+class InferenceGraph:
+    """Compiled forward functions for one Keras classifier built by :func:`core.model.build_vgg19`."""
+
+    def __init__(self, model: keras.Model) -> None:
+        import keras
+        import tensorflow as tf
+
+        names = [layer.name for layer in model.layers]
+        if LAST_CONV_LAYER not in names or LOGITS_LAYER not in names:
+            raise ValueError(f"the model has no {LAST_CONV_LAYER!r} / {LOGITS_LAYER!r} layer")
+        split = names.index(LAST_CONV_LAYER)
+        self.model = model
+        self.body = keras.Model(model.inputs, model.get_layer(LAST_CONV_LAYER).output, name="features")
+        self.head_layers = list(model.layers[split + 1 :])
+        shape = tuple(model.inputs[0].shape[1:])
+        spec = tf.TensorSpec((None, *shape), tf.float32)
+
+        def head(features: Any) -> Any:
+            x = features
+            for layer in self.head_layers:
+                x = layer(x, training=False)
+            return tf.cast(x, tf.float32)
+
+        @tf.function(input_signature=[spec], reduce_retracing=True)  # type: ignore[untyped-decorator]
+        def logits_fn(x: Any) -> Any:
+            return head(self.body(x, training=False))
+
+        @tf.function(  # type: ignore[untyped-decorator]
+            input_signature=[spec, tf.TensorSpec((None,), tf.int32)], reduce_retracing=True
+        )
+        def saliency_fn(x: Any, target: Any) -> Any:
+            features = self.body(x, training=False)
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(features)
+                logits = head(features)
+                chosen = tf.where(target < 0, tf.argmax(logits, axis=-1, output_type=tf.int32), target)
+                score = tf.gather(logits, chosen, batch_dims=1)
+            grads = tape.gradient(score, features)
+            return logits, tf.cast(features, tf.float32), tf.cast(grads, tf.float32), chosen
+
+        self._logits_fn = logits_fn
+        self._saliency_fn = saliency_fn
+
+    def logits(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Logits (N, classes) for a preprocessed batch (N, S, S, C)."""
+        return np.asarray(self._logits_fn(batch), dtype=np.float32)
+
+    def logits_and_gradients(
+        self, batch: NDArray[np.float32], target: NDArray[np.int32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.int32]]:
+        """Logits, feature maps ``A`` (N, h, w, K), ``d logit_t / d A`` and the class ``t`` used.
+
+        ``target[i] < 0`` means the predicted class of image ``i``.
+        """
+        logits, features, grads, chosen = self._saliency_fn(batch, np.asarray(target, dtype=np.int32))
+        return (
+            np.asarray(logits, dtype=np.float32),
+            np.asarray(features, dtype=np.float32),
+            np.asarray(grads, dtype=np.float32),
+            np.asarray(chosen, dtype=np.int32),
+        )

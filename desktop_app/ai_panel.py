@@ -1,0 +1,358 @@
+"""The AI panel: calibrated probabilities, uncertainty, the model's input, series run and heatmap controls.
+
+The panel only displays and collects choices; the main window turns its signals into worker
+requests.  Research use only - not for diagnostic use.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.export.series_summary import SeriesSummary
+from core.prediction import Prediction
+from desktop_app.colormap import COLORMAPS, legend_strip
+from desktop_app.qimage import to_qimage
+
+RESEARCH_ONLY = "Research use only - not for diagnostic use"
+METHODS = (("Grad-CAM", "gradcam"), ("Grad-CAM++", "gradcam++"))
+PREDICTED = "Predicted class"
+INSET_SIZE = 112
+
+
+def _eta_text(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "estimating..."
+    return f"about {seconds:.0f} s left" if seconds >= 1 else "finishing..."
+
+
+class AIPanel(QWidget):
+    """Right-hand panel; see the module docstring."""
+
+    classify_slice_clicked = Signal()
+    classify_series_clicked = Signal()
+    cancel_clicked = Signal()
+    jump_clicked = Signal()
+    auto_toggled = Signal(bool)
+    uncertain_changed = Signal(float)
+    heatmap_request_changed = Signal()  # class or method changed: needs a new saliency map
+    overlay_style_changed = Signal()  # colormap, opacity or threshold changed: recolour only
+    heatmap_toggled = Signal(bool)
+    side_by_side_toggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.uncertain_below = 0.6
+        self.prediction: Prediction | None = None
+        layout = QVBoxLayout(self)
+        marker = QLabel(RESEARCH_ONLY)
+        marker.setStyleSheet("color: #c08000; font-weight: bold;")
+        marker.setWordWrap(True)
+        layout.addWidget(marker)
+        self.model_status = QLabel("AI model: not loaded")
+        self.model_status.setWordWrap(True)
+        layout.addWidget(self.model_status)
+        layout.addWidget(self._build_result_box())
+        layout.addWidget(self._build_series_box())
+        layout.addWidget(self._build_heatmap_box())
+        layout.addStretch(1)
+        self.set_classes(())
+        self.set_model_available(False)
+
+    # ----- construction --------------------------------------------------------------------
+    def _build_result_box(self) -> QGroupBox:
+        box = QGroupBox("Current slice")
+        layout = QVBoxLayout(box)
+        self.bars_layout = QGridLayout()
+        layout.addLayout(self.bars_layout)
+        self.label_text = QLabel("-")
+        self.label_text.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.p_tumor_text = QLabel("P(tumor): -")
+        self.confidence_text = QLabel("Calibrated confidence: -")
+        self.uncertain_flag = QLabel("")
+        self.uncertain_flag.setStyleSheet("color: black; background: #ffb000; padding: 2px; font-weight: bold;")
+        self.uncertain_flag.hide()
+        self.timing_text = QLabel("")
+        self.timing_text.setStyleSheet("color: gray;")
+        layout.addWidget(self.label_text)
+        row = QHBoxLayout()
+        self.inset = QLabel()
+        self.inset.setFixedSize(INSET_SIZE, INSET_SIZE)
+        self.inset.setStyleSheet("background: black;")
+        self.inset.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.inset.setToolTip("What the model saw: the exact picture fed to the network (model rendering, resized)")
+        inset_column = QVBoxLayout()
+        inset_column.setSpacing(1)
+        inset_column.addWidget(self.inset)
+        caption = QLabel("What the model saw")
+        caption.setStyleSheet("color: gray; font-size: 11px;")
+        inset_column.addWidget(caption)
+        row.addLayout(inset_column)
+        facts = QVBoxLayout()
+        for widget in (self.p_tumor_text, self.confidence_text, self.uncertain_flag, self.timing_text):
+            widget.setWordWrap(True)
+            facts.addWidget(widget)
+        facts.addStretch(1)
+        row.addLayout(facts, 1)
+        layout.addLayout(row)
+        buttons = QHBoxLayout()
+        self.classify_button = QPushButton("Classify slice")
+        self.classify_button.setToolTip("Classify the current slice (Space)")
+        self.classify_button.clicked.connect(self.classify_slice_clicked)
+        buttons.addWidget(self.classify_button)
+        self.auto_check = QCheckBox("Auto on slice change")
+        self.auto_check.toggled.connect(self.auto_toggled)
+        buttons.addWidget(self.auto_check)
+        layout.addLayout(buttons)
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(QLabel("Flag as uncertain below confidence"))
+        self.uncertain_spin = QDoubleSpinBox()
+        self.uncertain_spin.setRange(0.0, 1.0)
+        self.uncertain_spin.setSingleStep(0.05)
+        self.uncertain_spin.setDecimals(2)
+        self.uncertain_spin.setValue(self.uncertain_below)
+        self.uncertain_spin.valueChanged.connect(self._uncertain_changed)
+        threshold_row.addWidget(self.uncertain_spin)
+        layout.addLayout(threshold_row)
+        return box
+
+    def _build_series_box(self) -> QGroupBox:
+        box = QGroupBox("Series")
+        layout = QVBoxLayout(box)
+        buttons = QHBoxLayout()
+        self.series_button = QPushButton("Classify series")
+        self.series_button.setToolTip("Classify every slice of the series (Ctrl+R)")
+        self.series_button.clicked.connect(self.classify_series_clicked)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the series run (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_clicked)
+        self.cancel_button.setEnabled(False)
+        buttons.addWidget(self.series_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.eta_text = QLabel("")
+        layout.addWidget(self.progress)
+        layout.addWidget(self.eta_text)
+        self.summary_text = QLabel("No series run yet.")
+        self.summary_text.setWordWrap(True)
+        self.rule_text = QLabel("")
+        self.rule_text.setWordWrap(True)
+        self.rule_text.setStyleSheet("color: gray; font-size: 11px;")
+        self.jump_button = QPushButton("Jump to most suspicious slice")
+        self.jump_button.setToolTip("Go to the slice with the highest P(tumor) (J)")
+        self.jump_button.clicked.connect(self.jump_clicked)
+        self.jump_button.setEnabled(False)
+        for widget in (self.summary_text, self.rule_text, self.jump_button):
+            layout.addWidget(widget)
+        return box
+
+    def _build_heatmap_box(self) -> QGroupBox:
+        box = QGroupBox("Heatmap overlay")
+        form = QFormLayout(box)
+        self.heat_check = QCheckBox("Show heatmap (H; hold B to blink)")
+        self.heat_check.setChecked(True)
+        self.heat_check.toggled.connect(self.heatmap_toggled)
+        form.addRow(self.heat_check)
+        self.class_combo = QComboBox()
+        self.class_combo.currentIndexChanged.connect(lambda _i: self.heatmap_request_changed.emit())
+        form.addRow("Class", self.class_combo)
+        self.method_combo = QComboBox()
+        for text, value in METHODS:
+            self.method_combo.addItem(text, value)
+        self.method_combo.currentIndexChanged.connect(lambda _i: self.heatmap_request_changed.emit())
+        form.addRow("Method", self.method_combo)
+        self.colormap_combo = QComboBox()
+        self.colormap_combo.addItems(list(COLORMAPS))
+        self.colormap_combo.currentIndexChanged.connect(self._colormap_changed)
+        form.addRow("Colormap", self.colormap_combo)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.valueChanged.connect(lambda _v: self.overlay_style_changed.emit())
+        form.addRow("Opacity", self.opacity_slider)
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(0, 95)
+        self.threshold_slider.setToolTip("Hide saliency below this fraction of the map's maximum")
+        self.threshold_slider.valueChanged.connect(lambda _v: self.overlay_style_changed.emit())
+        form.addRow("Threshold", self.threshold_slider)
+        self.side_check = QCheckBox("Side by side (S)")
+        self.side_check.toggled.connect(self.side_by_side_toggled)
+        form.addRow(self.side_check)
+        legend = QWidget()
+        legend_layout = QHBoxLayout(legend)
+        legend_layout.setContentsMargins(0, 0, 0, 0)
+        legend_layout.addWidget(QLabel("low"))
+        self.legend_image = QLabel()
+        legend_layout.addWidget(self.legend_image, 1)
+        legend_layout.addWidget(QLabel("high"))
+        form.addRow("Saliency", legend)
+        self.heat_caption = QLabel("")
+        self.heat_caption.setWordWrap(True)
+        self.heat_caption.setStyleSheet("color: gray; font-size: 11px;")
+        form.addRow(self.heat_caption)
+        self._colormap_changed()
+        return box
+
+    def _uncertain_changed(self, value: float) -> None:
+        self.uncertain_below = float(value)
+        self.uncertain_changed.emit(self.uncertain_below)
+        if self.prediction is not None:
+            self._show_uncertainty(self.prediction)
+
+    def set_uncertain_below(self, value: float) -> None:
+        self.uncertain_spin.setValue(value)
+
+    def _show_uncertainty(self, prediction: Prediction) -> None:
+        self.uncertain_flag.setText(f"UNCERTAIN: confidence {prediction.confidence:.2f} < {self.uncertain_below:.2f}")
+        self.uncertain_flag.setVisible(prediction.confidence < self.uncertain_below)
+
+    def _colormap_changed(self, _index: int = 0) -> None:
+        self.legend_image.setPixmap(QPixmap.fromImage(to_qimage(legend_strip(self.colormap(), 160, 12))))
+        self.overlay_style_changed.emit()
+
+    # ----- state read by the main window ---------------------------------------------------
+    def heatmap_target(self) -> bool | str:
+        """``True`` for the predicted class, else the chosen class name."""
+        text = self.class_combo.currentText()
+        return True if text in ("", PREDICTED) else text
+
+    def method(self) -> str:
+        return str(self.method_combo.currentData() or "gradcam")
+
+    def colormap(self) -> str:
+        return self.colormap_combo.currentText() or COLORMAPS[0]
+
+    def opacity(self) -> float:
+        return self.opacity_slider.value() / 100.0
+
+    def threshold(self) -> float:
+        return self.threshold_slider.value() / 100.0
+
+    def set_overlay_style(self, colormap: str, opacity: float, threshold: float) -> None:
+        if colormap in COLORMAPS:
+            self.colormap_combo.setCurrentText(colormap)
+        self.opacity_slider.setValue(round(opacity * 100))
+        self.threshold_slider.setValue(round(threshold * 100))
+
+    # ----- updates -------------------------------------------------------------------------
+    def set_classes(self, names: tuple[str, ...]) -> None:
+        """Build one probability bar per class and fill the heatmap class selector."""
+        while self.bars_layout.count():
+            item = self.bars_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.bars: dict[str, QProgressBar] = {}
+        for row, name in enumerate(names):
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setValue(0)
+            bar.setFormat("-")
+            bar.setTextVisible(True)
+            self.bars_layout.addWidget(QLabel(name), row, 0)
+            self.bars_layout.addWidget(bar, row, 1)
+            self.bars[name] = bar
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        self.class_combo.addItems([PREDICTED, *names])
+        self.class_combo.blockSignals(False)
+
+    def set_model_available(self, available: bool) -> None:
+        for widget in (self.classify_button, self.series_button):
+            widget.setEnabled(available)
+
+    def set_status(self, text: str) -> None:
+        self.model_status.setText(text)
+
+    def clear_prediction(self, note: str = "-") -> None:
+        self.prediction = None
+        for bar in self.bars.values():
+            bar.setValue(0)
+            bar.setFormat("-")
+        self.label_text.setText(note)
+        self.p_tumor_text.setText("P(tumor): -")
+        self.confidence_text.setText("Calibrated confidence: -")
+        self.uncertain_flag.hide()
+        self.inset.clear()
+        self.timing_text.setText("")
+        self.heat_caption.setText("")
+
+    def show_prediction(self, prediction: Prediction, model_input: NDArray[np.uint8], cached: bool = False) -> None:
+        """Display one slice's result (probabilities are calibrated, in config order)."""
+        self.prediction = prediction
+        for name, p in zip(prediction.class_names, prediction.probabilities, strict=True):
+            bar = self.bars.get(name)
+            if bar is not None:
+                bar.setValue(round(p * 1000))
+                bar.setFormat(f"{p * 100:.1f} %")
+        self.label_text.setText(f"Predicted: {prediction.label}")
+        self.p_tumor_text.setText(f"P(tumor): {prediction.p_tumor:.3f}")
+        self.confidence_text.setText(f"Calibrated confidence: {prediction.confidence:.3f}")
+        self._show_uncertainty(prediction)
+        pixmap = QPixmap.fromImage(to_qimage(model_input))
+        self.inset.setPixmap(
+            pixmap.scaled(
+                INSET_SIZE, INSET_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+            )
+        )
+        source = "cached" if cached else f"{prediction.milliseconds:.0f} ms"
+        self.timing_text.setText(f"{prediction.device}, {prediction.precision}, {source}")
+        if prediction.heatmap is not None:
+            method = dict((v, t) for t, v in METHODS).get(prediction.heatmap_method or "", prediction.heatmap_method)
+            self.heat_caption.setText(f"{method} for class '{prediction.heatmap_class}'")
+
+    def series_started(self, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(0)
+        self.eta_text.setText("starting...")
+        self.cancel_button.setEnabled(True)
+        self.series_button.setEnabled(False)
+        self.jump_button.setEnabled(False)
+        self.summary_text.setText("Running...")
+        self.rule_text.setText("")
+
+    def series_progress(self, done: int, total: int, eta_seconds: float) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.eta_text.setText(f"{done} / {total} slices, {_eta_text(eta_seconds)}")
+
+    def series_ended(self, message: str) -> None:
+        self.cancel_button.setEnabled(False)
+        self.series_button.setEnabled(True)
+        self.eta_text.setText(message)
+
+    def show_summary(self, summary: SeriesSummary | None, key_slice: int = -1, total: int = 0) -> None:
+        """Show the series result; ``key_slice`` is the slice index of the maximum P(tumor)."""
+        if summary is None:
+            self.summary_text.setText("No series run yet.")
+            self.rule_text.setText("")
+            self.jump_button.setEnabled(False)
+            return
+        self.summary_text.setText(
+            f"Series: <b>{summary.label}</b>, max P(tumor) {summary.p_tumor:.2f} on slice {key_slice + 1}; "
+            f"{summary.n_suspicious} of {summary.n_slices} classified slices (of {total}) "
+            f"have P(tumor) >= {summary.threshold:g}"
+        )
+        self.rule_text.setText(f"Rule: {summary.rule}")
+        self.jump_button.setEnabled(True)

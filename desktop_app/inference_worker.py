@@ -1,0 +1,331 @@
+"""The inference worker: owns the one Classifier, lives in its own QThread, never touches widgets.
+
+Protocol (all signals are delivered to the GUI thread by Qt's queued connections):
+
+* ``load_model()`` (connect it to ``QThread.started``) emits ``model_loading`` then
+  ``model_ready(ModelInfo)`` or ``model_failed(message)``;
+* ``submit_slice(SliceRequest)`` keeps only the latest pending slice request (rapid scrolling
+  never queues stale work) and answers with ``slice_result(SliceOutcome)`` or ``error``;
+* ``submit_series(SeriesRequest)`` runs a series in batches with ``series_progress`` (done,
+  total, ETA seconds), ``series_slice`` per slice and ``series_finished`` or ``cancelled``;
+  pending slice requests are served between batches so the viewer stays live;
+* ``stop()`` from any thread ends the current job at the next batch; then quit and wait the thread.
+
+Every answer carries the request id so the GUI can drop results for a slice it no longer shows.
+An exception in a job becomes ``error(request_id, message)`` and the worker returns to idle.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.imaging import SliceRef
+from core.model_config import ModelConfig
+from core.prediction import Prediction
+from core.preprocess import resize_slice
+from desktop_app.result_cache import ResultCache, cache_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.classifier import Classifier
+
+Renderer = Callable[[SliceRef], NDArray[np.uint8]]
+ClassifierFactory = Callable[[], "Classifier"]
+SERIES_BATCH = 4
+WORKER_NICENESS = 5  # see lower_thread_priority
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the status bar and the About box show once the model is loaded."""
+
+    config: ModelConfig
+    sha256: str
+    device: str
+    precision: str
+    load_seconds: float
+
+
+@dataclass(frozen=True)
+class SliceRequest:
+    request_id: int
+    ref: SliceRef
+    heatmap: bool | str = True
+    method: str = "gradcam"
+
+
+@dataclass(frozen=True)
+class SeriesRequest:
+    request_id: int
+    refs: tuple[SliceRef, ...]
+
+
+@dataclass(frozen=True)
+class SliceOutcome:
+    """One classified slice; ``model_input`` is the exact uint8 picture fed to the network."""
+
+    request_id: int
+    slice_key: str
+    prediction: Prediction
+    model_input: NDArray[np.uint8]
+    from_cache: bool
+
+
+def lower_thread_priority(niceness: int = WORKER_NICENESS) -> bool:
+    """Make the calling thread (and the TensorFlow threads it starts) yield the CPU to the GUI thread.
+
+    Linux schedules threads individually, so a positive nice value on this thread lets the GUI
+    thread win the CPU - and with it the GIL hand-over - when both want to run.  Elsewhere, or if
+    not permitted, nothing changes.  Returns True when the priority was lowered.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), niceness))
+    except OSError:
+        return False
+    return True
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text if len(text) < 400 else text[:400] + "..."
+
+
+class InferenceWorker(QObject):
+    """Runs classification jobs one at a time in the thread it was moved to."""
+
+    model_loading = Signal()
+    model_ready = Signal(object)  # ModelInfo
+    model_failed = Signal(str)
+    slice_result = Signal(object)  # SliceOutcome
+    series_progress = Signal(int, int, int, float)  # request id, done, total, eta seconds
+    series_slice = Signal(int, int, object)  # request id, slice index, Prediction
+    series_finished = Signal(int, object)  # request id, {index: Prediction}
+    cancelled = Signal(int)
+    error = Signal(int, str)  # request id (-1: model), message
+    busy_changed = Signal(bool)
+    _wake = Signal()
+
+    def __init__(
+        self,
+        weights_folder: Path | None = None,
+        *,
+        factory: ClassifierFactory | None = None,
+        renderer: Renderer | None = None,
+        cache_size: int = 512,
+    ) -> None:
+        super().__init__()
+        self._folder = weights_folder
+        self._factory = factory
+        self._renderer = renderer
+        self._classifier: Classifier | None = None
+        self._load_error: str | None = None
+        self._loaded = threading.Event()
+        self._lock = threading.Lock()
+        self._pending_slice: SliceRequest | None = None
+        self._pending_series: SeriesRequest | None = None
+        self._cancel = threading.Event()
+        self._stopping = threading.Event()
+        self.cache: ResultCache[Prediction] = ResultCache(cache_size)
+        self._wake.connect(self._process)
+
+    # ----- called from the GUI thread ------------------------------------------------------
+    def submit_slice(self, request: SliceRequest) -> None:
+        """Queue a slice; an older pending slice request is dropped."""
+        with self._lock:
+            self._pending_slice = request
+        self._wake.emit()
+
+    def submit_series(self, request: SeriesRequest) -> None:
+        """Queue a series run (replacing a pending, not yet started one)."""
+        with self._lock:
+            self._pending_series = request
+            self._cancel.clear()
+        self._wake.emit()
+
+    def cancel_series(self) -> None:
+        """Stop the running series at its next batch, or drop a queued one; either way ``cancelled`` follows."""
+        with self._lock:
+            queued, self._pending_series = self._pending_series, None
+            self._cancel.set()
+        if queued is not None:
+            self.cancelled.emit(queued.request_id)
+
+    def stop(self) -> None:
+        """Ask the worker to finish: the running job ends at its next batch, nothing new starts."""
+        self._stopping.set()
+        self._cancel.set()
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._classifier is not None
+
+    # ----- run in the worker thread --------------------------------------------------------
+    @Slot()
+    def load_model(self) -> None:
+        """Create the Classifier (imports TensorFlow); emits model_ready or model_failed."""
+        if not os.environ.get('NR_AB_NONICE'):
+            lower_thread_priority()
+        if os.environ.get('NR_AB_NOPRELOAD'):
+            import desktop_app.tf_preload as tp
+            tp.LIBRARIES = ()
+        if self._stopping.is_set():
+            self._loaded.set()
+            return
+        self.model_loading.emit()
+        start = time.perf_counter()
+        try:
+            classifier = self._factory() if self._factory is not None else self._default_factory()
+        except Exception as exc:  # config, integrity, load or TensorFlow errors: the app stays a viewer
+            self._load_error = _message(exc)
+            self._loaded.set()
+            self.model_failed.emit(self._load_error)
+            self._process()
+            return
+        self._classifier = classifier
+        self._loaded.set()
+        self.model_ready.emit(
+            ModelInfo(
+                config=classifier.config,
+                sha256=classifier.sha256,
+                device=classifier.device_name,
+                precision=classifier.precision,
+                load_seconds=time.perf_counter() - start,
+            )
+        )
+        self._process()
+
+    def _default_factory(self) -> Classifier:
+        from desktop_app.tf_preload import preload_tensorflow_libraries
+
+        preload_tensorflow_libraries()  # the slow native part, without the GIL
+        from core.classifier import Classifier  # imports TensorFlow lazily, in this thread
+
+        return Classifier.from_folder(self._folder)
+
+    def _render(self, ref: SliceRef) -> NDArray[np.uint8]:
+        if self._renderer is None:
+            from core.imaging import PixelStore
+
+            store = PixelStore(max_megabytes=128)
+            self._renderer = store.model_rendering
+        return self._renderer(ref)
+
+    def _take(self) -> SliceRequest | SeriesRequest | None:
+        with self._lock:
+            if self._pending_slice is not None:
+                job: SliceRequest | SeriesRequest | None = self._pending_slice
+                self._pending_slice = None
+            else:
+                job, self._pending_series = self._pending_series, None
+            return job
+
+    @Slot()
+    def _process(self) -> None:
+        """Drain the pending requests (slices first); returns to the event loop when idle."""
+        if not self._loaded.is_set():
+            return  # load_model drains the queue once the model is there
+        busy = False
+        while not self._stopping.is_set():
+            job = self._take()
+            if job is None:
+                break
+            if not busy:
+                busy = True
+                self.busy_changed.emit(True)
+            if isinstance(job, SliceRequest):
+                self._run_slice(job)
+            else:
+                self._run_series(job)
+        if busy:
+            self.busy_changed.emit(False)
+
+    def _unavailable(self, request_id: int) -> bool:
+        if self._classifier is None:
+            self.error.emit(request_id, f"the AI model is not available: {self._load_error or 'not loaded'}")
+            return True
+        return False
+
+    def _run_slice(self, request: SliceRequest) -> None:
+        if self._unavailable(request.request_id):
+            return
+        assert self._classifier is not None
+        try:
+            rendered = self._render(request.ref)
+            key = cache_key(request.ref.key, self._classifier.sha256, request.heatmap, request.method)
+            prediction = self.cache.get(key)
+            cached = prediction is not None
+            if prediction is None:
+                prediction = self._classifier.predict([rendered], heatmap=request.heatmap, method=request.method)[0]
+                self.cache.put(key, prediction)
+            model_input = self._model_input(rendered)
+        except Exception as exc:  # any failure is reported and the worker stays usable
+            self.error.emit(request.request_id, f"classification failed: {_message(exc)}")
+            return
+        self.slice_result.emit(SliceOutcome(request.request_id, request.ref.key, prediction, model_input, cached))
+
+    def _model_input(self, rendered: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        assert self._classifier is not None
+        prep = self._classifier.config.preprocessing
+        return resize_slice(rendered, self._classifier.config.input_size, prep.resize, prep.pad_to_square)
+
+    def _run_series(self, request: SeriesRequest) -> None:
+        if self._unavailable(request.request_id):
+            return
+        assert self._classifier is not None
+        total = len(request.refs)
+        results: dict[int, Prediction] = {}
+        start = time.perf_counter()
+        self.series_progress.emit(request.request_id, 0, total, float("nan"))
+        try:
+            for first in range(0, total, SERIES_BATCH):
+                if self._cancel.is_set():
+                    self.cancelled.emit(request.request_id)
+                    return
+                self._series_batch(request, first, results)
+                done = min(first + SERIES_BATCH, total)
+                elapsed = time.perf_counter() - start
+                self.series_progress.emit(request.request_id, done, total, elapsed / done * (total - done))
+                self._serve_pending_slice()
+        except Exception as exc:
+            self.error.emit(request.request_id, f"series classification failed: {_message(exc)}")
+            return
+        self.series_finished.emit(request.request_id, results)
+
+    def _series_batch(self, request: SeriesRequest, first: int, results: dict[int, Prediction]) -> None:
+        assert self._classifier is not None
+        sha = self._classifier.sha256
+        todo: list[tuple[int, Any, NDArray[np.uint8]]] = []
+        for index in range(first, min(first + SERIES_BATCH, len(request.refs))):
+            ref = request.refs[index]
+            key = cache_key(ref.key, sha, False, "")
+            hit = self.cache.get(key)
+            if hit is not None:
+                results[index] = hit
+                self.series_slice.emit(request.request_id, index, hit)
+            else:
+                todo.append((index, key, self._render(ref)))
+        if todo:
+            predictions = self._classifier.predict([r for _, _, r in todo], heatmap=False)
+            for (index, key, _), prediction in zip(todo, predictions, strict=True):
+                self.cache.put(key, prediction)
+                results[index] = prediction
+                self.series_slice.emit(request.request_id, index, prediction)
+
+    def _serve_pending_slice(self) -> None:
+        with self._lock:
+            job, self._pending_slice = self._pending_slice, None
+        if job is not None:
+            self._run_slice(job)

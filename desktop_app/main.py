@@ -1,0 +1,65 @@
+"""``neuroreview [PATH ...]``: start the review workstation.
+
+The window is shown before anything imports TensorFlow; the model loads in a worker thread.
+With no path the bundled demo study opens (``--no-sample`` starts empty).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PySide6.QtWidgets import QApplication
+
+APP_DESCRIPTION = "NeuroReview brain-MRI review workstation (research use only - not for diagnostic use)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; other entry points (e.g. a self-test) add their options here."""
+    parser = argparse.ArgumentParser(prog="neuroreview", description=APP_DESCRIPTION)
+    parser.add_argument("paths", nargs="*", type=Path, help="DICOM/PNG/JPEG files, folders or DICOMDIRs to open")
+    parser.add_argument("--no-sample", action="store_true", help="start empty instead of opening the demo study")
+    parser.add_argument("--weights", type=Path, default=None, help="weights folder (default: bundled, or "
+                        "$NEUROREVIEW_WEIGHTS_DIR)")  # fmt: skip
+    parser.add_argument("--self-test", action="store_true", help="check this installation offscreen (weights, "
+                        "decoders, classification, report), print one line per check and exit")  # fmt: skip
+    return parser
+
+
+def create_application(argv: Sequence[str]) -> QApplication:
+    """The QApplication with NeuroReview's organisation/application names (QSettings uses them)."""
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.settings import APPLICATION, ORGANIZATION
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APPLICATION)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.self_test:
+        from desktop_app.self_test import run_self_test
+
+        return run_self_test(args.weights)
+    app = create_application([sys.argv[0]])
+    from desktop_app.main_window import MainWindow, sample_study_path
+
+    window = MainWindow(weights_folder=args.weights)
+    window.show()
+    paths = list(args.paths) or ([] if args.no_sample else [sample_study_path()])
+    if paths:
+        window.defer(lambda: window.open_paths(paths))
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

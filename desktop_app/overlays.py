@@ -1,0 +1,60 @@
+"""Corner annotations of the viewer, built from a slice's metadata (de-identified on request)."""
+
+from __future__ import annotations
+
+from core.imaging import SliceMetadata, Window
+
+
+def _join(*parts: str) -> str:
+    return "  ".join(p for p in parts if p)
+
+
+def corner_text(
+    meta: SliceMetadata | None,
+    index: int,
+    total: int,
+    window: Window | None,
+    zoom: float,
+    *,
+    invert: bool = False,
+    deidentify: bool = False,
+) -> dict[str, str]:
+    """Texts for the four corners: patient (top left), study/series (top right), slice (bottom left),
+    window and zoom (bottom right).  ``deidentify`` drops names, IDs, dates and institution."""
+    if meta is not None and deidentify:
+        meta = meta.deidentified()
+    top_left: list[str] = []
+    top_right: list[str] = []
+    bottom_left = [f"Slice {index + 1} / {total}"]
+    if meta is not None:
+        if deidentify:
+            top_left.append("DE-IDENTIFIED VIEW (D)")
+        top_left += [
+            meta.patient_name,
+            _join(f"ID {meta.patient_id}" if meta.patient_id else "", meta.patient_sex, meta.patient_age),
+            meta.institution_name,
+        ]
+        top_right += [
+            _join(meta.study_date, meta.modality),
+            meta.study_description,
+            _join(f"Se {meta.series_number}" if meta.series_number is not None else "", meta.series_description),
+        ]
+        if meta.instance_number is not None:
+            bottom_left.append(f"Im {meta.instance_number}")
+        if meta.slice_location is not None:
+            bottom_left.append(f"Loc {meta.slice_location:.1f} mm")
+        if meta.slice_thickness is not None:
+            bottom_left.append(f"Thk {meta.slice_thickness:.1f} mm")
+        bottom_left.append(f"{meta.columns} x {meta.rows}")
+    bottom_right = [
+        f"W {window.width:.0f}  L {window.center:.0f}" + (f" ({window.name})" if window.name else "")
+        if window is not None
+        else "W/L: default",
+        f"Zoom {zoom * 100:.0f} %" + ("  inverted" if invert else ""),
+    ]
+    return {
+        "top_left": "\n".join(t for t in top_left if t),
+        "top_right": "\n".join(t for t in top_right if t),
+        "bottom_left": "\n".join(bottom_left),
+        "bottom_right": "\n".join(bottom_right),
+    }

@@ -1,0 +1,124 @@
+"""Typed access to the user's preferences, stored by QSettings (organisation "NeuroReview").
+
+QSettings keeps them in the platform's location (Linux: ~/.config/NeuroReview/NeuroReview.conf,
+macOS: ~/Library/Preferences, Windows: the registry).  Nothing is written beside the images or
+into the install folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from desktop_app.colormap import COLORMAPS, DEFAULT_COLORMAP
+
+ORGANIZATION = "NeuroReview"
+APPLICATION = "NeuroReview"
+MAX_RECENT = 10
+
+
+class AppSettings:
+    """Named, validated settings over one QSettings object."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store if store is not None else QSettings(ORGANIZATION, APPLICATION)
+
+    @classmethod
+    def in_folder(cls, folder: str | Path) -> AppSettings:
+        """Settings kept in ``folder/settings.ini`` (tests, benchmarks, screenshots), never the user's."""
+        return cls(QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat))
+
+    def _float(self, key: str, default: float, low: float, high: float) -> float:
+        try:
+            value = float(self.store.value(key, default))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return default
+        return min(max(value, low), high)
+
+    def _bool(self, key: str, default: bool) -> bool:
+        value = self.store.value(key, default)
+        if isinstance(value, str):
+            return value.lower() in ("1", "true", "yes")
+        return bool(value)
+
+    @property
+    def auto_classify(self) -> bool:
+        """Classify the current slice whenever it changes (else only on demand)."""
+        return self._bool("ai/auto_classify", True)
+
+    @auto_classify.setter
+    def auto_classify(self, value: bool) -> None:
+        self.store.setValue("ai/auto_classify", bool(value))
+
+    @property
+    def uncertain_below(self) -> float:
+        """Calibrated confidence under which a prediction is flagged "uncertain"."""
+        return self._float("ai/uncertain_below", 0.6, 0.0, 1.0)
+
+    @uncertain_below.setter
+    def uncertain_below(self, value: float) -> None:
+        self.store.setValue("ai/uncertain_below", float(value))
+
+    @property
+    def overlay_opacity(self) -> float:
+        return self._float("overlay/opacity", 0.45, 0.0, 1.0)
+
+    @overlay_opacity.setter
+    def overlay_opacity(self, value: float) -> None:
+        self.store.setValue("overlay/opacity", float(value))
+
+    @property
+    def overlay_threshold(self) -> float:
+        return self._float("overlay/threshold", 0.2, 0.0, 1.0)
+
+    @overlay_threshold.setter
+    def overlay_threshold(self, value: float) -> None:
+        self.store.setValue("overlay/threshold", float(value))
+
+    @property
+    def colormap(self) -> str:
+        value = str(self.store.value("overlay/colormap", DEFAULT_COLORMAP))
+        return value if value in COLORMAPS else DEFAULT_COLORMAP
+
+    @colormap.setter
+    def colormap(self, value: str) -> None:
+        self.store.setValue("overlay/colormap", value)
+
+    @property
+    def last_folder(self) -> str:
+        return str(self.store.value("files/last_folder", ""))
+
+    @last_folder.setter
+    def last_folder(self, value: str) -> None:
+        self.store.setValue("files/last_folder", value)
+
+    @property
+    def recent(self) -> list[str]:
+        value = self.store.value("files/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        return [str(v) for v in value][:MAX_RECENT]
+
+    def add_recent(self, path: str) -> None:
+        items = [path, *(p for p in self.recent if p != path)][:MAX_RECENT]
+        self.store.setValue("files/recent", items)
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        """Saved (geometry, dock/toolbar state) of the main window, or None."""
+        geometry = self.store.value("window/geometry")
+        state = self.store.value("window/state")
+        return (
+            geometry if isinstance(geometry, QByteArray) else None,
+            state if isinstance(state, QByteArray) else None,
+        )
+
+    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.store.setValue("window/geometry", geometry)
+        self.store.setValue("window/state", state)
+
+    def location(self) -> str:
+        """Where the settings live (file path or registry key), for the Help text."""
+        return self.store.fileName()

@@ -1,0 +1,121 @@
+"""The benchmark harness's arithmetic, report and a tiny end-to-end run (no peer, tiny weights)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from handmade_models import write_decisive_tiny_weights
+
+from bench import run as bench_run
+from bench.report import render_markdown
+from bench.stats import percentile, summarise_ms, throughput
+from core.cli.progress import ProgressBar
+
+
+def test_percentile_and_summary() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 95) == pytest.approx(95.05)
+    assert percentile([3.0], 95) == 3.0
+    summary = summarise_ms([0.010, 0.030, 0.020])
+    assert summary == {"median": 20.0, "p95": 29.0, "min": 10.0, "n": 3}
+    assert throughput(lambda: None, items=24, repeats=2) > 0
+
+
+def _fake_results(peer: bool) -> dict:
+    results = {
+        "date": "2026-01-01 00:00 UTC",
+        "machine": {"summary": "test CPU, 2 cores"},
+        "note": "",
+        "series_length": 24,
+        "slices_from": "synthetic",
+        "classifier": {
+            "model": "tiny",
+            "device": "CPU",
+            "precision": "float32",
+            "precision_reason": "forced",
+            "slice_shape": [224, 224],
+            "load_s": 1.0,
+            "classify_ms": {"median": 40.0, "p95": 50.0},
+            "classify_heatmap_ms": {"median": 45.0, "p95": 55.0},
+            "series_slices_per_s": 30.0,
+            "series_heatmap_slices_per_s": 25.0,
+        },
+        "other": {"imaging": {"index_s": 1.25, "notes": "headers only"}},
+    }
+    if peer:
+        results["peer"] = {
+            "name": "detect-tumor 0.1.1",
+            "model": "VGG16",
+            "classify_ms": {"median": 100.0, "p95": 120.0},
+        }
+        results["peer"]["series_slices_per_s"] = 10.0
+        results["ratios"] = {"classify_heatmap_median": 0.45, "series_throughput": 3.0}
+        results["targets"] = {"series throughput >= 1.5x peer": True}
+    else:
+        results["peer_error"] = "skipped (--no-peer)"
+    return results
+
+
+def test_report_lists_every_figure_with_its_ratio() -> None:
+    text = render_markdown(_fake_results(peer=True))
+    assert "| classify + heatmap, batch 1: median (ms) | 45.0 | 100.0 | 0.45 | <= 1.0" in text
+    assert "| series of 24: slices/s | 30.0 | 10.0 | 3 | >= 1.5 |" in text
+    assert "series throughput >= 1.5x peer: met" in text
+    assert "| index_s | 1.25 |" in text and "## imaging" in text
+    assert "Peer not measured: skipped" in render_markdown(_fake_results(peer=False))
+
+
+def test_harness_end_to_end_without_peer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUROREVIEW_PRECISION", "float32")
+    weights = tmp_path / "weights"
+    write_decisive_tiny_weights(weights)
+    out = tmp_path / "out"
+    args = ["--weights", str(weights), "--no-peer", "--no-others", "--repeats", "2", "--out-dir", str(out)]
+    assert bench_run.main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    ours = results["classifier"]
+    assert ours["model"].startswith("trained weights") and ours["precision"] == "float32"
+    assert ours["classify_ms"]["n"] == 2 and ours["series_slices_per_s"] > 0
+    assert "| classify, batch 1: median (ms) |" in (out / "results.md").read_text()
+
+
+def test_harness_measures_an_untrained_full_model_when_weights_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import classifier_bench
+
+    built = {}
+
+    class FakeClassifier:
+        def __init__(self, model: object, config: object, sha256: str) -> None:
+            built["config"] = config
+
+        def warm_up(self) -> None:
+            built["warm"] = True
+
+        @classmethod
+        def from_folder(cls, folder: Path) -> None:
+            from core.classifier import Classifier
+
+            Classifier.from_folder(folder)  # the real loader refuses the missing folder
+
+    monkeypatch.setattr(classifier_bench, "Classifier", FakeClassifier)
+    monkeypatch.setattr("core.model.build_vgg19", lambda arch: object())
+    _, what, _ = classifier_bench.load_subject(Path("/nonexistent-weights"))
+    assert what.startswith("untrained full-width VGG19-BN at 128 px")
+    assert built["config"].architecture.widths == (64, 128, 256, 512, 512) and built["warm"]
+
+
+def test_progress_bar_prints_tenths_off_a_terminal() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(stream, 20)
+    for done in range(1, 21):
+        bar.update(done)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 11 and lines[-1].startswith("classifying [") and "20/20 slices" in lines[-1]
+    quiet = io.StringIO()
+    ProgressBar(quiet, 5, enabled=False).update(5)
+    assert quiet.getvalue() == ""

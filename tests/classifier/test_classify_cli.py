@@ -1,0 +1,199 @@
+"""``neuroreview-classify`` run in-process on tiny weights and tiny PNG/DICOM inputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from handmade_models import write_decisive_tiny_weights
+from PIL import Image
+
+from core.classifier import Classifier
+from core.cli.classify import main
+from core.model_config import load_model_config
+from core.render import render_for_model
+
+SLICE_KEYS = {"source", "frame", "label", "probabilities", "p_tumor", "model_sha256", "device", "precision", "ms"}
+
+
+@pytest.fixture(autouse=True)
+def _float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUROREVIEW_PRECISION", "float32")  # skip the bfloat16 self-check: faster tests
+
+
+@pytest.fixture(scope="module")
+def decisive_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("decisive")
+    write_decisive_tiny_weights(folder)
+    return folder
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    Image.fromarray(rng.integers(0, 256, (40, 30), dtype=np.uint8)).save(folder / "wide.png")
+    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(folder / "colour.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png")
+    shutil.copy(get_testdata_file("MR_small.dcm"), folder / "mr.dcm")
+    return folder
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_jsonl_rows_match_the_classifier(inputs: Path, decisive_weights: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    assert main([str(inputs), "--weights", str(decisive_weights), "--out", str(out), "--quiet"]) == 0
+    rows = _rows(out)
+    slices = [r for r in rows if "error" not in r]
+    errors = [r for r in rows if "error" in r]
+    assert sorted(Path(r["source"]).name for r in slices) == ["colour.png", "mr.dcm", "wide.png"]
+    assert [(Path(r["source"]).name, r["error_type"]) for r in errors] == [("broken.png", "InvalidImageError")]
+    assert set(errors[0]) == {"source", "error", "error_type"} and errors[0]["error"]
+    sha = load_model_config(decisive_weights).weights_sha256
+    clf = Classifier.from_folder(decisive_weights, warm_up=False)
+    for row in slices:
+        assert set(row) == SLICE_KEYS
+        assert row["frame"] == 0 and row["model_sha256"] == sha and row["device"] == "CPU"
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert row["p_tumor"] == pytest.approx(1 - row["probabilities"]["notumor"], abs=1e-5)
+        assert row["label"] == max(row["probabilities"], key=row["probabilities"].get)
+        assert row["ms"] >= 0
+    wide = next(r for r in slices if r["source"].endswith("wide.png"))
+    (expected,) = clf.predict([render_for_model(np.asarray(Image.open(inputs / "wide.png")))])
+    np.testing.assert_allclose(list(wide["probabilities"].values()), expected.probabilities, atol=2e-6)
+    assert wide["label"] == expected.label
+    assert len({r["label"] for r in slices}) > 1 or len({r["p_tumor"] for r in slices}) > 1
+
+
+def test_csv_output(inputs: Path, tiny_weights_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                str(inputs / "wide.png"),
+                str(inputs / "broken.png"),
+                "--weights",
+                str(tiny_weights_dir),
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    table = list(csv.DictReader(captured.out.splitlines()))
+    assert list(table[0]) == [
+        "source", "frame", "label", "p_glioma", "p_meningioma", "p_notumor", "p_pituitary", "p_tumor",
+        "model_sha256", "device", "precision", "ms", "heatmap", "error", "error_type",
+    ]  # fmt: skip
+    error, ok = table
+    assert error["error_type"] == "InvalidImageError" and error["label"] == ""
+    assert ok["label"] in ("glioma", "meningioma", "notumor", "pituitary") and ok["error"] == ""
+    assert float(ok["p_tumor"]) == pytest.approx(1 - float(ok["p_notumor"]), abs=1e-5)
+    assert "slices" in captured.err and "Research use only" in captured.err  # progress bar + disclaimer
+
+
+def test_heatmaps_go_to_their_own_folder(inputs: Path, tiny_weights_dir: Path, tmp_path: Path) -> None:
+    before = sorted(p.name for p in inputs.iterdir())
+    heat = tmp_path / "heat"
+    out = tmp_path / "rows.jsonl"
+    args = [str(inputs), "--weights", str(tiny_weights_dir), "--heatmaps", str(heat), "--out", str(out), "--quiet"]
+    assert main([*args, "--method", "gradcam++"]) == 0
+    assert sorted(p.name for p in inputs.iterdir()) == before  # nothing written beside the sources
+    pngs = sorted(heat.glob("*.png"))
+    assert len(pngs) == 3
+    rows = [r for r in _rows(out) if "heatmap" in r]
+    assert sorted(Path(r["heatmap"]) for r in rows) == pngs
+    with Image.open(pngs[0]) as img:
+        assert img.mode == "RGB" and "not for diagnostic use" in img.text["Disclaimer"]
+        assert "gradcam++" in img.text["Comment"]
+
+
+def test_heatmaps_inside_a_source_folder_are_refused(
+    inputs: Path, tiny_weights_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([str(inputs), "--weights", str(tiny_weights_dir), "--heatmaps", str(inputs / "maps"), "--quiet"])
+    assert code == 2
+    assert "source folder" in capsys.readouterr().err
+    assert not (inputs / "maps").exists()
+
+
+def test_nothing_readable_exits_1(inputs: Path, tiny_weights_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = inputs / "nope.dcm"
+    assert main([str(inputs / "broken.png"), str(missing), "--weights", str(tiny_weights_dir), "--quiet"]) == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {Path(r["source"]).name for r in rows} == {"broken.png", "nope.dcm"}
+    assert all(set(r) == {"source", "error", "error_type"} for r in rows)
+
+
+def test_weights_problems_exit_3(
+    inputs: Path, tiny_weights_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(inputs), "--weights", str(tmp_path / "empty")]) == 3
+    assert "cannot load the classifier" in capsys.readouterr().err
+    tampered = tmp_path / "tampered"
+    shutil.copytree(tiny_weights_dir, tampered)
+    weights = next(tampered.glob("*.h5"))
+    data = bytearray(weights.read_bytes())
+    data[100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert main([str(inputs), "--weights", str(tampered)]) == 3
+    err = capsys.readouterr().err
+    assert "integrity" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["x.png", "--format", "xml"], ["x.png", "--batch", "0"], ["x.png", "--batch", "two"], ["x.png", "--bogus"]],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "not for diagnostic use" in capsys.readouterr().out
+
+
+def test_unexpected_failure_is_a_message_not_a_traceback(
+    inputs: Path, tiny_weights_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def boom(self: Classifier, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(Classifier, "predict", boom)
+    assert main([str(inputs / "wide.png"), "--weights", str(tiny_weights_dir), "--quiet"]) == 4
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: simulated failure" in err and "Traceback" not in err
+
+
+def test_output_over_a_source_is_refused(inputs: Path, tiny_weights_dir: Path) -> None:
+    target = inputs / "wide.png"
+    before = target.read_bytes()
+    assert main([str(target), "--weights", str(tiny_weights_dir), "--out", str(target), "--quiet"]) == 2
+    assert target.read_bytes() == before
+
+
+def test_export_flags_are_wired(
+    inputs: Path, tiny_weights_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pdf = tmp_path / "exports" / "report.pdf"
+    dicom = tmp_path / "exports" / "dicom"
+    args = [str(inputs), "--weights", str(tiny_weights_dir), "--quiet", "--pdf", str(pdf), "--dicom-out", str(dicom)]
+    assert main(args) == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert sorted(p.suffix for p in dicom.iterdir()) == [".dcm", ".dcm"]  # SR + SC for the one DICOM series
+    assert "wrote" in capsys.readouterr().err
+    refused = [str(inputs), "--weights", str(tiny_weights_dir), "--quiet", "--pdf", str(inputs / "r.pdf")]
+    assert main(refused) == 2
+    assert not (inputs / "r.pdf").exists()

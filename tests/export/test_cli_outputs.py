@@ -1,0 +1,118 @@
+"""The classify command's export flags, end to end on an on-disk series (tiny model for one test)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from core.export.cli_outputs import ResultCollector, add_export_arguments, exports_requested, write_cli_exports
+from core.export.errors import DestinationError
+from core.export.records import SliceResult
+from core.export.structured_report import read_findings
+from export.helpers import (
+    ALGORITHM,
+    CLASS_NAMES,
+    PATIENT_NAME,
+    Series,
+    dciodvfy_errors,
+    leaked_identifiers,
+    require_tool,
+    run_tool,
+)
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_export_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def _render(result: SliceResult) -> np.ndarray:
+    return (np.arange(32 * 32).reshape(32, 32) % 256).astype(np.uint8)
+
+
+def test_flags_parse() -> None:
+    args = _parse("--pdf", "r.pdf", "--dicom-out", "out", "--deidentify")
+    assert args.pdf == Path("r.pdf") and args.dicom_out == Path("out") and args.deidentify
+    assert not args.pdf_identifiers and not args.allow_beside_source
+    assert exports_requested(args) and not exports_requested(_parse())
+
+
+def test_deidentified_exports_share_uids_and_leak_nothing(
+    tmp_path: Path, slice_results: list[SliceResult], mr_series: Series
+) -> None:
+    out = tmp_path / "exports"
+    args = _parse("--pdf", str(out / "report.pdf"), "--dicom-out", str(out / "dicom"), "--deidentify")
+    outcome = write_cli_exports(args, slice_results, ALGORITHM, _render)
+    names = sorted(p.name for p in outcome.written)
+    assert names == ["report.pdf", "series001_SC.dcm", "series001_SR.dcm"] and outcome.skipped == []
+    sc_path, sr_path = out / "dicom" / "series001_SC.dcm", out / "dicom" / "series001_SR.dcm"
+    for path in (sc_path, sr_path):
+        assert dciodvfy_errors(path) == []
+        assert leaked_identifiers(path, mr_series) == []
+    sc, sr = pydicom.dcmread(sc_path), pydicom.dcmread(sr_path)
+    assert sc.StudyInstanceUID == sr.StudyInstanceUID != mr_series.headers[0].StudyInstanceUID
+    key_finding = read_findings(sr_path, CLASS_NAMES)[1]
+    assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == key_finding.referenced_sop_instance_uid
+    text = run_tool(require_tool("pdftotext"), str(out / "report.pdf"), "-").stdout
+    assert PATIENT_NAME not in text and str(sr.StudyInstanceUID) in text
+
+
+def test_identified_pdf_needs_the_opt_in(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    plain, opted = tmp_path / "plain.pdf", tmp_path / "opted.pdf"
+    write_cli_exports(_parse("--pdf", str(plain)), slice_results, ALGORITHM, _render)
+    write_cli_exports(_parse("--pdf", str(opted), "--pdf-identifiers"), slice_results, ALGORITHM, _render)
+    pdftotext = require_tool("pdftotext")
+    assert PATIENT_NAME not in run_tool(pdftotext, str(plain), "-").stdout
+    assert PATIENT_NAME in run_tool(pdftotext, str(opted), "-").stdout
+
+
+def test_non_dicom_series_is_skipped_for_dicom_out(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    png = SliceResult(source=str(tmp_path / "pngs" / "a.png"), frame=0, prediction=slice_results[0].prediction)
+    args = _parse("--dicom-out", str(tmp_path / "dicom"))
+    outcome = write_cli_exports(args, [*slice_results, png], ALGORITHM, _render)
+    assert len(outcome.written) == 2 and len(outcome.skipped) == 1 and "not DICOM" in outcome.skipped[0]
+
+
+def test_refuses_the_source_folder_before_writing_anything(
+    tmp_path: Path, slice_results: list[SliceResult], mr_series: Series
+) -> None:
+    args = _parse("--dicom-out", str(tmp_path / "ok"), "--pdf", str(mr_series.folder / "r.pdf"))
+    with pytest.raises(DestinationError):
+        write_cli_exports(args, slice_results, ALGORITHM, _render)
+    assert not (tmp_path / "ok").exists() and not (mr_series.folder / "r.pdf").exists()
+
+
+def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series: Series) -> None:
+    """Open the series with core.imaging, classify with a tiny model, export everything, validate."""
+    from core.classifier import Classifier
+    from core.imaging import PixelStore, open_paths
+    from core.model_config import load_model_config
+
+    scan = open_paths([mr_series.folder])
+    refs = list(scan.all_series()[0].slices)
+    store = PixelStore()
+    classifier = Classifier.from_folder(tiny_weights_dir, warm_up=False)
+    predictions = classifier.predict([store.model_rendering(r) for r in refs])  # no heatmaps, like a plain run
+    collector = ResultCollector()
+    for ref, prediction in zip(refs, predictions, strict=True):
+        collector.add(ref, prediction)
+    assert collector.results[0].header is not None
+
+    out = tmp_path / "exports"
+    args = _parse("--pdf", str(out / "r.pdf"), "--dicom-out", str(out / "dicom"), "--deidentify")
+    outcome = collector.export(args, classifier, store)
+    assert len(outcome.written) == 3
+    for path in (out / "dicom" / "series001_SC.dcm", out / "dicom" / "series001_SR.dcm"):
+        assert dciodvfy_errors(path) == []
+        assert leaked_identifiers(path, mr_series) == []
+    findings = read_findings(out / "dicom" / "series001_SR.dcm", classifier.class_names)
+    assert [f.label for f in findings[:-1]] == [p.label for p in predictions]
+    text = run_tool(require_tool("pdftotext"), str(out / "r.pdf"), "-").stdout
+    assert load_model_config(tiny_weights_dir).weights_sha256 in text
+    assert "Research use only - not for diagnostic use" in text
+    assert "With gradcam heatmap for" in text  # the key slice was explained after the plain run

@@ -1,0 +1,45 @@
+"""The series aggregation rule, case by case."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.export.series_summary import aggregation_rule, summarize_series
+from export.helpers import make_prediction
+
+
+def test_max_p_tumor_and_majority_tumor_class() -> None:
+    preds = [
+        make_prediction((0.05, 0.05, 0.85, 0.05), heatmap=False),  # P(tumor) 0.15
+        make_prediction((0.10, 0.60, 0.20, 0.10), heatmap=False),  # meningioma, 0.80
+        make_prediction((0.10, 0.55, 0.30, 0.05), heatmap=False),  # meningioma, 0.70
+        make_prediction((0.90, 0.02, 0.05, 0.03), heatmap=False),  # glioma, 0.95
+    ]
+    summary = summarize_series(preds)
+    assert summary.label == "meningioma"  # 2 votes beat 1, although glioma has the highest P(tumor)
+    assert summary.key_index == 3 and summary.p_tumor == pytest.approx(0.95)
+    assert summary.n_slices == 4 and summary.n_suspicious == 3
+    assert summary.votes == {"meningioma": 2, "glioma": 1}
+    assert summary.rule == aggregation_rule(0.5) and "max P(tumor)" in summary.rule
+
+
+def test_no_slice_over_threshold_is_notumor() -> None:
+    preds = [make_prediction((0.1, 0.1, 0.7, 0.1), heatmap=False), make_prediction((0.2, 0.1, 0.6, 0.1), False)]
+    summary = summarize_series(preds)
+    assert summary.label == "notumor" and summary.n_suspicious == 0 and summary.key_index == 1
+
+
+def test_tie_goes_to_larger_summed_probability() -> None:
+    preds = [make_prediction((0.55, 0.1, 0.3, 0.05), False), make_prediction((0.05, 0.8, 0.1, 0.05), False)]
+    assert summarize_series(preds).label == "meningioma"
+
+
+def test_suspicious_slice_labelled_notumor_votes_for_its_top_tumor_class() -> None:
+    # P(notumor) 0.4 is the single largest, but P(tumor) 0.6 >= 0.5: the slice votes for glioma
+    summary = summarize_series([make_prediction((0.3, 0.2, 0.4, 0.1), False)])
+    assert summary.label == "glioma" and summary.n_suspicious == 1
+
+
+def test_empty_series_is_an_error() -> None:
+    with pytest.raises(ValueError, match="without classified slices"):
+        summarize_series([])

@@ -1,0 +1,100 @@
+"""DICOM Structured Report: validators, highdicom read-back, algorithm, references, de-identification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import highdicom as hd
+import pydicom
+import pytest
+
+from core.export.deidentify import UidMap
+from core.export.errors import ExportError
+from core.export.records import SliceResult
+from core.export.structured_report import read_findings, write_structured_report
+from export.helpers import (
+    ALGORITHM,
+    CLASS_NAMES,
+    PATIENT_NAME,
+    Series,
+    dciodvfy_errors,
+    leaked_identifiers,
+    make_prediction,
+    require_tool,
+    run_tool,
+)
+
+
+def test_sr_validates_and_reads_back(tmp_path: Path, slice_results: list[SliceResult], mr_series: Series) -> None:
+    target = tmp_path / "out" / "sr.dcm"
+    write_structured_report(target, slice_results, ALGORITHM)
+    assert dciodvfy_errors(target) == []
+    dump = run_tool(require_tool("dcmdump"), str(target))
+    assert dump.returncode == 0 and "ComprehensiveSRStorage" in dump.stdout
+    findings = read_findings(target, CLASS_NAMES)
+    assert [f.label for f in findings] == [r.prediction.label for r in slice_results] + ["glioma"]
+    assert findings[-1].tracking_identifier == "series summary"
+    for finding, result in zip(findings, slice_results, strict=False):
+        assert finding.referenced_sop_instance_uid == str(result.header.SOPInstanceUID)  # type: ignore[union-attr]
+        for name in CLASS_NAMES:
+            assert finding.probabilities[name] == pytest.approx(result.prediction.probability_of(name))
+        assert finding.probabilities["tumor"] == pytest.approx(result.prediction.p_tumor)
+    sr = pydicom.dcmread(target)
+    assert sr.PatientName == PATIENT_NAME and sr.StudyInstanceUID == mr_series.headers[0].StudyInstanceUID
+    evidence = {
+        str(i.ReferencedSOPInstanceUID)
+        for s in sr.CurrentRequestedProcedureEvidenceSequence
+        for r in s.ReferencedSeriesSequence
+        for i in r.ReferencedSOPSequence
+    }
+    assert evidence == {str(h.SOPInstanceUID) for h in mr_series.headers}
+
+
+def test_source_headers_are_not_modified(tmp_path: Path, mr_series: Series) -> None:
+    header = mr_series.headers[0]
+    del header.AccessionNumber, header.StudyID  # Type 2 keys the writers must add to their own copy only
+    result = SliceResult(str(mr_series.paths[0]), 0, make_prediction((0.7, 0.1, 0.1, 0.1)), header)
+    before = header.to_json_dict()
+    write_structured_report(tmp_path / "sr.dcm", [result], ALGORITHM)
+    write_structured_report(tmp_path / "sr_deid.dcm", [result], ALGORITHM, deidentify=True)
+    assert header.to_json_dict() == before and "AccessionNumber" not in header
+
+
+def test_sr_names_the_algorithm(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    target = tmp_path / "sr.dcm"
+    write_structured_report(target, slice_results[:1], ALGORITHM)
+    sr = hd.sr.srread(target)
+    names = hd.sr.utils.find_content_items(sr, name=pydicom.sr.codedict.codes.DCM.AlgorithmName, recursive=True)
+    versions = hd.sr.utils.find_content_items(sr, name=pydicom.sr.codedict.codes.DCM.AlgorithmVersion, recursive=True)
+    assert {n.TextValue for n in names} == {ALGORITHM.name}
+    assert {v.TextValue for v in versions} == {ALGORITHM.version}
+    assert ALGORITHM.weights_sha256.encode() in target.read_bytes()
+    assert len(read_findings(target, CLASS_NAMES)) == 1  # one slice: no series group
+
+
+def test_sr_deidentified(tmp_path: Path, slice_results: list[SliceResult], mr_series: Series) -> None:
+    uid_map = UidMap()
+    target = tmp_path / "sr_deid.dcm"
+    write_structured_report(target, slice_results, ALGORITHM, deidentify=True, uid_map=uid_map)
+    assert dciodvfy_errors(target) == []
+    assert leaked_identifiers(target, mr_series) == []
+    sr = pydicom.dcmread(target)
+    assert sr.PatientIdentityRemoved == "YES"
+    assert sr.StudyInstanceUID == uid_map(str(mr_series.headers[0].StudyInstanceUID))
+    findings = read_findings(target, CLASS_NAMES)
+    assert [f.referenced_sop_instance_uid for f in findings[:3]] == [
+        uid_map(str(h.SOPInstanceUID)) for h in mr_series.headers
+    ]
+    assert findings[1].label == "glioma"
+
+
+def test_sr_refusals(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    with pytest.raises(ExportError, match="no classified"):
+        write_structured_report(tmp_path / "sr.dcm", [], ALGORITHM)
+    png_result = SliceResult(source="/data/a.png", frame=0, prediction=slice_results[0].prediction)
+    with pytest.raises(ExportError, match="DICOM sources"):
+        write_structured_report(tmp_path / "sr.dcm", [png_result], ALGORITHM)
+    (tmp_path / "not_sr.dcm").write_bytes(b"nothing")
+    with pytest.raises(ExportError, match="not a NeuroReview Structured Report"):
+        read_findings(tmp_path / "not_sr.dcm", CLASS_NAMES)
+    assert not (tmp_path / "sr.dcm").exists()

@@ -1,0 +1,140 @@
+"""The workstation's small parts: colormaps, series summary, cache, overlays, settings, worker queueing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.imaging import SliceMetadata, SliceRef, Window
+from core.prediction import Prediction
+from desktop_app.colormap import COLORMAPS, colorize, legend_strip, lut
+from desktop_app.inference_worker import InferenceWorker, SliceOutcome, SliceRequest
+from desktop_app.overlays import corner_text
+from desktop_app.result_cache import ResultCache, cache_key
+from desktop_app.settings import AppSettings
+
+NAMES = ("glioma", "meningioma", "notumor", "pituitary")
+
+
+def pred(probs: tuple[float, ...]) -> Prediction:
+    label = NAMES[int(np.argmax(probs))]
+    return Prediction(NAMES, probs, label, 1.0 - probs[2], "sha", "CPU", "float32", 1.0)
+
+
+@pytest.mark.parametrize("name", COLORMAPS)
+def test_colormaps_are_perceptually_ordered(name: str) -> None:
+    table = lut(name).astype(float)
+    assert table.shape == (256, 3)
+    luminance = table @ np.array([0.2126, 0.7152, 0.0722])
+    assert np.all(np.diff(luminance) > -1.0), "lightness must rise monotonically"
+    assert legend_strip(name, 100, 5).shape == (5, 100, 3)
+
+
+def test_colorize_threshold_and_opacity() -> None:
+    heat = np.array([[0.0, 0.1], [0.5, 1.0]], dtype=np.float32)
+    rgba = colorize(heat, "viridis", opacity=0.5, threshold=0.3)
+    assert rgba.shape == (2, 2, 4)
+    assert rgba[0, 0, 3] == 0 and rgba[0, 1, 3] == 0 and rgba[1, 0, 3] == 64 and rgba[1, 1, 3] == 128
+    assert tuple(rgba[1, 1, :3]) == tuple(lut("viridis")[255])
+    with pytest.raises(ValueError, match="unknown colormap"):
+        lut("jet")
+
+
+def test_result_cache_is_keyed_by_weights_and_heatmap() -> None:
+    cache: ResultCache[int] = ResultCache(capacity=2)
+    a = cache_key("f#0", "sha1", True, "gradcam")
+    cache.put(a, 1)
+    assert cache.get(cache_key("f#0", "sha2", True, "gradcam")) is None
+    assert cache.get(cache_key("f#0", "sha1", "glioma", "gradcam")) is None
+    cache.put(cache_key("f#1", "sha1", False, ""), 2)
+    cache.get(a)
+    cache.put(cache_key("f#2", "sha1", False, ""), 3)  # evicts the least recently used (f#1)
+    assert cache.get(a) == 1 and cache.get(cache_key("f#1", "sha1", False, "")) is None and len(cache) == 2
+
+
+def test_corner_text_deidentifies() -> None:
+    meta = SliceMetadata("a.dcm", 0, 1, 16, 16, modality="MR", patient_name="Doe, Jane", patient_id="123",
+                         study_date="20240101", series_description="T1", instance_number=3)  # fmt: skip
+    shown = corner_text(meta, 2, 10, Window(40, 80, "Brain"), 1.5)
+    assert "Doe, Jane" in shown["top_left"] and "20240101" in shown["top_right"]
+    assert "Slice 3 / 10" in shown["bottom_left"] and "W 80  L 40 (Brain)" in shown["bottom_right"]
+    hidden = corner_text(meta, 2, 10, None, 1.0, deidentify=True)
+    text = " ".join(hidden.values())
+    assert "Doe" not in text and "123" not in text and "20240101" not in text and "T1" in text
+
+
+def test_settings_round_trip(app_settings: AppSettings) -> None:
+    assert app_settings.auto_classify is True
+    app_settings.auto_classify = False
+    app_settings.overlay_opacity = 3.0  # clamped
+    app_settings.colormap = "nonsense"  # falls back
+    for n in range(15):
+        app_settings.add_recent(f"/data/{n}")
+    assert app_settings.auto_classify is False and app_settings.overlay_opacity == 1.0
+    assert app_settings.colormap in COLORMAPS
+    assert app_settings.recent[0] == "/data/14" and len(app_settings.recent) == 10
+
+
+class _FakeClassifier:
+    """Stands in for core.classifier.Classifier to observe which requests reach the model."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.sha256 = "f" * 64
+        self.device_name, self.precision = "CPU", "float32"
+        self.calls = 0
+
+    def predict(self, rendered, heatmap=False, method="gradcam"):
+        self.calls += len(rendered)
+        return [pred((0.1, 0.2, 0.3, 0.4)) for _ in rendered]
+
+
+def test_worker_keeps_only_the_latest_slice_request(qtbot, tmp_path: Path) -> None:
+    from core.model import Architecture
+    from core.model_config import ModelConfig
+
+    fake = _FakeClassifier(ModelConfig(architecture=Architecture(input_size=16)))
+    rendered = np.zeros((20, 24), dtype=np.uint8)
+    worker = InferenceWorker(factory=lambda: fake, renderer=lambda ref: rendered)  # stays in this thread
+    refs = [SliceRef(tmp_path / f"{i}.dcm", 0, "dicom", 20, 24) for i in range(5)]
+    for i, ref in enumerate(refs):  # queued while the model is still loading
+        worker.submit_slice(SliceRequest(i, ref))
+    results: list[SliceOutcome] = []
+    worker.slice_result.connect(results.append)
+    worker.load_model()
+    assert [r.request_id for r in results] == [4] and fake.calls == 1
+    assert results[0].model_input.shape == (16, 16)
+    worker.submit_slice(SliceRequest(9, refs[4]))  # same slice again: served from the cache
+    assert results[-1].from_cache and fake.calls == 1
+
+
+def test_worker_reports_failures_and_stays_idle(qtbot, tmp_path: Path) -> None:
+    def broken():
+        raise RuntimeError("weights do not fit")
+
+    worker = InferenceWorker(factory=broken, renderer=lambda ref: np.zeros((4, 4), np.uint8))
+    failures: list[str] = []
+    errors: list[tuple[int, str]] = []
+    worker.model_failed.connect(failures.append)
+    worker.error.connect(lambda rid, msg: errors.append((rid, msg)))
+    worker.load_model()
+    worker.submit_slice(SliceRequest(1, SliceRef(tmp_path / "a.dcm", 0, "dicom", 4, 4)))
+    assert failures == ["weights do not fit"]
+    assert errors and errors[0][0] == 1 and "not available" in errors[0][1]
+
+
+def test_viewer_pixmaps_follow_the_device_pixel_ratio(qtbot) -> None:
+    from PySide6.QtCore import QSize
+
+    from desktop_app.viewer import SliceViewer
+
+    viewer = SliceViewer()
+    qtbot.addWidget(viewer)
+    viewer.set_image(np.arange(64, dtype=np.uint8).reshape(8, 8))
+    viewer.set_heatmap(colorize(np.ones((8, 8), np.float32), "inferno"))
+    dpr = viewer.devicePixelRatioF()
+    pixmap = viewer._scaled_pixmap(QSize(100, 50), with_heat=True)
+    assert pixmap.devicePixelRatio() == dpr
+    assert (pixmap.width(), pixmap.height()) == (round(100 * dpr), round(50 * dpr))

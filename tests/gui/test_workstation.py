@@ -1,0 +1,234 @@
+"""The review workstation end to end, offscreen: open, scroll, window/level, classify, heatmap, series, close."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from core.locator import resource_path
+from desktop_app.main_window import MainWindow
+from desktop_app.settings import AppSettings
+from desktop_app.watchdog import StallWatchdog
+
+from .conftest import write_series
+
+pytestmark = pytest.mark.gui
+SAMPLE = resource_path("sample_study")
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot, app_settings: AppSettings, tiny_weights_dir: Path, tiny_classifier) -> MainWindow:
+    """A main window whose worker 'loads' the shared tiny classifier."""
+    win = MainWindow(weights_folder=tiny_weights_dir, settings=app_settings, classifier_factory=lambda: tiny_classifier)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.model_state_changed, timeout=WAIT_MS, check_params_cb=lambda s: s == "ready"):
+        win.show()
+    yield win
+    win.close()
+    assert win.inference_thread.isFinished() and win.index_thread.isFinished()
+
+
+def open_and_wait(qtbot, win: MainWindow, paths: list[Path]) -> None:
+    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT_MS):
+        win.open_paths(paths)
+
+
+def test_sample_study_opens_and_scrolls(qtbot, window: MainWindow) -> None:
+    open_and_wait(qtbot, window, [SAMPLE])
+    assert window.series is not None and len(window.series.slices) == 8
+    assert "DEMO" in window.series.description and window.viewer.has_image()
+    start = window.index
+    with qtbot.waitSignal(window.slice_shown, timeout=5000):
+        qtbot.keyClick(window.viewer, Qt.Key.Key_Down)
+    assert window.index == start + 1
+    with qtbot.waitSignal(window.slice_shown, timeout=5000):
+        window.slider.setValue(0)
+    assert window.index == 0 and window.strip._current == 0
+    with qtbot.waitSignal(window.slice_shown, timeout=5000):
+        qtbot.keyClick(window.viewer, Qt.Key.Key_End)
+    assert window.index == 7
+
+
+def test_left_drag_changes_window_level(qtbot, window: MainWindow) -> None:
+    open_and_wait(qtbot, window, [SAMPLE])
+    ref = window.ref
+    assert ref is not None
+    before = window.store.default_window(ref)
+    image_before = window.store.display(ref, window.voi)
+    centre = window.viewer.rect().center()
+    qtbot.mousePress(window.viewer, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseMove(window.viewer, centre + QPoint(60, 30))
+    qtbot.mouseRelease(window.viewer, Qt.MouseButton.LeftButton, pos=centre + QPoint(60, 30))
+    assert window.voi is not None
+    assert window.voi.width > before.width and window.voi.center > before.center
+    assert not np.array_equal(window.store.display(ref, window.voi), image_before)
+    assert "W " in window.viewer._corners["bottom_right"]
+    window.reset_view()
+    assert window.voi is None and window.viewer.is_fit()
+
+
+def test_zoom_pan_and_deidentified_overlay(qtbot, window: MainWindow) -> None:
+    open_and_wait(qtbot, window, [SAMPLE])
+    fit = window.viewer.zoom
+    window.viewer.zoom_by(2.0, window.viewer.rect().center().toPointF())
+    assert window.viewer.zoom == pytest.approx(2 * fit)
+    pan = window.viewer.pan
+    qtbot.mousePress(window.viewer, Qt.MouseButton.RightButton, pos=QPoint(50, 50))
+    qtbot.mouseMove(window.viewer, QPoint(80, 70))
+    qtbot.mouseRelease(window.viewer, Qt.MouseButton.RightButton, pos=QPoint(80, 70))
+    assert (window.viewer.pan - pan).x() == pytest.approx(30) and (window.viewer.pan - pan).y() == pytest.approx(20)
+    assert "DEMO" in window.viewer._corners["top_left"]
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert "DEMO" not in window.viewer._corners["top_left"]
+    assert "DE-IDENTIFIED" in window.viewer._corners["top_left"]
+
+
+def test_classify_heatmap_toggle_and_blink(qtbot, window: MainWindow) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, [SAMPLE])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(window.ai_panel.classify_button, Qt.MouseButton.LeftButton)
+    prediction = blocker.args[0]
+    assert prediction.class_names == tiny_class_names(window)
+    assert sum(prediction.probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert window.ai_panel.label_text.text() == f"Predicted: {prediction.label}"
+    assert window.ai_panel.inset.pixmap() is not None and not window.ai_panel.inset.pixmap().isNull()
+    assert prediction.heatmap is not None and window.viewer.heatmap_shown()
+    window.ai_panel.uncertain_spin.setValue(1.0)  # every calibrated confidence is below 1
+    assert window.ai_panel.uncertain_flag.isVisibleTo(window.ai_panel)
+    window.ai_panel.uncertain_spin.setValue(0.0)
+    assert not window.ai_panel.uncertain_flag.isVisibleTo(window.ai_panel)
+    assert window.settings.uncertain_below == 0.0
+    qtbot.keyClick(window, Qt.Key.Key_H)  # toggle off
+    assert not window.viewer.heatmap_shown() and not window.ai_panel.heat_check.isChecked()
+    qtbot.keyPress(window.viewer, Qt.Key.Key_B)  # blink: held key shows it
+    assert window.viewer.heatmap_shown()
+    qtbot.keyRelease(window.viewer, Qt.Key.Key_B)
+    assert not window.viewer.heatmap_shown()
+    window.ai_panel.heat_check.setChecked(True)
+    assert window.viewer.heatmap_shown()
+    # A different heatmap class is a new request; its map is for that class.
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS) as blocker:
+        window.ai_panel.class_combo.setCurrentText("pituitary")
+    assert blocker.args[0].heatmap_class == "pituitary"
+
+
+def tiny_class_names(window: MainWindow) -> tuple[str, ...]:
+    assert window.config is not None
+    return window.config.class_names
+
+
+def test_auto_classify_answers_for_the_slice_on_screen(qtbot, window: MainWindow) -> None:
+    window.ai_panel.auto_check.setChecked(True)
+    open_and_wait(qtbot, window, [SAMPLE])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        for _ in range(3):  # rapid scrolling: only the slice finally on screen gets an answer shown
+            qtbot.keyClick(window.viewer, Qt.Key.Key_Up)
+    assert window.ref is not None and window._requested_key == ""
+
+
+def test_series_run_strip_summary_and_jump(qtbot, window: MainWindow) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, [SAMPLE])
+    watchdog = StallWatchdog()
+    watchdog.start()
+    with qtbot.waitSignal(window.series_run_finished, timeout=WAIT_MS) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    watchdog.stop()
+    summary = blocker.args[0]
+    values = window.strip.values()
+    assert len(values) == 8 and all(v is not None for v in values)
+    assert summary.p_tumor == pytest.approx(max(values))
+    assert summary.rule in window.ai_panel.rule_text.text()
+    assert watchdog.ticks > 0 and watchdog.max_gap_ms < 1000, f"GUI stalled {watchdog.max_gap_ms:.0f} ms"
+    with qtbot.waitSignal(window.slice_shown, timeout=5000, raising=False):
+        window.set_index(0 if window.summary_slice else 1)
+    window.jump_to_most_suspicious()
+    assert window.index == window.summary_slice and values[window.index] == max(values)
+
+
+def test_series_cancel(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    write_series(tmp_path / "long", 48)
+    open_and_wait(qtbot, window, [tmp_path / "long"])
+    with qtbot.waitSignal(window.series_run_cancelled, timeout=WAIT_MS):
+        window.classify_series()
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert "Cancelled" in window.ai_panel.eta_text.text()
+    assert any(v is None for v in window.strip.values())
+    assert window.ai_panel.series_button.isEnabled()
+
+
+def test_close_during_series_run_exits_cleanly(
+    qtbot, app_settings, tiny_weights_dir, tiny_classifier, tmp_path
+) -> None:
+    write_series(tmp_path / "long", 48)
+    win = MainWindow(weights_folder=tiny_weights_dir, settings=app_settings, classifier_factory=lambda: tiny_classifier)
+    win.show()
+    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT_MS):
+        win.open_paths([tmp_path / "long"])
+    with qtbot.waitSignal(win.ai_panel.progress.valueChanged, timeout=WAIT_MS):
+        win.classify_series()
+    win.close()
+    assert win.inference_thread.isFinished() and win.index_thread.isFinished()
+    assert app_settings.store.value("window/geometry") is not None
+
+
+def test_missing_weights_leave_a_working_viewer(qtbot, app_settings, tmp_path) -> None:
+    win = MainWindow(weights_folder=tmp_path / "no-weights", settings=app_settings)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.model_state_changed, timeout=WAIT_MS, check_params_cb=lambda s: s == "failed"):
+        win.show()
+    assert "model config not found" in win.model_error
+    assert not win.ai_panel.classify_button.isEnabled()
+    assert "viewer" in win.model_label.text()
+    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT_MS):
+        win.open_paths([SAMPLE])
+    assert win.viewer.has_image()
+    assert "unavailable" in win.about_html()
+    win.close()
+
+
+def test_bad_files_are_listed_not_fatal(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    write_series(tmp_path / "mixed", 2)
+    (tmp_path / "mixed" / "broken.dcm").write_bytes(b"this is not an image" * 10)
+    open_and_wait(qtbot, window, [tmp_path / "mixed"])
+    assert window.errors.rowCount() == 1 and window.errors_dock.isVisible()
+    assert window.errors.item(0, 0).text() == "broken.dcm"
+    assert window.series is not None and len(window.series.slices) == 2
+
+
+def test_about_box_shows_model_card(qtbot, window: MainWindow) -> None:
+    text = window.about_html()
+    assert "Research use only" in text and "Intended use" in text
+    assert window.model_info is not None and window.model_info.sha256 in text
+
+
+def test_first_series_shows_while_indexing_continues(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    write_series(tmp_path / "big" / "a", 3, seed=1)
+    write_series(tmp_path / "big" / "b", 30, seed=2)
+    known_when_shown: list[int] = []
+    window.series_shown.connect(lambda s: known_when_shown.append(window.browser.series_count()))
+    open_and_wait(qtbot, window, [tmp_path / "big"])
+    assert known_when_shown[0] == 1, "the first series must be on screen before the second is indexed"
+    assert window.browser.series_count() == 2
+    assert window.settings.recent[0] == str(tmp_path / "big")
+
+
+def test_drop_opens_files(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    paths = write_series(tmp_path / "dropped", 2)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    with qtbot.waitSignal(window.indexing_finished, timeout=WAIT_MS):
+        window.dropEvent(event)
+    assert window.series is not None and len(window.series.slices) == 2
