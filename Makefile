@@ -43,8 +43,12 @@ test: lint typecheck layers pytest
 bench: $(STAMP) sysdeps
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench.run
 
+# One-folder package dist/NeuroReview (build.spec), then its own self-test and its size.  Without exported
+# weights in weights/, run as `NEUROREVIEW_WEIGHTS_DIR=/path/to/weights make package`.
 package: $(STAMP) sysdeps
-	$(VENV)/bin/pyinstaller --noconfirm --clean build.spec
+	rm -rf build/build dist/NeuroReview
+	@start=$$(date +%s); $(VENV)/bin/pyinstaller --noconfirm --clean build.spec && \
+		echo "package: built in $$(( $$(date +%s) - start )) s"
 	QT_QPA_PLATFORM=offscreen dist/NeuroReview/neuroreview --self-test
 	@du -sh dist/NeuroReview
 

@@ -1,6 +1,6 @@
 """GUI figures for the benchmark harness: start-up, first prediction on screen, event-loop stalls.
 
-``run()`` starts a fresh interpreter (offscreen Qt) that launches the real main window on the
+``run()`` starts fresh interpreters (offscreen Qt), each launching the real main window on the
 bundled sample study and reports, measured from the moment the child process was spawned:
 
 * ``window_visible_s``: the main window is shown and exposed;
@@ -9,8 +9,9 @@ bundled sample study and reports, measured from the moment the child process was
   QTimer (:class:`desktop_app.watchdog.StallWatchdog`) while the model loads and while the whole
   series is classified.
 
-With real weights in ``weights/`` those are used; otherwise a tiny untrained model is written to
-a temporary folder and the result says so (``weights: "tiny-untrained"``).
+With real weights in ``weights/`` (or ``$NEUROREVIEW_WEIGHTS_DIR``) those are used; otherwise a
+tiny untrained model is written to a temporary folder and the result says so
+(``weights: "tiny-untrained"``).
 Run directly: ``python -m bench.gui_bench``.
 """
 
@@ -45,9 +46,13 @@ def _write_tiny_weights(folder: Path) -> None:
     ).save(folder)
 
 
-def _child(spawned: float, weights: str, out: str) -> int:
-    """Runs in the child process: launch the window and record the timings into ``out``."""
-    from PySide6.QtCore import QSettings, QTimer
+def _child(spawned: float, weights: str, out: str, watch: bool) -> int:
+    """Runs in the child process: launch the window and record the timings into ``out``.
+
+    ``watch`` runs the 10 ms stall watchdog; its ticks compete with the model load for the GIL,
+    so start-up times are taken from a run without it.
+    """
+    from PySide6.QtCore import QTimer
 
     from desktop_app.main import create_application
 
@@ -56,16 +61,15 @@ def _child(spawned: float, weights: str, out: str) -> int:
     from desktop_app.settings import AppSettings
     from desktop_app.watchdog import StallWatchdog
 
-    settings = AppSettings(
-        QSettings(str(Path(tempfile.mkdtemp(prefix="nr-settings-")) / "settings.ini"), QSettings.Format.IniFormat)
-    )
+    settings = AppSettings.in_folder(tempfile.mkdtemp(prefix="nr-settings-"))
     settings.auto_classify = True
     window = MainWindow(weights_folder=Path(weights), settings=settings)
     window.show()
     app.processEvents()
     figures: dict[str, Any] = {"window_visible_s": time.time() - spawned}
     watchdog = StallWatchdog()
-    watchdog.start()
+    if watch:
+        watchdog.start()
 
     def finish(error: str = "") -> None:
         if error:
@@ -85,8 +89,14 @@ def _child(spawned: float, weights: str, out: str) -> int:
         if "first_prediction_s" in figures:
             return
         figures["first_prediction_s"] = time.time() - spawned
-        figures["device"] = window.model_info.device if window.model_info else ""
-        figures["precision"] = window.model_info.precision if window.model_info else ""
+        info = window.model_info
+        if info is not None:
+            figures["device"], figures["precision"] = info.device, info.precision
+            figures["model"] = f"{info.config.model_name} {info.config.model_version} ({info.sha256[:12]})"
+            figures["model_load_s"] = round(info.load_seconds, 2)
+        if not watch:
+            finish()
+            return
         watchdog.start()
         window.classify_series()
 
@@ -103,8 +113,19 @@ def _child(spawned: float, weights: str, out: str) -> int:
     return int(app.exec())
 
 
+def _spawn(root: Path, weights: Path, out: Path, watch: bool) -> dict[str, Any]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    spawned = time.time()
+    args = [sys.executable, "-m", "bench.gui_bench", "--child", repr(spawned), str(weights), str(out), str(int(watch))]
+    proc = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT_S + 60)
+    if not out.is_file():
+        return {"error": f"child exited {proc.returncode}: {proc.stderr[-800:]}"}
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return result
+
+
 def run() -> dict[str, Any]:
-    """Measure the GUI figures in a fresh process; returns a flat dict for the harness."""
+    """Measure the GUI figures in fresh processes; returns a flat dict for the harness."""
     from core.locator import weights_dir
     from core.model_config import CONFIG_FILENAME
 
@@ -112,18 +133,16 @@ def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nr-gui-bench-") as tmp:
         real = weights_dir()
         if (real / CONFIG_FILENAME).is_file():
-            weights, kind = real, "bundled"
+            weights, kind = real, str(real)
         else:
             weights, kind = Path(tmp) / "weights", "tiny-untrained"
             _write_tiny_weights(weights)
-        out = Path(tmp) / "figures.json"
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        spawned = time.time()
-        args = [sys.executable, "-m", "bench.gui_bench", "--child", repr(spawned), str(weights), str(out)]
-        proc = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT_S + 60)
-        figures: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
-        if not out.is_file():
-            figures["error"] = f"child exited {proc.returncode}: {proc.stderr[-800:]}"
+        startup = _spawn(root, weights, Path(tmp) / "startup.json", watch=False)
+        stalls = _spawn(root, weights, Path(tmp) / "stalls.json", watch=True)
+    figures = {k: v for k, v in startup.items() if k != "max_stall_model_load_ms"}
+    for key in ("max_stall_model_load_ms", "max_stall_series_ms", "series_slices", "error"):
+        if key in stalls:
+            figures[key if key != "error" else "stall_run_error"] = stalls[key]
     figures["weights"] = kind
     figures["targets"] = "window <= 1.0 s, first prediction <= 10 s, stall <= 100 ms"
     return figures
@@ -131,5 +150,5 @@ def run() -> dict[str, Any]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        sys.exit(_child(float(sys.argv[2]), sys.argv[3], sys.argv[4]))
+        sys.exit(_child(float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == "1"))
     print(json.dumps(run(), indent=2))

@@ -8,6 +8,8 @@ from typing import Any
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(_fmt(v) for v in value)
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)

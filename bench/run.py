@@ -2,7 +2,7 @@
 
 Classifier figures come with the same figures of the peer ``detect-tumor`` 0.1.1 (forward pass
 only, in its own ``.venv-bench``) and their ratios; other parts of the project add their figures
-through ``bench.<name>_bench.run()`` modules (``imaging_bench`` today).
+through ``bench/<name>_bench.py`` modules whose ``run()`` returns a dict (found automatically).
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 OUT_DIR = Path(__file__).resolve().parent
-OTHER_BENCHES = ("imaging_bench",)
+OWN_MODULES = ("classifier_bench",)
+
+
+def other_benches() -> list[str]:
+    """Module names of the other parts' benchmarks: ``bench/*_bench.py`` (sorted)."""
+    here = Path(__file__).resolve().parent
+    return sorted(p.stem for p in here.glob("*_bench.py") if p.stem not in OWN_MODULES)
 
 
 def _machine() -> dict[str, Any]:
@@ -32,7 +38,9 @@ def _machine() -> dict[str, Any]:
     except OSError:
         pass
     cores = os.cpu_count() or 0
-    return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "summary": f"{cpu}, {cores} cores"}
+    load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    summary = f"{cpu}, {cores} cores" + (f", 1-min load average {load} at the start" if load is not None else "")
+    return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "load_1min": load, "summary": summary}
 
 
 def _ratio(ours: float | None, peer: float | None) -> float | None:
@@ -87,16 +95,18 @@ def _classifier(args: argparse.Namespace, results: dict[str, Any]) -> None:
     }
 
 
-def _others(results: dict[str, Any]) -> None:
-    for name in OTHER_BENCHES:
-        try:
-            module = importlib.import_module(f"bench.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bench.{name}":
-                raise
+def _others(results: dict[str, Any], only: list[str] | None) -> None:
+    """Run every other benchmark; one that fails is reported in the results, not fatal."""
+    for name in other_benches():
+        part = name.removesuffix("_bench")
+        if only is not None and part not in only:
             continue
-        figures = module.run()
-        results.setdefault("other", {})[name.removesuffix("_bench")] = figures
+        print(f"bench: running {name} ...", file=sys.stderr)
+        try:
+            figures = importlib.import_module(f"bench.{name}").run()
+        except Exception as exc:  # a harness reports a broken benchmark and goes on
+            figures = {"error": f"{type(exc).__name__}: {exc}"}
+        results.setdefault("other", {})[part] = figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="weights folder (default: the bundled weights/)")
     parser.add_argument("--no-peer", action="store_true", help="skip the detect-tumor comparison")
     parser.add_argument("--no-others", action="store_true", help="run only the classifier benchmark")
+    parser.add_argument("--only", nargs="+", metavar="PART", help="of the other benchmarks, run only these")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results.json/results.md go")
     parser.add_argument("--note", default="", help="free text recorded with the results (e.g. machine load)")
     args = parser.parse_args(argv)
@@ -118,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     _classifier(args, results)
     if not args.no_others:
-        _others(results)
+        _others(results, args.only)
 
     from bench.report import render_markdown
 

@@ -26,6 +26,7 @@ from core.model_config import ModelConfig, load_model_config, verified_weights_p
 from core.prediction import Prediction
 from core.preprocess import to_model_input
 from core.saliency import OCCLUSION, check_method, occlusion_inputs, occlusion_map, saliency_maps, to_slice_geometry
+from core.weights_file import check_weights_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -110,6 +111,7 @@ class Classifier:
         folder = Path(folder) if folder is not None else weights_dir()
         config = load_model_config(folder)
         path = verified_weights_path(folder, config)
+        check_weights_file(path)  # issue 10: plain HDF5 weights only (no .keras/whole model/external links)
         from core.model import build_vgg19
 
         model = build_vgg19(config.architecture)

@@ -51,7 +51,7 @@ class InferenceGraph:
             raise ValueError(f"the model has no {LAST_CONV_LAYER!r} / {LOGITS_LAYER!r} layer")
         split = names.index(LAST_CONV_LAYER)
         self.model = model
-        self.body = keras.Model(model.inputs, model.get_layer(LAST_CONV_LAYER).output, name="features")
+        self.body = keras.Model(model.inputs[0], model.get_layer(LAST_CONV_LAYER).output, name="features")
         self.head_layers = list(model.layers[split + 1 :])
         shape = tuple(model.inputs[0].shape[1:])
         spec = tf.TensorSpec((None, *shape), tf.float32)

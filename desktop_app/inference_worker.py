@@ -17,8 +17,6 @@ An exception in a job becomes ``error(request_id, message)`` and the worker retu
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 Renderer = Callable[[SliceRef], NDArray[np.uint8]]
 ClassifierFactory = Callable[[], "Classifier"]
 SERIES_BATCH = 4
-WORKER_NICENESS = 5  # see lower_thread_priority
 
 
 @dataclass(frozen=True)
@@ -79,23 +76,6 @@ class SliceOutcome:
     prediction: Prediction
     model_input: NDArray[np.uint8]
     from_cache: bool
-
-
-def lower_thread_priority(niceness: int = WORKER_NICENESS) -> bool:
-    """Make the calling thread (and the TensorFlow threads it starts) yield the CPU to the GUI thread.
-
-    Linux schedules threads individually, so a positive nice value on this thread lets the GUI
-    thread win the CPU - and with it the GIL hand-over - when both want to run.  Elsewhere, or if
-    not permitted, nothing changes.  Returns True when the priority was lowered.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), niceness))
-    except OSError:
-        return False
-    return True
 
 
 def _message(exc: BaseException) -> str:
@@ -176,11 +156,6 @@ class InferenceWorker(QObject):
     @Slot()
     def load_model(self) -> None:
         """Create the Classifier (imports TensorFlow); emits model_ready or model_failed."""
-        if not os.environ.get('NR_AB_NONICE'):
-            lower_thread_priority()
-        if os.environ.get('NR_AB_NOPRELOAD'):
-            import desktop_app.tf_preload as tp
-            tp.LIBRARIES = ()
         if self._stopping.is_set():
             self._loaded.set()
             return

@@ -41,6 +41,13 @@ def create_application(argv: Sequence[str]) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
+    from PySide6.QtGui import QIcon
+
+    from core.locator import resource_path
+
+    icon = resource_path("icons", "neuroreview.svg")
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 
@@ -51,13 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_self_test(args.weights)
     app = create_application([sys.argv[0]])
-    from desktop_app.main_window import MainWindow, sample_study_path
+    from desktop_app.main_window import MainWindow
 
     window = MainWindow(weights_folder=args.weights)
     window.show()
-    paths = list(args.paths) or ([] if args.no_sample else [sample_study_path()])
-    if paths:
-        window.defer(lambda: window.open_paths(paths))
+    if args.paths:
+        window.defer(lambda: window.open_paths(args.paths))
+    elif not args.no_sample:
+        window.defer(window.open_sample_study)
     return int(app.exec())
 
 

@@ -285,7 +285,8 @@ class MainWindow(QMainWindow):
         tools.setObjectName("window_toolbar")
         tools.addWidget(QLabel(" Window: "))
         self.preset_combo = QComboBox()
-        self.preset_combo.setMinimumWidth(180)
+        self.preset_combo.setMinimumWidth(260)
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.preset_combo.setToolTip("Window presets: from the file, Auto, Brain, Full range (keys 1-9)")
         self.preset_combo.activated.connect(self.apply_preset)
         tools.addWidget(self.preset_combo)
@@ -395,22 +396,31 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save_settings()
-        self.statusBar().showMessage("Stopping...")
+        self.hide()  # the window goes at once; the workers finish their current step behind it
         self.shutdown()
         event.accept()
 
     # ================================================================ opening
-    def open_paths(self, paths: Sequence[Path]) -> None:
-        """Index files/folders/DICOMDIRs off the GUI thread; the first series appears when found."""
+    def open_paths(self, paths: Sequence[Path], remember: bool = True) -> None:
+        """Index files/folders/DICOMDIRs off the GUI thread; the first series appears when found.
+
+        ``remember`` adds the paths to File > Open recent (not done for the bundled sample study).
+        """
         paths = [Path(p) for p in paths]
         if not paths:
             return
-        for path in paths:
-            self.settings.add_recent(str(path))
-        self._fill_recent()
+        if remember:
+            for path in paths:
+                self.settings.add_recent(str(path))
+            self._fill_recent()
+        self.cancel_series()
         self.browser.clear_all()
         self.errors.setRowCount(0)
         self.series = None
+        self.strip.reset(0)
+        self.slider.setRange(0, 0)
+        self.slice_label.setText("-")
+        self.ai_panel.clear_prediction()
         self.viewer.set_image(None)
         self.viewer.set_heatmap(None)
         self.viewer.set_message("Indexing...")
@@ -418,7 +428,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {', '.join(p.name or str(p) for p in paths)}...")
 
     def open_sample_study(self) -> None:
-        self.open_paths([sample_study_path()])
+        self.open_paths([sample_study_path()], remember=False)
 
     def _ask_paths(self, mode: str) -> None:
         start = self.settings.last_folder or str(Path.home())
@@ -612,7 +622,8 @@ class MainWindow(QMainWindow):
 
     def _fill_presets(self) -> None:
         self.presets: list[Window] = []
-        ref = self.ref if self.series is None else (self.series.slices[0] if self.series.slices else None)
+        slices = self.series.slices if self.series is not None else []
+        ref = slices[len(slices) // 2] if slices else None
         if ref is not None:
             try:
                 self.presets = self.store.window_presets(ref)

@@ -6,8 +6,8 @@ wheel = scroll slices, double-click = fit.  Keys: arrows/PageUp/PageDown/Home/En
 B blinks the heatmap (shows the opposite of its current state while held).
 
 Drawing is HiDPI-aware: the visible image is resampled once into a pixmap with the screen's
-device-pixel ratio, so it stays crisp on 2x displays (nearest-neighbour when magnified beyond
-2 device pixels per image pixel, smooth otherwise).
+device-pixel ratio, so it stays crisp on 2x displays (smooth interpolation, as diagnostic viewers
+do; nearest-neighbour from 8 device pixels per image pixel on, to inspect single pixels).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from desktop_app.qimage import to_qimage
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 ZOOM_MIN, ZOOM_MAX = 0.05, 40.0
 BLINK_KEY = Qt.Key.Key_B
+PIXEL_PEEP_FACTOR = 8  # from this many device pixels per image pixel on, show pixels as squares
 
 
 class SliceViewer(QWidget):
@@ -175,7 +176,7 @@ class SliceViewer(QWidget):
         key = (self._image.cacheKey(), self._heat.cacheKey() if with_heat and self._heat else 0, device.toTuple(), dpr)
         if key == self._cache_key and self._cache is not None:
             return self._cache
-        magnified = device.width() >= 2 * self._image.width()
+        magnified = device.width() >= PIXEL_PEEP_FACTOR * self._image.width()
         mode = Qt.TransformationMode.FastTransformation if magnified else Qt.TransformationMode.SmoothTransformation
         base = self._image.convertToFormat(QImage.Format.Format_RGB32).scaled(
             device, Qt.AspectRatioMode.IgnoreAspectRatio, mode

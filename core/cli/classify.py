@@ -126,12 +126,15 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 def _load_classifier(weights: Path | None, stderr: TextIO) -> Classifier | None:
     from core.classifier import Classifier, ClassifierLoadError
-    from core.model_config import ModelConfigError, WeightsIntegrityError
+    from core.locator import weights_dir
+    from core.model_config import ModelConfigError, WeightsIntegrityError, load_model_config, verified_weights_path
 
-    with _native_stderr_silenced():
-        import tensorflow  # noqa: F401  (its import-time log lines are not for the user)
+    folder = weights if weights is not None else weights_dir()
     try:
-        return Classifier.from_folder(weights)
+        verified_weights_path(folder, load_model_config(folder))  # fail fast, before TensorFlow is imported
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401  (its import-time log lines are not for the user)
+        return Classifier.from_folder(folder)
     except (ModelConfigError, WeightsIntegrityError, ClassifierLoadError) as exc:
         print(f"{PROG}: cannot load the classifier: {exc}", file=stderr)
         return None

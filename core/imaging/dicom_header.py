@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -35,6 +35,7 @@ from core.imaging.errors import (
     TruncatedFileError,
     UnsupportedCompressionError,
 )
+from core.imaging.raw_values import get_int, get_string
 from core.imaging.sniff import FileFormat
 
 # Safety limits, checked on the header before any decoding.
@@ -201,16 +202,6 @@ def _walk_fragments(fp: BinaryIO, offset: int, file_size: int, is_little: bool, 
             )
 
 
-def _int(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
-    value = ds.get(keyword, default)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def is_image_object(ds: Dataset, pixel: PixelElement | None) -> bool:
     """True when the object is meant to carry an image (Rows/Columns or a pixel data element)."""
     return pixel is not None or "Rows" in ds or "Columns" in ds
@@ -220,30 +211,30 @@ def check_geometry(ds: Dataset, pixel: PixelElement | None, path: Path) -> Geome
     """Validate the Image Pixel module (PS3.3 C.7.6.3) and the safety limits; raise a typed error."""
     if pixel is None:
         raise NoPixelDataError("DICOM file has no pixel data", path)
-    rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
+    rows, columns = get_int(ds, "Rows"), get_int(ds, "Columns")
     if rows is None or columns is None or rows <= 0 or columns <= 0:
         size = f"Rows {ds.get('Rows')}, Columns {ds.get('Columns')}"
         raise InvalidImageError(f"invalid image size in header: {size}", path)
-    frames = _int(ds, "NumberOfFrames", 1)
+    frames = get_int(ds, "NumberOfFrames", 1)
     if frames is None or frames <= 0:
         raise InvalidImageError(f"invalid Number of Frames in header: {ds.get('NumberOfFrames')!r}", path)
-    samples = _int(ds, "SamplesPerPixel", 1)
+    samples = get_int(ds, "SamplesPerPixel", 1)
     if samples not in (1, 3):
         raise InvalidImageError(f"unsupported Samples per Pixel: {ds.get('SamplesPerPixel')!r}", path)
     float_data = pixel.keyword != "PixelData"
     default_bits = {"FloatPixelData": 32, "DoubleFloatPixelData": 64}.get(pixel.keyword)
-    allocated = _int(ds, "BitsAllocated", default_bits)
-    stored = _int(ds, "BitsStored", allocated) if not float_data else allocated
+    allocated = get_int(ds, "BitsAllocated", default_bits)
+    stored = get_int(ds, "BitsStored", allocated) if not float_data else allocated
     if allocated not in (1, 8, 16, 32, 64):
         raise InvalidImageError(f"invalid Bits Allocated in header: {ds.get('BitsAllocated')!r}", path)
     if stored is None or not 1 <= stored <= allocated:
         raise InvalidImageError(
             f"invalid Bits Stored in header: {ds.get('BitsStored')!r} (Bits Allocated is {allocated})", path
         )
-    representation = _int(ds, "PixelRepresentation", 0)
+    representation = get_int(ds, "PixelRepresentation", 0)
     if representation not in (0, 1):
         raise InvalidImageError(f"invalid Pixel Representation: {ds.get('PixelRepresentation')!r}", path)
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2" if samples == 1 else "RGB")).strip().upper()
+    photometric = (get_string(ds, "PhotometricInterpretation") or ("MONOCHROME2" if samples == 1 else "RGB")).upper()
     if photometric not in SUPPORTED_PHOTOMETRIC:
         raise InvalidImageError(f"unsupported Photometric Interpretation: {photometric}", path)
     if (samples == 3) != (photometric not in {"MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"}):
@@ -258,19 +249,24 @@ def check_geometry(ds: Dataset, pixel: PixelElement | None, path: Path) -> Geome
     return geometry
 
 
+def _expected_native_length(geometry: Geometry) -> int:
+    """Bytes of native pixel data the header declares - the arithmetic of pydicom's
+    ``get_expected_length`` without building a Dataset per file (this runs for every indexed file):
+    bit-packed for Bits Allocated 1, two samples' worth per pixel for YBR_FULL_422 (PS3.3 C.7.6.3.1.2)."""
+    samples = geometry.rows * geometry.columns * geometry.frames * geometry.samples
+    length = (samples + 7) // 8 if geometry.bits_allocated == 1 else samples * (geometry.bits_allocated // 8)
+    if geometry.photometric == "YBR_FULL_422":
+        length = length // 3 * 2
+    return length
+
+
 def _check_native_length(geometry: Geometry, length: int, path: Path) -> None:
     """Native Pixel Data must hold exactly what Rows/Columns/Samples/Bits Allocated/Frames declare
     (PS3.5 8.1.1).  Trailing padding shorter than one frame is tolerated, as pydicom does (some
     scanners pad); data shorter than declared, or a whole frame or more beyond it, means the header
     contradicts the data.  Added by the reliability suite (issue 10): without it, Bits Allocated 8 on
     16-bit data decoded silently to a wrong picture (pydicom only warns about excess data)."""
-    from pydicom.pixels.utils import get_expected_length
-
-    header = Dataset()
-    header.Rows, header.Columns, header.SamplesPerPixel = geometry.rows, geometry.columns, geometry.samples
-    header.BitsAllocated, header.NumberOfFrames = geometry.bits_allocated, geometry.frames
-    header.PhotometricInterpretation = geometry.photometric
-    expected = get_expected_length(header)
+    expected = _expected_native_length(geometry)
     frame = max(expected // geometry.frames, 1)
     if length < expected or length - expected >= frame:
         raise InvalidImageError(
@@ -308,11 +304,3 @@ def check_syntax(tsyntax: UID, path: Path, geometry: Geometry | None = None) -> 
         raise UnsupportedCompressionError(
             f"compression {name!r} with {geometry.bits_stored}-bit samples is not supported", path
         )
-
-
-def first_value(ds: Dataset, keyword: str) -> Any:
-    """``ds.keyword`` or None, tolerating malformed values."""
-    try:
-        return ds.get(keyword)
-    except Exception:  # a damaged value should only cost that value
-        return None

@@ -165,6 +165,8 @@ def _decode_error(exc: Exception, source: DicomSource) -> ImagingError:
     if "does not support" in lowered or "not supported" in lowered:
         precision = f" with {source.geometry.bits_stored}-bit samples" if source.geometry.bits_stored > 8 else ""
         return UnsupportedCompressionError(f"compression {name!r}{precision} is not supported", source.path)
+    if not source.tsyntax.is_compressed:
+        return InvalidImageError("pixel data cannot be decoded: it does not match the image header", source.path)
     return InvalidImageError(f"compressed pixel data ({name}) is damaged and cannot be decoded", source.path)
 
 

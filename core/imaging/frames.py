@@ -7,22 +7,13 @@ Position / Plane Orientation functional groups, per frame or shared (PS3.3 C.7.6
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydicom.dataset import Dataset
 
 from core.imaging.dicom_header import Geometry
+from core.imaging.raw_values import get_floats, get_int, get_string, get_strings
 from core.imaging.study import SliceRef
-
-
-def _floats(value: Any, count: int) -> tuple[float, ...] | None:
-    try:
-        numbers = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return numbers if len(numbers) == count else None
 
 
 def _group_item(groups: Dataset | None, sequence: str) -> Dataset | None:
@@ -53,19 +44,8 @@ def _frame_type(ds: Dataset, index: int) -> str:
     if frame_item is not None:
         for element in frame_item:
             if element.keyword.endswith("FrameTypeSequence") and element.value:
-                return "\\".join(str(v) for v in list(element.value[0].get("FrameType", []))[2:])
-    image_type = ds.get("ImageType")
-    is_multi = isinstance(image_type, Sequence) and not isinstance(image_type, str)
-    values: Sequence[Any] = list(image_type) if is_multi else []
-    return "\\".join(str(v) for v in values[2:])
-
-
-def _instance_number(ds: Dataset) -> int | None:
-    try:
-        value = ds.get("InstanceNumber")
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+                return "\\".join(get_strings(element.value[0], "FrameType")[2:])
+    return "\\".join(get_strings(ds, "ImageType")[2:])
 
 
 def slices_for_file(path: Path, ds: Dataset, geometry: Geometry, file_size: int, mtime_ns: int) -> list[SliceRef]:
@@ -79,22 +59,22 @@ def slices_for_file(path: Path, ds: Dataset, geometry: Geometry, file_size: int,
         columns=geometry.columns,
         number_of_frames=geometry.frames,
         samples_per_pixel=geometry.samples,
-        instance_number=_instance_number(ds),
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
-        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        instance_number=get_int(ds, "InstanceNumber"),
+        sop_instance_uid=get_string(ds, "SOPInstanceUID"),
+        series_uid=get_string(ds, "SeriesInstanceUID"),
         file_size=file_size,
         file_mtime_ns=mtime_ns,
     )
-    classic_pos = _floats(ds.get("ImagePositionPatient"), 3)
-    classic_ori = _floats(ds.get("ImageOrientationPatient"), 6)
+    classic_pos = get_floats(ds, "ImagePositionPatient", 3)
+    classic_ori = get_floats(ds, "ImageOrientationPatient", 6)
     refs = []
     for index in range(geometry.frames):
         position, orientation = classic_pos, classic_ori
         if enhanced:
             pos_item = functional_item(ds, index, "PlanePositionSequence")
             ori_item = functional_item(ds, index, "PlaneOrientationSequence")
-            position = _floats(pos_item.get("ImagePositionPatient"), 3) if pos_item is not None else None
-            orientation = _floats(ori_item.get("ImageOrientationPatient"), 6) if ori_item is not None else None
+            position = get_floats(pos_item, "ImagePositionPatient", 3) if pos_item is not None else None
+            orientation = get_floats(ori_item, "ImageOrientationPatient", 6) if ori_item is not None else None
         elif geometry.frames > 1:
             position = None  # classic multi-frame: one position for all frames, order by frame
         refs.append(

@@ -119,3 +119,31 @@ def test_progress_bar_prints_tenths_off_a_terminal() -> None:
     quiet = io.StringIO()
     ProgressBar(quiet, 5, enabled=False).update(5)
     assert quiet.getvalue() == ""
+
+
+def test_other_benchmarks_are_found_and_a_broken_one_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    assert (
+        "imaging_bench" in bench_run.other_benches()
+        or not (Path(bench_run.__file__).parent / "imaging_bench.py").exists()
+    )
+    assert "classifier_bench" not in bench_run.other_benches()
+    good = types.ModuleType("bench.good_bench")
+    good.run = lambda: {"figure_s": 1.5}  # type: ignore[attr-defined]
+    bad = types.ModuleType("bench.bad_bench")
+
+    def explode() -> dict:
+        raise RuntimeError("no display")
+
+    bad.run = explode  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bench.good_bench", good)
+    monkeypatch.setitem(sys.modules, "bench.bad_bench", bad)
+    monkeypatch.setattr(bench_run, "other_benches", lambda: ["bad_bench", "good_bench"])
+    results: dict = {}
+    bench_run._others(results, None)
+    assert results["other"] == {"bad": {"error": "RuntimeError: no display"}, "good": {"figure_s": 1.5}}
+    results = {}
+    bench_run._others(results, ["good"])
+    assert list(results["other"]) == ["good"]

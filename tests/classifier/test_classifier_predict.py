@@ -320,3 +320,28 @@ def test_occlusion_equals_the_hand_computed_map(handmade: Classifier) -> None:
     np.testing.assert_allclose(pred.heatmap, to_slice_geometry(expected, (SIZE, SIZE)), atol=1e-4)
     row, col = np.unravel_index(np.argmax(pred.heatmap), pred.heatmap.shape)
     assert abs(row - 10) <= cell and abs(col - 21) <= cell
+
+
+def test_gradcam_on_a_tiny_vgg19_matches_the_head_weights() -> None:
+    """On the real topology (GAP -> dropout -> dense head) Grad-CAM = ReLU(sum_k W[k, c] / (h w) A_k)."""
+    import keras
+
+    from core.model import LAST_CONV_LAYER, LOGITS_LAYER, Architecture, build_vgg19
+    from core.model_config import ModelConfig
+
+    arch = Architecture(input_size=64, channels=1, widths=(4, 4, 8, 8, 8), dropout=0.3)
+    keras.utils.set_random_seed(11)
+    model = build_vgg19(arch)
+    clf = Classifier(model, ModelConfig(architecture=arch), sha256="0" * 64, precision=dev.FLOAT32)
+    img = _blob((48, 64), (20, 40), radius=8)
+    batch = clf.model_input([img])
+    features = keras.Model(model.inputs[0], model.get_layer(LAST_CONV_LAYER).output)(batch).numpy()[0]
+    kernel = model.get_layer(LOGITS_LAYER).get_weights()[0]
+    assert features.shape == (4, 4, 8)
+    for c in range(4):
+        _, got_features, grads, _ = clf._graph.logits_and_gradients(batch, np.array([c], dtype=np.int32))
+        np.testing.assert_allclose(got_features[0], features, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(grads[0], np.broadcast_to(kernel[:, c] / 16.0, features.shape), rtol=1e-5)
+        hand = np.maximum((features * kernel[:, c] / 16.0).sum(axis=-1), 0.0)
+        (pred,) = clf.predict([img], heatmap=clf.class_names[c])
+        np.testing.assert_allclose(pred.heatmap, to_slice_geometry(hand, img.shape), atol=1e-5)

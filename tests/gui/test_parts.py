@@ -138,3 +138,31 @@ def test_viewer_pixmaps_follow_the_device_pixel_ratio(qtbot) -> None:
     pixmap = viewer._scaled_pixmap(QSize(100, 50), with_heat=True)
     assert pixmap.devicePixelRatio() == dpr
     assert (pixmap.width(), pixmap.height()) == (round(100 * dpr), round(50 * dpr))
+
+
+def test_worker_turns_an_exception_into_an_error_and_stays_usable(qtbot, tmp_path: Path) -> None:
+    from core.model import Architecture
+    from core.model_config import ModelConfig
+    from desktop_app.inference_worker import SeriesRequest
+
+    fake = _FakeClassifier(ModelConfig(architecture=Architecture(input_size=16)))
+    real_predict = fake.predict
+    failures = iter([True])
+
+    def flaky(rendered, **kwargs):
+        if next(failures, False):
+            raise RuntimeError("simulated")
+        return real_predict(rendered, **kwargs)
+
+    fake.predict = flaky  # type: ignore[method-assign]
+    worker = InferenceWorker(factory=lambda: fake, renderer=lambda ref: np.zeros((8, 8), np.uint8))
+    errors: list[tuple[int, str]] = []
+    finished: list[int] = []
+    worker.error.connect(lambda rid, msg: errors.append((rid, msg)))
+    worker.series_finished.connect(lambda rid, results: finished.append(len(results)))
+    worker.load_model()
+    refs = tuple(SliceRef(tmp_path / f"{i}.dcm", 0, "dicom", 8, 8) for i in range(6))
+    worker.submit_series(SeriesRequest(1, refs))
+    assert errors == [(1, "series classification failed: simulated")] and finished == []
+    worker.submit_series(SeriesRequest(2, refs))
+    assert finished == [6]

@@ -232,3 +232,16 @@ def test_drop_opens_files(qtbot, window: MainWindow, tmp_path: Path) -> None:
     with qtbot.waitSignal(window.indexing_finished, timeout=WAIT_MS):
         window.dropEvent(event)
     assert window.series is not None and len(window.series.slices) == 2
+
+
+def test_help_lists_the_shortcuts(qtbot, window: MainWindow) -> None:
+    keys = dict((text, key) for key, text in window.shortcut_list())
+    assert keys["Classify series"] == "Ctrl+R" and keys["De-identified overlays"] == "D"
+    assert keys["Fit to window"] == "F" and "blink the heatmap" in keys
+
+
+def test_command_line_paths() -> None:
+    from desktop_app.main import build_parser
+
+    args = build_parser().parse_args(["a.dcm", "folder", "--no-sample"])
+    assert [str(p) for p in args.paths] == ["a.dcm", "folder"] and args.no_sample

@@ -71,7 +71,7 @@ def test_corrupted_raster_is_contained(tmp_path_factory, fmt: str, edits) -> Non
     columns=st.integers(-2, 70000),
     bits=st.sampled_from([0, 1, 7, 8, 12, 16, 17, 32, 33]),
     stored=st.integers(0, 40),
-    frames=st.sampled_from(["1", "0", "-3", "x", "2", "100000"]),
+    frames=st.sampled_from(["1", "0", "-3", "2", "100000"]),
     photometric=st.sampled_from(["MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR", "YBR_FULL", "", "FOO"]),
 )
 def test_contradictory_headers_are_contained(  # type: ignore[no-untyped-def]

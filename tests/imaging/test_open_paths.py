@@ -246,3 +246,16 @@ def test_dicomdir_with_missing_file(tmp_path: Path) -> None:
     result = open_paths([root / "DICOMDIR"])
     assert [(e.path, e.message) for e in result.errors] == [(missing, "DICOMDIR refers to a file that is missing")]
     assert len(result.all_slices()) == 30
+
+
+def test_cancel_midway_keeps_what_was_read(tmp_path: Path) -> None:
+    write_series(tmp_path, 10)
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 5  # a few checks while listing, then stop during indexing
+
+    result = open_paths([tmp_path], cancel=cancel)
+    assert result.cancelled
+    assert 0 < len(result.all_slices()) < 10

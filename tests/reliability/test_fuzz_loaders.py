@@ -35,7 +35,14 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-DICOM_FIXTURES = ("MR_small.dcm", "MR_small_implicit.dcm", "MR_small_RLE.dcm", "SC_rgb_small_odd_jpeg.dcm")
+DICOM_FIXTURES = (
+    "MR_small.dcm",
+    "MR_small_implicit.dcm",
+    "MR_small_RLE.dcm",
+    "SC_rgb_small_odd_jpeg.dcm",
+    "MR_small_jp2klossless.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",
+)
 
 
 def _element_offsets(data: bytes, path: Path) -> list[int]:

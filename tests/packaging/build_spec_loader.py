@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import runpy
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "build.spec"
 
 
 class _Recorder:
-    calls: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+    calls: ClassVar[dict[str, tuple[tuple[Any, ...], dict[str, Any]]]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _Recorder.calls[type(self).__name__] = (args, kwargs)

@@ -1,0 +1,66 @@
+"""resources/selftest: one tiny file per compressed transfer syntax the app decodes, true to its reference."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.pixels.decoders.base import get_decoder
+from pydicom.uid import AllTransferSyntaxes, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDER = ROOT / "resources" / "selftest"
+ENTRIES = json.loads((FOLDER / "manifest.json").read_text(encoding="utf-8"))["files"]
+UNCOMPRESSED = {ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian}
+
+
+def _decodable_compressed() -> set[str]:
+    found = set()
+    for uid in AllTransferSyntaxes:
+        if uid in UNCOMPRESSED:
+            continue
+        try:
+            if get_decoder(uid).is_available:
+                found.add(str(uid))
+        except NotImplementedError:
+            continue
+    return found
+
+
+def test_every_decodable_compressed_syntax_has_a_file() -> None:
+    assert {e["transfer_syntax"] for e in ENTRIES} == _decodable_compressed()
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
+def test_file_is_tiny_declares_its_syntax_and_matches_its_reference(entry: dict) -> None:
+    path = FOLDER / entry["file"]
+    assert path.stat().st_size < 8192
+    ds = pydicom.dcmread(path)
+    assert ds.file_meta.TransferSyntaxUID == entry["transfer_syntax"]
+    reference = pydicom.dcmread(FOLDER / entry["reference"]).pixel_array.astype(np.float64)
+    error = np.abs(ds.pixel_array.astype(np.float64) - reference)
+    if entry["lossless"]:
+        assert error.max() == 0
+    else:
+        assert 0 < error.mean() <= entry["mean_abs_error_limit"]
+        assert error.max() <= entry["max_abs_error_limit"]
+
+
+@pytest.mark.skipif(
+    shutil.which("dcmcjpeg") is None or shutil.which("ojph_compress") is None, reason="needs dcmtk and openjph-tools"
+)
+def test_generator_reproduces_the_manifest(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_selftest_dicoms.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    again = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["files"]
+    assert again == ENTRIES
