@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bench.stats import summarise_ms, throughput
+from bench.peer_env import PeerProcess
+from bench.stats import best_rate, summarise_ms, timed
 from core.classifier import Classifier, ClassifierLoadError
 from core.locator import resource_path, weights_dir
 from core.model import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
@@ -75,28 +76,51 @@ def bench_slices(count: int = SERIES_LENGTH) -> tuple[list[NDArray[np.uint8]], s
     return [images[i % len(images)] for i in range(count)], source
 
 
-def measure(clf: Classifier, series: list[NDArray[np.uint8]], repeats: int, batch: int) -> dict[str, Any]:
-    """Batch-1 latencies on the series' middle slice and series throughputs."""
+def measure(
+    clf: Classifier, series: list[NDArray[np.uint8]], repeats: int, batch: int, peer: PeerProcess | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Batch-1 latencies on the series' middle slice and series throughputs, ours and the peer's.
+
+    Our calls and the peer's are interleaved, so background load that comes and goes during the run
+    hits both alike.  Throughput is the best of three runs over the whole series.
+    """
     one = series[len(series) // 2]
     for _ in range(3):
         clf.predict([one])
         clf.predict([one], heatmap=True)
+        if peer is not None:
+            peer.time_one()
     classify: list[float] = []
     heat: list[float] = []
-    for _ in range(repeats):  # interleaved, so background load hits both alike
-        start = time.perf_counter()
-        clf.predict([one])
-        classify.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        clf.predict([one], heatmap=True)
-        heat.append(time.perf_counter() - start)
-    return {
+    peer_one: list[float] = []
+    for _ in range(repeats):
+        classify.append(timed(lambda: clf.predict([one])))
+        heat.append(timed(lambda: clf.predict([one], heatmap=True)))
+        if peer is not None:
+            peer_one.append(peer.time_one())
+    clf.predict(series, batch_size=batch)
+    clf.predict(series, heatmap=True, batch_size=batch)
+    if peer is not None:
+        peer.time_series()
+    runs: dict[str, list[float]] = {"ours": [], "ours_heatmap": [], "peer": []}
+    for _ in range(3):
+        runs["ours"].append(timed(lambda: clf.predict(series, batch_size=batch)))
+        runs["ours_heatmap"].append(timed(lambda: clf.predict(series, heatmap=True, batch_size=batch)))
+        if peer is not None:
+            runs["peer"].append(peer.time_series())
+    ours = {
         "slice_shape": list(one.shape),
         "classify_ms": summarise_ms(classify),
         "classify_heatmap_ms": summarise_ms(heat),
-        "series_slices_per_s": throughput(lambda: clf.predict(series, batch_size=batch), len(series)),
-        "series_heatmap_slices_per_s": throughput(
-            lambda: clf.predict(series, heatmap=True, batch_size=batch), len(series)
-        ),
+        "series_slices_per_s": best_rate(runs["ours"], len(series)),
+        "series_heatmap_slices_per_s": best_rate(runs["ours_heatmap"], len(series)),
         "series_batch": batch,
     }
+    if peer is None:
+        return ours, None
+    theirs = {
+        **peer.info(),
+        "classify_ms": summarise_ms(peer_one),
+        "series_slices_per_s": best_rate(runs["peer"], len(series)),
+    }
+    return ours, theirs

@@ -30,19 +30,13 @@ def summarise_ms(seconds: list[float]) -> dict[str, Any]:
     }
 
 
-def time_calls(fn: Callable[[], object], repeats: int, warmup: int = 3) -> list[float]:
-    """Durations (s) of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
+def timed(fn: Callable[[], object]) -> float:
+    """Wall time (s) of one call of ``fn``."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
-def throughput(fn: Callable[[], object], items: int, repeats: int = 3) -> float:
-    """Items per second of the best of ``repeats`` timed calls (one warm-up call first)."""
-    best = min(time_calls(fn, repeats, warmup=1))
-    return round(items / best, 2)
+def best_rate(seconds: list[float], items: int) -> float:
+    """Items per second of the fastest of several timed runs over ``items`` items."""
+    return round(items / min(seconds), 2)

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core import device as dev
+from core import precision_cache
 from core.model_config import ModelConfig, load_model_config, verified_weights_path
 from core.prediction import Prediction
 from core.preprocess import to_model_input
@@ -74,11 +75,14 @@ class Classifier:
         sha256: str | None = None,
         device: str | None = None,
         precision: str | None = None,
+        remember_precision: bool = False,
     ) -> None:
         """Wrap a built and loaded network; use :meth:`from_folder` for the bundled weights.
 
         ``device`` ("CPU"/"GPU") and ``precision`` ("float32"/"bfloat16") override the automatic
-        choices (``$NEUROREVIEW_PRECISION`` also forces the precision).
+        choices (``$NEUROREVIEW_PRECISION`` also forces the precision); ``remember_precision``
+        stores the bfloat16 self-check's outcome in the user cache and reuses it next time
+        (:mod:`core.precision_cache`).
         """
         from core.inference_graph import InferenceGraph
 
@@ -91,6 +95,7 @@ class Classifier:
         self._lock = threading.Lock()
         self._device = device or (dev.GPU if dev.configure_gpus() else dev.CPU)
         self._oom_errors = dev.oom_errors()
+        self._remember_precision = remember_precision
         self._float32_graph: InferenceGraph = InferenceGraph(model)
         self._graph = self._float32_graph
         decision = self._decide_precision(model, forced)
@@ -121,7 +126,7 @@ class Classifier:
             raise ClassifierLoadError(
                 f"the weights in {path.name} do not fit the architecture in the model config: {exc}"
             ) from exc
-        classifier = cls(model, config, sha256=config.weights_sha256)
+        classifier = cls(model, config, sha256=config.weights_sha256, remember_precision=True)
         if warm_up:
             classifier.warm_up()
         return classifier
@@ -288,6 +293,11 @@ class Classifier:
             extra={"batch_size": batch},
         )
 
+    def _precision_key(self) -> str:
+        return precision_cache.decision_key(
+            self._sha256, self._config.to_json(), f"{_library_versions()}, device {self._device}"
+        )
+
     def _decide_precision(self, model: keras.Model, forced: str | None) -> dev.PrecisionDecision:
         """float32 or bfloat16 (see :func:`core.device.choose_precision`).
 
@@ -317,16 +327,27 @@ class Classifier:
             one = probes[:1]
             return _best_time(bf16().logits, one) <= SPEED_MARGIN * _best_time(self._float32_graph.logits, one)
 
-        decision = dev.choose_precision(
+        key = self._precision_key() if self._remember_precision and forced is None else None
+        remembered = precision_cache.load_decision(key) if key is not None else None
+        decision = remembered or dev.choose_precision(
             device=self._device,
             override=forced,
             cpu_bf16=dev.cpu_supports_bfloat16(),
             agrees=agrees,
             faster=faster,
         )
+        if key is not None and remembered is None and self._device == dev.CPU:
+            precision_cache.save_decision(key, decision)
         if decision.precision == dev.BFLOAT16:
             self._graph = bf16()
         return decision
+
+
+def _library_versions() -> str:
+    import keras
+    import tensorflow as tf
+
+    return f"tensorflow {tf.__version__}, keras {keras.__version__}"
 
 
 def _best_time(fn: Any, batch: NDArray[np.float32], repeats: int = 3) -> float:

@@ -30,22 +30,24 @@ def app_version() -> str:
 
 def _format_value(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.3f}"
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {_format_value(v)}" for k, v in value.items())
+        return ", ".join(f"{k} {_format_value(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
-        return ", ".join(_format_value(v) for v in value)
+        return "[" + ", ".join(_format_value(v) for v in value) + "]"
     return str(value)
 
 
-def _table(rows: dict[str, Any]) -> str:
+def _table(rows: dict[str, Any], depth: int = 0) -> str:
+    """Key/value table; nested dicts become nested tables (three levels, then text)."""
     if not rows:
         return "<p><i>none recorded in the model config</i></p>"
-    cells = "".join(
-        f"<tr><td><b>{html.escape(str(k))}</b></td><td>{html.escape(_format_value(v))}</td></tr>"
-        for k, v in rows.items()
-    )
-    return f"<table cellspacing='4'>{cells}</table>"
+    cells = []
+    for key, value in rows.items():
+        nested = isinstance(value, dict) and depth < 2
+        shown = _table(value, depth + 1) if nested else html.escape(_format_value(value))
+        cells.append(f"<tr><td valign='top'><b>{html.escape(str(key))}</b></td><td>{shown}</td></tr>")
+    return f"<table cellspacing='2'>{''.join(cells)}</table>"
 
 
 def model_card_html(
@@ -72,7 +74,7 @@ def model_card_html(
         }
         if device:
             info["Device / precision"] = f"{device} / {precision}"
-        parts += [_table(info), "<h3>Metrics (held-out test set)</h3>", _table(config.metrics)]
+        parts += [_table(info), "<h3>Metrics (as recorded with the weights)</h3>", _table(config.metrics)]
         parts += ["<h3>Data and training</h3>", _table(config.provenance)]
     if settings_path:
         parts.append(f"<p style='color:gray'>Settings are stored in {html.escape(settings_path)}</p>")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from PySide6.QtCore import QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import Qt, QThread, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -36,9 +36,10 @@ from core.locator import resource_path, weights_dir
 from core.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.prediction import Prediction
 from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
-from desktop_app.colormap import colorize
+from desktop_app.colormap import colorize, lut
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
 from desktop_app.errors_panel import ErrorsPanel
+from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, with_heatmap_from
 from desktop_app.index_worker import IndexWorker
 from desktop_app.inference_worker import (
     ClassifierFactory,
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
     series_run_finished = Signal(object)  # SeriesSummary
     series_run_cancelled = Signal()
     model_state_changed = Signal(str)  # "loading", "ready", "failed"
+    export_finished = Signal(object)  # list of written paths
+    export_failed = Signal(str)
 
     def __init__(
         self,
@@ -115,6 +118,7 @@ class MainWindow(QMainWindow):
         self.config: ModelConfig | None = None
         self.summary: SeriesSummary | None = None
         self.summary_slice = -1
+        self.presets: list[Window] = []
         self._series_results: dict[str, dict[int, Prediction]] = {}
         self._meta_cache: OrderedDict[str, SliceMetadata | None] = OrderedDict()
         self._next_request = 0
@@ -178,8 +182,6 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
-        from PySide6.QtCore import Qt
-
         self.browser = StudyBrowser()
         self.browser.series_activated.connect(self.show_series)
         self.browser_dock = self._dock("Studies", "studies", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -247,6 +249,17 @@ class MainWindow(QMainWindow):
         self._action(file, "Open DICOMDIR...", self.open_dicomdir_dialog, "Ctrl+Alt+O")
         self.recent_menu = file.addMenu("Open recent")
         self._fill_recent()
+        export = file.addMenu("Export")
+        self._action(export, "Export PDF report...", lambda: self.export_dialog("pdf"), "Ctrl+E")
+        self._action(export, "Export PNG of the view...", lambda: self.export_dialog("png"))
+        self._action(export, "Export DICOM SR + Secondary Capture...", lambda: self.export_dialog("dicom"))
+        self._action(export, "Export results as CSV...", lambda: self.export_dialog("csv"))
+        self._action(export, "Export results as JSON...", lambda: self.export_dialog("json"))
+        export.addSeparator()
+        self.deid_export_action = self._action(
+            export, "De-identify exports", lambda on: setattr(self.settings, "deidentify_exports", on), checkable=True
+        )
+        self.deid_export_action.setChecked(self.settings.deidentify_exports)
         file.addSeparator()
         self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -320,6 +333,8 @@ class MainWindow(QMainWindow):
             self.resize(1500, 950)
         if state is not None:
             self.restoreState(state)
+        else:
+            self.resizeDocks([self.browser_dock, self.ai_dock], [320, 380], Qt.Orientation.Horizontal)
         self.errors_dock.hide()  # shown again only when something could not be opened
         self.ai_panel.set_uncertain_below(self.settings.uncertain_below)
         self.ai_panel.set_overlay_style(
@@ -393,6 +408,7 @@ class MainWindow(QMainWindow):
             thread.quit()
         for thread in (self.index_thread, self.inference_thread):
             thread.wait()
+        QThreadPool.globalInstance().waitForDone()  # an export in progress finishes its file
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save_settings()
@@ -621,7 +637,7 @@ class MainWindow(QMainWindow):
         )
 
     def _fill_presets(self) -> None:
-        self.presets: list[Window] = []
+        self.presets = []
         slices = self.series.slices if self.series is not None else []
         ref = slices[len(slices) // 2] if slices else None
         if ref is not None:
@@ -634,7 +650,7 @@ class MainWindow(QMainWindow):
             self.preset_combo.addItem(f"{n}: {window.name or 'Window'} (W {window.width:.0f} L {window.center:.0f})")
 
     def apply_preset(self, index: int) -> None:
-        if 0 <= index < len(getattr(self, "presets", [])):
+        if 0 <= index < len(self.presets):
             self.voi = self.presets[index]
             self.preset_combo.setCurrentIndex(index)
             self.render_slice()
@@ -835,6 +851,99 @@ class MainWindow(QMainWindow):
         self.ai_panel.clear_prediction("AI unavailable")
         self.errors.add_message("AI model", message, "model")
         self.model_state_changed.emit("failed")
+
+    # ================================================================ export
+    def _view_pixels(self) -> NDArray[np.uint8]:
+        """The viewer as shown; with de-identified exports its corner texts are de-identified too."""
+        masked = self.settings.deidentify_exports and not self.deidentify
+        if masked:
+            self.set_deidentify(True)
+        image = self.viewer.grab().toImage().convertToFormat(QImage.Format.Format_RGBA8888)
+        if masked:
+            self.set_deidentify(False)
+        width, height = image.width(), image.height()
+        raw = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(height, image.bytesPerLine())
+        return raw[:, : width * 4].reshape(height, width, 4).copy()
+
+    def export_request(self, kind: ExportKind, target: Path) -> ExportRequest:
+        """What File > Export writes: the series results (the slice on screen with its heatmap) and
+        the key slice as displayed; raises ExportError when there is nothing to export."""
+        from core.export import ExportError, blend_heatmap
+
+        if self.series is None or self.ref is None:
+            raise ExportError("open a study first")
+        config = self.model_info.config if self.model_info is not None else self.config
+        results = dict(self._series_results.get(self.series.uid, {}))
+        shown = self.ai_panel.prediction
+        if shown is not None:
+            results[self.index] = with_heatmap_from(results.get(self.index, shown), shown)
+        if kind != "png" and (config is None or not results):
+            raise ExportError("nothing classified yet: classify the slice (Space) or the series (Ctrl+R) first")
+        order = sorted(results)
+        colormap = lut(self.ai_panel.colormap())
+        opacity = self.ai_panel.opacity()
+        key = self.index if (kind == "pdf" and self.index in results) else -1
+        if key < 0 and results:
+            outcome = summarize(results)
+            key = outcome[1] if outcome is not None else order[0]
+        display = overlay = None
+        if results:
+            display = self.store.display(self.series.slices[key], self.voi, self.invert)
+            heat = results[key].heatmap
+            overlay = blend_heatmap(display, heat, opacity, colormap) if heat is not None else None
+        voi = self.voi or (self.store.default_window(self.ref) if self.ref is not None else None)
+        return ExportRequest(
+            kind=kind,
+            target=target,
+            refs=tuple(self.series.slices[i] for i in order),
+            predictions=tuple(results[i] for i in order),
+            config=config,  # type: ignore[arg-type]
+            key_index=order.index(key) if key in order else 0,
+            key_display=display,
+            key_overlay=overlay,
+            view=self._view_pixels() if kind == "png" else None,
+            window=(voi.center, voi.width) if voi is not None else None,
+            colormap=colormap,
+            opacity=opacity,
+            deidentify=self.settings.deidentify_exports,
+        )
+
+    def export_dialog(self, kind: ExportKind) -> None:
+        start = self.settings.export_folder or str(Path.home())
+        if kind == "dicom":
+            folder = QFileDialog.getExistingDirectory(self, "Export DICOM SR and Secondary Capture into", start)
+            target = Path(folder) if folder else None
+        else:
+            pattern = {"pdf": "PDF (*.pdf)", "png": "PNG (*.png)", "csv": "CSV (*.csv)", "json": "JSON (*.json)"}[kind]
+            name, _ = QFileDialog.getSaveFileName(self, "Export", str(Path(start) / f"neuroreview.{kind}"), pattern)
+            target = Path(name) if name else None
+        if target is not None:
+            self.settings.export_folder = str(target if kind == "dicom" else target.parent)
+            self.export(kind, target)
+
+    def export(self, kind: ExportKind, target: Path) -> None:
+        """Write one export in a pool thread; ``export_finished`` / ``export_failed`` report back."""
+        from core.export import ExportError
+
+        try:
+            request = self.export_request(kind, target)
+        except (ExportError, ImagingError) as exc:
+            self._on_export_failed(str(exc))
+            return
+        task = ExportTask(request)
+        task.signals.finished.connect(self._on_export_finished)
+        task.signals.failed.connect(self._on_export_failed)
+        self.statusBar().showMessage(f"Exporting {kind.upper()}...")
+        QThreadPool.globalInstance().start(task)
+
+    def _on_export_finished(self, written: list[Path]) -> None:
+        self.statusBar().showMessage("Exported " + ", ".join(str(p) for p in written), 15000)
+        self.export_finished.emit(written)
+
+    def _on_export_failed(self, message: str) -> None:
+        self.errors.add_message("export", message)
+        self.statusBar().showMessage(f"Export failed: {message}", 15000)
+        self.export_failed.emit(message)
 
     # ================================================================ help
     def show_shortcuts(self) -> None:

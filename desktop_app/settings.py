@@ -106,6 +106,23 @@ class AppSettings:
         items = [path, *(p for p in self.recent if p != path)][:MAX_RECENT]
         self.store.setValue("files/recent", items)
 
+    @property
+    def deidentify_exports(self) -> bool:
+        """De-identify every export (PS3.15 basic profile); on unless the user turns it off."""
+        return self._bool("export/deidentify", True)
+
+    @deidentify_exports.setter
+    def deidentify_exports(self, value: bool) -> None:
+        self.store.setValue("export/deidentify", bool(value))
+
+    @property
+    def export_folder(self) -> str:
+        return str(self.store.value("export/folder", ""))
+
+    @export_folder.setter
+    def export_folder(self, value: str) -> None:
+        self.store.setValue("export/folder", value)
+
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         """Saved (geometry, dock/toolbar state) of the main window, or None."""
         geometry = self.store.value("window/geometry")

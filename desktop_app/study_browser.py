@@ -26,7 +26,7 @@ class StudyBrowser(QTreeWidget):
         self.setIconSize(QSize(48, 48))
         self.setUniformRowHeights(False)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setColumnWidth(0, 260)
+        self.setColumnWidth(0, 230)
         self.setColumnWidth(1, 50)
         self._patients: dict[tuple[str, str], QTreeWidgetItem] = {}
         self._studies: dict[str, QTreeWidgetItem] = {}

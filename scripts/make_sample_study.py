@@ -5,7 +5,8 @@ The result is a short, de-identified MR series (MR Image Storage, explicit VR li
 everywhere as a demo: PatientName ``DEMO^NeuroReview`` and a SeriesDescription containing
 ``DEMO - not a real patient``.  The source images come from different people; the "series" is a
 teaching montage, not anatomy.  UIDs are derived deterministically from the source file names so
-re-running the script reproduces the same files.
+re-running the script reproduces the same files.  The images are training images of the shipped
+model, so its answers on the demo say nothing about its accuracy.
 
 Usage: ``python scripts/make_sample_study.py [--data DIR] [--out DIR]``
 """
@@ -19,20 +20,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path("/work/shared/data/brain-tumor-mri/Training")
 DEFAULT_OUT = ROOT / "resources" / "sample_study"
-# Axial T1 post-contrast slices, ordered roughly from skull base to vertex.
+# Axial T1-weighted slices ordered roughly from skull base to vertex: glioma slices in the middle,
+# no-tumour slices around them, so a series run shows both ends of the P(tumor) strip.
 SOURCES = (
-    "glioma/Tr-gl_0140.jpg",
+    "notumor/Tr-no_0040.jpg",
     "glioma/Tr-gl_0230.jpg",
-    "glioma/Tr-gl_0280.jpg",
     "glioma/Tr-gl_0180.jpg",
     "glioma/Tr-gl_0170.jpg",
     "glioma/Tr-gl_0160.jpg",
-    "glioma/Tr-gl_0080.jpg",
+    "notumor/Tr-no_0020.jpg",
+    "notumor/Tr-no_0460.jpg",
     "glioma/Tr-gl_0220.jpg",
 )
 PIXEL_SPACING_MM = 0.9
@@ -40,7 +42,7 @@ SLICE_STEP_MM = 6.0
 DEMO_DESCRIPTION = "DEMO - not a real patient"
 
 
-def _uid(*parts: str) -> str:
+def _uid(*parts: str) -> UID:
     """Deterministic UID under pydicom's root, so the demo is reproducible."""
     return generate_uid(entropy_srcs=["neuroreview-sample-study", *parts])
 
@@ -52,7 +54,7 @@ def _pixels(path: Path) -> np.ndarray:
 
 
 def _slice_dataset(
-    index: int, source: str, pixels: np.ndarray, study_uid: str, series_uid: str, frame_uid: str
+    index: int, source: str, pixels: np.ndarray, study_uid: UID, series_uid: UID, frame_uid: UID
 ) -> Dataset:
     rows, cols = pixels.shape
     sop_uid = _uid("instance", source)

@@ -46,6 +46,13 @@ def tiny_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def isolated_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the cache, logs and settings files tests write out of the real user folders."""
+    if not os.environ.get("NEUROREVIEW_HOME"):
+        monkeypatch.setenv("NEUROREVIEW_HOME", str(tmp_path_factory.getbasetemp() / "neuroreview_home"))
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_threads():
     """Fail a test that leaves a Python thread running (napari's habit)."""
     before = set(threading.enumerate())

@@ -27,8 +27,12 @@ def _atomic(path: Path) -> Path:
 
 def save_weights_atomic(model: Any, path: Path) -> None:
     tmp = _atomic(path).with_suffix(".weights.h5")
-    model.save_weights(tmp)
-    tmp.replace(path)
+    try:
+        model.save_weights(tmp)
+        tmp.replace(path)
+    except BaseException:  # issue 10: a failed or interrupted save leaves no half-written file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def save_checkpoint(run_dir: Path, model: Any, optimizer: Any, state: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from handmade_models import write_decisive_tiny_weights
 
 from bench import run as bench_run
 from bench.report import render_markdown
-from bench.stats import percentile, summarise_ms, throughput
+from bench.stats import best_rate, percentile, summarise_ms, timed
 from core.cli.progress import ProgressBar
 
 
@@ -22,7 +22,8 @@ def test_percentile_and_summary() -> None:
     assert percentile([3.0], 95) == 3.0
     summary = summarise_ms([0.010, 0.030, 0.020])
     assert summary == {"median": 20.0, "p95": 29.0, "min": 10.0, "n": 3}
-    assert throughput(lambda: None, items=24, repeats=2) > 0
+    assert timed(lambda: None) >= 0
+    assert best_rate([2.0, 0.5, 1.0], items=24) == 48.0
 
 
 def _fake_results(peer: bool) -> dict:

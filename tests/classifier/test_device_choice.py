@@ -124,3 +124,35 @@ def test_probe_slices_are_deterministic() -> None:
     assert len(a) == 4 and all(x.dtype == np.uint8 and x.shape == (96, 96) for x in a)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert len({x.tobytes() for x in a}) == 4
+
+
+def test_self_check_outcome_is_remembered(
+    tiny_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.classifier as classifier_module
+    from core.classifier import Classifier
+
+    monkeypatch.setenv("NEUROREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(dev.PRECISION_ENV, raising=False)
+    monkeypatch.setattr(dev, "cpu_supports_bfloat16", lambda: True)
+    monkeypatch.setattr(dev, "probabilities_agree", lambda a, b: True)
+    timings: list[float] = []
+
+    def fake_time(fn: object, batch: object) -> float:
+        timings.append(1.0)
+        return 1.0 if len(timings) % 2 else 2.0  # bfloat16 (timed first) is faster
+
+    monkeypatch.setattr(classifier_module, "_best_time", fake_time)
+    first = Classifier.from_folder(tiny_weights_dir, warm_up=False)
+    assert first.precision == "bfloat16" and len(timings) == 2
+    cache = tmp_path / "home" / "cache" / "precision_checks.json"
+    assert cache.is_file()
+    second = Classifier.from_folder(tiny_weights_dir, warm_up=False)
+    assert second.precision == "bfloat16" and "remembered" in second.precision_reason
+    assert len(timings) == 2  # no second self-check
+    cache.write_text("{not json")
+    third = Classifier.from_folder(tiny_weights_dir, warm_up=False)
+    assert third.precision == "bfloat16" and len(timings) == 4  # unreadable cache: checked again
+    monkeypatch.setenv(dev.PRECISION_ENV, "float32")
+    forced = Classifier.from_folder(tiny_weights_dir, warm_up=False)
+    assert forced.precision == "float32" and "remembered" not in forced.precision_reason

@@ -166,3 +166,38 @@ def test_worker_turns_an_exception_into_an_error_and_stays_usable(qtbot, tmp_pat
     assert errors == [(1, "series classification failed: simulated")] and finished == []
     worker.submit_series(SeriesRequest(2, refs))
     assert finished == [6]
+
+
+def test_the_window_module_does_not_import_tensorflow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, desktop_app.main, desktop_app.main_window; "
+        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+        "sys.exit(1 if heavy else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_viewer_is_crisp_at_device_pixel_ratio_two(tmp_path: Path) -> None:
+    """A 2x screen (QT_SCALE_FACTOR=2): the drawn pixmap has twice the logical size in pixels."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from PySide6.QtCore import QSize\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from desktop_app.viewer import SliceViewer\n"
+        "app = QApplication([])\n"
+        "v = SliceViewer(); v.resize(300, 300); v.show(); app.processEvents()\n"
+        "v.set_image(np.zeros((8, 8), np.uint8))\n"
+        "p = v._scaled_pixmap(QSize(100, 50), with_heat=False)\n"
+        "print(v.devicePixelRatioF(), p.width(), p.height(), p.devicePixelRatio())\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    dpr, width, height, pixmap_dpr = out.stdout.split()
+    assert (float(dpr), int(width), int(height), float(pixmap_dpr)) == (2.0, 200, 100, 2.0)

@@ -245,3 +245,32 @@ def test_command_line_paths() -> None:
 
     args = build_parser().parse_args(["a.dcm", "folder", "--no-sample"])
     assert [str(p) for p in args.paths] == ["a.dcm", "folder"] and args.no_sample
+
+
+def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    import pydicom
+
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, [SAMPLE])
+    with qtbot.waitSignal(window.export_failed, timeout=5000) as refused:
+        window.export("pdf", tmp_path / "too-early.pdf")
+    assert "classify" in refused.args[0]
+    with qtbot.waitSignal(window.series_run_finished, timeout=WAIT_MS):
+        window.classify_series()
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.classify_current(force=True)
+    for kind, name in (("pdf", "r.pdf"), ("csv", "r.csv"), ("json", "r.json"), ("png", "view.png")):
+        with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
+            window.export(kind, tmp_path / name)
+        assert done.args[0] == [tmp_path / name] and (tmp_path / name).stat().st_size > 0
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 8
+    with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
+        window.export("dicom", tmp_path / "dicom")
+    written = done.args[0]
+    assert {p.name for p in written} == {"neuroreview_SR.dcm", "neuroreview_SC.dcm"}
+    sc = pydicom.dcmread(tmp_path / "dicom" / "neuroreview_SC.dcm")
+    assert "DEMO" not in str(sc.get("PatientName", ""))  # de-identified by default
+    with qtbot.waitSignal(window.export_failed, timeout=WAIT_MS) as refused:
+        window.export("csv", SAMPLE / "beside-the-source.csv")
+    assert not (SAMPLE / "beside-the-source.csv").exists()

@@ -15,9 +15,9 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 import core.imaging as imaging
 
 IMAGING_ERRORS = {
-    name for name in imaging.__all__ if isinstance(getattr(imaging, name), type) and issubclass(
-        getattr(imaging, name), imaging.ImagingError
-    )
+    name
+    for name in imaging.__all__
+    if isinstance(getattr(imaging, name), type) and issubclass(getattr(imaging, name), imaging.ImagingError)
 }
 BUNDLED = Path(pydicom.__file__).parent / "data" / "test_files"  # shipped in the wheel, never downloaded
 PATIENT_NAME = "Rossi^Maria"

@@ -20,10 +20,10 @@ from reliability_kit import mr_dataset, pixels, write_dicom
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings
 
-from desktop_app.main_window import MainWindow  # noqa: E402
-from desktop_app.settings import AppSettings  # noqa: E402
+from desktop_app.main_window import MainWindow
+from desktop_app.settings import AppSettings
 
 pytestmark = pytest.mark.gui
 GROUP = "Faults and concurrency"
@@ -91,7 +91,9 @@ def tiny_classifier(tiny_weights_dir: Path) -> Any:
 def series_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "series"
     for i in range(12):
-        write_dicom(folder / f"IM{i:03d}.dcm", mr_dataset(pixels(24, 24, seed=100 + i), series_uid="1.2.3.9", instance=i))
+        write_dicom(
+            folder / f"IM{i:03d}.dcm", mr_dataset(pixels(24, 24, seed=100 + i), series_uid="1.2.3.9", instance=i)
+        )
     return folder
 
 
@@ -123,7 +125,9 @@ def _no_partial_files(root: Path) -> bool:
     return not [p for p in root.rglob("*") if p.name.endswith((".partial", ".tmp")) or ".tmp-" in p.name]
 
 
-def test_close_during_model_loading(qtbot, qtlog, tmp_path: Path, tiny_weights_dir: Path, tiny_classifier, tally) -> None:
+def test_close_during_model_loading(
+    qtbot, qtlog, tmp_path: Path, tiny_weights_dir: Path, tiny_classifier, tally
+) -> None:
     started = threading.Event()
 
     def slow_factory() -> Any:
@@ -145,8 +149,11 @@ def test_close_during_series_run(
 ) -> None:
     probe = ProbeClassifier(tiny_classifier, delay=0.2)
     window = ready_window(qtbot, tmp_path, tiny_weights_dir, probe, series_folder)
-    with qtbot.waitSignal(window.inference_worker.series_progress, timeout=WAIT_MS,
-                          check_params_cb=lambda rid, done, total, eta: done >= 4):  # fmt: skip
+    with qtbot.waitSignal(
+        window.inference_worker.series_progress,
+        timeout=WAIT_MS,
+        check_params_cb=lambda rid, done, total, eta: done >= 4,
+    ):
         window.classify_series()
     start = time.perf_counter()
     window.close()
@@ -222,7 +229,8 @@ def test_exception_in_worker_becomes_a_message_and_worker_idles(
         with qtbot.waitSignal(worker.error, timeout=WAIT_MS, check_params_cb=lambda rid, msg: "simulated" in msg):
             start_job()
         qtbot.waitUntil(lambda: bool(busy) and busy[-1] is False, timeout=WAIT_MS)  # back to idle
-        problems = window.errors.rowCount() > 0
+        qtbot.waitUntil(lambda: window.errors.rowCount() > 0, timeout=WAIT_MS)  # the message is shown
+        problems = "simulated failure" in (window.errors.item(window.errors.rowCount() - 1, 1).text())
         with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):  # the worker is usable again
             window.classify_current(force=True)
         outcomes.append(tally.case(GROUP, problems and window.model_state == "ready"))
@@ -260,9 +268,12 @@ def test_gpu_out_of_memory_falls_back_to_smaller_batch_then_cpu(tiny_weights_dir
         predictions = gpu.predict(slices, batch_size=8)
         notes = predictions[0].extra.get("device_notes", [])
         same = all(
-            np.allclose(a.probabilities, b.probabilities, atol=1e-5) for a, b in zip(predictions, reference, strict=True)
+            np.allclose(a.probabilities, b.probabilities, atol=1e-5)
+            for a, b in zip(predictions, reference, strict=True)
         )
-        said = any("out of memory" in n for n in notes) and (any("fell back to the CPU" in n for n in notes) == expect_cpu)
+        said = any("out of memory" in n for n in notes) and (
+            any("fell back to the CPU" in n for n in notes) == expect_cpu
+        )
         devices = {p.device for p in predictions}
         ok = same and said and devices == ({dev.CPU} if expect_cpu else {dev.GPU}) and len(predictions) == 8
         results.append(tally.case(GROUP, ok))

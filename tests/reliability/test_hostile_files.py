@@ -168,8 +168,11 @@ CASES: dict[str, tuple[str, Builder, frozenset[str]]] = {
     "EPS named .png": ("figure.png", _save_pil("EPS"), frozenset({"NotAnImageError"})),
     "DICOM without file meta (opens)": ("nometa.dcm", _no_file_meta, OPENS),
     "DICOM without transfer syntax, native (opens)": ("nots.dcm", _no_transfer_syntax, OPENS),
-    "DICOM without transfer syntax, compressed": ("nots_rle.dcm", _no_transfer_syntax_compressed,
-                                                  frozenset({"InvalidImageError"})),  # fmt: skip
+    "DICOM without transfer syntax, compressed": (
+        "nots_rle.dcm",
+        _no_transfer_syntax_compressed,
+        frozenset({"InvalidImageError"}),
+    ),
     "wrong VR: Rows as DA": ("vr_da.dcm", _patched(ROWS_US, b"\x28\x00\x10\x00DA\x02\x00"), ANY),
     "wrong VR: Rows as OB": ("vr_ob.dcm", _patched(ROWS_US, b"\x28\x00\x10\x00OB\x02\x00"), ANY),
     "wrong VR: unknown VR ZZ": ("vr_zz.dcm", _patched(ROWS_US, b"\x28\x00\x10\x00ZZ\x02\x00"), ANY),
@@ -179,17 +182,30 @@ CASES: dict[str, tuple[str, Builder, frozenset[str]]] = {
     "truncated in the header": ("cut_head.dcm", _cut(lambda d: 420), ANY),
     "truncated inside an element": ("cut_elem.dcm", _cut(_series_description_middle), ANY),
     "truncated in the pixel data": ("cut_pix.dcm", _cut(lambda d: len(d) - 40), frozenset({"TruncatedFileError"})),
-    "Rows larger than the data": ("rows.dcm", _changed(Rows=64), frozenset({"TruncatedFileError", "InvalidImageError"})),
+    "Rows larger than the data": (
+        "rows.dcm",
+        _changed(Rows=64),
+        frozenset({"TruncatedFileError", "InvalidImageError"}),
+    ),
     "Columns zero": ("cols.dcm", _changed(Columns=0), frozenset({"InvalidImageError"})),
-    "Bits Allocated 8 for 16-bit data": ("ba8.dcm", _changed(BitsAllocated=8, BitsStored=8, HighBit=7),
-                                         frozenset({"InvalidImageError"})),  # fmt: skip
+    "Bits Allocated 8 for 16-bit data": (
+        "ba8.dcm",
+        _changed(BitsAllocated=8, BitsStored=8, HighBit=7),
+        frozenset({"InvalidImageError"}),
+    ),
     "Bits Stored above Bits Allocated": ("bs.dcm", _changed(BitsStored=20), frozenset({"InvalidImageError"})),
     "Samples per Pixel 3 on MONOCHROME2": ("spp.dcm", _changed(SamplesPerPixel=3), frozenset({"InvalidImageError"})),
     "Samples per Pixel 0": ("spp0.dcm", _changed(SamplesPerPixel=0), frozenset({"InvalidImageError"})),
-    "header declaring 8 TB of frames": ("huge.dcm", _changed(Rows=65535, Columns=65535, NumberOfFrames=1000),
-                                        frozenset({"ImageTooLargeError"})),  # fmt: skip
-    "header declaring a 1.8 GB frame": ("big.dcm", _changed(Rows=30000, Columns=30000),
-                                        frozenset({"ImageTooLargeError"})),  # fmt: skip
+    "header declaring 8 TB of frames": (
+        "huge.dcm",
+        _changed(Rows=65535, Columns=65535, NumberOfFrames=1000),
+        frozenset({"ImageTooLargeError"}),
+    ),
+    "header declaring a 1.8 GB frame": (
+        "big.dcm",
+        _changed(Rows=30000, Columns=30000),
+        frozenset({"ImageTooLargeError"}),
+    ),
     "PNG decompression bomb": ("bomb.png", _bytes(png_bomb(100_000, 100_000)), frozenset({"ImageTooLargeError"})),
     "truncated PNG": ("cut.png", _truncated_raster("PNG"), frozenset({"TruncatedFileError", "InvalidImageError"})),
     "truncated JPEG": ("cut.jpg", _truncated_raster("JPEG"), frozenset({"TruncatedFileError", "InvalidImageError"})),

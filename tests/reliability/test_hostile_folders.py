@@ -44,8 +44,14 @@ def opened_files() -> Iterator[list[str]]:
 
 def _outside(paths: list[str], root: Path) -> list[str]:
     real_root = root.resolve()
-    return [p for p in paths if os.path.isabs(p) and not Path(p).resolve().is_relative_to(real_root)
-            and not p.startswith(sys.prefix) and "site-packages" not in p]  # fmt: skip
+    return [
+        p
+        for p in paths
+        if os.path.isabs(p)
+        and not Path(p).resolve().is_relative_to(real_root)
+        and not p.startswith(sys.prefix)
+        and "site-packages" not in p
+    ]
 
 
 def test_symlink_loops_end_and_each_file_is_opened_once(tmp_path: Path, tally) -> None:

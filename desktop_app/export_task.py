@@ -1,0 +1,159 @@
+"""File > Export: turn what the workstation shows into core.export outputs, off the GUI thread.
+
+The GUI gathers an :class:`ExportRequest` (slices, their predictions, the pictures as displayed);
+:func:`run_export` reads the DICOM headers and calls the matching ``core.export`` writer, which
+refuses destinations beside the source images and writes atomically.  :class:`ExportTask` runs it
+in the global QThreadPool and reports ``finished(list of paths)`` or ``failed(message)``.
+Research use only - not for diagnostic use (every output says so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from PySide6.QtCore import QObject, QRunnable, Signal
+
+from core.imaging import SliceRef
+from core.model_config import ModelConfig
+from core.prediction import Prediction
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
+
+    from core.export import SliceResult
+
+ExportKind = Literal["pdf", "png", "dicom", "csv", "json"]
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """One export.  ``key_index`` indexes ``refs``/``predictions``; pictures are uint8 as displayed."""
+
+    kind: ExportKind
+    target: Path
+    refs: tuple[SliceRef, ...]
+    predictions: tuple[Prediction, ...]
+    config: ModelConfig
+    key_index: int = 0
+    key_display: NDArray[np.uint8] | None = None
+    key_overlay: NDArray[np.uint8] | None = None
+    view: NDArray[np.uint8] | None = None  # the whole viewer as shown (PNG export)
+    window: tuple[float, float] | None = None
+    colormap: NDArray[np.uint8] | None = None
+    opacity: float = 0.5
+    deidentify: bool = True
+
+
+def _results(request: ExportRequest) -> list[SliceResult]:
+    from core.export import SliceResult, read_header
+
+    headers: dict[Path, Dataset] = {}
+    results = []
+    for ref, prediction in zip(request.refs, request.predictions, strict=True):
+        if ref.kind == "dicom" and ref.path not in headers:
+            headers[ref.path] = read_header(ref.path)
+        results.append(SliceResult.from_ref(ref, prediction, headers.get(ref.path)))
+    return results
+
+
+def run_export(request: ExportRequest) -> list[Path]:
+    """Write the requested output; returns the written paths or raises core.export.ExportError."""
+    from core.export import (
+        AlgorithmInfo,
+        ExportError,
+        ReportInput,
+        burn_in_overlay,
+        result_rows,
+        summarize_series,
+        write_pdf_report,
+        write_results_csv,
+        write_results_json,
+        write_series_dicom,
+        write_view_png,
+    )
+
+    sources = sorted({str(ref.path) for ref in request.refs})
+    if request.kind == "png":
+        if request.view is None:
+            raise ExportError("there is no view to export")
+        write_view_png(request.target, request.view, description="NeuroReview view", sources=sources)
+        return [request.target]
+    if not request.predictions:
+        raise ExportError("there are no classified slices to export; classify the slice or the series first")
+    algorithm = AlgorithmInfo.from_config(request.config)
+    results = _results(request)
+    summary = summarize_series([r.prediction for r in results])
+    if request.kind in ("csv", "json"):
+        rows = result_rows(results, algorithm, deidentify=request.deidentify)
+        if request.kind == "csv":
+            write_results_csv(request.target, rows, sources=sources)
+        else:
+            write_results_json(request.target, rows, algorithm=algorithm, summary=summary, sources=sources)
+        return [request.target]
+    if request.key_display is None:
+        raise ExportError("the key slice could not be rendered")
+    if request.kind == "pdf":
+        report = ReportInput(
+            results=results,
+            algorithm=algorithm,
+            key_display=request.key_display,
+            key_overlay=request.key_overlay,
+            key_index=request.key_index,
+            window=request.window,
+            summary=summary,
+            include_identifiers=not request.deidentify,
+            heatmap_opacity=request.opacity,
+        )
+        write_pdf_report(request.target, report, sources=sources)
+        return [request.target]
+    # DICOM: the Secondary Capture shows the series' key slice (maximum P(tumor)); the GUI passes
+    # that slice's display, and its heatmap travels with its prediction when it was on screen.
+    if summary.key_index != request.key_index:
+        raise ExportError("internal: the DICOM key picture is not the series' key slice")
+    heat = results[summary.key_index].prediction.heatmap
+    picture = burn_in_overlay(request.key_display, heat, request.opacity, request.colormap)
+    return write_series_dicom(
+        request.target,
+        results,
+        algorithm,
+        key_picture=picture,
+        summary=summary,
+        deidentify=request.deidentify,
+        sources=sources,
+    )
+
+
+def with_heatmap_from(prediction: Prediction, shown: Prediction | None) -> Prediction:
+    """``prediction`` carrying the heatmap of ``shown`` (the same slice's on-screen result), if any."""
+    if shown is None or shown.heatmap is None:
+        return prediction
+    return dataclasses.replace(
+        prediction, heatmap=shown.heatmap, heatmap_class=shown.heatmap_class, heatmap_method=shown.heatmap_method
+    )
+
+
+class ExportSignals(QObject):
+    finished = Signal(object)  # list[Path]
+    failed = Signal(str)
+
+
+class ExportTask(QRunnable):
+    """Runs :func:`run_export` in a pool thread; any failure becomes ``failed(message)``."""
+
+    def __init__(self, request: ExportRequest) -> None:
+        super().__init__()
+        self.request = request
+        self.signals = ExportSignals()
+
+    def run(self) -> None:
+        try:
+            written = run_export(self.request)
+        except Exception as exc:  # ExportError and I/O errors alike become a message for the user
+            self.signals.failed.emit(str(exc) or type(exc).__name__)
+            return
+        self.signals.finished.emit(written)
