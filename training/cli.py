@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=float, default=None)
     train.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs (0 = off)")
     train.add_argument("--init", type=Path, default=None, help="Keras VGG19 ImageNet notop .h5 to start from")
+    train.add_argument("--init-weights", type=Path, default=None, help="exported weights folder to continue from")
     train.add_argument("--max-steps-per-epoch", type=int, default=None, help=argparse.SUPPRESS)
     train.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (default: user cache)")
     resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")

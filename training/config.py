@@ -37,6 +37,7 @@ class TrainConfig:
     dropout: float = 0.3
     patience: int = 0  # epochs without validation improvement before stopping; 0 = never stop early
     init: str | None = None
+    init_weights: str | None = None  # exported weights folder to continue from (SHA-256 verified)
     max_steps_per_epoch: int | None = None  # for smoke tests
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 

@@ -144,6 +144,12 @@ def export_run(
     return to
 
 
+def _initialisation(cfg: TrainConfig) -> str:
+    if cfg.init_weights:
+        return f"continued from exported weights {cfg.init_weights} (themselves trained from scratch)"
+    return f"convolutions from {cfg.init}" if cfg.init else "from scratch (no ImageNet weights)"
+
+
 def _plots(metrics: dict[str, Any], probs: np.ndarray, labels: np.ndarray, cfg: TrainConfig, folder: Path) -> None:
     from training.plots import confusion_matrix, reliability_diagram
 

@@ -155,6 +155,22 @@ def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, str]
     return model, optimizer, policy
 
 
+def load_exported_weights(model: Any, cfg: TrainConfig, folder: Path) -> None:
+    """Start from previously exported weights (after their SHA-256 check); the architecture must match."""
+    from core.model_config import load_model_config, verified_weights_path
+
+    exported = load_model_config(folder)
+    theirs, ours = exported.architecture, cfg.architecture()
+    if (theirs.widths, theirs.depths, theirs.channels, theirs.num_classes) != (
+        ours.widths,
+        ours.depths,
+        ours.channels,
+        ours.num_classes,
+    ) or exported.class_names != tuple(cfg.class_names):
+        raise RunFolderError(f"--init-weights {folder} has a different architecture or class order")
+    model.load_weights(verified_weights_path(folder, exported))
+
+
 def _append_log(run_dir: Path, row: dict[str, Any]) -> None:
     path = run_dir / LOG_FILE
     new = not path.exists()
@@ -192,6 +208,8 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
             from training.imagenet_init import load_imagenet_convolutions
 
             load_imagenet_convolutions(model, Path(cfg.init))
+        if cfg.init_weights:
+            load_exported_weights(model, cfg, Path(cfg.init_weights))
         env = describe_environment()
         env["precision_policy"] = policy
         env["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

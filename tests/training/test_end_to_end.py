@@ -14,6 +14,7 @@ from training import checkpoint as ckpt
 from training import trainer
 from training.cli import main
 from training.config import TrainConfig
+from training.errors import RunFolderError
 from training.evaluate import evaluate_source
 from training.export import export_run
 
@@ -76,6 +77,16 @@ def test_export_evaluate_and_load(tiny_dataset: Path, tmp_path: Path) -> None:
     assert "accuracy" in report and (tmp_path / "eval" / "metrics.json").is_file()
     assert main(["export", str(run), "--to", str(out)]) == 1  # refuses to overwrite
     assert main(["export", str(run), "--to", str(out), "--force"]) == 0
+
+    # a new run may continue from the exported weights; a different architecture is refused
+    model = build_vgg19(TrainConfig.load(run).architecture(), any_size=True)
+    trainer.load_exported_weights(model, TrainConfig.load(run), out)
+    reference = build_vgg19(config.architecture)
+    reference.load_weights(verified_weights_path(out, config))
+    np.testing.assert_allclose(model.get_weights()[0], reference.get_weights()[0])
+    wider = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "other"), widths=[4, 4, 4, 4, 4])
+    with pytest.raises(RunFolderError, match="different architecture"):
+        trainer.load_exported_weights(build_vgg19(wider.architecture()), wider, out)
 
 
 def test_cli_reports_layout_errors(tmp_path: Path, capsys) -> None:
