@@ -11,8 +11,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.errors import TrainingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from training.config import TrainConfig
 
 
 def _stages(text: str) -> list[list[int]]:
@@ -95,18 +99,24 @@ _TRAIN_FIELDS = {
 }
 
 
-def _train(args: argparse.Namespace) -> int:
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The run configuration a ``train`` command line asks for (defaults for what it leaves out)."""
     from training.config import TrainConfig
-    from training.trainer import start_run
 
     values = {field: getattr(args, arg) for arg, field in _TRAIN_FIELDS.items() if getattr(args, arg) is not None}
-    cfg = TrainConfig(
+    return TrainConfig(
         data=str(args.data.resolve()),
         out=str(args.out.resolve()),
         init=str(args.init.resolve()) if args.init else None,
+        init_weights=str(args.init_weights.resolve()) if args.init_weights else None,
         **values,
     )
-    run = start_run(cfg, args.cache_dir)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.trainer import start_run
+
+    run = start_run(train_config_from_args(args), args.cache_dir)
     print(f"training finished: {run}")
     return 0
 

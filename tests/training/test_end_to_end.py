@@ -103,3 +103,38 @@ def test_run_folder_is_never_overwritten(tiny_dataset: Path, tmp_path: Path, cap
     (run / "something").write_text("x")
     assert main(["train", "--data", str(tiny_dataset), "--out", str(run)]) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def test_command_line_options_reach_the_run_config(tmp_path: Path) -> None:
+    from training.cli import build_parser, train_config_from_args
+
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--data",
+            str(tmp_path / "d"),
+            "--out",
+            str(tmp_path / "r"),
+            "--stages",
+            "96:2,128:1",
+            "--lr",
+            "0.0003",
+            "--init-weights",
+            str(tmp_path / "w"),
+            "--init",
+            str(tmp_path / "vgg.h5"),
+            "--widths",
+            "2,2,4,4,4",
+            "--patience",
+            "3",
+            "--dedup-bits",
+            "8",
+            "--optimizer",
+            "sgd",
+        ]
+    )
+    cfg = train_config_from_args(args)
+    assert cfg.stages == [[96, 2], [128, 1]] and cfg.deploy_size == 128 and cfg.epochs == 3
+    assert cfg.learning_rate == 0.0003 and cfg.optimizer == "sgd" and cfg.patience == 3
+    assert cfg.init_weights == str((tmp_path / "w").resolve()) and cfg.init == str((tmp_path / "vgg.h5").resolve())
+    assert cfg.widths == [2, 2, 4, 4, 4] and cfg.dedup_max_bits == 8
