@@ -22,6 +22,8 @@ from core.model import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
 from core.model_config import ModelConfig, ModelConfigError, WeightsIntegrityError, load_model_config
 
 SERIES_LENGTH = 24
+LATENCY_BLOCKS = 3
+SETTLE_S = 0.2  # pause when switching between our process and the peer's
 
 
 def load_subject(folder: Path | None) -> tuple[Classifier, str, float]:
@@ -81,8 +83,10 @@ def measure(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Batch-1 latencies on the series' middle slice and series throughputs, ours and the peer's.
 
-    Our calls and the peer's are interleaved, so background load that comes and goes during the run
-    hits both alike.  Throughput is the best of three runs over the whole series.
+    Our calls and the peer's alternate in blocks (``LATENCY_BLOCKS`` per figure, with a short pause
+    at each switch so that the other process's thread pools have stopped spinning), so background
+    load that comes and goes during the run hits both alike.  Throughput is the best of three runs
+    over the whole series, ours and the peer's alternating.
     """
     one = series[len(series) // 2]
     for _ in range(3):
@@ -93,11 +97,16 @@ def measure(
     classify: list[float] = []
     heat: list[float] = []
     peer_one: list[float] = []
-    for _ in range(repeats):
-        classify.append(timed(lambda: clf.predict([one])))
-        heat.append(timed(lambda: clf.predict([one], heatmap=True)))
-        if peer is not None:
-            peer_one.append(peer.time_one())
+    per_block = -(-repeats // LATENCY_BLOCKS)
+    for block in range(LATENCY_BLOCKS):
+        count = max(0, min(per_block, repeats - block * per_block))
+        for _ in range(count):
+            classify.append(timed(lambda: clf.predict([one])))
+            heat.append(timed(lambda: clf.predict([one], heatmap=True)))
+        if peer is not None and count:
+            time.sleep(SETTLE_S)
+            peer_one.extend(peer.time_one() for _ in range(count))
+            time.sleep(SETTLE_S)
     clf.predict(series, batch_size=batch)
     clf.predict(series, heatmap=True, batch_size=batch)
     if peer is not None:
@@ -107,7 +116,9 @@ def measure(
         runs["ours"].append(timed(lambda: clf.predict(series, batch_size=batch)))
         runs["ours_heatmap"].append(timed(lambda: clf.predict(series, heatmap=True, batch_size=batch)))
         if peer is not None:
+            time.sleep(SETTLE_S)
             runs["peer"].append(peer.time_series())
+            time.sleep(SETTLE_S)
     ours = {
         "slice_shape": list(one.shape),
         "classify_ms": summarise_ms(classify),

@@ -7,6 +7,7 @@ With no path the bundled demo study opens (``--no-sample`` starts empty).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.self_test import run_self_test
 
         return run_self_test(args.weights)
+    from core.app_logging import configure_logging
+
+    with contextlib.suppress(OSError):  # logs under the platform log folder (issue 10); never fatal
+        configure_logging()
     app = create_application([sys.argv[0]])
     from desktop_app.main_window import MainWindow
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.audit_events import record_classified, record_exported, record_opened  # audit log (issue 10)
 from core.export.series_summary import SeriesSummary, summarize_series
 from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window, read_metadata
 from core.locator import resource_path, weights_dir
@@ -502,6 +503,8 @@ class MainWindow(QMainWindow):
             return
         self.browser.set_result(result)
         self.errors.add_errors(result.errors)
+        slices = result.all_slices()
+        record_opened({r.path for r in slices}, slices=len(slices), errors=len(result.errors), via="gui")
         self.errors.add_errors(result.ignored)  # readable DICOM without an image (SR, presentation states)
         count = len(result.errors)
         if count:
@@ -725,9 +728,13 @@ class MainWindow(QMainWindow):
             return  # an answer for a slice no longer on screen
         prediction = outcome.prediction
         self._requested_key = ""
+        if not outcome.from_cache:
+            self._audit_classified([ref.path], [prediction])
         self.ai_panel.show_prediction(prediction, outcome.model_input, outcome.from_cache)
-        cached = " (cached)" if outcome.from_cache else ""
-        self.timing_label.setText(f"Last inference: {prediction.milliseconds:.0f} ms{cached}")
+        if outcome.from_cache:
+            self.timing_label.setText(f"Last inference: cached ({prediction.milliseconds:.0f} ms when computed)")
+        else:
+            self.timing_label.setText(f"Last inference: {prediction.milliseconds:.0f} ms")
         self._heat = prediction.heatmap
         self._apply_heatmap()
         self.prediction_shown.emit(prediction)
@@ -782,6 +789,8 @@ class MainWindow(QMainWindow):
         self._series_request = -1
         uid = self._series_request_uid
         self._series_results[uid] = dict(results)
+        if self.series is not None and self.series.uid == uid:
+            self._audit_classified([self.series.slices[i].path for i in results], list(results.values()))
         seconds = time.perf_counter() - self._series_started
         self.ai_panel.series_ended(f"{len(results)} slices in {seconds:.1f} s")
         outcome = summarize(results)
@@ -936,7 +945,25 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exporting {kind.upper()}...")
         QThreadPool.globalInstance().start(task)
 
+    def _audit_classified(self, files: list[Path], predictions: list[Prediction]) -> None:
+        """Audit log entry for classified slices; a GPU fallback is also shown in the status bar."""
+        if not predictions:
+            return
+        first = predictions[0]
+        record_classified(
+            files,
+            slices=len(predictions),
+            weights_sha256=first.model_sha256,
+            device=first.device,
+            precision=first.precision,
+            via="gui",
+        )
+        notes = [n for p in predictions for n in p.extra.get("device_notes", [])]
+        if notes:
+            self.statusBar().showMessage(notes[-1], 15000)
+
     def _on_export_finished(self, written: list[Path]) -> None:
+        record_exported(",".join(sorted({p.suffix.lstrip(".") or "folder" for p in written})), written, via="gui")
         self.statusBar().showMessage("Exported " + ", ".join(str(p) for p in written), 15000)
         self.export_finished.emit(written)
 

@@ -88,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed the usage message
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with contextlib.suppress(OSError):  # logs under the platform log folder (issue 10); never fatal
+        from core.app_logging import configure_logging
+
+        configure_logging()
     try:
         return _run(args, sys.stdout, sys.stderr)
     except UsageError as exc:
@@ -141,6 +145,7 @@ def _load_classifier(weights: Path | None, stderr: TextIO) -> Classifier | None:
 
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from core.audit_events import record_classified, record_exported, record_opened
     from core.export.cli_outputs import ResultCollector, check_cli_destinations, exports_requested
     from core.export.destination import check_destination, check_output_folder
     from core.export.errors import DestinationError
@@ -152,6 +157,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     paths = [Path(p) for p in args.paths]
     scan = open_paths(paths)
     refs = scan.all_slices()
+    record_opened({ref.path for ref in refs}, slices=len(refs), errors=len(scan.errors), via="cli")
     sources = [p for p in paths if p.is_file()] + sorted({ref.path for ref in refs})
     try:
         out_path = check_destination(args.out, sources, allow_beside_source=True) if args.out else None
@@ -177,6 +183,15 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     finally:
         if stream is not stdout:
             stream.close()
+    if job.classified:  # audit log (issue 10): what was classified, by which weights, where
+        done = {ref.path for ref in refs if ref.path not in job.failed}
+        precision = classifier.precision
+        details = {"weights_sha256": classifier.sha256, "device": classifier.device_name, "precision": precision}
+        record_classified(done, slices=job.classified, via="cli", **details)
+        if out_path is not None:
+            record_exported("rows", [out_path], via="cli", format=args.format)
+        if heat_dir is not None:
+            record_exported("heatmaps", [heat_dir], via="cli")
     unreadable = len(scan.errors) + len(job.failed)
     print(
         f"{PROG}: classified {job.classified} slice(s); {unreadable} file(s) could not be read. {DISCLAIMER}",
@@ -198,6 +213,9 @@ def _export(
     except ExportError as exc:
         print(f"{PROG}: export failed: {exc}", file=stderr)
         return EXIT_EXPORT
+    from core.audit_events import record_exported
+
+    record_exported("pdf/dicom", outcome.written, via="cli")
     for path in outcome.written:
         print(f"{PROG}: wrote {path}", file=stderr)
     for reason in outcome.skipped:

@@ -71,7 +71,12 @@ def test_report_lists_every_figure_with_its_ratio() -> None:
 
 
 def test_harness_end_to_end_without_peer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import classifier_bench
+    from core.device import probe_slices
+
     monkeypatch.setenv("NEUROREVIEW_PRECISION", "float32")
+    small = probe_slices(size=24, count=3)
+    monkeypatch.setattr(classifier_bench, "bench_slices", lambda count: ([small[i % 3] for i in range(count)], "test"))
     weights = tmp_path / "weights"
     write_decisive_tiny_weights(weights)
     out = tmp_path / "out"

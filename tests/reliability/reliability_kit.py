@@ -33,6 +33,7 @@ def mr_dataset(
     values: np.ndarray | None = None,
     *,
     series_uid: str | None = None,
+    study_uid: str | None = None,
     instance: int = 1,
     patient_name: str = PATIENT_NAME,
     patient_id: str = PATIENT_ID,
@@ -46,7 +47,8 @@ def mr_dataset(
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID = MRImageStorage
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = generate_uid()
+    # one study per series unless given: the same series UID always gets the same study UID
+    ds.StudyInstanceUID = study_uid or (generate_uid(entropy_srcs=[series_uid]) if series_uid else generate_uid())
     ds.SeriesInstanceUID = series_uid or generate_uid()
     ds.PatientName, ds.PatientID, ds.Modality = patient_name, patient_id, "MR"
     ds.SeriesNumber, ds.InstanceNumber = 1, instance
