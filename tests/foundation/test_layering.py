@@ -14,7 +14,9 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(cwd)}
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _contract_section() -> str:
@@ -41,7 +43,7 @@ def test_contract_fails_when_core_imports_qt(tmp_path: Path) -> None:
 
 def test_no_pickle_or_load_model_in_the_source_tree() -> None:
     forbidden = re.compile(
-        r"allow_pickle\s*=\s*True|(keras|models|saving)\.load_model|import\s+load_model|\bload_model\s*,"
+        r"allow_pickle\s*=\s*True|(keras|models|saving)\.load_model|import\s+load_model\b|\bload_model\s*,"
         r"|import pickle|from pickle|pickle\.loads?\(|import dill|joblib\.load"
     )
     offenders = []

@@ -51,8 +51,12 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_dataset: Path, tmp_pat
     assert len(log) == 3  # header + 2 epochs, the interrupted epoch logged once
     cfg = TrainConfig.load(straight)
     a, b = build_vgg19(cfg.architecture()), build_vgg19(cfg.architecture())
-    a.load_weights(straight / "checkpoint" / ckpt.LAST_WEIGHTS)
-    b.load_weights(interrupted_dir / "checkpoint" / ckpt.LAST_WEIGHTS)
+    a.load_weights(ckpt.last_weights_path(straight))
+    b.load_weights(ckpt.last_weights_path(interrupted_dir))
+    assert sorted(p.name for p in (straight / "checkpoint").glob("epoch*")) == [
+        "epoch0002.optimizer.npz",
+        "epoch0002.weights.h5",
+    ]  # older epochs are dropped once state.json names the new pair
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
     assert json.loads((straight / "split.json").read_text()) == json.loads((interrupted_dir / "split.json").read_text())
