@@ -112,7 +112,9 @@ class Classifier:
         mismatch, checked before any weight is read) or ClassifierLoadError.
         """
         from core.locator import weights_dir
+        from core.user_paths import keep_keras_home_private
 
+        keep_keras_home_private()
         folder = Path(folder) if folder is not None else weights_dir()
         config = load_model_config(folder)
         path = verified_weights_path(folder, config)

@@ -34,3 +34,11 @@ def cache_dir() -> Path:
 
 def config_dir() -> Path:
     return _base("config")
+
+
+def keep_keras_home_private() -> None:
+    """Point Keras' own folder (it writes ``keras.json`` on import) at our config folder, not ``~/.keras``.
+
+    Call before the first ``import keras``; an explicit ``KERAS_HOME`` is respected.
+    """
+    os.environ.setdefault("KERAS_HOME", str(config_dir() / "keras"))
