@@ -115,7 +115,7 @@ def export_run(
             "batch_size": cfg.batch_size,
             "seed": cfg.seed,
             "augment": cfg.augment.to_json(),
-            "initialisation": cfg.init or "from scratch (no ImageNet weights)",
+            "initialisation": _initialisation(cfg),
         },
         "environment": environment,
         "weights_storage": "float16 (cast to float32 at load)",

@@ -70,6 +70,7 @@ def test_export_evaluate_and_load(tiny_dataset: Path, tmp_path: Path) -> None:
     assert config.class_names == ("glioma", "meningioma", "notumor", "pituitary")
     assert config.input_size == 32 and config.temperature > 0
     assert "duplicate-aware" in config.metrics["split"]
+    assert config.provenance["training"]["initialisation"].startswith("from scratch")
     assert (out / "MODEL_CARD.md").read_text().count("Not for diagnostic use") == 1
     model = build_vgg19(config.architecture)
     model.load_weights(verified_weights_path(out, config))
@@ -142,3 +143,12 @@ def test_command_line_options_reach_the_run_config(tmp_path: Path) -> None:
     assert cfg.learning_rate == 0.0003 and cfg.optimizer == "sgd" and cfg.patience == 3
     assert cfg.init_weights == str((tmp_path / "w").resolve()) and cfg.init == str((tmp_path / "vgg.h5").resolve())
     assert cfg.widths == [2, 2, 4, 4, 4] and cfg.dedup_max_bits == 8
+
+
+def test_model_card_names_how_the_run_was_initialised(tmp_path: Path) -> None:
+    from training.export import _initialisation
+
+    base = {"data": str(tmp_path), "out": str(tmp_path / "r")}
+    assert _initialisation(TrainConfig(**base)).startswith("from scratch")
+    assert _initialisation(TrainConfig(**base, init_weights="/w")).startswith("continued from exported weights /w")
+    assert _initialisation(TrainConfig(**base, init="/vgg.h5")) == "convolutions from /vgg.h5"
