@@ -21,6 +21,7 @@ if [ "$mode" = "test" ]; then
   command -v dcmdump >/dev/null || missing+=(dcmtk)
   command -v dciodvfy >/dev/null || missing+=(dicom3tools)
   command -v pdftotext >/dev/null || missing+=(poppler-utils)
+  command -v ojph_compress >/dev/null || missing+=(openjph-tools)
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
