@@ -9,16 +9,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from core.device import cpu_supports_bfloat16
+
 PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pillow", "pydicom", "neuroreview")
-
-
-def cpu_supports_bfloat16() -> bool:
-    """True when the CPU advertises AVX512-BF16 or AMX-BF16 (Linux /proc/cpuinfo)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def git_commit(repo: Path) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from core.classifier import softmax
 from core.model import build_vgg19
 from core.model_config import CONFIG_FILENAME, ModelConfig, load_model_config, verified_weights_path
 from training import checkpoint as ckpt
@@ -15,7 +16,7 @@ from training.config import RUN_CONFIG, TrainConfig
 from training.errors import RunFolderError
 from training.images import ProgressBar, load_dataset
 from training.manifest import build_manifest
-from training.metrics import classification_metrics, softmax
+from training.metrics import classification_metrics
 
 
 def _model_for(source: Path) -> tuple[Any, ModelConfig]:

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from core.classifier import softmax
 from core.model import build_vgg19
 from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
 from training import checkpoint as ckpt
 from training.config import RUN_CONFIG, TrainConfig
 from training.errors import RunFolderError
-from training.metrics import classification_metrics, fit_temperature, softmax
+from training.metrics import classification_metrics, fit_temperature
 from training.model_card import render_model_card
 from training.trainer import BEST_LOGITS, LOG_FILE
 

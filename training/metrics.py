@@ -9,14 +9,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from core.classifier import softmax
+
 ECE_BINS = 15
-
-
-def softmax(logits: NDArray[np.floating], temperature: float = 1.0) -> NDArray[np.float64]:
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def expected_calibration_error(probs: NDArray[np.floating], labels: NDArray[np.integer], bins: int = ECE_BINS) -> float:

@@ -8,10 +8,11 @@ import h5py
 import numpy as np
 import pytest
 
+from core.classifier import softmax
 from core.model import Architecture, build_vgg19
 from training.errors import TrainingError
 from training.imagenet_init import load_imagenet_convolutions
-from training.metrics import classification_metrics, expected_calibration_error, fit_temperature, roc_auc, softmax
+from training.metrics import classification_metrics, expected_calibration_error, fit_temperature, roc_auc
 
 
 def test_roc_auc_matches_pair_counting() -> None:
