@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from dicom_factory import make_dataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pydicom.uid import MRImageStorage, generate_uid
 
 from core.export.records import AlgorithmInfo, SliceResult
 from core.prediction import Prediction
@@ -66,32 +67,41 @@ def results_for(series: Series) -> list[SliceResult]:
 
 
 def slice_dataset(index: int, study: str, series: str, frame_of_ref: str) -> Dataset:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.SOPClassUID = MRImageStorage
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame_of_ref
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = PATIENT_NAME, PATIENT_ID, BIRTH_DATE, "F"
-    ds.InstitutionName, ds.InstitutionAddress = INSTITUTION, "1 Example Road, Exampletown"
-    ds.ReferringPhysicianName, ds.OperatorsName = "House^Gregory", "Tech^Tom"
-    ds.AccessionNumber, ds.StudyID = "ACC123456", "STUDY42"
-    ds.StudyDate, ds.StudyTime, ds.SeriesDate = "20240105", "101500", "20240105"
-    ds.StudyDescription, ds.SeriesDescription = "MRI brain for Jane", "AX T1 POST"
-    ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "MR", 3, index + 1
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    ds.ImagePositionPatient = [0, 0, float(index) * 5]
-    ds.PixelSpacing, ds.SliceThickness = [0.9, 0.9], 5
-    ds.ScanningSequence, ds.SequenceVariant, ds.ScanOptions, ds.MRAcquisitionType = "SE", "NONE", "", "2D"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.Rows = ds.Columns = 32
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    """One 32x32 MR slice carrying every kind of identifier the de-identification must remove."""
     rng = np.random.default_rng(index)
-    ds.PixelData = rng.integers(0, 4000, size=(32, 32), dtype=np.uint16).tobytes()
+    ds = make_dataset(
+        rng.integers(0, 4000, size=(32, 32), dtype=np.uint16),
+        bits_allocated=16,
+        bits_stored=12,
+        patient_name=PATIENT_NAME,
+        patient_id=PATIENT_ID,
+        study_uid=study,
+        series_uid=series,
+        series_number=3,
+        series_description="AX T1 POST",
+        instance=index + 1,
+        position=(0.0, 0.0, float(index) * 5),
+        extra={
+            "SpecificCharacterSet": "ISO_IR 100",
+            "FrameOfReferenceUID": frame_of_ref,
+            "PatientBirthDate": BIRTH_DATE,
+            "InstitutionName": INSTITUTION,
+            "InstitutionAddress": "1 Example Road, Exampletown",
+            "ReferringPhysicianName": "House^Gregory",
+            "OperatorsName": "Tech^Tom",
+            "AccessionNumber": "ACC123456",
+            "StudyID": "STUDY42",
+            "StudyDate": "20240105",
+            "StudyTime": "101500",
+            "SeriesDate": "20240105",
+            "StudyDescription": "MRI brain for Jane",
+            "ScanningSequence": "SE",
+            "SequenceVariant": "NONE",
+            "ScanOptions": "",
+            "MRAcquisitionType": "2D",
+            "ImageType": ["ORIGINAL", "PRIMARY", "M", "NONE"],
+        },
+    )
     block = ds.private_block(0x0029, PRIVATE_CREATOR, create=True)
     block.add_new(0x10, "LO", PRIVATE_VALUE)
     ref = Dataset()

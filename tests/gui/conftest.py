@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from dicom_factory import make_dataset, write
+from pydicom.uid import generate_uid
 
 pytest.importorskip("pytestqt")
 
@@ -17,31 +17,22 @@ from desktop_app.settings import AppSettings
 def write_series(folder: Path, count: int, size: int = 16, seed: int = 0) -> list[Path]:
     """``count`` tiny MR slices of one series (positions along z), random but seeded pixels."""
     rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
     study, series = generate_uid(), generate_uid()
     paths = []
     for i in range(count):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
-        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SOPClassUID = MRImageStorage
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
-        ds.PatientName, ds.PatientID, ds.Modality = "Test^Tiny", "T1", "MR"
-        ds.SeriesNumber, ds.InstanceNumber = 1, i + 1
-        ds.SeriesDescription = "tiny"
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [0, 0, float(i)]
-        ds.PixelSpacing = [1, 1]
-        ds.Rows = ds.Columns = size
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.PixelData = rng.integers(0, 4000, (size, size), dtype=np.uint16).tobytes()
-        path = folder / f"{i:03d}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
+        ds = make_dataset(
+            rng.integers(0, 4000, (size, size), dtype=np.uint16),
+            bits_allocated=16,
+            bits_stored=12,
+            study_uid=study,
+            series_uid=series,
+            instance=i + 1,
+            position=(0.0, 0.0, float(i)),
+            patient_name="Test^Tiny",
+            patient_id="T1",
+            series_description="tiny",
+        )
+        paths.append(write(ds, folder / f"{i:03d}.dcm"))
     return paths
 
 

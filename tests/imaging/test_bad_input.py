@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import bundled, make_dataset, phantom, write
 from PIL import Image
 
 from core.imaging import (
@@ -24,8 +25,6 @@ from core.imaging import (
     open_paths,
 )
 from core.imaging.indexer import index_file
-
-from .factory import bundled, make_dataset, phantom, write
 
 
 def only_error(path: Path) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from dicom_factory import have_dcmtk, make_dataset, phantom, run_tool, write
 from PIL import Image
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
@@ -23,8 +24,6 @@ from pydicom.uid import (
 )
 
 from core.imaging import PixelStore, SliceRef, open_paths
-
-from .factory import have_dcmtk, make_dataset, phantom, run_tool, write
 
 pytestmark = pytest.mark.skipif(
     not have_dcmtk("img2dcm", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmconv"),

@@ -6,13 +6,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from dicom_factory import bundled, make_dataset, phantom, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from core.imaging import ImagingError, PixelStore, open_paths
-
-from .factory import bundled, make_dataset, phantom, write
 
 SOURCES = ["MR_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm", "MR_small_jpeg_ls_lossless.dcm"]
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import make_dataset, make_enhanced, phantom, write
 from PIL import Image
 
 from core.imaging import FileAccessError, open_paths, read_metadata
 from core.imaging.metadata import IDENTIFYING_FIELDS
-
-from .factory import make_dataset, make_enhanced, phantom, write
 
 
 def test_classic_metadata(tmp_path: Path) -> None:

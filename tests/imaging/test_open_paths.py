@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import BASIC_TEXT_SR, bundled, make_dataset, phantom, write, write_series
 from pydicom.uid import generate_uid
 
 from core.imaging import FileError, PixelStore, ScanLimits, Series, open_paths
-
-from .factory import BASIC_TEXT_SR, bundled, make_dataset, phantom, write, write_series
 
 
 def test_single_bundled_files_open_as_one_slice_each() -> None:

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from dicom_factory import bundled, make_dataset, make_enhanced, phantom, write, write_series
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import RLELossless
 
 from core.imaging import PixelStore, SliceRef, Window, open_paths
 from core.render import render_for_model
-
-from .factory import bundled, make_dataset, make_enhanced, phantom, write, write_series
 
 
 def only_slice(path: Path) -> SliceRef:

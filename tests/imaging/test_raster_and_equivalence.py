@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import make_dataset, phantom, write
 from PIL import Image
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from core.imaging import PixelStore, SliceRef, open_paths
 from core.render import render_for_model
-
-from .factory import make_dataset, phantom, write
 
 
 def only_slice(path: Path) -> SliceRef:

@@ -6,10 +6,9 @@ import warnings
 
 import pydicom
 import pytest
+from dicom_factory import BUNDLED, make_dataset, phantom, write
 
 from core.imaging.raw_values import get_floats, get_int, get_string, get_strings
-
-from .factory import BUNDLED, make_dataset, phantom, write
 
 FILES = sorted(p for p in BUNDLED.glob("*.dcm"))
 

@@ -8,9 +8,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from dicom_factory import make_dataset
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 import core.imaging as imaging
 
@@ -19,7 +19,6 @@ IMAGING_ERRORS = {
     for name in imaging.__all__
     if isinstance(getattr(imaging, name), type) and issubclass(getattr(imaging, name), imaging.ImagingError)
 }
-BUNDLED = Path(pydicom.__file__).parent / "data" / "test_files"  # shipped in the wheel, never downloaded
 PATIENT_NAME = "Rossi^Maria"
 PATIENT_ID = "PID-7731-XQ"
 
@@ -39,28 +38,20 @@ def mr_dataset(
     patient_id: str = PATIENT_ID,
 ) -> Dataset:
     """A tiny Part-10 MR image (16-bit, 12 bits stored, explicit VR little endian)."""
-    values = pixels() if values is None else values
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = MRImageStorage
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     # one study per series unless given: the same series UID always gets the same study UID
-    ds.StudyInstanceUID = study_uid or (generate_uid(entropy_srcs=[series_uid]) if series_uid else generate_uid())
-    ds.SeriesInstanceUID = series_uid or generate_uid()
-    ds.PatientName, ds.PatientID, ds.Modality = patient_name, patient_id, "MR"
-    ds.SeriesNumber, ds.InstanceNumber = 1, instance
-    ds.SeriesDescription = "RELIABILITY"
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    ds.ImagePositionPatient = [0, 0, float(instance)]
-    ds.PixelSpacing = [1, 1]
-    ds.Rows, ds.Columns = values.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = values.astype(np.uint16).tobytes()
-    return ds
+    study = study_uid or (generate_uid(entropy_srcs=[series_uid]) if series_uid else None)
+    return make_dataset(
+        pixels() if values is None else values,
+        bits_allocated=16,
+        bits_stored=12,
+        study_uid=study,
+        series_uid=series_uid,
+        instance=instance,
+        position=(0.0, 0.0, float(instance)),
+        patient_name=patient_name,
+        patient_id=patient_id,
+        series_description="RELIABILITY",
+    )
 
 
 def write_dicom(path: Path, ds: Dataset | None = None) -> Path:

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from dicom_factory import BUNDLED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from reliability_kit import BUNDLED
 
 from core.imaging import ImagingError, PixelStore, open_paths
 

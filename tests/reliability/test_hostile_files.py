@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from dicom_factory import BUNDLED
 from PIL import Image
-from reliability_kit import BUNDLED, IMAGING_ERRORS, mr_dataset, pixels, png_bomb, write_dicom
+from reliability_kit import IMAGING_ERRORS, mr_dataset, pixels, png_bomb, write_dicom
 
 from core.imaging import ImagingError, PixelStore, open_paths
 
