@@ -14,7 +14,7 @@ from core.model_config import CONFIG_FILENAME, ModelConfig, load_model_config, v
 from training import checkpoint as ckpt
 from training.config import RUN_CONFIG, TrainConfig
 from training.errors import RunFolderError
-from training.images import ProgressBar, load_dataset
+from training.images import load_dataset
 from training.manifest import build_manifest
 from training.metrics import classification_metrics
 
@@ -45,7 +45,7 @@ def evaluate_source(source: Path, data_dir: Path, out: Path | None = None, cache
 
     model, config = _model_for(Path(source))
     manifest = build_manifest(Path(data_dir), config.class_names)
-    data = load_dataset(manifest, max(config.input_size, 32), cache_dir, ProgressBar("decoding images"))
+    data = load_dataset(manifest, max(config.input_size, 32), cache_dir, show_progress=True)
     inputs = to_model_input(list(data.images), config)
     logits = np.asarray(model.predict(inputs, batch_size=64, verbose=0), dtype=np.float32)
     metrics = classification_metrics(logits, data.labels, config.class_names, config.temperature)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from core.preprocess import resize_slice
+from core.progress import ProgressBar
 from core.render import render_for_model
 from training.manifest import Manifest
 
@@ -63,9 +62,10 @@ def load_dataset(
     manifest: Manifest,
     size: int,
     cache_dir: Path | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    *,
+    show_progress: bool = False,
 ) -> DecodedDataset:
-    """Decode (or read from cache) every manifest entry at ``size`` x ``size``."""
+    """Decode (or read from cache) every manifest entry at ``size`` x ``size``; progress goes to stderr."""
     folder = (cache_dir or default_cache_dir()) / f"{manifest.fingerprint[:24]}-{size}"
     images_file, labels_file, meta_file = folder / "images.npy", folder / "labels.npy", folder / "meta.json"
     if images_file.is_file() and labels_file.is_file() and meta_file.is_file():
@@ -80,7 +80,7 @@ def load_dataset(
     labels: list[int] = []
     relpaths: list[str] = []
     skipped: list[tuple[str, str]] = []
-    total = len(manifest.entries)
+    progress = ProgressBar(sys.stderr, len(manifest.entries), "decoding images", unit="images", enabled=show_progress)
     for i, entry in enumerate(manifest.entries):
         try:
             rendered = render_file(manifest.root / entry.relpath)
@@ -91,8 +91,8 @@ def load_dataset(
             skipped.append((entry.relpath, str(exc) or type(exc).__name__))
         except Exception as exc:
             skipped.append((entry.relpath, f"{type(exc).__name__}: {exc}"))
-        if progress:
-            progress(i + 1, total)
+        progress.update(i + 1)
+    progress.close()
     if not images:
         raise ValueError("no readable images in the dataset")
     data = DecodedDataset(np.stack(images), np.asarray(labels, dtype=np.int64), relpaths, skipped)
@@ -103,20 +103,3 @@ def load_dataset(
         tmp.replace(target)
     meta_file.write_text(json.dumps({"relpaths": relpaths, "skipped": skipped}), encoding="utf-8")
     return data
-
-
-class ProgressBar:
-    """A plain-text progress bar with ETA on stderr."""
-
-    def __init__(self, label: str, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
-        self.label, self.stream, self.start = label, stream, time.monotonic()
-
-    def __call__(self, done: int, total: int) -> None:
-        if done != total and done % max(1, total // 100):
-            return
-        elapsed = time.monotonic() - self.start
-        eta = elapsed / done * (total - done) if done else 0.0
-        bar = "#" * int(30 * done / max(total, 1))
-        end = "\n" if done == total else ""
-        self.stream.write(f"\r{self.label} [{bar:<30}] {done}/{total} ETA {eta:5.0f}s{end}")
-        self.stream.flush()

@@ -23,7 +23,7 @@ from training import checkpoint as ckpt
 from training.config import TrainConfig
 from training.environment import choose_precision, describe_environment
 from training.errors import RunFolderError
-from training.images import DecodedDataset, ProgressBar, load_dataset
+from training.images import DecodedDataset, load_dataset
 from training.manifest import build_manifest, save_manifest
 from training.metrics import classification_metrics
 from training.split import Split, group_duplicates, stratified_group_split
@@ -59,7 +59,7 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, cache_dir: Path | None = None)
         save_manifest(manifest, manifest_file)
     elif json.loads(manifest_file.read_text(encoding="utf-8"))["fingerprint"] != manifest.fingerprint:
         raise RunFolderError(f"the data in {cfg.data} changed since this run started (manifest fingerprint differs)")
-    data = load_dataset(manifest, cfg.cache_size, cache_dir, ProgressBar("decoding images"))
+    data = load_dataset(manifest, cfg.cache_size, cache_dir, show_progress=True)
     if data.skipped:
         print(f"skipped {len(data.skipped)} unreadable image(s), listed in {run_dir / 'skipped.json'}", file=sys.stderr)
         (run_dir / "skipped.json").write_text(json.dumps(data.skipped, indent=1), encoding="utf-8")

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from core.cli.progress import ProgressBar
 from core.cli.rows import FORMATS, RowWriter, error_row, make_writer, slice_row
+from core.progress import ProgressBar
 from core.saliency import METHODS
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -12,7 +12,7 @@ from handmade_models import write_decisive_tiny_weights
 from bench import run as bench_run
 from bench.report import render_markdown
 from bench.stats import best_rate, percentile, summarise_ms, timed
-from core.cli.progress import ProgressBar
+from core.progress import ProgressBar
 
 
 def test_percentile_and_summary() -> None:
@@ -122,6 +122,11 @@ def test_progress_bar_prints_tenths_off_a_terminal() -> None:
     bar.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 11 and lines[-1].startswith("classifying [") and "20/20 slices" in lines[-1]
+    assert " ETA " in lines[5] and " ETA " not in lines[-1]
+    images = io.StringIO()
+    bar = ProgressBar(images, 4, "decoding images", unit="images")
+    bar.update(4)
+    assert images.getvalue().startswith("decoding images [") and "4/4 images" in images.getvalue()
     quiet = io.StringIO()
     ProgressBar(quiet, 5, enabled=False).update(5)
     assert quiet.getvalue() == ""

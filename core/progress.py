@@ -13,10 +13,13 @@ BAR_WIDTH = 30
 
 
 class ProgressBar:
-    """``label  [#########.........]  12/48 slices  3.1 slices/s``."""
+    """``label [#########.........] 12/48 slices 3.1 slices/s ETA 12 s``."""
 
-    def __init__(self, stream: TextIO, total: int, label: str = "classifying", *, enabled: bool = True) -> None:
+    def __init__(
+        self, stream: TextIO, total: int, label: str = "classifying", *, unit: str = "slices", enabled: bool = True
+    ) -> None:
         self._stream = stream
+        self._unit = unit
         self._total = max(total, 0)
         self._label = label
         self._enabled = enabled and total > 0
@@ -51,4 +54,7 @@ class ProgressBar:
         elapsed = max(time.perf_counter() - self._start, 1e-9)
         rate = self._done / elapsed
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        return f"{self._label} [{bar}] {self._done}/{self._total} slices {rate:.1f} slices/s"
+        line = f"{self._label} [{bar}] {self._done}/{self._total} {self._unit} {rate:.1f} {self._unit}/s"
+        if 0 < self._done < self._total:
+            line += f" ETA {(self._total - self._done) / rate:.0f} s"
+        return line
