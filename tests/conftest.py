@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def no_leaked_threads():
     """Fail a test that leaves a Python thread running (napari's habit)."""
     before = set(threading.enumerate())
     yield
+    decoder = sys.modules.get("core.imaging.isolated_decoder")
+    if decoder is not None:  # the decoder helper process (and its manager thread) lives until stopped
+        decoder.shutdown_helper()
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
     for thread in leaked:
         thread.join(timeout=5)

@@ -19,7 +19,6 @@ import pydicom
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
-from pydicom.pixels.utils import pixel_array
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from core.imaging.dicom_header import Geometry, PixelElement, check_geometry, check_syntax, read_header
@@ -31,6 +30,7 @@ from core.imaging.errors import (
     UnsupportedCompressionError,
 )
 from core.imaging.frames import functional_item
+from core.imaging.isolated_decoder import DecoderCrashedError, decode_stored_values, decode_stored_values_isolated
 from core.imaging.sniff import sniff_format
 from core.imaging.window import Window
 
@@ -108,7 +108,9 @@ def frame_dataset(source: DicomSource, frame: int) -> Dataset:
 # GDCM aborts the whole process (a C++ abort, not a Python exception) on some damaged JPEG streams -
 # found by the reliability fuzzing (issue 10) - so it decodes only the transfer syntaxes that no other
 # installed plugin handles (JPEG Lossless, Process 14).  pydicom would otherwise try GDCM first.
+# Even then it runs in a helper process (core.imaging.isolated_decoder), so an abort costs one file only.
 _PLUGIN_PREFERENCE = ("pylibjpeg", "pyjpegls", "pillow", "pydicom", "gdcm")
+_ISOLATED_PLUGINS = frozenset({"gdcm"})
 
 
 def _safe_plugin(tsyntax: UID) -> str:
@@ -126,13 +128,12 @@ def _decode_raw(source: DicomSource, frame: int) -> NDArray[Any]:
     """Decoded stored values of one frame, (H, W) or (H, W, 3)."""
     path = source.path
     plugin = _safe_plugin(source.tsyntax) if source.tsyntax.is_compressed else ""
+    decode = decode_stored_values_isolated if plugin in _ISOLATED_PLUGINS else decode_stored_values
     try:
-        if source.needs_full_read:
-            ds = pydicom.dcmread(path, force=True)
-            ds.file_meta.TransferSyntaxUID = source.tsyntax
-            arr = pixel_array(ds, index=frame, decoding_plugin=plugin)
-        else:
-            arr = pixel_array(path, index=frame, transfer_syntax_uid=source.tsyntax, decoding_plugin=plugin)
+        arr = decode(path, frame, source.tsyntax, source.needs_full_read, plugin)
+    except DecoderCrashedError as exc:
+        message = f"compressed pixel data ({source.tsyntax.name}) is damaged: the {plugin} decoder crashed on it"
+        raise InvalidImageError(message, path) from exc
     except FileNotFoundError as exc:
         raise FileAccessError("file no longer exists (moved or deleted after opening)", path) from exc
     except PermissionError as exc:

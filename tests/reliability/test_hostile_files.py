@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from dicom_factory import BUNDLED
 from PIL import Image
 from reliability_kit import IMAGING_ERRORS, mr_dataset, pixels, png_bomb, write_dicom
 
-from core.imaging import ImagingError, PixelStore, open_paths
+from core.imaging import ImagingError, InvalidImageError, PixelStore, open_paths
 
 GROUP = "Hostile files"
 ANY = frozenset(IMAGING_ERRORS)
@@ -147,6 +149,27 @@ def _series_description_middle(data: bytes) -> int:
     return data.index(b"RELIABILITY") + 5
 
 
+def _jpeg_lossless(damage_huffman_table: bool) -> Builder:
+    """mr_dataset() as JPEG Lossless SV1 (dcmcjpeg), which only GDCM decodes here.
+
+    With the first DHT marker destroyed, GDCM throws a C++ exception that aborts the process it runs in
+    (found by fuzzing); core.imaging decodes GDCM's syntaxes in a helper process, so only that file fails.
+    """
+
+    def build(path: Path) -> None:
+        if shutil.which("dcmcjpeg") is None:
+            pytest.skip("dcmcjpeg (DCMTK) is not installed")
+        native = write_dicom(path.with_suffix(".native"))
+        subprocess.run(["dcmcjpeg", "+e1", str(native), str(path)], check=True, capture_output=True)
+        native.unlink()
+        if damage_huffman_table:
+            data = path.read_bytes()
+            marker = data.index(b"\xff\xc4", data.index(b"\xff\xd8"))
+            path.write_bytes(data[:marker] + b"\x00" + data[marker + 1 :])
+
+    return build
+
+
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 TEXT = b"Clinical note: patient doing well.\n" * 20
 RANDOM = np.random.default_rng(7).integers(0, 256, 4096, dtype=np.uint8).tobytes()
@@ -210,6 +233,12 @@ CASES: dict[str, tuple[str, Builder, frozenset[str]]] = {
     "PNG decompression bomb": ("bomb.png", _bytes(png_bomb(100_000, 100_000)), frozenset({"ImageTooLargeError"})),
     "truncated PNG": ("cut.png", _truncated_raster("PNG"), frozenset({"TruncatedFileError", "InvalidImageError"})),
     "truncated JPEG": ("cut.jpg", _truncated_raster("JPEG"), frozenset({"TruncatedFileError", "InvalidImageError"})),
+    "JPEG Lossless (opens)": ("lossless.dcm", _jpeg_lossless(damage_huffman_table=False), OPENS),
+    "JPEG Lossless that crashes its decoder": (
+        "gdcm_abort.dcm",
+        _jpeg_lossless(damage_huffman_table=True),
+        frozenset({"InvalidImageError"}),
+    ),
     "16-bit PNG (opens)": ("sixteen.png", _png("I;16"), OPENS),
     "palette PNG (opens)": ("palette.png", _png("P"), OPENS),
 }
@@ -264,3 +293,14 @@ def test_file_changed_between_indexing_and_display(tmp_path: Path, tally, change
     handled = type(info.value).__name__ == "FileAccessError" and str(info.value).startswith("moving.dcm: ")
     handled = handled and np.array_equal(store.modality(good), GOOD)
     assert tally.case(GROUP, handled), repr(info.value)
+
+
+def test_decoder_helper_starts_again_after_a_crash(tmp_path: Path, tally) -> None:
+    _jpeg_lossless(damage_huffman_table=True)(tmp_path / "bad.dcm")
+    _jpeg_lossless(damage_huffman_table=False)(tmp_path / "ok.dcm")
+    refs = {ref.path.name: ref for ref in open_paths([tmp_path]).all_slices()}
+    store = PixelStore()
+    with pytest.raises(InvalidImageError, match="decoder crashed") as info:
+        store.modality(refs["bad.dcm"])
+    recovered = np.array_equal(store.modality(refs["ok.dcm"]), pixels())  # decoded by a fresh helper
+    assert tally.case(GROUP, recovered), repr(info.value)
