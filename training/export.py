@@ -17,7 +17,7 @@ import numpy as np
 
 from core.classifier import softmax
 from core.model import build_vgg19
-from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
+from core.model_config import CONFIG_FILENAME, ModelConfig, load_model_config, sha256_file
 from training import checkpoint as ckpt
 from training.config import RUN_CONFIG, TrainConfig
 from training.errors import RunFolderError
@@ -71,6 +71,8 @@ def export_run(
         raise RunFolderError(f"{to} already holds {', '.join(existing)}; pass --force to overwrite")
     to.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig.load(run_dir)
+    environment = json.loads((run_dir / "environment.json").read_text(encoding="utf-8"))
+    initialisation = _initialisation(cfg, environment)  # before ``to`` (maybe the initial weights) changes
     with np.load(run_dir / BEST_LOGITS, allow_pickle=False) as saved:
         logits, labels = saved["logits"], saved["labels"]
     temperature = fit_temperature(logits, labels)
@@ -79,7 +81,6 @@ def export_run(
     fp16_change = save_float16_weights(cfg, best, to / WEIGHTS_FILE)
     split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    environment = json.loads((run_dir / "environment.json").read_text(encoding="utf-8"))
     counts: dict[str, int] = {}
     for _, _, label in manifest["entries"]:
         counts[label] = counts.get(label, 0) + 1
@@ -116,7 +117,7 @@ def export_run(
             "batch_size": cfg.batch_size,
             "seed": cfg.seed,
             "augment": cfg.augment.to_json(),
-            "initialisation": _initialisation(cfg),
+            "initialisation": initialisation,
         },
         "environment": environment,
         "weights_storage": "float16 (cast to float32 at load)",
@@ -145,10 +146,22 @@ def export_run(
     return to
 
 
-def _initialisation(cfg: TrainConfig) -> str:
+def _initialisation(cfg: TrainConfig, environment: dict[str, Any]) -> str:
+    """One sentence on where the run's weights started."""
     if cfg.init_weights:
-        return f"continued from exported weights {cfg.init_weights} (themselves trained from scratch)"
+        initial = environment.get("initial_weights") or _exported_identity(Path(cfg.init_weights))
+        version, digest = initial.get("model_version", "?"), initial.get("weights_sha256", "?")
+        return f"continued from exported weights {cfg.init_weights} (version {version}, SHA-256 {digest})"
     return f"convolutions from {cfg.init}" if cfg.init else "from scratch (no ImageNet weights)"
+
+
+def _exported_identity(folder: Path) -> dict[str, str]:
+    """Version and digest of an exported weights folder (runs recorded before environment.json held them)."""
+    try:
+        config = load_model_config(folder)
+    except (OSError, ValueError):
+        return {}
+    return {"model_version": config.model_version, "weights_sha256": config.weights_sha256}
 
 
 def _plots(metrics: dict[str, Any], probs: np.ndarray, labels: np.ndarray, cfg: TrainConfig, folder: Path) -> None:

@@ -155,8 +155,11 @@ def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, str]
     return model, optimizer, policy
 
 
-def load_exported_weights(model: Any, cfg: TrainConfig, folder: Path) -> None:
-    """Start from previously exported weights (after their SHA-256 check); the architecture must match."""
+def load_exported_weights(model: Any, cfg: TrainConfig, folder: Path) -> dict[str, str]:
+    """Start from previously exported weights (after their SHA-256 check); the architecture must match.
+
+    Returns what identifies them (folder, model version, SHA-256) for the run's environment record.
+    """
     from core.model_config import load_model_config, verified_weights_path
 
     exported = load_model_config(folder)
@@ -169,6 +172,7 @@ def load_exported_weights(model: Any, cfg: TrainConfig, folder: Path) -> None:
     ) or exported.class_names != tuple(cfg.class_names):
         raise RunFolderError(f"--init-weights {folder} has a different architecture or class order")
     model.load_weights(verified_weights_path(folder, exported))
+    return {"folder": str(folder), "model_version": exported.model_version, "weights_sha256": exported.weights_sha256}
 
 
 def _append_log(run_dir: Path, row: dict[str, Any]) -> None:
@@ -208,9 +212,9 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
             from training.imagenet_init import load_imagenet_convolutions
 
             load_imagenet_convolutions(model, Path(cfg.init))
-        if cfg.init_weights:
-            load_exported_weights(model, cfg, Path(cfg.init_weights))
         env = describe_environment()
+        if cfg.init_weights:
+            env["initial_weights"] = load_exported_weights(model, cfg, Path(cfg.init_weights))
         env["precision_policy"] = policy
         env["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         (run_dir / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")

@@ -85,7 +85,8 @@ def test_export_evaluate_and_load(tiny_dataset: Path, tmp_path: Path) -> None:
 
     # a new run may continue from the exported weights; a different architecture is refused
     model = build_vgg19(TrainConfig.load(run).architecture(), any_size=True)
-    trainer.load_exported_weights(model, TrainConfig.load(run), out)
+    identity = trainer.load_exported_weights(model, TrainConfig.load(run), out)
+    assert identity["weights_sha256"] == load_model_config(out).weights_sha256  # recorded in environment.json
     reference = build_vgg19(config.architecture)
     reference.load_weights(verified_weights_path(out, config))
     np.testing.assert_allclose(model.get_weights()[0], reference.get_weights()[0])
@@ -145,10 +146,17 @@ def test_command_line_options_reach_the_run_config(tmp_path: Path) -> None:
     assert cfg.widths == [2, 2, 4, 4, 4] and cfg.dedup_max_bits == 8
 
 
-def test_model_card_names_how_the_run_was_initialised(tmp_path: Path) -> None:
+def test_model_card_names_how_the_run_was_initialised(tmp_path: Path, tiny_weights_dir: Path) -> None:
+    from core.model_config import load_model_config
     from training.export import _initialisation
 
     base = {"data": str(tmp_path), "out": str(tmp_path / "r")}
-    assert _initialisation(TrainConfig(**base)).startswith("from scratch")
-    assert _initialisation(TrainConfig(**base, init_weights="/w")).startswith("continued from exported weights /w")
-    assert _initialisation(TrainConfig(**base, init="/vgg.h5")) == "convolutions from /vgg.h5"
+    assert _initialisation(TrainConfig(**base), {}).startswith("from scratch")
+    recorded = {"initial_weights": {"model_version": "0.1.0", "weights_sha256": "ab" * 32}}
+    text = _initialisation(TrainConfig(**base, init_weights="/w"), recorded)
+    assert text == f"continued from exported weights /w (version 0.1.0, SHA-256 {'ab' * 32})"
+    # runs recorded before environment.json named them: read from the folder itself
+    digest = load_model_config(tiny_weights_dir).weights_sha256
+    text = _initialisation(TrainConfig(**base, init_weights=str(tiny_weights_dir)), {})
+    assert text.endswith(f"(version test, SHA-256 {digest})")
+    assert _initialisation(TrainConfig(**base, init="/vgg.h5"), {}) == "convolutions from /vgg.h5"
