@@ -161,6 +161,7 @@ def _ojph(syntax: UID, *options: str) -> Callable[[Path, Path, Path], None]:
 TARGETS = (
     Target("jpeg_baseline", JPEGBaseline8Bit, 8, False, _dcmcjpeg("+eb", "+q", "95")),
     Target("jpeg_extended", JPEGExtended12Bit, 8, False, _dcmcjpeg("+ee", "+q", "95")),
+    Target("jpeg_extended_12bit", JPEGExtended12Bit, 12, False, _dcmcjpeg("+ee", "+q", "95")),
     Target("jpeg_lossless", JPEGLossless, 12, True, _dcmcjpeg("+el", "+sv", "6")),
     Target("jpeg_lossless_sv1", JPEGLosslessSV1, 12, True, _dcmcjpeg("+e1")),
     Target("jpegls_lossless", JPEGLSLossless, 12, True, _pydicom(JPEGLSLossless)),
@@ -184,7 +185,7 @@ TARGETS = (
 
 
 def _check(path: Path, target: Target, reference: NDArray[np.uint16]) -> dict[str, float]:
-    """Decode with pydicom and confirm the syntax and the error bounds the self-test will apply."""
+    """Decode with pydicom (and the 12-bit JPEG plugin); confirm the syntax and the self-test error bounds."""
     ds = pydicom.dcmread(path)
     if ds.file_meta.TransferSyntaxUID != target.syntax:
         raise SystemExit(f"{path.name}: wrote {ds.file_meta.TransferSyntaxUID.name}, expected {target.syntax.name}")
@@ -200,6 +201,9 @@ def _check(path: Path, target: Target, reference: NDArray[np.uint16]) -> dict[st
 
 def make(out: Path) -> list[dict[str, object]]:
     """Write the references, one file per target and ``manifest.json`` into ``out``."""
+    from core.imaging.imagecodecs_plugin import register
+
+    register()  # the 12-bit JPEG decoder pydicom has no plugin for
     for tool in ("dcmcjpeg", "ojph_compress"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install -y dcmtk openjph-tools")

@@ -13,29 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from core.model import Architecture
-from core.model_config import ModelConfig, sha256_file
-
-TINY_ARCH = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4), dropout=0.0)
-
-
-def write_tiny_weights(folder: Path, seed: int = 0, arch: Architecture = TINY_ARCH) -> ModelConfig:
-    """Build a width-reduced VGG19 with seeded random weights and write weights + config into ``folder``."""
-    import keras
-
-    from core.model import build_vgg19
-
-    keras.utils.set_random_seed(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    model = build_vgg19(arch)
-    config = ModelConfig(architecture=arch, weights_file="tiny.weights.h5", model_version="test")
-    weights = folder / config.weights_file
-    model.save_weights(weights)
-    config = ModelConfig(
-        architecture=arch, weights_file=config.weights_file, weights_sha256=sha256_file(weights), model_version="test"
-    )
-    config.save(folder)
-    return config
+from tiny_models import write_tiny_weights
 
 
 @pytest.fixture(scope="session")

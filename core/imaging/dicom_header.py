@@ -27,6 +27,7 @@ from pydicom.uid import (
     JPEGExtended12Bit,
 )
 
+from core.imaging import imagecodecs_plugin
 from core.imaging.errors import (
     ImageTooLargeError,
     InvalidImageError,
@@ -277,11 +278,16 @@ def _check_native_length(geometry: Geometry, length: int, path: Path) -> None:
         )
 
 
+imagecodecs_plugin.register()
+TWELVE_BIT_JPEG_PLUGINS = frozenset({imagecodecs_plugin.LABEL, "pylibjpeg"})
+
+
 def check_syntax(tsyntax: UID, path: Path, geometry: Geometry | None = None) -> None:
     """Raise UnsupportedCompressionError unless an installed pydicom decoder handles ``tsyntax``.
 
-    JPEG with more than 8 bits per sample (12-bit Extended, PS3.5 A.4.1) needs the pylibjpeg plugin
-    with libjpeg, which is GPL and deliberately not shipped: such files are refused up front.
+    JPEG with more than 8 bits per sample (12-bit Extended, PS3.5 A.4.1) needs libjpeg-turbo through
+    imagecodecs (or pylibjpeg-libjpeg, GPL and deliberately not shipped); without either, such files are
+    refused up front.
     """
     from pydicom.pixels.decoders.base import get_decoder
 
@@ -299,7 +305,7 @@ def check_syntax(tsyntax: UID, path: Path, geometry: Geometry | None = None) -> 
         lossy_jpeg
         and geometry is not None
         and geometry.bits_stored > 8
-        and "pylibjpeg" not in decoder.available_plugins
+        and not TWELVE_BIT_JPEG_PLUGINS & set(decoder.available_plugins)
     ):
         raise UnsupportedCompressionError(
             f"compression {name!r} with {geometry.bits_stored}-bit samples is not supported", path

@@ -106,10 +106,11 @@ def frame_dataset(source: DicomSource, frame: int) -> Dataset:
 
 
 # GDCM aborts the whole process (a C++ abort, not a Python exception) on some damaged JPEG streams -
-# found by the reliability fuzzing (issue 10) - so it decodes only the transfer syntaxes that no other
-# installed plugin handles (JPEG Lossless, Process 14).  pydicom would otherwise try GDCM first.
-# Even then it runs in a helper process (core.imaging.isolated_decoder), so an abort costs one file only.
-_PLUGIN_PREFERENCE = ("pylibjpeg", "pyjpegls", "pillow", "pydicom", "gdcm")
+# found by the reliability fuzzing (issue 10) - so it comes last: JPEG Lossless and 12-bit JPEG
+# Extended go to libjpeg-turbo (core.imaging.imagecodecs_plugin) when imagecodecs is installed.  Where
+# GDCM is still the only decoder it runs in a helper process (core.imaging.isolated_decoder), so an
+# abort costs one file only.  pydicom would otherwise try GDCM first.
+_PLUGIN_PREFERENCE = ("imagecodecs", "pylibjpeg", "pyjpegls", "pillow", "pydicom", "gdcm")
 _ISOLATED_PLUGINS = frozenset({"gdcm"})
 
 

@@ -65,7 +65,7 @@ def hand_logits(square: np.ndarray, scale: float = 1.0 / 255.0, offset: float = 
 def write_decisive_tiny_weights(folder: Any, seed: int = 1, gain: float = 3000.0) -> ModelConfig:
     """Tiny VGG19 weights whose logits are spread out (random init gives near-equal probabilities).
 
-    Same as ``tests/conftest.write_tiny_weights`` but with the dense kernel multiplied by ``gain``
+    Same as ``tests/tiny_models.write_tiny_weights`` but with the dense kernel multiplied by ``gain``
     so that different images get clearly different labels.
     """
     import keras

@@ -79,6 +79,16 @@ def test_lossy_jpeg_8bit(tmp_path: Path, options: list[str], syntax: str) -> Non
     assert np.abs(values - (IMG // 12).clip(0, 255)).mean() < 2
 
 
+def test_12bit_jpeg_extended_matches_dcmtk(tmp_path: Path) -> None:
+    src = write(make_dataset(phantom(48, 40, high=4000), bits_allocated=16, bits_stored=12), tmp_path / "src12.dcm")
+    lossy, reference = tmp_path / "lossy12.dcm", tmp_path / "dcmtk_decoded.dcm"
+    run_tool("dcmcjpeg", "+ee", src, lossy)
+    run_tool("dcmdjpeg", lossy, reference)  # DCMTK's own 12-bit IJG decoder
+    assert pydicom.dcmread(lossy, stop_before_pixels=True).file_meta.TransferSyntaxUID == JPEGExtended12Bit
+    values = PixelStore().modality(only_slice(lossy))
+    np.testing.assert_array_equal(values, pydicom.dcmread(reference).pixel_array)
+
+
 def test_img2dcm_jpeg_equals_the_jpeg_itself(tmp_path: Path) -> None:
     gray = (IMG // 12).clip(0, 255).astype(np.uint8)
     Image.fromarray(gray).save(tmp_path / "photo.jpg", quality=90)

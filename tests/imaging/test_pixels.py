@@ -276,8 +276,15 @@ def test_thread_safe_concurrent_access(tmp_path: Path) -> None:
     assert failures == []
 
 
-def test_12bit_jpeg_extended_refused_with_clear_error() -> None:
-    # 12-bit JPEG needs pylibjpeg-libjpeg (GPL), which is deliberately not installed
+def test_12bit_jpeg_extended_decodes_through_libjpeg_turbo() -> None:
+    (ref,) = open_paths([bundled("JPGExtended.dcm")]).all_slices()
+    values = PixelStore().modality(ref)
+    assert values.shape == (ref.rows, ref.columns) and 0 <= values.min() < values.max() <= 4095
+
+
+def test_12bit_jpeg_extended_refused_clearly_without_a_12bit_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    # without imagecodecs only pylibjpeg-libjpeg (GPL, deliberately not installed) could decode it
+    monkeypatch.setattr("core.imaging.dicom_header.TWELVE_BIT_JPEG_PLUGINS", frozenset({"pylibjpeg"}))
     result = open_paths([bundled("JPGExtended.dcm")])
     assert result.all_slices() == []
     (error,) = result.errors

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from build_spec_loader import ROOT, load_spec
-from conftest import write_tiny_weights
+from tiny_models import write_tiny_weights
 
 
 @pytest.fixture(scope="module")

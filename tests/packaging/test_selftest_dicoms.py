@@ -14,6 +14,10 @@ import pytest
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import AllTransferSyntaxes, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from core.imaging.imagecodecs_plugin import register
+
+register()  # 12-bit JPEG Extended decodes through NeuroReview's plugin, as in the application
+
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "resources" / "selftest"
 ENTRIES = json.loads((FOLDER / "manifest.json").read_text(encoding="utf-8"))["files"]
