@@ -17,7 +17,7 @@ import numpy as np
 
 from core.classifier import softmax
 from core.model import build_vgg19
-from core.model_config import CONFIG_FILENAME, ModelConfig, load_model_config, sha256_file
+from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
 from training import checkpoint as ckpt
 from training.config import RUN_CONFIG, TrainConfig
 from training.errors import RunFolderError
@@ -72,7 +72,7 @@ def export_run(
     to.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig.load(run_dir)
     environment = json.loads((run_dir / "environment.json").read_text(encoding="utf-8"))
-    initialisation = _initialisation(cfg, environment)  # before ``to`` (maybe the initial weights) changes
+    initialisation = _initialisation(cfg, environment)
     with np.load(run_dir / BEST_LOGITS, allow_pickle=False) as saved:
         logits, labels = saved["logits"], saved["labels"]
     temperature = fit_temperature(logits, labels)
@@ -149,19 +149,12 @@ def export_run(
 def _initialisation(cfg: TrainConfig, environment: dict[str, Any]) -> str:
     """One sentence on where the run's weights started."""
     if cfg.init_weights:
-        initial = environment.get("initial_weights") or _exported_identity(Path(cfg.init_weights))
-        version, digest = initial.get("model_version", "?"), initial.get("weights_sha256", "?")
+        initial = environment.get("initial_weights")
+        if not initial:  # runs started before environment.json recorded them; the folder may have changed since
+            return f"continued from exported weights {cfg.init_weights} (which version was not recorded by the run)"
+        version, digest = initial["model_version"], initial["weights_sha256"]
         return f"continued from exported weights {cfg.init_weights} (version {version}, SHA-256 {digest})"
     return f"convolutions from {cfg.init}" if cfg.init else "from scratch (no ImageNet weights)"
-
-
-def _exported_identity(folder: Path) -> dict[str, str]:
-    """Version and digest of an exported weights folder (runs recorded before environment.json held them)."""
-    try:
-        config = load_model_config(folder)
-    except (OSError, ValueError):
-        return {}
-    return {"model_version": config.model_version, "weights_sha256": config.weights_sha256}
 
 
 def _plots(metrics: dict[str, Any], probs: np.ndarray, labels: np.ndarray, cfg: TrainConfig, folder: Path) -> None:
