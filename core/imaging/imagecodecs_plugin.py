@@ -41,7 +41,7 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     if values.ndim == 3:
         runner.set_option("planar_configuration", 0)
     runner.set_option("bits_allocated", 8 * values.dtype.itemsize)
-    return bytes(values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes())
+    return values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
 def register() -> None:
