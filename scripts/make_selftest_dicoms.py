@@ -8,7 +8,10 @@ the outputs are committed::
 
 Encoders: DCMTK ``dcmcjpeg`` for the JPEG processes (PS3.5 A.4.1), OpenJPH ``ojph_compress`` for
 HTJ2K (PS3.5 A.4.11), pydicom's own encoders for RLE, JPEG-LS (pyjpegls), JPEG 2000
-(pylibjpeg-openjpeg) and Deflate.  ``apt-get install dcmtk openjph-tools`` provides the tools.
+(pylibjpeg-openjpeg) and Deflate, imagecodecs' libjxl for JPEG XL.  Encapsulated Uncompressed holds
+the native frame.  pydicom 3.0 cannot write or decode the last two (it does not know JPEG XL), so
+they are written by the tests' DICOM factory and checked with NeuroReview's own decoder.
+``apt-get install dcmtk openjph-tools`` provides the tools.
 The output is deterministic: fixed UIDs, dates and pixel values.
 """
 
@@ -51,6 +54,11 @@ from pydicom.uid import (
 
 SIZE = 32
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from dicom_factory import write_encapsulated  # noqa: E402  (tests/ is not a package)
+
+from core.imaging import newer_syntaxes  # noqa: E402
+
 DEFAULT_OUT = ROOT / "resources" / "selftest"
 MANIFEST = "manifest.json"
 # Lossy codecs: the decoded values may differ from the reference by at most these fractions of its range.
@@ -158,6 +166,34 @@ def _ojph(syntax: UID, *options: str) -> Callable[[Path, Path, Path], None]:
     return encode
 
 
+def _imagecodecs(
+    syntax: UID, encode_frame: Callable[[NDArray[np.uint16], int], bytes]
+) -> Callable[[Path, Path, Path], None]:
+    """A syntax pydicom 3.0 cannot encode: ``encode_frame(values, bits_stored)`` makes the one frame."""
+
+    def encode(src: Path, dst: Path, _scratch: Path) -> None:
+        ds = pydicom.dcmread(src)
+        frame = encode_frame(ds.pixel_array, int(ds.BitsStored))
+        if syntax in (newer_syntaxes.JPEGXL, newer_syntaxes.JPEGXL_JPEG_RECOMPRESSION):
+            ds.LossyImageCompression = "01"
+        write_encapsulated(ds, dst, syntax, [frame])
+
+    return encode
+
+
+def _jpegxl(values: NDArray[np.uint16], bits: int, **options: object) -> bytes:
+    import imagecodecs
+
+    return bytes(imagecodecs.jpegxl_encode(values, bitspersample=bits, **options))
+
+
+def _jpegxl_from_jpeg(values: NDArray[np.uint16], _bits: int) -> bytes:
+    import imagecodecs
+
+    jpeg = imagecodecs.jpeg8_encode(values.astype(np.uint8), level=95)
+    return bytes(imagecodecs.jpegxl_encode_jpeg(jpeg))
+
+
 TARGETS = (
     Target("jpeg_baseline", JPEGBaseline8Bit, 8, False, _dcmcjpeg("+eb", "+q", "95")),
     Target("jpeg_extended", JPEGExtended12Bit, 8, False, _dcmcjpeg("+ee", "+q", "95")),
@@ -181,15 +217,53 @@ TARGETS = (
     Target("htj2k", HTJ2K, 12, False, _ojph(HTJ2K, "-reversible", "false", "-qstep", "0.001", "-num_decomps", "3")),
     Target("rle_lossless", RLELossless, 12, True, _pydicom(RLELossless)),
     Target("deflated", DeflatedExplicitVRLittleEndian, 12, True, _deflate),
+    Target(
+        "jpegxl_lossless",
+        newer_syntaxes.JPEGXL_LOSSLESS,
+        12,
+        True,
+        _imagecodecs(newer_syntaxes.JPEGXL_LOSSLESS, lambda v, b: _jpegxl(v, b, lossless=True)),
+    ),
+    Target(
+        "jpegxl",
+        newer_syntaxes.JPEGXL,
+        12,
+        False,
+        _imagecodecs(newer_syntaxes.JPEGXL, lambda v, b: _jpegxl(v, b, level=95)),
+    ),
+    Target(
+        "jpegxl_jpeg_recompression",
+        newer_syntaxes.JPEGXL_JPEG_RECOMPRESSION,
+        8,
+        False,
+        _imagecodecs(newer_syntaxes.JPEGXL_JPEG_RECOMPRESSION, _jpegxl_from_jpeg),
+    ),
+    Target(
+        "encapsulated_uncompressed",
+        newer_syntaxes.ENCAPSULATED_UNCOMPRESSED,
+        12,
+        True,
+        _imagecodecs(newer_syntaxes.ENCAPSULATED_UNCOMPRESSED, lambda v, _b: v.astype("<u2").tobytes()),
+    ),
 )
+
+
+def decoded_values(path: Path) -> NDArray[np.float64]:
+    """Stored values of a one-frame file: pydicom's decoders, NeuroReview's for the syntaxes pydicom lacks."""
+    from core.imaging.dicom_pixels import decode_frame, load_source
+
+    header = pydicom.dcmread(path, stop_before_pixels=True)
+    if newer_syntaxes.handles(header.file_meta.TransferSyntaxUID):
+        return np.asarray(decode_frame(load_source(path), 0).values, dtype=np.float64)
+    return np.asarray(pydicom.dcmread(path).pixel_array, dtype=np.float64)
 
 
 def _check(path: Path, target: Target, reference: NDArray[np.uint16]) -> dict[str, float]:
     """Decode with pydicom (and the 12-bit JPEG plugin); confirm the syntax and the self-test error bounds."""
-    ds = pydicom.dcmread(path)
-    if ds.file_meta.TransferSyntaxUID != target.syntax:
-        raise SystemExit(f"{path.name}: wrote {ds.file_meta.TransferSyntaxUID.name}, expected {target.syntax.name}")
-    error = np.abs(ds.pixel_array.astype(np.float64) - reference.astype(np.float64))
+    written = pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
+    if written != target.syntax:
+        raise SystemExit(f"{path.name}: wrote {written}, expected {target.syntax}")
+    error = np.abs(decoded_values(path) - reference.astype(np.float64))
     span = float((1 << target.bits) - 1)
     mean, worst = float(error.mean()), float(error.max())
     if target.lossless and worst != 0:
@@ -226,7 +300,7 @@ def make(out: Path) -> list[dict[str, object]]:
                 {
                     "file": dst.name,
                     "transfer_syntax": str(target.syntax),
-                    "name": target.syntax.name,
+                    "name": newer_syntaxes.syntax_name(target.syntax),
                     "reference": references[target.bits],
                     "lossless": target.lossless,
                     "mean_abs_error_limit": 0.0 if target.lossless else LOSSY_MEAN_LIMIT * ((1 << target.bits) - 1),

@@ -125,6 +125,29 @@ def write(ds: Dataset, path: Path) -> Path:
     return path
 
 
+def write_encapsulated(ds: Dataset, path: Path, syntax: str, frames: Sequence[bytes], **encaps: Any) -> Path:
+    """Write ``ds`` with ``frames`` as encapsulated Pixel Data under ``syntax``, also a UID pydicom 3.0
+    does not know (JPEG XL): the file meta and the data set are written separately, explicit VR little
+    endian, as every encapsulated transfer syntax requires (PS3.5 A.4).  ``encaps`` goes to
+    ``pydicom.encaps.encapsulate`` (``has_bot``)."""
+    from pydicom.encaps import encapsulate
+    from pydicom.filebase import DicomFileLike
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    ds.PixelData = encapsulate(list(frames), **encaps)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = UID(syntax)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as raw:
+        raw.write(b"\0" * 128 + b"DICM")
+        fp = DicomFileLike(raw)
+        fp.is_little_endian, fp.is_implicit_VR = True, False
+        write_file_meta_info(fp, ds.file_meta, enforce_standard=True)
+        write_dataset(fp, ds)
+    return path
+
+
 def write_series(
     folder: Path, count: int, *, rows: int = 16, columns: int = 16, shuffle: bool = True, seed: int = 0, **kwargs: Any
 ) -> list[Path]:

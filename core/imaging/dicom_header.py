@@ -27,7 +27,7 @@ from pydicom.uid import (
     JPEGExtended12Bit,
 )
 
-from core.imaging import imagecodecs_plugin
+from core.imaging import imagecodecs_plugin, newer_syntaxes
 from core.imaging.errors import (
     ImageTooLargeError,
     InvalidImageError,
@@ -291,6 +291,11 @@ def check_syntax(tsyntax: UID, path: Path, geometry: Geometry | None = None) -> 
     """
     from pydicom.pixels.decoders.base import get_decoder
 
+    if newer_syntaxes.handles(tsyntax):
+        if not newer_syntaxes.is_available(tsyntax):
+            name = newer_syntaxes.syntax_name(tsyntax)
+            raise UnsupportedCompressionError(f"compression {name!r} is not supported (no decoder installed)", path)
+        return
     name = tsyntax.name if tsyntax.is_transfer_syntax else str(tsyntax)
     if not tsyntax.is_transfer_syntax:
         raise UnsupportedCompressionError(f"compression {name!r} is not a known DICOM transfer syntax", path)

@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
+from core.imaging import newer_syntaxes
 from core.imaging.dicom_header import Geometry, PixelElement, check_geometry, check_syntax, read_header
 from core.imaging.errors import (
     FileAccessError,
@@ -128,10 +129,16 @@ def _safe_plugin(tsyntax: UID) -> str:
 def _decode_raw(source: DicomSource, frame: int) -> NDArray[Any]:
     """Decoded stored values of one frame, (H, W) or (H, W, 3)."""
     path = source.path
-    plugin = _safe_plugin(source.tsyntax) if source.tsyntax.is_compressed else ""
+    newer = newer_syntaxes.handles(source.tsyntax)
+    plugin = _safe_plugin(source.tsyntax) if not newer and source.tsyntax.is_compressed else ""
     decode = decode_stored_values_isolated if plugin in _ISOLATED_PLUGINS else decode_stored_values
     try:
-        arr = decode(path, frame, source.tsyntax, source.needs_full_read, plugin)
+        if newer and source.pixel is not None:
+            arr = newer_syntaxes.decode_stored_values(
+                path, source.header, source.tsyntax, source.pixel.offset, source.geometry, frame
+            )
+        else:
+            arr = decode(path, frame, source.tsyntax, source.needs_full_read, plugin)
     except DecoderCrashedError as exc:
         message = f"compressed pixel data ({source.tsyntax.name}) is damaged: the {plugin} decoder crashed on it"
         raise InvalidImageError(message, path) from exc
@@ -148,7 +155,9 @@ def _decode_raw(source: DicomSource, frame: int) -> NDArray[Any]:
         # on some damaged segments with pyo3_runtime.PanicException, which derives from BaseException.
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
             raise
-        message = f"compressed pixel data ({source.tsyntax.name}) is damaged and cannot be decoded"
+        message = (
+            f"compressed pixel data ({newer_syntaxes.syntax_name(source.tsyntax)}) is damaged and cannot be decoded"
+        )
         raise InvalidImageError(message, path) from exc
     geometry = source.geometry
     expected = (geometry.rows, geometry.columns) + ((3,) if geometry.samples == 3 else ())
@@ -161,13 +170,13 @@ def _decode_error(exc: Exception, source: DicomSource) -> ImagingError:
     """Translate a decoder failure into a short typed error (details stay in ``__cause__``)."""
     message = str(exc)
     lowered = message.lower()
-    name = source.tsyntax.name
+    name = newer_syntaxes.syntax_name(source.tsyntax)
     if "less than expected" in lowered or "truncat" in lowered:
         return TruncatedFileError("file is truncated: pixel data is incomplete", source.path)
     if "does not support" in lowered or "not supported" in lowered:
         precision = f" with {source.geometry.bits_stored}-bit samples" if source.geometry.bits_stored > 8 else ""
         return UnsupportedCompressionError(f"compression {name!r}{precision} is not supported", source.path)
-    if not source.tsyntax.is_compressed:
+    if not newer_syntaxes.handles(source.tsyntax) and not source.tsyntax.is_compressed:
         return InvalidImageError("pixel data cannot be decoded: it does not match the image header", source.path)
     return InvalidImageError(f"compressed pixel data ({name}) is damaged and cannot be decoded", source.path)
 
