@@ -21,7 +21,7 @@ from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
 from training import checkpoint as ckpt
 from training.config import RUN_CONFIG, TrainConfig
 from training.errors import RunFolderError
-from training.metrics import classification_metrics, fit_temperature
+from training.metrics import classification_metrics, cross_fitted_ece, fit_temperature
 from training.model_card import render_model_card
 from training.trainer import BEST_LOGITS, LOG_FILE
 
@@ -92,6 +92,7 @@ def export_run(
         "calibrated": calibrated,
         "uncalibrated": {k: raw[k] for k in ("accuracy", "macro_f1", "ece", "nll")},
         "temperature_fitted_on": "the same validation split",
+        "ece_cross_fitted": _cross_fitted(logits, labels),
     }
     provenance: dict[str, Any] = {
         "dataset": {
@@ -162,3 +163,9 @@ def _plots(metrics: dict[str, Any], probs: np.ndarray, labels: np.ndarray, cfg: 
 
     confusion_matrix(metrics["confusion_matrix"], cfg.class_names, folder / "confusion_matrix.png", "validation")
     reliability_diagram(probs, labels, folder / "reliability.png", "validation, after temperature scaling")
+
+
+def _cross_fitted(logits: Any, labels: Any) -> dict[str, Any]:
+    """The calibrated ECE without the optimism of fitting and judging on the same images."""
+    ece, temperatures = cross_fitted_ece(logits, labels)
+    return {"ece": ece, "folds": len(temperatures), "temperatures": temperatures}

@@ -71,7 +71,11 @@ def test_export_evaluate_and_load(tiny_dataset: Path, tmp_path: Path) -> None:
     assert config.input_size == 32 and config.temperature > 0
     assert "duplicate-aware" in config.metrics["split"]
     assert config.provenance["training"]["initialisation"].startswith("from scratch")
-    assert (out / "MODEL_CARD.md").read_text().count("Not for diagnostic use") == 1
+    card = (out / "MODEL_CARD.md").read_text()
+    assert card.count("Not for diagnostic use") == 1
+    cross = config.metrics["ece_cross_fitted"]
+    assert cross["folds"] == 5 and len(cross["temperatures"]) == 5 and 0 <= cross["ece"] <= 1
+    assert f"cross-fitted (5 folds) | {cross['ece']:.4f} |" in card
     model = build_vgg19(config.architecture)
     model.load_weights(verified_weights_path(out, config))
     from core.preprocess import to_model_input

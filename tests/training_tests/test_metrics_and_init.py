@@ -12,7 +12,13 @@ from core.classifier import softmax
 from core.model import Architecture, build_vgg19
 from training.errors import TrainingError
 from training.imagenet_init import load_imagenet_convolutions
-from training.metrics import classification_metrics, expected_calibration_error, fit_temperature, roc_auc
+from training.metrics import (
+    classification_metrics,
+    cross_fitted_ece,
+    expected_calibration_error,
+    fit_temperature,
+    roc_auc,
+)
 
 
 def test_roc_auc_matches_pair_counting() -> None:
@@ -29,6 +35,22 @@ def test_temperature_is_recovered() -> None:
     logits = rng.normal(scale=3.0, size=(4000, 4))
     labels = np.array([rng.choice(4, p=p) for p in softmax(logits, 2.0)])  # true temperature 2
     assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
+
+
+def test_cross_fitted_ece_never_judges_a_fold_by_its_own_temperature() -> None:
+    rng = np.random.default_rng(2)
+    logits = rng.normal(scale=3.0, size=(3000, 4))
+    labels = np.array([rng.choice(4, p=p) for p in softmax(logits, 2.0)])
+    ece, temperatures = cross_fitted_ece(logits, labels, folds=5)
+    assert len(temperatures) == 5 and all(t == pytest.approx(2.0, rel=0.15) for t in temperatures)
+    assert ece < 0.03  # well calibrated once each fold gets the temperature of the others
+    assert cross_fitted_ece(logits, labels, folds=5) == (ece, temperatures)  # seeded folds
+    # labels the temperature can only fit in-sample: pure noise.  Fitting and judging on the same
+    # images looks better calibrated than the held-out folds do.
+    noise = rng.integers(0, 4, size=60)
+    small = rng.normal(scale=3.0, size=(60, 4))
+    in_sample = expected_calibration_error(softmax(small, fit_temperature(small, noise)), noise)
+    assert cross_fitted_ece(small, noise, folds=5)[0] > in_sample
 
 
 def test_ece_and_confusion() -> None:
