@@ -13,7 +13,12 @@ from PIL import Image
 
 from core.imaging import ImagingError, PixelStore, open_paths
 
-SOURCES = ["MR_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm", "MR_small_jpeg_ls_lossless.dcm"]
+SELFTEST = Path(__file__).resolve().parents[2] / "resources" / "selftest"
+SOURCES = [
+    *(bundled(name) for name in ("MR_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm")),
+    bundled("MR_small_jpeg_ls_lossless.dcm"),
+    *(SELFTEST / name for name in ("jpegxl_lossless.dcm", "jpegxl.dcm", "encapsulated_uncompressed.dcm")),
+]
 
 
 def _exercise(path: Path) -> None:
@@ -31,14 +36,14 @@ def _exercise(path: Path) -> None:
                 assert str(exc).startswith(path.name + ": ")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     source=st.sampled_from(SOURCES),
     edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=8),
     cut=st.one_of(st.none(), st.floats(0.05, 1.0)),
 )
-def test_corrupted_dicom_is_contained(tmp_path_factory, source: str, edits, cut) -> None:  # type: ignore[no-untyped-def]
-    data = bytearray(bundled(source).read_bytes())
+def test_corrupted_dicom_is_contained(tmp_path_factory, source: Path, edits, cut) -> None:  # type: ignore[no-untyped-def]
+    data = bytearray(source.read_bytes())
     for where, value in edits:
         data[min(int(where * len(data)), len(data) - 1)] = value
     if cut is not None:
