@@ -125,16 +125,21 @@ def write(ds: Dataset, path: Path) -> Path:
     return path
 
 
-def write_encapsulated(ds: Dataset, path: Path, syntax: str, frames: Sequence[bytes], **encaps: Any) -> Path:
+def write_encapsulated(
+    ds: Dataset, path: Path, syntax: str, frames: Sequence[bytes], *, has_bot: bool = True, extended: bool = False
+) -> Path:
     """Write ``ds`` with ``frames`` as encapsulated Pixel Data under ``syntax``, also a UID pydicom 3.0
     does not know (JPEG XL): the file meta and the data set are written separately, explicit VR little
-    endian, as every encapsulated transfer syntax requires (PS3.5 A.4).  ``encaps`` goes to
-    ``pydicom.encaps.encapsulate`` (``has_bot``)."""
-    from pydicom.encaps import encapsulate
+    endian, as every encapsulated transfer syntax requires (PS3.5 A.4).  ``extended`` adds an Extended
+    Offset Table (7FE0,0001-0002; one fragment per frame, as PS3.5 A.4 requires with it)."""
+    from pydicom.encaps import encapsulate, encapsulate_extended
     from pydicom.filebase import DicomFileLike
     from pydicom.filewriter import write_dataset, write_file_meta_info
 
-    ds.PixelData = encapsulate(list(frames), **encaps)
+    if extended:
+        ds.PixelData, ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths = encapsulate_extended(list(frames))
+    else:
+        ds.PixelData = encapsulate(list(frames), has_bot=has_bot)
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
     ds.file_meta.TransferSyntaxUID = UID(syntax)

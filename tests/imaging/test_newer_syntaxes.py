@@ -64,11 +64,14 @@ def test_jpegxl_jpeg_recompression_matches_the_original_jpeg(tmp_path: Path) -> 
     assert np.abs(_values(path)[0] - imagecodecs.jpeg8_decode(jpeg)).max() <= 4
 
 
-def test_jpegxl_multiframe_reads_each_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extended", [False, True])
+def test_jpegxl_multiframe_reads_each_frame(tmp_path: Path, extended: bool) -> None:
     frames = np.stack([phantom(24, 24, seed=i, high=1000) for i in range(3)]).astype(np.uint16)
     ds = make_dataset(frames, bits_allocated=16, bits_stored=16)
     encoded = [imagecodecs.jpegxl_encode(f, lossless=True) for f in frames]
-    source = load_source(write_encapsulated(ds, tmp_path / "multi.dcm", JPEGXL_LOSSLESS, encoded))
+    path = write_encapsulated(ds, tmp_path / "multi.dcm", JPEGXL_LOSSLESS, encoded, extended=extended)
+    source = load_source(path)
+    assert ("ExtendedOffsetTable" in source.header) == extended
     for i in (2, 0, 1):
         np.testing.assert_array_equal(decode_frame(source, i).values, frames[i])
 
