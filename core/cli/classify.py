@@ -2,7 +2,7 @@
 
 Exit status: 0 when at least one slice was classified, 1 when none was, 2 for usage errors
 (including an output location that is refused), 3 when the weights are missing or fail their
-integrity check, 4 for an unexpected internal error, 5 when a requested export (``--pdf``,
+integrity check, 4 for an unexpected internal error, 5 when a requested output (``--out``, ``--pdf``,
 ``--dicom-out``, see :mod:`core.export.cli_outputs`) could not be written, 130 when interrupted.  A file that cannot be
 read becomes an error row and never stops the run; no Python traceback reaches the user.
 
@@ -30,7 +30,7 @@ from core.saliency import METHODS
 if TYPE_CHECKING:  # pragma: no cover
     from core.classifier import Classifier
     from core.export.cli_outputs import ResultCollector
-    from core.imaging import PixelStore, SliceRef
+    from core.imaging import PixelStore, ScanResult, SliceRef
     from core.prediction import Prediction
 
 PROG = "neuroreview-classify"
@@ -146,10 +146,10 @@ def _load_classifier(weights: Path | None, stderr: TextIO) -> Classifier | None:
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from core.audit_events import record_classified, record_exported, record_opened
-    from core.export.cli_outputs import ResultCollector, check_cli_destinations, exports_requested
+    from core.export.cli_outputs import check_cli_destinations
     from core.export.destination import check_destination, check_output_folder
-    from core.export.errors import DestinationError
-    from core.imaging import PixelStore, open_paths
+    from core.export.errors import DestinationError, ExportError
+    from core.imaging import open_paths
 
     classifier = _load_classifier(args.weights, stderr)
     if classifier is None:
@@ -167,22 +167,12 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError(str(exc)) from exc
 
     print(f"{PROG}: {DISCLAIMER}", file=stderr)
-    stream = open(out_path, "w", encoding="utf-8", newline="") if out_path else stdout  # noqa: SIM115
     try:
-        writer = make_writer(args.format, stream, classifier.class_names)
-        for err in scan.errors:
-            writer.write(error_row(err.path, err.message, err.error_type))
-        store = PixelStore(max_megabytes=256)
-        collector = ResultCollector() if exports_requested(args) else None
-        job = _Job(classifier, store, writer, heat_dir, args.method, args.batch, collector)
-        progress = ProgressBar(stderr, len(refs), enabled=not args.quiet)
-        for start in range(0, len(refs), args.batch):
-            job.classify(refs[start : start + args.batch])
-            progress.update(start + len(refs[start : start + args.batch]))
-        progress.close()
-    finally:
-        if stream is not stdout:
-            stream.close()
+        with _rows_stream(out_path, stdout) as stream:
+            job = _classify_all(args, classifier, scan, refs, heat_dir, stream, stderr)
+    except ExportError as exc:  # the rows file could not be written (disk full, folder removed)
+        print(f"{PROG}: {exc}", file=stderr)
+        return EXIT_EXPORT
     if job.classified:  # audit log (issue 10): what was classified, by which weights, where
         done = {ref.path for ref in refs if ref.path not in job.failed}
         precision = classifier.precision
@@ -197,9 +187,51 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         f"{PROG}: classified {job.classified} slice(s); {unreadable} file(s) could not be read. {DISCLAIMER}",
         file=stderr,
     )
-    if collector is not None and collector.results:
-        return _export(collector, args, classifier, store, stderr)
+    if job.collector is not None and job.collector.results:
+        return _export(job.collector, args, classifier, job.store, stderr)
     return EXIT_OK if job.classified else EXIT_NOTHING_CLASSIFIED
+
+
+@contextlib.contextmanager
+def _rows_stream(out_path: Path | None, stdout: TextIO) -> Iterator[TextIO]:
+    """Stdout, or a file that appears at ``out_path`` only when the run completes.
+
+    The rows go to a hidden temporary file beside ``out_path`` that is renamed over it at the end,
+    so an interrupted or failed run leaves neither a partial file nor a truncated earlier one.
+    """
+    if out_path is None:
+        yield stdout
+        return
+    from core.export.destination import atomic_output
+
+    with atomic_output(out_path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+def _classify_all(
+    args: argparse.Namespace,
+    classifier: Classifier,
+    scan: ScanResult,
+    refs: list[SliceRef],
+    heat_dir: Path | None,
+    stream: TextIO,
+    stderr: TextIO,
+) -> _Job:
+    """Write the unreadable files' rows, then classify ``refs`` batch by batch with a progress bar."""
+    from core.export.cli_outputs import ResultCollector, exports_requested
+    from core.imaging import PixelStore
+
+    writer = make_writer(args.format, stream, classifier.class_names)
+    for err in scan.errors:
+        writer.write(error_row(err.path, err.message, err.error_type))
+    collector = ResultCollector() if exports_requested(args) else None
+    job = _Job(classifier, PixelStore(max_megabytes=256), writer, heat_dir, args.method, args.batch, collector)
+    progress = ProgressBar(stderr, len(refs), enabled=not args.quiet)
+    for start in range(0, len(refs), args.batch):
+        job.classify(refs[start : start + args.batch])
+        progress.update(start + len(refs[start : start + args.batch]))
+    progress.close()
+    return job
 
 
 def _export(

@@ -197,3 +197,44 @@ def test_export_flags_are_wired(
     refused = [str(inputs), "--weights", str(tiny_weights_dir), "--quiet", "--pdf", str(inputs / "r.pdf")]
     assert main(refused) == 2
     assert not (inputs / "r.pdf").exists()
+
+
+def test_interrupted_run_leaves_the_earlier_rows_file_intact(
+    inputs: Path, tiny_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "rows.jsonl"
+    args = [str(inputs), "--weights", str(tiny_weights_dir), "--out", str(out), "--quiet", "--batch", "1"]
+    assert main(args) == 0
+    complete = out.read_bytes()
+    calls = {"n": 0}
+    original = Classifier.predict
+
+    def interrupted_on_second_batch(self: Classifier, *a: object, **kw: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Classifier, "predict", interrupted_on_second_batch)
+    assert main(args) == 130
+    assert calls["n"] == 2  # one batch had been written to the temporary file when the run stopped
+    assert out.read_bytes() == complete
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".rows")) == []
+
+
+def test_rows_file_appears_only_when_the_run_completes(
+    inputs: Path, tiny_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "rows.csv"
+    seen: list[bool] = []
+    original = Classifier.predict
+
+    def watching(self: Classifier, *a: object, **kw: object) -> object:
+        seen.append(out.exists())
+        return original(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Classifier, "predict", watching)
+    args = [str(inputs), "--weights", str(tiny_weights_dir), "--out", str(out), "--format", "csv", "--quiet"]
+    assert main(args) == 0
+    assert seen and not any(seen)
+    assert out.read_text(encoding="utf-8").startswith("source,")
