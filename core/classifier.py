@@ -25,7 +25,7 @@ from core import device as dev
 from core import precision_cache
 from core.model_config import ModelConfig, load_model_config, verified_weights_path
 from core.prediction import Prediction
-from core.preprocess import to_model_input
+from core.preprocess import flip_averaged_logits, to_model_input
 from core.saliency import OCCLUSION, check_method, occlusion_inputs, occlusion_map, saliency_maps, to_slice_geometry
 from core.weights_file import check_weights_file
 
@@ -234,11 +234,16 @@ class Classifier:
         cams: Sequence[NDArray[np.float32]] = []
         with tf.device(dev.tf_device(device)):
             if target is None or method == OCCLUSION:
-                logits = graph.logits(batch)
-                probs = softmax(logits, self._config.temperature)
+                probs = softmax(self._logits(graph, batch), self._config.temperature)
                 if target is not None:
                     chosen = np.where(target < 0, probs.argmax(axis=-1), target).astype(np.int32)
                     cams = self._occlusion(graph, batch, probs, chosen)
+            elif self._config.test_time_flip:
+                targets = np.full(len(chunk), target, dtype=np.int32)
+                logits, features, grads, chosen = graph.mirrored_logits_and_gradients(batch, targets)
+                probs = softmax(logits, self._config.temperature)
+                both = saliency_maps(features, grads, str(method))  # the images' maps, then the mirrors'
+                cams = list(both[: len(chunk)] + both[len(chunk) :, :, ::-1])
             else:
                 targets = np.full(len(chunk), target, dtype=np.int32)
                 logits, features, grads, chosen = graph.logits_and_gradients(batch, targets)
@@ -253,6 +258,12 @@ class Classifier:
             for i in range(len(chunk))
         ]
 
+    def _logits(self, graph: InferenceGraph, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Logits, averaged with those of the mirror images when the config asks for test-time flip."""
+        if self._config.test_time_flip:
+            return flip_averaged_logits(graph.logits, batch)
+        return graph.logits(batch)
+
     def _occlusion(
         self, graph: InferenceGraph, batch: NDArray[np.float32], probs: NDArray[np.float64], chosen: NDArray[np.int32]
     ) -> list[NDArray[np.float32]]:
@@ -261,7 +272,7 @@ class Classifier:
         maps = []
         for image, p, c in zip(batch, probs, chosen, strict=True):
             variants = occlusion_inputs(image, fill)
-            logits = np.concatenate([graph.logits(variants[k : k + 16]) for k in range(0, len(variants), 16)])
+            logits = np.concatenate([self._logits(graph, variants[k : k + 16]) for k in range(0, len(variants), 16)])
             occluded = softmax(logits, self._config.temperature)[:, int(c)]
             maps.append(occlusion_map(float(p[int(c)]), occluded))
         return maps

@@ -79,8 +79,24 @@ class InferenceGraph:
             grads = tape.gradient(score, features)
             return logits, tf.cast(features, tf.float32), tf.cast(grads, tf.float32), chosen
 
+        @tf.function(  # type: ignore[untyped-decorator]
+            input_signature=[spec, tf.TensorSpec((None,), tf.int32)], reduce_retracing=True
+        )
+        def mirrored_saliency_fn(x: Any, target: Any) -> Any:
+            n = tf.shape(x)[0]
+            features = self.body(tf.concat([x, tf.reverse(x, axis=[2])], axis=0), training=False)
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(features)
+                both = head(features)
+                logits = (both[:n] + both[n:]) / 2.0
+                chosen = tf.where(target < 0, tf.argmax(logits, axis=-1, output_type=tf.int32), target)
+                score = tf.gather(logits, chosen, batch_dims=1)
+            grads = tape.gradient(score, features)
+            return logits, tf.cast(features, tf.float32), tf.cast(grads, tf.float32), chosen
+
         self._logits_fn = logits_fn
         self._saliency_fn = saliency_fn
+        self._mirrored_saliency_fn = mirrored_saliency_fn
 
     def logits(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Logits (N, classes) for a preprocessed batch (N, S, S, C)."""
@@ -94,6 +110,20 @@ class InferenceGraph:
         ``target[i] < 0`` means the predicted class of image ``i``.
         """
         logits, features, grads, chosen = self._saliency_fn(batch, np.asarray(target, dtype=np.int32))
+        return (
+            np.asarray(logits, dtype=np.float32),
+            np.asarray(features, dtype=np.float32),
+            np.asarray(grads, dtype=np.float32),
+            np.asarray(chosen, dtype=np.int32),
+        )
+
+    def mirrored_logits_and_gradients(
+        self, batch: NDArray[np.float32], target: NDArray[np.int32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.int32]]:
+        """Test-time flip: as :meth:`logits_and_gradients` for the mean logits of each image and its
+        left-right mirror image.  Features and gradients have 2N rows: the N images, then the N mirror
+        images (whose maps are mirrored, too)."""
+        logits, features, grads, chosen = self._mirrored_saliency_fn(batch, np.asarray(target, dtype=np.int32))
         return (
             np.asarray(logits, dtype=np.float32),
             np.asarray(features, dtype=np.float32),

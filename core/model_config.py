@@ -66,6 +66,7 @@ class ModelConfig:
     weights_sha256: str = ""
     model_name: str = "NeuroReview VGG19-BN"
     model_version: str = "0.0.0"
+    test_time_flip: bool = False  # average the logits of each slice and its left-right mirror image
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -86,6 +87,7 @@ class ModelConfig:
             "preprocessing": self.preprocessing.to_json(),
             "class_names": list(self.class_names),
             "temperature": self.temperature,
+            "test_time_flip": self.test_time_flip,
             "weights_file": self.weights_file,
             "weights_sha256": self.weights_sha256,
             "metrics": self.metrics,
@@ -112,6 +114,7 @@ class ModelConfig:
                 preprocessing=Preprocessing.from_json(data.get("preprocessing", {})),
                 class_names=names,
                 temperature=temperature,
+                test_time_flip=_flag(data.get("test_time_flip", False), "test_time_flip"),
                 weights_file=weights_file,
                 weights_sha256=str(data.get("weights_sha256", "")).lower(),
                 model_name=str(data.get("model_name", cls.model_name)),
@@ -128,6 +131,12 @@ class ModelConfig:
         path = Path(folder) / CONFIG_FILENAME
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
         return path
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ModelConfigError(f"{name} must be true or false, not {value!r}")
+    return value
 
 
 def load_model_config(folder: Path) -> ModelConfig:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,3 +56,21 @@ def to_model_input(
     if config.architecture.channels != 1:
         batch = np.repeat(batch, config.architecture.channels, axis=-1)
     return batch
+
+
+def with_mirror_images(batch: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``batch`` (N, S, S, C) followed by its left-right mirror images: (2N, S, S, C)."""
+    return np.concatenate([batch, batch[:, :, ::-1, :]])
+
+
+def mean_over_mirror(values: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Average the rows for the N images and for their N mirror images (see :func:`with_mirror_images`)."""
+    half = len(values) // 2
+    return np.asarray((values[:half] + values[half:]) / 2, dtype=np.float32)
+
+
+def flip_averaged_logits(
+    logits_of: Callable[[NDArray[np.float32]], NDArray[np.float32]], batch: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """Test-time flip: the mean of the logits of each image and of its left-right mirror image."""
+    return mean_over_mirror(np.asarray(logits_of(with_mirror_images(batch)), dtype=np.float32))

@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="overwrite existing exported files")
     export.add_argument("--version", default=None, help="model version recorded in the config")
     export.add_argument("--data-description", default="", help="one sentence on the training data for the model card")
+    export.add_argument(
+        "--test-time-flip",
+        action="store_true",
+        help="the application averages each slice with its mirror image; metrics are re-measured that way",
+    )
+    export.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (with --test-time-flip)")
     return parser
 
 
@@ -141,7 +147,13 @@ def _export(args: argparse.Namespace) -> int:
     from training.export import export_run
 
     folder = export_run(
-        args.run_dir, args.to, force=args.force, version=args.version, data_description=args.data_description
+        args.run_dir,
+        args.to,
+        force=args.force,
+        version=args.version,
+        data_description=args.data_description,
+        test_time_flip=args.test_time_flip,
+        cache_dir=args.cache_dir,
     )
     print(f"exported to {folder}")
     return 0

@@ -41,13 +41,16 @@ def _model_for(source: Path) -> tuple[Any, ModelConfig]:
 
 def evaluate_source(source: Path, data_dir: Path, out: Path | None = None, cache_dir: Path | None = None) -> str:
     """Evaluate and return a readable summary; with ``out`` also write metrics.json and plots."""
-    from core.preprocess import to_model_input
+    from core.preprocess import flip_averaged_logits, to_model_input
 
     model, config = _model_for(Path(source))
     manifest = build_manifest(Path(data_dir), config.class_names)
     data = load_dataset(manifest, max(config.input_size, 32), cache_dir, show_progress=True)
     inputs = to_model_input(list(data.images), config)
-    logits = np.asarray(model.predict(inputs, batch_size=64, verbose=0), dtype=np.float32)
+    if config.test_time_flip:  # as the application classifies with these weights
+        logits = flip_averaged_logits(lambda batch: np.asarray(model.predict(batch, batch_size=64, verbose=0)), inputs)
+    else:
+        logits = np.asarray(model.predict(inputs, batch_size=64, verbose=0), dtype=np.float32)
     metrics = classification_metrics(logits, data.labels, config.class_names, config.temperature)
     metrics["data"] = {"folder": str(data_dir), "fingerprint": manifest.fingerprint, "skipped": data.skipped}
     if out is not None:

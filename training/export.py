@@ -56,8 +56,22 @@ def save_float16_weights(cfg: TrainConfig, best: Path, target: Path) -> float:
 
 
 def export_run(
-    run_dir: Path, to: Path, *, force: bool = False, version: str | None = None, data_description: str = ""
+    run_dir: Path,
+    to: Path,
+    *,
+    force: bool = False,
+    version: str | None = None,
+    data_description: str = "",
+    test_time_flip: bool = False,
+    cache_dir: Path | None = None,
 ) -> Path:
+    """Export the run's best checkpoint into ``to``.
+
+    With ``test_time_flip`` the exported weights are re-evaluated on the validation split, each image
+    together with its mirror image (float32, as the application classifies when the config sets the
+    flag); the temperature and the metrics then describe that averaged prediction, and the figures
+    without it, recomputed from the same exported weights, are kept beside them.
+    """
     run_dir, to = Path(run_dir), Path(to)
     if not (run_dir / RUN_CONFIG).is_file():
         raise RunFolderError(f"{run_dir} is not a training run folder (no {RUN_CONFIG})")
@@ -75,10 +89,14 @@ def export_run(
     initialisation = _initialisation(cfg, environment)
     with np.load(run_dir / BEST_LOGITS, allow_pickle=False) as saved:
         logits, labels = saved["logits"], saved["labels"]
+    fp16_change = save_float16_weights(cfg, best, to / WEIGHTS_FILE)
+    single_view: dict[str, Any] | None = None
+    if test_time_flip:
+        plain, logits = _mirror_validation(run_dir, cfg, to / WEIGHTS_FILE, labels, cache_dir)
+        single_view = _headline(classification_metrics(plain, labels, cfg.class_names, fit_temperature(plain, labels)))
     temperature = fit_temperature(logits, labels)
     raw = classification_metrics(logits, labels, cfg.class_names, 1.0)
     calibrated = classification_metrics(logits, labels, cfg.class_names, temperature)
-    fp16_change = save_float16_weights(cfg, best, to / WEIGHTS_FILE)
     split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     counts: dict[str, int] = {}
@@ -94,6 +112,8 @@ def export_run(
         "temperature_fitted_on": "the same validation split",
         "ece_cross_fitted": _cross_fitted(logits, labels),
     }
+    if single_view is not None:
+        metrics["without_test_time_flip"] = single_view
     provenance: dict[str, Any] = {
         "dataset": {
             "folder": manifest["root"],
@@ -130,6 +150,7 @@ def export_run(
         preprocessing=cfg.preprocessing(),
         class_names=tuple(cfg.class_names),
         temperature=temperature,
+        test_time_flip=test_time_flip,
         weights_file=WEIGHTS_FILE,
         weights_sha256=sha256_file(to / WEIGHTS_FILE),
         model_version=version or time.strftime("%Y.%m.%d"),
@@ -169,3 +190,27 @@ def _cross_fitted(logits: Any, labels: Any) -> dict[str, Any]:
     """The calibrated ECE without the optimism of fitting and judging on the same images."""
     ece, temperatures = cross_fitted_ece(logits, labels)
     return {"ece": ece, "folds": len(temperatures), "temperatures": temperatures}
+
+
+def _mirror_validation(
+    run_dir: Path, cfg: TrainConfig, weights: Path, labels: np.ndarray, cache_dir: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validation logits of the exported weights: one view, and averaged with the mirror images."""
+    from core.preprocess import flip_averaged_logits
+    from training.trainer import model_inputs, predict_logits, prepare_data
+
+    prepared = prepare_data(cfg, run_dir, cache_dir)
+    if not np.array_equal(prepared.data.labels[prepared.val_idx], labels):
+        raise RunFolderError(f"{run_dir}: the validation split no longer matches the saved validation logits")
+    model = build_vgg19(cfg.architecture())
+    model.load_weights(weights)
+    inputs = model_inputs(cfg, prepared.data.images[prepared.val_idx], cfg.deploy_size)
+    plain = predict_logits(model, inputs)
+    return plain, flip_averaged_logits(lambda batch: predict_logits(model, batch), inputs)
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The figures the model card compares with and without test-time flip."""
+    keys = ("accuracy", "macro_f1", "tumor_sensitivity", "tumor_specificity", "ece")
+    recalls = {name: pc["recall"] for name, pc in metrics["per_class"].items()}
+    return {**{k: metrics.get(k) for k in keys}, "recall": recalls, "temperature": metrics["temperature"]}

@@ -38,7 +38,7 @@ def render_model_card(config: ModelConfig) -> str:
 
 ## What it does
 Classifies one 2-D brain MRI slice into {", ".join(config.class_names)} (four-way softmax,
-temperature-calibrated with T = {config.temperature:.3f}). P(tumor) = 1 - P(notumor).
+temperature-calibrated with T = {config.temperature:.3f}). P(tumor) = 1 - P(notumor).{_flip_sentence(config)}
 
 ## Architecture and input
 VGG19 topology with batch normalisation (16 convolutions of 3x3 in blocks of
@@ -69,7 +69,7 @@ images ({data.get("near_duplicate_pairs", "?")} pairs found) are kept on one sid
 The temperature was fitted on {config.metrics.get("temperature_fitted_on", "the validation split")}, so the
 calibrated ECE is optimistic{_cross_fitted_note(config.metrics)}.
 
-| class | precision | recall | F1 | ROC AUC (one-vs-rest) | n |
+{_single_view_table(config.metrics)}| class | precision | recall | F1 | ROC AUC (one-vs-rest) | n |
 |---|---|---|---|---|---|
 {rows}
 
@@ -115,4 +115,31 @@ def _cross_fitted_note(metrics: dict[str, Any]) -> str:
     return (
         f"; the cross-fitted figure avoids that: each of {cross['folds']} class-stratified folds is calibrated "
         f"with the temperature fitted on the other folds (T {spread})"
+    )
+
+
+def _flip_sentence(config: ModelConfig) -> str:
+    if not config.test_time_flip:
+        return ""
+    return (
+        "\nTest-time flip: each slice is classified together with its left-right mirror image and the two\n"
+        "logit vectors are averaged (twice the forward-pass work); every figure below is for that averaged\n"
+        "prediction, measured on the exported weights."
+    )
+
+
+def _single_view_table(metrics: dict[str, Any]) -> str:
+    single = metrics.get("without_test_time_flip")
+    if not single:
+        return ""
+    names = list(single["recall"])
+    recalls = " / ".join(f"{100 * single['recall'][n]:.1f}" for n in names)
+    return (
+        "The same exported weights on the same images without the mirror image (one view, own temperature):\n\n"
+        "| metric (one view) | value |\n|---|---|\n"
+        f"| accuracy | {_pct(single['accuracy'])} |\n"
+        f"| macro-F1 | {single['macro_f1']:.4f} |\n"
+        f"| recall {' / '.join(names)} | {recalls} % |\n"
+        f"| tumor-vs-no-tumor sensitivity | {_pct(single.get('tumor_sensitivity'))} |\n"
+        f"| expected calibration error after temperature | {single['ece']:.4f} |\n\n"
     )

@@ -99,6 +99,42 @@ def test_export_evaluate_and_load(tiny_dataset: Path, tmp_path: Path) -> None:
         trainer.load_exported_weights(build_vgg19(wider.architecture()), wider, out)
 
 
+def test_export_with_test_time_flip_measures_the_averaged_prediction(tiny_dataset: Path, tmp_path: Path) -> None:
+    from core.classifier import Classifier
+    from core.preprocess import to_model_input
+    from training.metrics import classification_metrics
+
+    cache = tmp_path / "cache"
+    run = trainer.start_run(_config(tiny_dataset, tmp_path / "run"), cache)
+    args = ["export", str(run), "--to", str(tmp_path / "w"), "--test-time-flip", "--cache-dir", str(cache)]
+    assert main(args) == 0
+    config = load_model_config(tmp_path / "w")
+    assert config.test_time_flip
+    # recompute the validation figures by hand from the exported weights, both views averaged
+    prepared = trainer.prepare_data(TrainConfig.load(run), run, cache)
+    images = prepared.data.images[prepared.val_idx]
+    labels = prepared.data.labels[prepared.val_idx]
+    model = build_vgg19(config.architecture)
+    model.load_weights(verified_weights_path(tmp_path / "w", config))
+    x = to_model_input(list(images), config)
+    mirrored = to_model_input([img[:, ::-1].copy() for img in images], config)
+    averaged = (model.predict(x, verbose=0) + model.predict(mirrored, verbose=0)) / 2
+    expected = classification_metrics(averaged, labels, config.class_names, config.temperature)
+    assert config.metrics["calibrated"]["accuracy"] == pytest.approx(expected["accuracy"])
+    assert config.metrics["calibrated"]["ece"] == pytest.approx(expected["ece"], abs=1e-6)
+    single = config.metrics["without_test_time_flip"]
+    plain = classification_metrics(model.predict(x, verbose=0), labels, config.class_names, 1.0)
+    assert single["accuracy"] == pytest.approx(plain["accuracy"])
+    card = (tmp_path / "w" / "MODEL_CARD.md").read_text()
+    assert "Test-time flip" in card and "| metric (one view) | value |" in card
+    # the application classifies the same way: its probabilities are the averaged ones
+    clf = Classifier.from_folder(tmp_path / "w", warm_up=False)
+    first = clf.predict([images[0]])[0]
+    from core.classifier import softmax
+
+    np.testing.assert_allclose(first.probabilities, softmax(averaged[:1], config.temperature)[0], atol=1e-4)
+
+
 def test_cli_reports_layout_errors(tmp_path: Path, capsys) -> None:
     (tmp_path / "data" / "glioma").mkdir(parents=True)
     (tmp_path / "data" / "cats").mkdir()
