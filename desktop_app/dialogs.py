@@ -69,6 +69,7 @@ def model_card_html(
             "Classes (output order)": ", ".join(config.class_names),
             "Input": f"{config.input_size} x {config.input_size}, {config.architecture.channels} channel(s)",
             "Calibration temperature": config.temperature,
+            "Test-time flip": "each slice is averaged with its mirror image" if config.test_time_flip else "off",
             "Weights file": config.weights_file,
             "Weights SHA-256": config.weights_sha256 or "(not recorded)",
         }

@@ -201,3 +201,14 @@ def test_viewer_is_crisp_at_device_pixel_ratio_two(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     dpr, width, height, pixmap_dpr = out.stdout.split()
     assert (float(dpr), int(width), int(height), float(pixmap_dpr)) == (2.0, 200, 100, 2.0)
+
+
+def test_about_box_says_whether_test_time_flip_is_on() -> None:
+    from core.model import Architecture
+    from core.model_config import ModelConfig
+    from desktop_app.dialogs import model_card_html
+
+    arch = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4))
+    on = model_card_html(ModelConfig(architecture=arch, test_time_flip=True), "ready")
+    off = model_card_html(ModelConfig(architecture=arch), "ready")
+    assert "averaged with its mirror image" in on and "averaged with its mirror image" not in off
