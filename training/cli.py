@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, type=Path, help="labelled folder-per-class dataset")
     evaluate.add_argument("--out", type=Path, default=None, help="write metrics JSON and plots here")
     evaluate.add_argument("--cache-dir", type=Path, default=None)
+    evaluate.add_argument("--split", type=Path, default=None, help="a run's split.json: its validation images only")
+    evaluate.add_argument(
+        "--test-time-flip",
+        choices=["config", "on", "off"],
+        default="config",
+        help="average each image with its mirror image (default: as the weights' config says)",
+    )
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--to", required=True, type=Path, help="weights folder, e.g. weights/")
@@ -138,7 +145,10 @@ def _resume(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate_source
 
-    report = evaluate_source(args.source, args.data, args.out, args.cache_dir)
+    flip = {"config": None, "on": True, "off": False}[args.test_time_flip]
+    report = evaluate_source(
+        args.source, args.data, args.out, args.cache_dir, split_file=args.split, test_time_flip=flip
+    )
     print(report)
     return 0
 

@@ -39,28 +39,62 @@ def _model_for(source: Path) -> tuple[Any, ModelConfig]:
     raise RunFolderError(f"{source} is neither a run folder nor an exported weights folder")
 
 
-def evaluate_source(source: Path, data_dir: Path, out: Path | None = None, cache_dir: Path | None = None) -> str:
-    """Evaluate and return a readable summary; with ``out`` also write metrics.json and plots."""
+def evaluate_source(
+    source: Path,
+    data_dir: Path,
+    out: Path | None = None,
+    cache_dir: Path | None = None,
+    *,
+    split_file: Path | None = None,
+    test_time_flip: bool | None = None,
+) -> str:
+    """Evaluate and return a readable summary; with ``out`` also write metrics.json and plots.
+
+    ``split_file`` (a run's ``split.json``) restricts the images to that split's validation part;
+    ``test_time_flip`` overrides the config's choice of averaging each image with its mirror image.
+    """
     from core.preprocess import flip_averaged_logits, to_model_input
 
     model, config = _model_for(Path(source))
     manifest = build_manifest(Path(data_dir), config.class_names)
     data = load_dataset(manifest, max(config.input_size, 32), cache_dir, show_progress=True)
-    inputs = to_model_input(list(data.images), config)
-    if config.test_time_flip:  # as the application classifies with these weights
+    images, labels = list(data.images), data.labels
+    if split_file is not None:
+        chosen = _validation_positions(split_file, data.relpaths)
+        images, labels = [images[i] for i in chosen], labels[chosen]
+    inputs = to_model_input(images, config)
+    flip = config.test_time_flip if test_time_flip is None else test_time_flip
+    if flip:  # as the application classifies with weights whose config sets test_time_flip
         logits = flip_averaged_logits(lambda batch: np.asarray(model.predict(batch, batch_size=64, verbose=0)), inputs)
     else:
         logits = np.asarray(model.predict(inputs, batch_size=64, verbose=0), dtype=np.float32)
-    metrics = classification_metrics(logits, data.labels, config.class_names, config.temperature)
+    metrics = classification_metrics(logits, labels, config.class_names, config.temperature)
     metrics["data"] = {"folder": str(data_dir), "fingerprint": manifest.fingerprint, "skipped": data.skipped}
+    metrics["test_time_flip"] = flip
+    if split_file is not None:
+        metrics["data"]["validation_part_of"] = str(split_file)
     if out is not None:
         from training.plots import confusion_matrix, reliability_diagram
 
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         confusion_matrix(metrics["confusion_matrix"], config.class_names, out / "confusion_matrix.png", "evaluation")
-        reliability_diagram(softmax(logits, config.temperature), data.labels, out / "reliability.png", "evaluation")
+        reliability_diagram(softmax(logits, config.temperature), labels, out / "reliability.png", "evaluation")
     return format_metrics(metrics, config.class_names)
+
+
+def _validation_positions(split_file: Path, relpaths: list[str]) -> np.ndarray:
+    """Positions in ``relpaths`` of the validation images named by a run's ``split.json``."""
+    try:
+        wanted = json.loads(Path(split_file).read_text(encoding="utf-8"))["val"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunFolderError(f"{split_file} is not a readable split.json with a 'val' list: {exc}") from exc
+    position = {p: i for i, p in enumerate(relpaths)}
+    missing = [p for p in wanted if p not in position]
+    if missing:
+        example = missing[0]
+        raise RunFolderError(f"{len(missing)} validation image(s) of {split_file} are not in the data, e.g. {example}")
+    return np.asarray([position[p] for p in wanted], dtype=np.int64)
 
 
 def format_metrics(metrics: dict[str, Any], class_names: tuple[str, ...] | list[str]) -> str:

@@ -135,6 +135,35 @@ def test_export_with_test_time_flip_measures_the_averaged_prediction(tiny_datase
     np.testing.assert_allclose(first.probabilities, softmax(averaged[:1], config.temperature)[0], atol=1e-4)
 
 
+def test_evaluate_on_a_runs_validation_split_with_and_without_flip(tiny_dataset: Path, tmp_path: Path) -> None:
+    from core.preprocess import to_model_input
+    from training.metrics import classification_metrics
+
+    cache = tmp_path / "cache"
+    run = trainer.start_run(_config(tiny_dataset, tmp_path / "run"), cache)
+    weights = export_run(run, tmp_path / "w", version="test")
+    config = load_model_config(weights)
+    split = run / "split.json"
+    args = ["evaluate", str(weights), "--data", str(tiny_dataset), "--split", str(split), "--cache-dir", str(cache)]
+    assert main([*args, "--out", str(tmp_path / "off"), "--test-time-flip", "off"]) == 0
+    assert main([*args, "--out", str(tmp_path / "on"), "--test-time-flip", "on"]) == 0
+    prepared = trainer.prepare_data(TrainConfig.load(run), run, cache)
+    images, labels = prepared.data.images[prepared.val_idx], prepared.data.labels[prepared.val_idx]
+    model = build_vgg19(config.architecture)
+    model.load_weights(verified_weights_path(weights, config))
+    one = model.predict(to_model_input(list(images), config), verbose=0)
+    mirrored = model.predict(to_model_input([i[:, ::-1].copy() for i in images], config), verbose=0)
+    for name, logits in (("off", one), ("on", (one + mirrored) / 2)):
+        saved = json.loads((tmp_path / name / "metrics.json").read_text())
+        expected = classification_metrics(logits, labels, config.class_names, config.temperature)
+        assert saved["n"] == len(prepared.val_idx) < len(prepared.data.labels)
+        assert saved["nll"] == pytest.approx(expected["nll"], rel=1e-4)
+        assert saved["test_time_flip"] is (name == "on")
+    bad = tmp_path / "bad_split.json"
+    bad.write_text(json.dumps({"val": ["glioma/not-there.png"]}))
+    assert main(["evaluate", str(weights), "--data", str(tiny_dataset), "--split", str(bad)]) == 1
+
+
 def test_cli_reports_layout_errors(tmp_path: Path, capsys) -> None:
     (tmp_path / "data" / "glioma").mkdir(parents=True)
     (tmp_path / "data" / "cats").mkdir()
