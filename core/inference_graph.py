@@ -109,13 +109,7 @@ class InferenceGraph:
 
         ``target[i] < 0`` means the predicted class of image ``i``.
         """
-        logits, features, grads, chosen = self._saliency_fn(batch, np.asarray(target, dtype=np.int32))
-        return (
-            np.asarray(logits, dtype=np.float32),
-            np.asarray(features, dtype=np.float32),
-            np.asarray(grads, dtype=np.float32),
-            np.asarray(chosen, dtype=np.int32),
-        )
+        return _saliency_arrays(self._saliency_fn(batch, np.asarray(target, dtype=np.int32)))
 
     def mirrored_logits_and_gradients(
         self, batch: NDArray[np.float32], target: NDArray[np.int32]
@@ -123,10 +117,17 @@ class InferenceGraph:
         """Test-time flip: as :meth:`logits_and_gradients` for the mean logits of each image and its
         left-right mirror image.  Features and gradients have 2N rows: the N images, then the N mirror
         images (whose maps are mirrored, too)."""
-        logits, features, grads, chosen = self._mirrored_saliency_fn(batch, np.asarray(target, dtype=np.int32))
-        return (
-            np.asarray(logits, dtype=np.float32),
-            np.asarray(features, dtype=np.float32),
-            np.asarray(grads, dtype=np.float32),
-            np.asarray(chosen, dtype=np.int32),
-        )
+        return _saliency_arrays(self._mirrored_saliency_fn(batch, np.asarray(target, dtype=np.int32)))
+
+
+def _saliency_arrays(
+    outputs: Any,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.int32]]:
+    """The saliency functions' tensors (logits, features, gradients, chosen class) as numpy arrays."""
+    logits, features, grads, chosen = outputs
+    return (
+        np.asarray(logits, dtype=np.float32),
+        np.asarray(features, dtype=np.float32),
+        np.asarray(grads, dtype=np.float32),
+        np.asarray(chosen, dtype=np.int32),
+    )
