@@ -30,6 +30,18 @@ def _stages(text: str) -> list[list[int]]:
     return stages
 
 
+def _class_weights(text: str) -> dict[str, float]:
+    """Parse ``meningioma=1.5,glioma=1.2`` into {"meningioma": 1.5, "glioma": 1.2}."""
+    try:
+        pairs = [item.split("=") for item in text.split(",")]
+        weights = {name.strip(): float(value) for name, value in pairs}
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected CLASS=WEIGHT[,CLASS=WEIGHT...], got {text!r}") from exc
+    if not all(w > 0 for w in weights.values()):
+        raise argparse.ArgumentTypeError(f"class weights must be positive, got {text!r}")
+    return weights
+
+
 def _widths(text: str) -> list[int]:
     try:
         return [int(w) for w in text.split(",")]
@@ -50,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, default=None)
     train.add_argument("--warmup-epochs", type=float, default=None)
     train.add_argument("--label-smoothing", type=float, default=None)
+    train.add_argument(
+        "--class-weight",
+        dest="class_weights",
+        type=_class_weights,
+        default=None,
+        help="loss weight per class, e.g. meningioma=1.5 (others weigh 1)",
+    )
     train.add_argument("--val-fraction", type=float, default=None)
     train.add_argument("--dedup-bits", type=int, default=None, help="near-duplicate threshold (bits of 256)")
     train.add_argument("--seed", type=int, default=None)
@@ -100,6 +119,7 @@ _TRAIN_FIELDS = {
     "weight_decay": "weight_decay",
     "warmup_epochs": "warmup_epochs",
     "label_smoothing": "label_smoothing",
+    "class_weights": "class_weights",
     "val_fraction": "val_fraction",
     "dedup_bits": "dedup_max_bits",
     "seed": "seed",

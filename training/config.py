@@ -27,6 +27,7 @@ class TrainConfig:
     weight_decay: float = 0.02
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
+    class_weights: dict[str, float] = field(default_factory=dict)  # loss weight per class name; others weigh 1
     val_fraction: float = 0.15
     dedup_max_bits: int = 10
     seed: int = 20261123
@@ -71,6 +72,16 @@ class TrainConfig:
             dropout=self.dropout,
             num_classes=len(self.class_names),
         )
+
+    def loss_weights(self) -> list[float]:
+        """The training loss weight of each class, in class order (1 for classes not named)."""
+        unknown = sorted(set(self.class_weights) - set(self.class_names))
+        if unknown:
+            raise ValueError(f"class weights name unknown classes {unknown}; the classes are {self.class_names}")
+        weights = [float(self.class_weights.get(name, 1.0)) for name in self.class_names]
+        if not all(w > 0 for w in weights):
+            raise ValueError(f"class weights must be positive, got {self.class_weights}")
+        return weights
 
     def preprocessing(self) -> Preprocessing:
         return Preprocessing()

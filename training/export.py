@@ -135,6 +135,7 @@ def export_run(
             "learning_rate": cfg.learning_rate,
             "weight_decay": cfg.weight_decay,
             "label_smoothing": cfg.label_smoothing,
+            "class_weights": cfg.class_weights,
             "batch_size": cfg.batch_size,
             "seed": cfg.seed,
             "augment": cfg.augment.to_json(),

@@ -106,6 +106,9 @@ def make_train_dataset(cfg: TrainConfig, prepared: PreparedData, epoch: int) -> 
 
     ds = tf.data.Dataset.from_tensor_slices((prepared.data.images[order], prepared.data.labels[order], seeds))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cfg.class_weights:  # per-sample loss weights: (x, y) -> (x, y, weight of y's class)
+        table = tf.constant(cfg.loss_weights(), dtype=tf.float32)
+        ds = ds.map(lambda x, y: (x, y, tf.gather(table, tf.argmax(y, output_type=tf.int32))), deterministic=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=True)
     if cfg.max_steps_per_epoch:
         ds = ds.take(cfg.max_steps_per_epoch)
@@ -188,6 +191,7 @@ def _append_log(run_dir: Path, row: dict[str, Any]) -> None:
 def start_run(cfg: TrainConfig, cache_dir: Path | None = None) -> Path:
     """Create the run folder (refusing a non-empty one) and train from epoch 0."""
     run_dir = Path(cfg.out)
+    cfg.loss_weights()  # unknown class names or non-positive weights: refused before anything is written
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunFolderError(f"run folder {run_dir} is not empty; use `neuroreview-train resume {run_dir}`")
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -77,3 +77,54 @@ def test_difference_hash_distance() -> None:
     b = rng.integers(0, 256, (50, 50)).astype(np.uint8)
     hashes = np.stack([difference_hash(a), difference_hash(a), difference_hash(b)])
     assert near_duplicate_pairs(hashes, 5) == [(0, 1)]
+
+
+def test_class_weights_become_per_sample_loss_weights(tiny_dataset: Path, tmp_path: Path) -> None:
+    from training import trainer
+    from training.cli import build_parser, train_config_from_args
+    from training.config import TrainConfig
+
+    argv = ["train", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--class-weight", "meningioma=2.5"]
+    cfg = train_config_from_args(build_parser().parse_args(argv))
+    assert cfg.class_weights == {"meningioma": 2.5}
+    assert cfg.loss_weights() == [1.0, 2.5, 1.0, 1.0]
+    cfg = TrainConfig.from_json({**cfg.to_json(), "stages": [[16, 1]], "batch_size": 4, "widths": [2, 2, 4, 4, 4]})
+    run = tmp_path / "run"
+    run.mkdir()
+    prepared = trainer.prepare_data(cfg, run, tmp_path / "cache")
+    seen = 0
+    for _, y, w in trainer.make_train_dataset(cfg, prepared, 0):
+        expected = np.where(np.argmax(y.numpy(), axis=1) == 1, 2.5, 1.0)
+        np.testing.assert_allclose(w.numpy(), expected)
+        seen += int((expected == 2.5).sum())
+    assert seen > 0  # the tiny data set has meningioma images in training
+    plain = TrainConfig.from_json({**cfg.to_json(), "class_weights": {}})
+    assert all(len(batch) == 2 for batch in trainer.make_train_dataset(plain, prepared, 0))
+
+
+def test_bad_class_weights_are_refused_before_the_run_folder_exists(tiny_dataset: Path, tmp_path: Path) -> None:
+    from training.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(out), "--class-weight", "cat=2"]) == 1
+    assert not out.exists()
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(tiny_dataset), "--out", str(out), "--class-weight", "meningioma=-1"])
+
+
+def test_a_run_trains_with_class_weights(tiny_dataset: Path, tmp_path: Path) -> None:
+    from training import trainer
+    from training.config import TrainConfig
+
+    cfg = TrainConfig(
+        data=str(tiny_dataset),
+        out=str(tmp_path / "run"),
+        stages=[[16, 1]],
+        batch_size=4,
+        widths=[2, 2, 4, 4, 4],
+        max_steps_per_epoch=2,
+        class_weights={"meningioma": 2.0},
+    )
+    run = trainer.start_run(cfg, tmp_path / "cache")
+    assert TrainConfig.load(run).class_weights == {"meningioma": 2.0}
+    assert len((run / trainer.LOG_FILE).read_text().splitlines()) == 2  # header + one epoch
