@@ -238,17 +238,16 @@ class Classifier:
                 if target is not None:
                     chosen = np.where(target < 0, probs.argmax(axis=-1), target).astype(np.int32)
                     cams = self._occlusion(graph, batch, probs, chosen)
-            elif self._config.test_time_flip:
-                targets = np.full(len(chunk), target, dtype=np.int32)
-                logits, features, grads, chosen = graph.mirrored_logits_and_gradients(batch, targets)
-                probs = softmax(logits, self._config.temperature)
-                both = saliency_maps(features, grads, str(method))  # the images' maps, then the mirrors'
-                cams = list(both[: len(chunk)] + both[len(chunk) :, :, ::-1])
             else:
+                flip = self._config.test_time_flip
                 targets = np.full(len(chunk), target, dtype=np.int32)
-                logits, features, grads, chosen = graph.logits_and_gradients(batch, targets)
+                passes = graph.mirrored_logits_and_gradients if flip else graph.logits_and_gradients
+                logits, features, grads, chosen = passes(batch, targets)
                 probs = softmax(logits, self._config.temperature)
-                cams = list(saliency_maps(features, grads, str(method)))
+                raw = saliency_maps(features, grads, str(method))
+                if flip:  # the images' maps, then the mirror images' maps: mirror those back and add them
+                    raw = raw[: len(chunk)] + raw[len(chunk) :, :, ::-1]
+                cams = list(raw)
         if chosen is not None:
             pad = self._config.preprocessing.pad_to_square
             maps = [to_slice_geometry(cam, s.shape, pad) for cam, s in zip(cams, chunk, strict=True)]

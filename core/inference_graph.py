@@ -66,37 +66,32 @@ class InferenceGraph:
         def logits_fn(x: Any) -> Any:
             return head(self.body(x, training=False))
 
-        @tf.function(  # type: ignore[untyped-decorator]
-            input_signature=[spec, tf.TensorSpec((None,), tf.int32)], reduce_retracing=True
-        )
-        def saliency_fn(x: Any, target: Any) -> Any:
-            features = self.body(x, training=False)
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(features)
-                logits = head(features)
-                chosen = tf.where(target < 0, tf.argmax(logits, axis=-1, output_type=tf.int32), target)
-                score = tf.gather(logits, chosen, batch_dims=1)
-            grads = tape.gradient(score, features)
-            return logits, tf.cast(features, tf.float32), tf.cast(grads, tf.float32), chosen
+        def saliency_function(mirrored: bool) -> Any:
+            """Logits, features, d score / d features and class; ``mirrored``: the images then their mirror
+            images go through the body and the score is the mean of each pair's logits."""
 
-        @tf.function(  # type: ignore[untyped-decorator]
-            input_signature=[spec, tf.TensorSpec((None,), tf.int32)], reduce_retracing=True
-        )
-        def mirrored_saliency_fn(x: Any, target: Any) -> Any:
-            n = tf.shape(x)[0]
-            features = self.body(tf.concat([x, tf.reverse(x, axis=[2])], axis=0), training=False)
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(features)
-                both = head(features)
-                logits = (both[:n] + both[n:]) / 2.0
-                chosen = tf.where(target < 0, tf.argmax(logits, axis=-1, output_type=tf.int32), target)
-                score = tf.gather(logits, chosen, batch_dims=1)
-            grads = tape.gradient(score, features)
-            return logits, tf.cast(features, tf.float32), tf.cast(grads, tf.float32), chosen
+            @tf.function(  # type: ignore[untyped-decorator]
+                input_signature=[spec, tf.TensorSpec((None,), tf.int32)], reduce_retracing=True
+            )
+            def saliency_fn(x: Any, target: Any) -> Any:
+                n = tf.shape(x)[0]
+                views = tf.concat([x, tf.reverse(x, axis=[2])], axis=0) if mirrored else x
+                features = self.body(views, training=False)
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(features)
+                    logits = head(features)
+                    if mirrored:
+                        logits = (logits[:n] + logits[n:]) / 2.0
+                    chosen = tf.where(target < 0, tf.argmax(logits, axis=-1, output_type=tf.int32), target)
+                    score = tf.gather(logits, chosen, batch_dims=1)
+                grads = tape.gradient(score, features)
+                return logits, tf.cast(features, tf.float32), tf.cast(grads, tf.float32), chosen
+
+            return saliency_fn
 
         self._logits_fn = logits_fn
-        self._saliency_fn = saliency_fn
-        self._mirrored_saliency_fn = mirrored_saliency_fn
+        self._saliency_fn = saliency_function(mirrored=False)
+        self._mirrored_saliency_fn = saliency_function(mirrored=True)
 
     def logits(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Logits (N, classes) for a preprocessed batch (N, S, S, C)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from training.errors import RunFolderError
 from training.images import load_dataset
 from training.manifest import build_manifest
 from training.metrics import classification_metrics
+from training.trainer import predict_logits
 
 
 def _model_for(source: Path) -> tuple[Any, ModelConfig]:
@@ -64,10 +66,9 @@ def evaluate_source(
         images, labels = [images[i] for i in chosen], labels[chosen]
     inputs = to_model_input(images, config)
     flip = config.test_time_flip if test_time_flip is None else test_time_flip
-    if flip:  # as the application classifies with weights whose config sets test_time_flip
-        logits = flip_averaged_logits(lambda batch: np.asarray(model.predict(batch, batch_size=64, verbose=0)), inputs)
-    else:
-        logits = np.asarray(model.predict(inputs, batch_size=64, verbose=0), dtype=np.float32)
+    predict = functools.partial(predict_logits, model)
+    # as the application classifies with weights whose config sets test_time_flip
+    logits = flip_averaged_logits(predict, inputs) if flip else predict(inputs)
     metrics = classification_metrics(logits, labels, config.class_names, config.temperature)
     metrics["data"] = {"folder": str(data_dir), "fingerprint": manifest.fingerprint, "skipped": data.skipped}
     metrics["test_time_flip"] = flip

@@ -197,7 +197,7 @@ def _mirror_validation(
     run_dir: Path, cfg: TrainConfig, weights: Path, labels: np.ndarray, cache_dir: Path | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validation logits of the exported weights: one view, and averaged with the mirror images."""
-    from core.preprocess import flip_averaged_logits
+    from core.preprocess import mean_over_mirror, with_mirror_images
     from training.trainer import model_inputs, predict_logits, prepare_data
 
     prepared = prepare_data(cfg, run_dir, cache_dir)
@@ -206,8 +206,8 @@ def _mirror_validation(
     model = build_vgg19(cfg.architecture())
     model.load_weights(weights)
     inputs = model_inputs(cfg, prepared.data.images[prepared.val_idx], cfg.deploy_size)
-    plain = predict_logits(model, inputs)
-    return plain, flip_averaged_logits(lambda batch: predict_logits(model, batch), inputs)
+    both = predict_logits(model, with_mirror_images(inputs))  # one pass: the images, then their mirror images
+    return both[: len(inputs)], mean_over_mirror(both)
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
