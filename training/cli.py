@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs (0 = off)")
     train.add_argument("--init", type=Path, default=None, help="Keras VGG19 ImageNet notop .h5 to start from")
     train.add_argument("--init-weights", type=Path, default=None, help="exported weights folder to continue from")
+    train.add_argument(
+        "--split",
+        type=Path,
+        default=None,
+        help="reuse an earlier run's split.json (default with --init-weights: the split those weights were trained on)",
+    )
     train.add_argument("--max-steps-per-epoch", type=int, default=None, help=argparse.SUPPRESS)
     train.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (default: user cache)")
     resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
@@ -142,6 +148,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         out=str(args.out.resolve()),
         init=str(args.init.resolve()) if args.init else None,
         init_weights=str(args.init_weights.resolve()) if args.init_weights else None,
+        split=str(args.split.resolve()) if args.split else None,
         **values,
     )
 

@@ -39,6 +39,7 @@ class TrainConfig:
     patience: int = 0  # epochs without validation improvement before stopping; 0 = never stop early
     init: str | None = None
     init_weights: str | None = None  # exported weights folder to continue from (SHA-256 verified)
+    split: str | None = None  # an earlier run's split.json, reused so a lineage of runs keeps one validation set
     max_steps_per_epoch: int | None = None  # for smoke tests
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 

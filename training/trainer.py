@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -68,6 +69,11 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, cache_dir: Path | None = None)
     if split_file.exists():
         saved = json.loads(split_file.read_text(encoding="utf-8"))
         position = {p: i for i, p in enumerate(data.relpaths)}
+        missing = [p for p in saved["train"] + saved["val"] if p not in position]
+        if missing:
+            raise RunFolderError(
+                f"{split_file} names {len(missing)} image(s) not readable in {cfg.data}, e.g. {missing[0]}"
+            )
         train = tuple(position[p] for p in saved["train"])
         val = tuple(position[p] for p in saved["val"])
         split = Split(train, val, (), saved["max_bits"], saved["near_duplicate_pairs"])
@@ -194,9 +200,31 @@ def start_run(cfg: TrainConfig, cache_dir: Path | None = None) -> Path:
     cfg.loss_weights()  # unknown class names or non-positive weights: refused before anything is written
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunFolderError(f"run folder {run_dir} is not empty; use `neuroreview-train resume {run_dir}`")
+    split_source = inherited_split(cfg)
+    if split_source is not None and not split_source.is_file():
+        raise RunFolderError(f"split file {split_source} does not exist")
     run_dir.mkdir(parents=True, exist_ok=True)
+    if split_source is not None:
+        cfg.split = str(split_source)
+        shutil.copyfile(split_source, run_dir / "split.json")
+        print(f"validation split reused from {split_source}", file=sys.stderr)
     cfg.save(run_dir)
     return run_training(run_dir, cache_dir)
+
+
+def inherited_split(cfg: TrainConfig) -> Path | None:
+    """The split a new run reuses: ``cfg.split``, else the one its initial weights were trained on, if recorded.
+
+    Continuing from exported weights on a different split would put images those weights trained on into the
+    new validation set; the split is not recomputed because it depends on the decoded cache size.
+    """
+    if cfg.split:
+        return Path(cfg.split)
+    if cfg.init_weights:
+        recorded = Path(cfg.init_weights) / "training_run" / "split.json"
+        if recorded.is_file():
+            return recorded
+    return None
 
 
 def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:

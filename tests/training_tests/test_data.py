@@ -128,3 +128,31 @@ def test_a_run_trains_with_class_weights(tiny_dataset: Path, tmp_path: Path) -> 
     run = trainer.start_run(cfg, tmp_path / "cache")
     assert TrainConfig.load(run).class_weights == {"meningioma": 2.0}
     assert len((run / trainer.LOG_FILE).read_text().splitlines()) == 2  # header + one epoch
+
+
+def test_a_run_from_exported_weights_keeps_their_validation_split(tiny_dataset: Path, tmp_path: Path) -> None:
+    """Continuing from weights on a fresh split would validate on images those weights trained on."""
+    import json
+
+    from training import trainer
+    from training.config import TrainConfig
+    from training.errors import RunFolderError
+    from training.export import export_run
+
+    tiny = {"stages": [[16, 1]], "batch_size": 4, "widths": [2, 2, 4, 4, 4], "max_steps_per_epoch": 1}
+    first = trainer.start_run(TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "a"), **tiny), tmp_path / "c")
+    weights = export_run(first, tmp_path / "w", version="test")
+    recorded = json.loads((weights / "training_run" / "split.json").read_text())
+    # a different seed would draw a different split; the inherited one wins
+    second = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "b"), init_weights=str(weights), seed=7, **tiny)
+    run = trainer.start_run(second, tmp_path / "c")
+    assert json.loads((run / "split.json").read_text()) == recorded
+    assert TrainConfig.load(run).split == str(weights / "training_run" / "split.json")
+    unrelated = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "d"), seed=7, **tiny)
+    fresh = trainer.start_run(unrelated, tmp_path / "c")
+    assert json.loads((fresh / "split.json").read_text())["val"] != recorded["val"]
+
+    missing = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "e"), split=str(tmp_path / "nope.json"), **tiny)
+    with pytest.raises(RunFolderError, match="does not exist"):
+        trainer.start_run(missing, tmp_path / "c")
+    assert not (tmp_path / "e").exists()
