@@ -148,9 +148,11 @@ def test_a_run_from_exported_weights_keeps_their_validation_split(tiny_dataset: 
     run = trainer.start_run(second, tmp_path / "c")
     assert json.loads((run / "split.json").read_text()) == recorded
     assert TrainConfig.load(run).split == str(weights / "training_run" / "split.json")
-    unrelated = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "d"), seed=7, **tiny)
-    fresh = trainer.start_run(unrelated, tmp_path / "c")
-    assert json.loads((fresh / "split.json").read_text())["val"] != recorded["val"]
+    unrelated = tmp_path / "d"
+    unrelated.mkdir()
+    other_seed = TrainConfig(data=str(tiny_dataset), out=str(unrelated), seed=7, **tiny)
+    trainer.prepare_data(other_seed, unrelated, tmp_path / "c")
+    assert json.loads((unrelated / "split.json").read_text())["val"] != recorded["val"]
 
     missing = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "e"), split=str(tmp_path / "nope.json"), **tiny)
     with pytest.raises(RunFolderError, match="does not exist"):
