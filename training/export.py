@@ -124,6 +124,7 @@ def export_run(
             "val_images": len(split["val"]),
             "near_duplicate_pairs": split["near_duplicate_pairs"],
             "groups": split["groups"],
+            "split_reused_from": cfg.split,
         },
         "training": {
             "epochs_completed": state["epoch"] + 1,

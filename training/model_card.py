@@ -53,7 +53,7 @@ Weights: `{config.weights_file}`, SHA-256 `{config.weights_sha256}` ({prov.get("
 {data.get("description") or "Folder " + str(data.get("folder", "?"))}. Images per class: {data.get("counts", {})}.
 Dataset fingerprint `{data.get("fingerprint", "")}`. Initialisation: {train.get("initialisation", "")}.
 Split: {data.get("train_images", "?")} training / {data.get("val_images", "?")} validation images; exact and near-duplicate
-images ({data.get("near_duplicate_pairs", "?")} pairs found) are kept on one side of the split ({data.get("groups", "?")} groups).
+images ({data.get("near_duplicate_pairs", "?")} pairs found) are kept on one side of the split ({data.get("groups", "?")} groups).{_reused(data)}
 
 ## Metrics ({config.metrics.get("split", "")})
 | metric | value |
@@ -143,3 +143,8 @@ def _single_view_table(metrics: dict[str, Any]) -> str:
         f"| tumor-vs-no-tumor sensitivity | {_pct(single.get('tumor_sensitivity'))} |\n"
         f"| expected calibration error after temperature | {single['ece']:.4f} |\n\n"
     )
+
+
+def _reused(data: dict[str, Any]) -> str:
+    source = data.get("split_reused_from")
+    return f" The split was reused unchanged from `{source}`." if source else ""

@@ -148,6 +148,8 @@ def test_a_run_from_exported_weights_keeps_their_validation_split(tiny_dataset: 
     run = trainer.start_run(second, tmp_path / "c")
     assert json.loads((run / "split.json").read_text()) == recorded
     assert TrainConfig.load(run).split == str(weights / "training_run" / "split.json")
+    card = (export_run(run, tmp_path / "w2", version="test") / "MODEL_CARD.md").read_text()
+    assert f"reused unchanged from `{weights / 'training_run' / 'split.json'}`" in card
     unrelated = tmp_path / "d"
     unrelated.mkdir()
     other_seed = TrainConfig(data=str(tiny_dataset), out=str(unrelated), seed=7, **tiny)
