@@ -55,7 +55,6 @@ from desktop_app.result_cache import cache_key
 from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
-from desktop_app.tf_preload import import_gil_bound_extensions
 from desktop_app.viewer import SliceViewer
 
 GESTURES = (
@@ -396,8 +395,6 @@ class MainWindow(QMainWindow):
         worker.cancelled.connect(self._on_series_cancelled)
         worker.error.connect(self._on_inference_error)
         if load_model:
-            if factory is None:  # the real classifier: see tf_preload for why this runs here
-                import_gil_bound_extensions()
             self.inference_thread.started.connect(worker.load_model)
         self.inference_thread.start()
 

@@ -7,11 +7,6 @@ the GIL, so calling libc's ``dlopen`` on those libraries from the worker thread 
 expensive part concurrently; the later ``import tensorflow`` finds them already loaded.
 
 Best effort: on a platform without glibc, or when a library is missing, it does nothing.
-
-One initialiser cannot be moved off the GIL: ``ml_dtypes`` (imported by TensorFlow) registers its
-bfloat16/float8 loops with numpy in C, which holds the GIL for about 0.1-0.2 s.  From a worker thread
-that froze the GUI for that long; :func:`import_gil_bound_extensions` runs it on the GUI thread
-before the window is shown instead, where it only delays start-up.
 """
 
 from __future__ import annotations
@@ -23,19 +18,6 @@ import sys
 from pathlib import Path
 
 LIBRARIES = ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2", "python/_pywrap_tensorflow_internal.so")
-GIL_BOUND_EXTENSIONS = ("ml_dtypes",)
-
-
-def import_gil_bound_extensions() -> list[str]:
-    """Import the extensions whose initialisers hold the GIL for long; returns those now imported."""
-    imported = []
-    for name in GIL_BOUND_EXTENSIONS:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            continue  # not installed: TensorFlow will fail later with its own, clearer message
-        imported.append(name)
-    return imported
 
 
 def preload_tensorflow_libraries() -> int:

@@ -212,17 +212,3 @@ def test_about_box_says_whether_test_time_flip_is_on() -> None:
     on = model_card_html(ModelConfig(architecture=arch, test_time_flip=True), "ready")
     off = model_card_html(ModelConfig(architecture=arch), "ready")
     assert "averaged with its mirror image" in on and "averaged with its mirror image" not in off
-
-
-def test_import_gil_bound_extensions_imports_what_is_installed() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, desktop_app.tf_preload as p; "
-        "assert 'ml_dtypes' not in sys.modules; "
-        "p.GIL_BOUND_EXTENSIONS = ('ml_dtypes', 'no_such_module_here'); "
-        "assert p.import_gil_bound_extensions() == ['ml_dtypes']; "
-        "assert 'ml_dtypes' in sys.modules"
-    )
-    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

@@ -274,23 +274,3 @@ def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None
     with qtbot.waitSignal(window.export_failed, timeout=WAIT_MS) as refused:
         window.export("csv", SAMPLE / "beside-the-source.csv")
     assert not (SAMPLE / "beside-the-source.csv").exists()
-
-
-def test_gil_bound_extensions_load_on_the_gui_thread(qtbot, app_settings, tmp_path, monkeypatch) -> None:
-    """ml_dtypes' initialiser holds the GIL: the window runs it itself, before the worker starts."""
-    import threading
-
-    import desktop_app.main_window as main_window
-
-    calls: list[threading.Thread] = []
-    monkeypatch.setattr(main_window, "import_gil_bound_extensions", lambda: calls.append(threading.current_thread()))
-    win = MainWindow(weights_folder=tmp_path / "no-weights", settings=app_settings)
-    qtbot.addWidget(win)
-    assert calls == [threading.main_thread()]
-    with qtbot.waitSignal(win.model_state_changed, timeout=WAIT_MS, check_params_cb=lambda s: s == "failed"):
-        win.show()
-    win.close()
-    other = MainWindow(weights_folder=tmp_path, settings=app_settings, load_model=False)
-    qtbot.addWidget(other)
-    assert len(calls) == 1, "no model to load, nothing to import"
-    other.close()
