@@ -12,6 +12,7 @@ from core.model_config import DEFAULT_CLASS_NAMES, Preprocessing
 from training.augment import AugmentConfig
 
 RUN_CONFIG = "run_config.json"
+RUN_RECORD_DIR = "training_run"  # an exported weights folder's copy of the run's configuration, log and split
 
 
 @dataclass

@@ -18,6 +18,7 @@ from training.errors import RunFolderError
 from training.images import load_dataset
 from training.manifest import build_manifest
 from training.metrics import classification_metrics
+from training.split import positions_of
 from training.trainer import predict_logits
 
 
@@ -90,12 +91,7 @@ def _validation_positions(split_file: Path, relpaths: list[str]) -> np.ndarray:
         wanted = json.loads(Path(split_file).read_text(encoding="utf-8"))["val"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunFolderError(f"{split_file} is not a readable split.json with a 'val' list: {exc}") from exc
-    position = {p: i for i, p in enumerate(relpaths)}
-    missing = [p for p in wanted if p not in position]
-    if missing:
-        example = missing[0]
-        raise RunFolderError(f"{len(missing)} validation image(s) of {split_file} are not in the data, e.g. {example}")
-    return np.asarray([position[p] for p in wanted], dtype=np.int64)
+    return np.asarray(positions_of(wanted, relpaths, split_file), dtype=np.int64)
 
 
 def format_metrics(metrics: dict[str, Any], class_names: tuple[str, ...] | list[str]) -> str:

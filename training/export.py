@@ -19,14 +19,13 @@ from core.classifier import softmax
 from core.model import build_vgg19
 from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
 from training import checkpoint as ckpt
-from training.config import RUN_CONFIG, TrainConfig
+from training.config import RUN_CONFIG, RUN_RECORD_DIR, TrainConfig
 from training.errors import RunFolderError
 from training.metrics import classification_metrics, cross_fitted_ece, fit_temperature
 from training.model_card import render_model_card
 from training.trainer import BEST_LOGITS, LOG_FILE
 
 WEIGHTS_FILE = "neuroreview_vgg19.weights.h5"
-RUN_RECORD_DIR = "training_run"
 COPIED_RUN_FILES = (RUN_CONFIG, LOG_FILE, "environment.json", "split.json", "learning_curves.png", "skipped.json")
 
 

@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from training.errors import RunFolderError
+
 HASH_SIDE = 16  # 16 x 16 = 256-bit difference hash
 DEFAULT_MAX_BITS = 10
 
@@ -75,6 +77,15 @@ class Split:
 
     def save(self, path: Path, relpaths: Sequence[str]) -> None:
         path.write_text(json.dumps(self.to_json(relpaths), indent=1) + "\n", encoding="utf-8")
+
+
+def positions_of(names: Sequence[str], relpaths: Sequence[str], source: Path | str) -> list[int]:
+    """Positions in ``relpaths`` of ``names`` (image paths read from ``source``); one not in the data is an error."""
+    position = {p: i for i, p in enumerate(relpaths)}
+    missing = [p for p in names if p not in position]
+    if missing:
+        raise RunFolderError(f"{len(missing)} image(s) named in {source} are not in the data, e.g. {missing[0]}")
+    return [position[p] for p in names]
 
 
 def group_duplicates(

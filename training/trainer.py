@@ -21,13 +21,13 @@ from numpy.typing import NDArray
 
 from core.model import build_vgg19
 from training import checkpoint as ckpt
-from training.config import TrainConfig
+from training.config import RUN_RECORD_DIR, TrainConfig
 from training.environment import choose_precision, describe_environment
 from training.errors import RunFolderError
 from training.images import DecodedDataset, load_dataset
 from training.manifest import build_manifest, save_manifest
 from training.metrics import classification_metrics
-from training.split import Split, group_duplicates, stratified_group_split
+from training.split import Split, group_duplicates, positions_of, stratified_group_split
 
 LOG_FILE = "log.csv"
 LOG_FIELDS = [
@@ -68,14 +68,8 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, cache_dir: Path | None = None)
     digests = {e.relpath: e.sha256 for e in manifest.entries}
     if split_file.exists():
         saved = json.loads(split_file.read_text(encoding="utf-8"))
-        position = {p: i for i, p in enumerate(data.relpaths)}
-        missing = [p for p in saved["train"] + saved["val"] if p not in position]
-        if missing:
-            raise RunFolderError(
-                f"{split_file} names {len(missing)} image(s) not readable in {cfg.data}, e.g. {missing[0]}"
-            )
-        train = tuple(position[p] for p in saved["train"])
-        val = tuple(position[p] for p in saved["val"])
+        train = tuple(positions_of(saved["train"], data.relpaths, split_file))
+        val = tuple(positions_of(saved["val"], data.relpaths, split_file))
         split = Split(train, val, (), saved["max_bits"], saved["near_duplicate_pairs"])
     else:
         groups, pairs = group_duplicates(data.images, [digests[p] for p in data.relpaths], cfg.dedup_max_bits)
@@ -221,7 +215,7 @@ def inherited_split(cfg: TrainConfig) -> Path | None:
     if cfg.split:
         return Path(cfg.split)
     if cfg.init_weights:
-        recorded = Path(cfg.init_weights) / "training_run" / "split.json"
+        recorded = Path(cfg.init_weights) / RUN_RECORD_DIR / "split.json"
         if recorded.is_file():
             return recorded
     return None
