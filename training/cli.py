@@ -102,6 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="config",
         help="average each image with its mirror image (default: as the weights' config says)",
     )
+    average = sub.add_parser(
+        "average", help="average the weights of runs trained from the same start on the same split (model soup)"
+    )
+    average.add_argument(
+        "sources", nargs="+", type=Path, help="exported weights folders, run folders (best checkpoint) or checkpoints"
+    )
+    average.add_argument("--data", required=True, type=Path, help="the dataset the ingredients were trained on")
+    average.add_argument("--out", required=True, type=Path, help="new run folder for the averaged model")
+    average.add_argument("--size", type=int, default=None, help="input size (default: the first ingredient's)")
+    average.add_argument("--cache-dir", type=Path, default=None)
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--to", required=True, type=Path, help="weights folder, e.g. weights/")
@@ -180,6 +190,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _average(args: argparse.Namespace) -> int:
+    from training.average import average_runs
+
+    run = average_runs(args.sources, args.data, args.out, size=args.size, cache_dir=args.cache_dir)
+    print(f"averaged model written to {run}; export it with `neuroreview-train export {run} --to FOLDER`")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from training.export import export_run
 
@@ -202,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     keep_keras_home_private()
     args = build_parser().parse_args(argv)
-    handlers = {"train": _train, "resume": _resume, "evaluate": _evaluate, "export": _export}
+    handlers = {"train": _train, "resume": _resume, "evaluate": _evaluate, "average": _average, "export": _export}
     try:
         return handlers[args.command](args)
     except TrainingError as exc:

@@ -42,6 +42,7 @@ class TrainConfig:
     init_weights: str | None = None  # exported weights folder to continue from (SHA-256 verified)
     split: str | None = None  # an earlier run's split.json, reused so a lineage of runs keeps one validation set
     max_steps_per_epoch: int | None = None  # for smoke tests
+    averaged_from: list[dict[str, Any]] = field(default_factory=list)  # a weight average's ingredients (no training)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @property

@@ -19,6 +19,7 @@ from core.classifier import softmax
 from core.model import build_vgg19
 from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
 from training import checkpoint as ckpt
+from training.average import INGREDIENTS_DIR
 from training.config import RUN_CONFIG, RUN_RECORD_DIR, TrainConfig
 from training.errors import RunFolderError
 from training.metrics import classification_metrics, cross_fitted_ece, fit_temperature
@@ -125,7 +126,9 @@ def export_run(
             "groups": split["groups"],
             "split_reused_from": cfg.split,
         },
-        "training": {
+        "training": _averaging(cfg, environment, state)
+        if cfg.averaged_from
+        else {
             "epochs_completed": state["epoch"] + 1,
             "epochs_planned": cfg.epochs,
             "best_epoch": state["best_epoch"],
@@ -165,6 +168,8 @@ def export_run(
     for name in COPIED_RUN_FILES:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, record / name)
+    if (run_dir / INGREDIENTS_DIR).is_dir():
+        shutil.copytree(run_dir / INGREDIENTS_DIR, record / INGREDIENTS_DIR, dirs_exist_ok=True)
     _plots(calibrated, softmax(logits, temperature), labels, cfg, record)
     return to
 
@@ -178,6 +183,23 @@ def _initialisation(cfg: TrainConfig, environment: dict[str, Any]) -> str:
         version, digest = initial["model_version"], initial["weights_sha256"]
         return f"continued from exported weights {cfg.init_weights} (version {version}, SHA-256 {digest})"
     return f"convolutions from {cfg.init}" if cfg.init else "from scratch (no ImageNet weights)"
+
+
+def _averaging(cfg: TrainConfig, environment: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """Provenance of a weight average: its ingredients and how its batch-norm statistics were set."""
+    bn = environment.get("batch_norm_reestimation", {})
+    return {
+        "averaged_from": cfg.averaged_from,
+        "batch_norm_statistics": (
+            f"re-estimated on {bn.get('images', '?')} training images of the split at {bn.get('size', '?')} px, "
+            "without augmentation"
+        ),
+        "initialisation": (
+            f"uniform average of the weights of {len(cfg.averaged_from)} models trained on the same split"
+        ),
+        "train_seconds": round(state["train_seconds"]),
+        "seed": cfg.seed,
+    }
 
 
 def _plots(metrics: dict[str, Any], probs: np.ndarray, labels: np.ndarray, cfg: TrainConfig, folder: Path) -> None:

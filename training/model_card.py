@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core.model_config import ModelConfig
@@ -80,12 +81,7 @@ Confusion matrix (rows: true, columns: predicted):
 {conf_rows}
 
 ## Training run
-Epochs completed {train.get("epochs_completed")} of {train.get("epochs_planned")} (best epoch {train.get("best_epoch")}),
-stages (size:epochs) {train.get("stages")}, {train.get("optimizer")} with peak learning rate {train.get("learning_rate")},
-weight decay {train.get("weight_decay")}, label smoothing {train.get("label_smoothing")}, batch {train.get("batch_size")},
-seed {train.get("seed")}; {train.get("train_seconds", 0) / 3600:.1f} h of training on {env.get("processor", "?")}
-({env.get("cpu_count", "?")} CPUs, GPUs: {env.get("gpus") or "none"}, precision {env.get("precision_policy", "?")}).
-Software: {env.get("versions", {})}; git commit {env.get("git_commit")}.
+{_training_run(train, env)}
 
 ## Limitations
 - Validation figures come from a split of the same public dataset; held-out data from other scanners,
@@ -148,3 +144,37 @@ def _single_view_table(metrics: dict[str, Any]) -> str:
 def _reused(data: dict[str, Any]) -> str:
     source = data.get("split_reused_from")
     return f" The split was reused unchanged from `{source}`." if source else ""
+
+
+def _training_run(train: dict[str, Any], env: dict[str, Any]) -> str:
+    """The paragraph on how the weights were made: a training run, or a weight average of several runs."""
+    where = (
+        f"{env.get('processor', '?')} ({env.get('cpu_count', '?')} CPUs, GPUs: {env.get('gpus') or 'none'}, "
+        f"precision {env.get('precision_policy', '?')}).\nSoftware: {env.get('versions', {})}; "
+        f"git commit {env.get('git_commit')}."
+    )
+    if train.get("averaged_from"):
+        parts = "\n".join(f"- {_ingredient(item)}" for item in train["averaged_from"])
+        return (
+            f"No training of its own: the {train.get('initialisation')}, batch-norm statistics "
+            f"{train.get('batch_norm_statistics')}; averaged in {train.get('train_seconds', 0) / 60:.0f} min on "
+            f"{where}\nIngredients (their own training records are in `training_run/ingredients/`):\n{parts}"
+        )
+    return (
+        f"Epochs completed {train.get('epochs_completed')} of {train.get('epochs_planned')} "
+        f"(best epoch {train.get('best_epoch')}),\nstages (size:epochs) {train.get('stages')}, "
+        f"{train.get('optimizer')} with peak learning rate {train.get('learning_rate')},\n"
+        f"weight decay {train.get('weight_decay')}, label smoothing {train.get('label_smoothing')}, "
+        f"batch {train.get('batch_size')},\nseed {train.get('seed')}; "
+        f"{train.get('train_seconds', 0) / 3600:.1f} h of training on {where}"
+    )
+
+
+def _ingredient(item: dict[str, Any]) -> str:
+    if item.get("kind") == "exported weights":
+        return f"exported weights version {item.get('model_version')} (SHA-256 `{item.get('weights_sha256')}`)"
+    return (
+        f"training run checkpoint `{Path(str(item.get('source'))).parent.parent.name}/checkpoint/"
+        f"{Path(str(item.get('source'))).name}` after {item.get('epochs_completed')} epochs "
+        f"(SHA-256 `{item.get('weights_sha256')}`)"
+    )

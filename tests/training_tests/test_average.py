@@ -1,0 +1,106 @@
+"""Weight averaging: the mean of the weights, batch-norm re-estimation, the split check and the export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.model import build_vgg19
+from core.model_config import load_model_config, verified_weights_path
+from training import checkpoint as ckpt
+from training import trainer
+from training.average import averaged_weights, reestimate_batch_norm
+from training.cli import main
+from training.config import TrainConfig
+
+TINY = {"widths": [2, 2, 4, 4, 4], "stages": [[32, 2]], "batch_size": 8, "dropout": 0.0}
+
+
+def _run(data: Path, out: Path, cache: Path, **overrides: object) -> Path:
+    values = {**TINY, **overrides}
+    return trainer.start_run(TrainConfig(data=str(data), out=str(out), **values), cache)  # type: ignore[arg-type]
+
+
+def test_batch_norm_statistics_become_the_mean_of_the_batch_statistics() -> None:
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(momentum=0.9)])
+    inputs = np.random.default_rng(1).normal(5.0, 2.0, (40, 3)).astype(np.float32)
+    assert reestimate_batch_norm(model, inputs, batch_size=10) == 4
+    batches = inputs.reshape(4, 10, 3)
+    layer = model.layers[0]
+    np.testing.assert_allclose(layer.moving_mean.numpy(), batches.mean(axis=1).mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), batches.var(axis=1).mean(axis=0), rtol=1e-4)
+    assert layer.momentum == pytest.approx(0.9)  # restored for any later training
+
+
+def test_averaged_weights_are_the_element_wise_mean(tmp_path: Path) -> None:
+    cfg = TrainConfig(data="", out="", **TINY)  # type: ignore[arg-type]
+    files = []
+    for seed in (1, 2, 3):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        model = build_vgg19(cfg.architecture())
+        files.append(tmp_path / f"m{seed}.weights.h5")
+        model.save_weights(files[-1])
+    expected = []
+    for path in files:
+        model.load_weights(path)
+        expected.append(model.get_weights())
+    mean = averaged_weights(build_vgg19(cfg.architecture()), files)
+    for got, *parts in zip(mean, *expected, strict=True):
+        np.testing.assert_allclose(got, np.mean(parts, axis=0), rtol=1e-6, atol=1e-7)
+
+
+def test_average_of_two_runs_on_one_split_exports_with_its_ingredients(tiny_dataset: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _run(tiny_dataset, tmp_path / "a", cache)
+    second = _run(tiny_dataset, tmp_path / "b", cache, seed=7, split=str(first / "split.json"))
+    checkpoint = second / ckpt.CHECKPOINT_DIR / "epoch0002.weights.h5"
+    soup = tmp_path / "soup"
+    args = ["average", str(first), str(checkpoint), "--data", str(tiny_dataset), "--out", str(soup)]
+    assert main([*args, "--cache-dir", str(cache)]) == 0
+    assert json.loads((soup / "split.json").read_text()) == json.loads((first / "split.json").read_text())
+    assert sorted(p.name for p in (soup / "ingredients").iterdir()) == ["1_a", "2_b"]
+    assert main(["export", str(soup), "--to", str(tmp_path / "w"), "--version", "soup"]) == 0
+
+    config = load_model_config(tmp_path / "w")
+    training = config.provenance["training"]
+    assert [item["kind"] for item in training["averaged_from"]] == ["training run checkpoint"] * 2
+    assert training["averaged_from"][1]["source"] == str(checkpoint.resolve())
+    assert "re-estimated on" in training["batch_norm_statistics"]
+    card = (tmp_path / "w" / "MODEL_CARD.md").read_text()
+    assert "No training of its own" in card and "b/checkpoint/epoch0002.weights.h5" in card
+    assert (tmp_path / "w" / "training_run" / "ingredients" / "2_b" / "run_config.json").is_file()
+    # the exported (float16) weights reproduce the validation logits the figures were computed from
+    prepared = trainer.prepare_data(TrainConfig.load(soup), soup, cache)
+    model = build_vgg19(config.architecture)
+    model.load_weights(verified_weights_path(tmp_path / "w", config))
+    inputs = trainer.model_inputs(TrainConfig.load(soup), prepared.data.images[prepared.val_idx], 32)
+    with np.load(soup / trainer.BEST_LOGITS) as saved:
+        np.testing.assert_allclose(model.predict(inputs, verbose=0), saved["logits"], atol=0.05)
+
+
+def test_average_refuses_ingredients_trained_on_different_splits(
+    tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    first = _run(tiny_dataset, tmp_path / "a", cache, stages=[[32, 1]])
+    other = tmp_path / "other"
+    shutil.copytree(first, other)
+    split = json.loads((other / "split.json").read_text())
+    split["train"][0], split["val"][0] = split["val"][0], split["train"][0]  # one image changes sides
+    (other / "split.json").write_text(json.dumps(split))
+    base = ["--data", str(tiny_dataset), "--cache-dir", str(cache)]
+    assert main(["average", str(first), str(other), *base, "--out", str(tmp_path / "s1")]) == 1
+    assert "different split" in capsys.readouterr().err
+    assert not (tmp_path / "s1").exists()  # refused before anything is written
+    assert main(["average", str(first), *base, "--out", str(tmp_path / "s2")]) == 1
+    assert "at least two" in capsys.readouterr().err
+    assert main(["average", str(first), str(tmp_path / "nothing"), *base, "--out", str(tmp_path / "s3")]) == 1
+    assert "neither an exported weights folder" in capsys.readouterr().err

@@ -1,0 +1,231 @@
+"""Weight averaging ("model soup"): one model from several fine-tuned from the same starting weights.
+
+Every ingredient must have been trained on the same duplicate-aware split (checked), so the averaged
+model's validation images are images none of the ingredients trained on. Batch-norm statistics are
+not averaged but re-estimated on the training part of the split at the deployment size, without
+augmentation. The result is a run folder that ``neuroreview-train export`` takes like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.model import build_vgg19
+from core.model_config import CONFIG_FILENAME, load_model_config, sha256_file, verified_weights_path
+from core.progress import ProgressBar
+from training import checkpoint as ckpt
+from training.config import RUN_CONFIG, RUN_RECORD_DIR, TrainConfig
+from training.environment import describe_environment
+from training.errors import RunFolderError
+from training.metrics import classification_metrics
+from training.trainer import BEST_LOGITS, LOG_FILE, model_inputs, predict_logits, prepare_data
+
+INGREDIENTS_DIR = "ingredients"  # each ingredient's own training record, kept in the averaged run folder
+
+
+@dataclass(frozen=True)
+class Ingredient:
+    """One set of weights to average, with the split it was trained on and what identifies it."""
+
+    source: Path
+    weights: Path
+    split_file: Path
+    record: dict[str, Any]
+    record_files: tuple[Path, ...]
+    architecture: Any
+    class_names: tuple[str, ...]
+
+
+def find_ingredient(source: Path) -> Ingredient:
+    """An exported weights folder, a run folder (its best checkpoint) or a checkpoint file in a run folder."""
+    source = Path(source)
+    if source.is_file() and source.name.endswith(".weights.h5") and source.parent.name == ckpt.CHECKPOINT_DIR:
+        return _run_ingredient(source.parent.parent, source)
+    if (source / CONFIG_FILENAME).is_file():
+        config = load_model_config(source)
+        record_dir = source / RUN_RECORD_DIR
+        weights = verified_weights_path(source, config)
+        return Ingredient(
+            source=source,
+            weights=weights,
+            split_file=record_dir / "split.json",
+            record={
+                "source": str(source.resolve()),
+                "kind": "exported weights",
+                "model_version": config.model_version,
+                "weights_sha256": config.weights_sha256,
+            },
+            record_files=(source / CONFIG_FILENAME, source / "MODEL_CARD.md"),
+            architecture=config.architecture,
+            class_names=config.class_names,
+        )
+    if (source / RUN_CONFIG).is_file():
+        return _run_ingredient(source, source / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS)
+    raise RunFolderError(f"{source} is neither an exported weights folder, a run folder nor a run's checkpoint file")
+
+
+def _run_ingredient(run_dir: Path, weights: Path) -> Ingredient:
+    if not (run_dir / RUN_CONFIG).is_file():
+        raise RunFolderError(f"{weights} is not inside a training run folder (no {run_dir / RUN_CONFIG})")
+    if not weights.is_file():
+        raise RunFolderError(f"{run_dir} has no checkpoint {weights.name} yet")
+    cfg = TrainConfig.load(run_dir)
+    state = ckpt.load_state(run_dir) or {}
+    files = tuple(run_dir / name for name in (RUN_CONFIG, LOG_FILE, "environment.json") if (run_dir / name).is_file())
+    return Ingredient(
+        source=run_dir,
+        weights=weights,
+        split_file=run_dir / "split.json",
+        record={
+            "source": str(weights.resolve()),
+            "kind": "training run checkpoint",
+            "epochs_completed": int(state.get("epoch", -1)) + 1,
+            "best_epoch": state.get("best_epoch"),
+            "weights_sha256": sha256_file(weights),
+        },
+        record_files=files,
+        architecture=cfg.architecture(),
+        class_names=tuple(cfg.class_names),
+    )
+
+
+def common_split(ingredients: list[Ingredient]) -> Path:
+    """The split file all ingredients share; averaging models trained on different splits is refused."""
+    parts: list[tuple[list[str], list[str]]] = []
+    for ing in ingredients:
+        if not ing.split_file.is_file():
+            raise RunFolderError(f"{ing.source} does not record the split it was trained on ({ing.split_file})")
+        saved = json.loads(ing.split_file.read_text(encoding="utf-8"))
+        parts.append((sorted(saved["train"]), sorted(saved["val"])))
+    for ing, part in zip(ingredients[1:], parts[1:], strict=True):
+        if part != parts[0]:
+            raise RunFolderError(
+                f"{ing.source} was trained on a different split than {ingredients[0].source}; "
+                "averaging them would validate on images some of them trained on"
+            )
+    return ingredients[0].split_file
+
+
+def averaged_weights(model: Any, weight_files: list[Path]) -> list[NDArray[np.float32]]:
+    """The element-wise mean of the weights in ``weight_files`` (loaded into ``model`` one after another)."""
+    total: list[NDArray[np.float64]] | None = None
+    for path in weight_files:
+        model.load_weights(path)
+        values = [np.asarray(w, dtype=np.float64) for w in model.get_weights()]
+        total = values if total is None else [t + v for t, v in zip(total, values, strict=True)]
+    assert total is not None
+    return [np.asarray(t / len(weight_files), dtype=np.float32) for t in total]
+
+
+def reestimate_batch_norm(
+    model: Any, inputs: NDArray[np.float32], batch_size: int, *, show_progress: bool = False
+) -> int:
+    """Replace every batch-norm layer's moving statistics by their average over ``inputs``' batches.
+
+    The momentum of batch k (0-based) is k / (k + 1), so after the last batch the moving mean and
+    variance are the plain mean of the per-batch statistics. Returns the number of batches used.
+    """
+    import keras
+
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    batches = max(len(inputs) // batch_size, 1)
+    progress = ProgressBar(sys.stderr, batches, "batch-norm statistics", unit="batches", enabled=show_progress)
+    try:
+        for k in range(batches):
+            for layer in layers:
+                layer.momentum = k / (k + 1)
+            model(inputs[k * batch_size : (k + 1) * batch_size], training=True)
+            progress.update(k + 1)
+    finally:
+        progress.close()
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
+    return batches
+
+
+def average_runs(
+    sources: list[Path], data_dir: Path, out: Path, *, size: int | None = None, cache_dir: Path | None = None
+) -> Path:
+    """Average the ingredients' weights into the new run folder ``out`` and validate the result there."""
+    import keras
+
+    if len(sources) < 2:
+        raise RunFolderError("averaging needs at least two sets of weights")
+    ingredients = [find_ingredient(Path(s)) for s in sources]
+    first = ingredients[0]
+    for ing in ingredients[1:]:
+        if (ing.architecture.widths, ing.architecture.depths, ing.architecture.channels, ing.class_names) != (
+            first.architecture.widths,
+            first.architecture.depths,
+            first.architecture.channels,
+            first.class_names,
+        ):
+            raise RunFolderError(f"{ing.source} has a different architecture or class order than {first.source}")
+    split_file = common_split(ingredients)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise RunFolderError(f"output folder {out} is not empty")
+    arch = first.architecture
+    size = int(size or arch.input_size)
+    cfg = TrainConfig(
+        data=str(Path(data_dir).resolve()),
+        out=str(out.resolve()),
+        class_names=list(first.class_names),
+        stages=[[size, 0]],
+        channels=arch.channels,
+        widths=list(arch.widths),
+        depths=list(arch.depths),
+        dropout=arch.dropout,
+        split=str(split_file.resolve()),
+        averaged_from=[ing.record for ing in ingredients],
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(split_file, out / "split.json")
+    cfg.save(out)
+    for number, ing in enumerate(ingredients, start=1):
+        folder = out / INGREDIENTS_DIR / f"{number}_{ing.source.name}"
+        folder.mkdir(parents=True)
+        for path in ing.record_files:
+            if path.is_file():
+                shutil.copy2(path, folder / path.name)
+    started = time.monotonic()
+    prepared = prepare_data(cfg, out, cache_dir)
+    keras.mixed_precision.set_global_policy("float32")
+    model = build_vgg19(cfg.architecture(), any_size=True)
+    model.set_weights(averaged_weights(model, [ing.weights for ing in ingredients]))
+    print(f"re-estimating batch-norm statistics on {len(prepared.train_idx)} training images", file=sys.stderr)
+    train_inputs = model_inputs(cfg, prepared.data.images[prepared.train_idx], size)
+    batches = reestimate_batch_norm(model, train_inputs, cfg.batch_size, show_progress=True)
+    del train_inputs
+    logits = predict_logits(model, model_inputs(cfg, prepared.data.images[prepared.val_idx], size))
+    labels = prepared.data.labels[prepared.val_idx]
+    metrics = classification_metrics(logits, labels, cfg.class_names)
+    seconds = time.monotonic() - started
+    env = describe_environment()
+    env.update(
+        precision_policy="float32",
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        batch_norm_reestimation={"images": batches * cfg.batch_size, "batches": batches, "size": size},
+    )
+    (out / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
+    (out / ckpt.CHECKPOINT_DIR).mkdir()
+    ckpt.save_weights_atomic(model, out / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS)
+    np.savez(out / BEST_LOGITS, logits=logits, labels=labels)
+    state = {"epoch": -1, "best_metric": metrics["macro_f1"], "best_epoch": 0, "train_seconds": seconds}
+    (out / ckpt.CHECKPOINT_DIR / ckpt.STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"averaged {len(ingredients)} models: val accuracy {metrics['accuracy']:.4f}, "
+        f"macro-F1 {metrics['macro_f1']:.4f} ({seconds / 60:.1f} min)",
+        file=sys.stderr,
+    )
+    return out
