@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.model import build_vgg19
+from core.model import Architecture, build_vgg19
 from core.model_config import CONFIG_FILENAME, load_model_config, sha256_file, verified_weights_path
 from core.progress import ProgressBar
 from training import checkpoint as ckpt
@@ -41,7 +41,7 @@ class Ingredient:
     split_file: Path
     record: dict[str, Any]
     record_files: tuple[Path, ...]
-    architecture: Any
+    architecture: Architecture
     class_names: tuple[str, ...]
 
 
@@ -177,6 +177,9 @@ def average_runs(
         raise RunFolderError(f"output folder {out} is not empty")
     arch = first.architecture
     size = int(size or arch.input_size)
+    smallest = 2 ** (len(arch.widths) - 1)  # one 2x pooling between blocks
+    if size < smallest:
+        raise RunFolderError(f"--size {size} is too small: this network needs at least {smallest} pixels")
     cfg = TrainConfig(
         data=str(Path(data_dir).resolve()),
         out=str(out.resolve()),

@@ -104,3 +104,6 @@ def test_average_refuses_ingredients_trained_on_different_splits(
     assert "at least two" in capsys.readouterr().err
     assert main(["average", str(first), str(tmp_path / "nothing"), *base, "--out", str(tmp_path / "s3")]) == 1
     assert "neither an exported weights folder" in capsys.readouterr().err
+    assert main(["average", str(first), str(first), *base, "--size", "8", "--out", str(tmp_path / "s4")]) == 1
+    assert "--size 8 is too small" in capsys.readouterr().err
+    assert not (tmp_path / "s4").exists()
