@@ -263,13 +263,16 @@ def _expected_native_length(geometry: Geometry) -> int:
 
 def _check_native_length(geometry: Geometry, length: int, path: Path) -> None:
     """Native Pixel Data must hold exactly what Rows/Columns/Samples/Bits Allocated/Frames declare
-    (PS3.5 8.1.1).  Trailing padding shorter than one frame is tolerated, as pydicom does (some
-    scanners pad); data shorter than declared, or a whole frame or more beyond it, means the header
-    contradicts the data.  Added by the reliability suite (issue 10): without it, Bits Allocated 8 on
-    16-bit data decoded silently to a wrong picture (pydicom only warns about excess data)."""
+    (PS3.5 8.1.1).  Tolerated: trailing padding shorter than one frame, as pydicom does (some scanners
+    pad), and the one byte that pads odd-length data to even length even when it is as long as a frame
+    (a 1x1 8-bit image, a small 1-bit mask).  Data shorter than declared, or a whole frame or more
+    beyond it, means the header contradicts the data.  Added by the reliability suite (issue 10):
+    without it, Bits Allocated 8 on 16-bit data decoded silently to a wrong picture (pydicom only warns
+    about excess data)."""
     expected = _expected_native_length(geometry)
     frame = max(expected // geometry.frames, 1)
-    if length < expected or length - expected >= frame:
+    even_padding = expected % 2 == 1 and length == expected + 1  # PS3.5 7.1.1: values have even length
+    if length < expected or (length - expected >= frame and not even_padding):
         raise InvalidImageError(
             f"pixel data holds {length} bytes but the header (Rows {geometry.rows}, Columns {geometry.columns}, "
             f"Bits Allocated {geometry.bits_allocated}, Samples {geometry.samples}, Frames {geometry.frames}) "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.imaging.dicomdir import dicomdir_files, is_dicomdir
-from core.imaging.errors import FileAccessError, ImagingError, NonImageObjectError
+from core.imaging.errors import FileAccessError, ImagingError, InvalidImageError, NonImageObjectError
 from core.imaging.indexer import index_file
 from core.imaging.organize import Organizer, SeriesInfo, natural_key
 from core.imaging.study import FileError, ScanLimits, ScanResult, Series
@@ -103,11 +103,17 @@ def _walk(root: Path, limits: ScanLimits, out: _Collector, cancel: CancelCallbac
 
 
 def _add_dicomdir(dicomdir: Path, limits: ScanLimits, out: _Collector, cancel: CancelCallback | None) -> None:
-    """Files of a DICOMDIR; when the DICOMDIR is unusable, report it and walk its folder instead."""
+    """Files of a DICOMDIR; when the DICOMDIR is unusable or none of its references can be used,
+    report it and walk its folder instead."""
     try:
         files, refused = dicomdir_files(dicomdir)
     except ImagingError as exc:
         out.error(dicomdir, exc)
+        _walk(dicomdir.parent, limits, out, cancel)
+        return
+    if refused and not files:  # a stale or foreign DICOMDIR: the images may still be in the folder
+        message = f"none of the {len(refused)} files the DICOMDIR refers to could be used; the folder was read instead"
+        out.error(dicomdir, InvalidImageError(message, dicomdir))
         _walk(dicomdir.parent, limits, out, cancel)
         return
     for path, error in refused:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -245,6 +246,38 @@ def test_dicomdir_with_missing_file(tmp_path: Path) -> None:
     result = open_paths([root / "DICOMDIR"])
     assert [(e.path, e.message) for e in result.errors] == [(missing, "DICOMDIR refers to a file that is missing")]
     assert len(result.all_slices()) == 30
+
+
+def _rename_tree(root: Path, rename: Callable[[str], str]) -> None:
+    """Rename every file and folder below ``root`` (deepest first), as copying media can."""
+    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.name != "DICOMDIR":
+            path.rename(path.with_name(rename(path.name)))
+
+
+@pytest.mark.parametrize(
+    "rename", [str.lower, lambda name: name.lower() + ";1"], ids=["lower-case", "lower-case-iso9660-version"]
+)
+def test_dicomdir_references_match_files_whose_names_changed_case(tmp_path: Path, rename: Callable[[str], str]) -> None:
+    root = tmp_path / "cd"
+    shutil.copytree(bundled("dicomdirtests"), root)
+    _rename_tree(root, rename)
+    assert not (root / "77654033" / "CR1").exists()
+    result = open_paths([root])
+    assert result.errors == []
+    assert len(result.all_slices()) == 31
+
+
+def test_dicomdir_whose_files_are_all_gone_falls_back_to_the_folder(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    shutil.copytree(bundled("dicomdirtests"), media / "old")
+    shutil.move(media / "old" / "DICOMDIR", media / "DICOMDIR")  # now it refers to nothing that exists
+    shutil.rmtree(media / "old")
+    paths = write_series(media / "series", 3)
+    result = open_paths([media])
+    assert sorted(ref.path for ref in result.all_slices()) == sorted(paths)
+    assert [e.path for e in result.errors] == [media / "DICOMDIR"]
+    assert "the folder was read instead" in result.errors[0].message
 
 
 def test_cancel_midway_keeps_what_was_read(tmp_path: Path) -> None:

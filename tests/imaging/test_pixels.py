@@ -339,3 +339,26 @@ def test_auto_window_comes_from_the_middle_slice(tmp_path: Path) -> None:
     assert auto.name == "Auto"
     assert auto == auto_window(store.modality(series.slices[2]))
     assert auto != auto_window(store.modality(series.slices[0]))
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_odd_length_pixel_data_with_its_pad_byte_opens(tmp_path: Path, frames: int) -> None:
+    """A 1x1 8-bit image has 1 byte of pixel data per frame, padded to even length on disk (PS3.5 7.1.1)."""
+    pixels = (np.arange(1, frames + 1, dtype=np.uint8) * 60).reshape(frames, 1, 1)
+    path = write(make_dataset(pixels if frames > 1 else pixels[0], bits_allocated=8), tmp_path / "tiny.dcm")
+    assert len(pydicom.dcmread(path).PixelData) == frames + 1  # the pad byte is there
+    result = open_paths([path])
+    assert result.errors == []
+    store = PixelStore()
+    assert [float(store.modality(ref)[0, 0]) for ref in result.all_slices()] == [60.0 * (k + 1) for k in range(frames)]
+
+
+def test_one_bit_mask_smaller_than_its_pad_byte_opens(tmp_path: Path) -> None:
+    from pydicom.pixels import pack_bits
+
+    mask = np.array([[1, 0, 1, 1], [0, 0, 1, 0]], dtype=np.uint8)
+    ds = make_dataset(mask, bits_allocated=8)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 1, 1, 0
+    ds.PixelData = pack_bits(mask)  # one byte, written as two
+    ref = only_slice(write(ds, tmp_path / "mask.dcm"))
+    np.testing.assert_array_equal(PixelStore().modality(ref), mask)
