@@ -12,6 +12,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from core.imaging.dicom_header import Geometry
+from core.imaging.errors import InvalidImageError
 from core.imaging.raw_values import get_floats, get_int, get_string, get_strings
 from core.imaging.study import SliceRef
 
@@ -51,6 +52,15 @@ def _frame_type(ds: Dataset, index: int) -> str:
 def slices_for_file(path: Path, ds: Dataset, geometry: Geometry, file_size: int, mtime_ns: int) -> list[SliceRef]:
     """Every frame of the file as a SliceRef (never "frame 0 only")."""
     enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    # PS3.3 C.7.6.16 asks for one item per frame.  Extra items (seen in derived objects) are ignored;
+    # frames without an item would show without their own rescale, window and position, so refuse.
+    if per_frame is not None and len(per_frame) < geometry.frames:
+        raise InvalidImageError(
+            f"Per-frame Functional Groups Sequence has {len(per_frame)} items for {geometry.frames} frames; "
+            "positions, rescale and windows of the frames cannot be matched",
+            path,
+        )
     base = SliceRef(
         path=path,
         frame=0,

@@ -142,6 +142,17 @@ def test_enhanced_multiframe_per_frame_groups(tmp_path: Path) -> None:
         assert store.window_presets(ref)[0].center == [100, 200, 300, 400][ref.frame]
 
 
+def test_enhanced_object_with_fewer_per_frame_items_than_frames_is_refused(tmp_path: Path) -> None:
+    frames = np.stack([phantom(8, 8, seed=i, high=1000) for i in range(4)])
+    ds = make_enhanced(frames, positions=[(0, 0, z) for z in range(4)], slopes=[1, 2, 1, 2], intercepts=[0] * 4)
+    ds.PerFrameFunctionalGroupsSequence = ds.PerFrameFunctionalGroupsSequence[:2]
+    result = open_paths([write(ds, tmp_path / "short.dcm"), write_series(tmp_path / "ok", 1)[0]])
+    assert len(result.all_slices()) == 1  # the other file still opens
+    (error,) = result.errors
+    assert error.path == tmp_path / "short.dcm"
+    assert "has 2 items for 4 frames" in error.message
+
+
 def test_enhanced_frame_types_are_separate_stacks(tmp_path: Path) -> None:
     frames = np.stack([phantom(8, 8, seed=i) for i in range(4)])
     ds = make_enhanced(
