@@ -1,5 +1,8 @@
 """The inference worker: owns the one Classifier, lives in its own QThread, never touches widgets.
 
+By default the classifier itself runs in a helper process (:mod:`desktop_app.classifier_process`), so
+TensorFlow is never imported by the GUI process; this thread only renders slices and waits.
+
 Protocol (all signals are delivered to the GUI thread by Qt's queued connections):
 
 * ``load_model()`` (connect it to ``QThread.started``) emits ``model_loading`` then
@@ -19,10 +22,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,11 +37,26 @@ from core.prediction import Prediction
 from core.preprocess import resize_slice
 from desktop_app.result_cache import ResultCache, cache_key
 
-if TYPE_CHECKING:  # pragma: no cover
-    from core.classifier import Classifier
+
+class ClassifierLike(Protocol):
+    """What the worker needs of a classifier: :class:`core.classifier.Classifier` or, by default, the
+    :class:`desktop_app.classifier_process.ClassifierProcess` that serves one from a helper process."""
+
+    @property
+    def config(self) -> ModelConfig: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def device_name(self) -> str: ...
+    @property
+    def precision(self) -> str: ...
+    def predict(
+        self, rendered: Sequence[NDArray[np.uint8]], *, heatmap: bool | str = ..., method: str = ...
+    ) -> list[Prediction]: ...
+
 
 Renderer = Callable[[SliceRef], NDArray[np.uint8]]
-ClassifierFactory = Callable[[], "Classifier"]
+ClassifierFactory = Callable[[], ClassifierLike]
 SERIES_BATCH = 4
 
 
@@ -110,7 +128,7 @@ class InferenceWorker(QObject):
         self._folder = weights_folder
         self._factory = factory
         self._renderer = renderer
-        self._classifier: Classifier | None = None
+        self._classifier: ClassifierLike | None = None
         self._load_error: str | None = None
         self._loaded = threading.Event()
         self._lock = threading.Lock()
@@ -155,7 +173,7 @@ class InferenceWorker(QObject):
     # ----- run in the worker thread --------------------------------------------------------
     @Slot()
     def load_model(self) -> None:
-        """Create the Classifier (imports TensorFlow); emits model_ready or model_failed."""
+        """Create the classifier (starts its helper process); emits model_ready or model_failed."""
         if self._stopping.is_set():
             self._loaded.set()
             return
@@ -182,13 +200,17 @@ class InferenceWorker(QObject):
         )
         self._process()
 
-    def _default_factory(self) -> Classifier:
-        from desktop_app.tf_preload import preload_tensorflow_libraries
+    def _default_factory(self) -> ClassifierLike:
+        from desktop_app.classifier_process import ClassifierProcess  # TensorFlow loads in the helper
 
-        preload_tensorflow_libraries()  # the slow native part, without the GIL
-        from core.classifier import Classifier  # imports TensorFlow lazily, in this thread
+        return ClassifierProcess(self._folder)
 
-        return Classifier.from_folder(self._folder)
+    def close(self) -> None:
+        """Release the classifier (stops its helper process); call after the worker's thread ended."""
+        classifier, self._classifier = self._classifier, None
+        close = getattr(classifier, "close", None)
+        if callable(close):
+            close()
 
     def _render(self, ref: SliceRef) -> NDArray[np.uint8]:
         if self._renderer is None:

@@ -409,6 +409,7 @@ class MainWindow(QMainWindow):
             thread.quit()
         for thread in (self.index_thread, self.inference_thread):
             thread.wait()
+        self.inference_worker.close()  # stops the model's helper process
         QThreadPool.globalInstance().waitForDone()  # an export in progress finishes its file
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -9,10 +9,14 @@ One line per check, ``PASS <check>: <detail>`` or ``FAIL <check>: <reason>``, in
   lossless syntaxes, within the listed error limits for lossy ones) and renders for the model;
 * ``classify sample study``: every slice of ``resources/sample_study`` gets calibrated
   probabilities and a saliency heatmap from :class:`core.classifier.Classifier`;
+* ``model helper process``: the helper process the workstation loads the model in
+  (:mod:`desktop_app.classifier_process`) starts (in the frozen application too) and gives the
+  same probabilities for the first sample slice;
 * ``report``: a PDF report of that series (:func:`core.export.write_pdf_report`) is written to
   the temporary folder;
 * ``no network``: no Python-level socket connection or name lookup was attempted (an audit hook
-  watches and refuses them while the self-test runs).
+  watches and refuses them while the self-test runs; in this process, where the classify check
+  runs the same model code the helper process runs).
 
 For its duration ``NEUROREVIEW_HOME``, ``KERAS_HOME``, the XDG folders and QSettings point at a
 temporary folder that is deleted afterwards.  Bundled files are found through
@@ -285,6 +289,27 @@ def check_classify(state: _State) -> str:
     )
 
 
+def check_model_helper(state: _State) -> str:
+    """Start the workstation's model helper process and check it classifies like the check above."""
+    from desktop_app.classifier_process import ClassifierProcess
+
+    if not state.predictions:
+        raise SelfTestError("not run: the sample study was not classified")
+    rendered = state.store.model_rendering(state.slices[0])
+    started = time.perf_counter()
+    helper = ClassifierProcess(state.weights)
+    try:
+        seconds = time.perf_counter() - started
+        (prediction,) = helper.predict([rendered])
+    finally:
+        helper.close()
+    expected = np.asarray(state.predictions[0].probabilities)
+    difference = float(np.max(np.abs(np.asarray(prediction.probabilities) - expected)))
+    if difference > 1e-4:
+        raise SelfTestError(f"the helper process's probabilities differ by {difference:.2g} from this process's")
+    return f"started and loaded the model in {seconds:.1f} s; same probabilities (max difference {difference:.1g})"
+
+
 def check_report(state: _State) -> str:
     """Write the PDF report of the classified sample series into the temporary folder."""
     from core.export import AlgorithmInfo, ReportInput, SliceResult, read_header, summarize_series, write_pdf_report
@@ -373,6 +398,7 @@ def run_checks(weights: Path | None, tmp: Path, emit: Callable[[CheckResult], No
         for entry in entries:
             run(f"decode {entry.get('name', entry.get('file'))}", _bind(check_decode, state, entry))
         run("classify sample study", lambda: check_classify(state))
+        run("model helper process", lambda: check_model_helper(state))
         run("report", lambda: check_report(state))
     run("no network", lambda: check_network(state))
     return results

@@ -50,7 +50,7 @@ def test_self_test_passes_and_leaves_no_user_files(tiny_weights_dir: Path, tmp_p
     assert len(decoded) == len(entries)
     for entry in entries:
         assert any(entry["transfer_syntax"] in line for line in decoded), entry["file"]
-    for check in ("main window", "classify sample study", "report", "no network"):
+    for check in ("main window", "classify sample study", "model helper process", "report", "no network"):
         assert len(_lines(done, f"PASS {check}:")) == 1, check
     assert done.stdout.rstrip().splitlines()[-1].startswith("self-test all passed")
     assert list((tmp_path / "home").rglob("*")) == []  # settings, logs, caches, ~/.keras: all went to the temp folder
@@ -67,7 +67,7 @@ def test_tampered_weights_fail_and_dependent_checks_do_not_run(tiny_weights_dir:
     assert done.returncode == 1
     failed = _lines(done, "FAIL")
     names = [line.split(":")[0] for line in failed]
-    assert names == ["FAIL weights integrity", "FAIL classify sample study", "FAIL report"]
+    assert names == ["FAIL weights integrity", "FAIL classify sample study", "FAIL model helper process", "FAIL report"]
     assert "SHA-256" in failed[0] or "sha" in failed[0].lower()
     assert "not run" in failed[1]
     assert _lines(done, "PASS decode ") and _lines(done, "PASS main window")
