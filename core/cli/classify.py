@@ -237,7 +237,7 @@ def _classify_all(
 def _export(
     collector: ResultCollector, args: argparse.Namespace, classifier: Classifier, store: PixelStore, stderr: TextIO
 ) -> int:
-    """Write the ``--pdf`` / ``--dicom-out`` exports; EXIT_EXPORT with a message when one fails."""
+    """Write the ``--pdf`` / ``--dicom-out`` exports that can be; EXIT_EXPORT with a message for each that fails."""
     from core.export.errors import ExportError
 
     try:
@@ -252,7 +252,9 @@ def _export(
         print(f"{PROG}: wrote {path}", file=stderr)
     for reason in outcome.skipped:
         print(f"{PROG}: skipped {reason}", file=stderr)
-    return EXIT_OK
+    for reason in outcome.failed:
+        print(f"{PROG}: export failed: {reason}", file=stderr)
+    return EXIT_EXPORT if outcome.failed else EXIT_OK
 
 
 class _Job:

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.export.destination import check_destination, check_output_folder
+from core.export.errors import ExportError
 from core.export.records import AlgorithmInfo, SliceResult, group_by_series, read_header
 from core.prediction import Prediction
 
@@ -77,10 +78,11 @@ def check_cli_destinations(args: argparse.Namespace, sources: Iterable[str | os.
 
 @dataclass
 class CliExportOutcome:
-    """Files written and series skipped (with the reason), for the command's summary line."""
+    """Files written, series skipped and outputs that failed (with the reason), for the command's summary."""
 
     written: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def write_cli_exports(
@@ -92,7 +94,11 @@ def write_cli_exports(
     explain: Explainer | None = None,
     heatmap_opacity: float = 0.5,
 ) -> CliExportOutcome:
-    """Write the exports the flags ask for; raises ExportError (a clear message) when one fails.
+    """Write every export the flags ask for that can be written; list the others in ``failed``.
+
+    A refused destination raises DestinationError before anything is written; after that, an
+    output that fails (a series' SR/SC pair, the PDF) is reported in ``outcome.failed`` with its
+    reason and the other outputs are still written.
 
     ``render`` gives a slice's 8-bit picture (the key slice of each series is rendered);
     ``explain`` (optional) re-runs a key slice that has no heatmap and returns its prediction
@@ -137,21 +143,27 @@ def write_cli_exports(
                 outcome.skipped.append(f"series {index}: not DICOM, no SR/SC written")
                 continue
             picture = burn_in_overlay(display, key.prediction.heatmap, heatmap_opacity)
-            outcome.written += write_series_dicom(
-                args.dicom_out,
-                series,
-                algorithm,
-                key_picture=picture,
-                stem=f"series{index:03d}",
-                summary=summary,
-                deidentify=deidentify,
-                uid_map=uid_map,
-                sources=sources,
-                allow_beside_source=allow,
-            )
+            try:
+                outcome.written += write_series_dicom(
+                    args.dicom_out,
+                    series,
+                    algorithm,
+                    key_picture=picture,
+                    stem=f"series{index:03d}",
+                    summary=summary,
+                    deidentify=deidentify,
+                    uid_map=uid_map,
+                    sources=sources,
+                    allow_beside_source=allow,
+                )
+            except ExportError as exc:
+                outcome.failed.append(f"series {index} SR/SC: {exc}")
     if reports:
-        write_pdf_report(args.pdf, reports, sources=sources, allow_beside_source=allow)
-        outcome.written.append(Path(args.pdf))
+        try:
+            write_pdf_report(args.pdf, reports, sources=sources, allow_beside_source=allow)
+            outcome.written.append(Path(args.pdf))
+        except ExportError as exc:
+            outcome.failed.append(f"PDF {args.pdf}: {exc}")
     return outcome
 
 

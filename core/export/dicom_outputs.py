@@ -8,14 +8,16 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from pydicom.dataset import Dataset
 
 from core.export.deidentify import UidMap
-from core.export.destination import check_output_folder
+from core.export.destination import check_destination, check_output_folder
+from core.export.dicom_common import save_dicom
 from core.export.errors import ExportError
 from core.export.records import AlgorithmInfo, SliceResult
-from core.export.secondary_capture import write_secondary_capture
+from core.export.secondary_capture import build_secondary_capture
 from core.export.series_summary import SeriesSummary, summarize_series
-from core.export.structured_report import write_structured_report
+from core.export.structured_report import build_structured_report
 
 
 def write_series_dicom(
@@ -36,6 +38,8 @@ def write_series_dicom(
     ``key_picture`` is the RGB picture of the series' key slice (``summary.key_index``) with the
     heatmap and banner burned in (:func:`core.export.overlay.burn_in_overlay`).  Both objects
     share ``uid_map``, so a de-identified SC and SR reference the same remapped instances.
+    Both datasets are built before either is written, and a failed write removes the other
+    file, so the folder gets both files or neither.
     """
     if not results:
         raise ExportError("there are no classified slices to export")
@@ -44,18 +48,12 @@ def write_series_dicom(
     target = check_output_folder(folder, sources, allow_beside_source=allow_beside_source)
     uid_map = uid_map if uid_map is not None else UidMap()
     summary = summary or summarize_series([r.prediction for r in results])
-    written: list[Path] = []
-    sr_path = target / f"{stem}_SR.dcm"
-    write_structured_report(
-        sr_path, results, algorithm, summary=summary, deidentify=deidentify, uid_map=uid_map, allow_beside_source=True
-    )
-    written.append(sr_path)
+    sr = build_structured_report(results, algorithm, summary=summary, deidentify=deidentify, uid_map=uid_map)
+    outputs: list[tuple[Path, Dataset]] = [(check_destination(target / f"{stem}_SR.dcm"), sr)]
     if key_picture is not None:
         key = results[summary.key_index]
         assert key.header is not None
-        sc_path = target / f"{stem}_SC.dcm"
-        write_secondary_capture(
-            sc_path,
+        sc = build_secondary_capture(
             key.header,
             key_picture,
             frame=key.frame,
@@ -63,7 +61,15 @@ def write_series_dicom(
             algorithm=algorithm,
             deidentify=deidentify,
             uid_map=uid_map,
-            allow_beside_source=True,
         )
-        written.append(sc_path)
+        outputs.append((check_destination(target / f"{stem}_SC.dcm"), sc))
+    written: list[Path] = []
+    try:
+        for path, dataset in outputs:
+            save_dicom(dataset, path)
+            written.append(path)
+    except BaseException:
+        for path in written:  # both or neither: never an SR without its SC
+            path.unlink(missing_ok=True)
+        raise
     return written

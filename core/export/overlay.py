@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 NOT_FOR_DIAGNOSTIC_USE = "NOT FOR DIAGNOSTIC USE"
 MIN_BURN_IN_SIZE = 256
+MAX_BURN_IN_SIZE = 4096
 
 
 def jet_lut() -> NDArray[np.uint8]:
@@ -72,12 +73,15 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def burn_in_text(rgb: NDArray[np.uint8], text: str = NOT_FOR_DIAGNOSTIC_USE) -> NDArray[np.uint8]:
-    """Return ``rgb`` (upscaled by an integer factor to at least 256 px) with a banner burned in.
+    """Return ``rgb`` with a banner burned in, upscaled by an integer factor for legibility.
 
-    The banner is white text on a black strip along the bottom edge, sized to fit the width.
+    The factor brings the short side to at least 256 px, but never takes the long side past
+    4096 px (a 3000x10 slice stays 3000x10).  The banner is white text on a black strip along
+    the bottom edge, sized to fit the width.
     """
     image = Image.fromarray(_as_rgb(rgb))
-    factor = max(1, -(-MIN_BURN_IN_SIZE // max(1, min(image.size))))
+    factor = -(-MIN_BURN_IN_SIZE // max(1, min(image.size)))
+    factor = max(1, min(factor, MAX_BURN_IN_SIZE // max(image.size)))
     if factor > 1:
         image = image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(image)

@@ -4,8 +4,9 @@ Page 1: study/series identification (de-identified unless the user opts in), the
 displayed window/level without and with the heatmap, the key slice's probabilities.  Then the
 series summary with its aggregation rule, the model (name, version, weights SHA-256), software
 version, date, and the per-slice table.  Every page carries "Research use only - not for
-diagnostic use" in its footer.  Text is set in the PDF core font Helvetica (Latin-1; other
-characters are replaced by "?").
+diagnostic use" in its footer.  Text is set in the bundled DejaVu Sans (``resources/fonts``,
+Unicode: 'Dvořák^Łukasz' prints as is); if those files are missing, in the PDF core font
+Helvetica (Latin-1; other characters are replaced by "?").
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.export.errors import ExportError
 from core.export.overlay import blend_heatmap
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
 from core.export.series_summary import SeriesSummary, summarize_series
+from core.locator import resource_path
 
 _IDENTIFICATION = (
     ("Patient name", "PatientName"),
@@ -43,6 +45,8 @@ _IDENTIFICATION = (
     ("Study Instance UID", "StudyInstanceUID"),
     ("Series Instance UID", "SeriesInstanceUID"),
 )
+UNICODE_FONT = "DejaVuSans"
+IMAGE_BOX_MM = 85.0  # each key-slice picture fits in a square this size
 
 
 @dataclass(frozen=True)
@@ -74,13 +78,31 @@ def _latin1(text: object) -> str:
 
 
 class _ReportPDF(FPDF):
+    """A4 report page with the research-use footer, set in DejaVu Sans when bundled, else Helvetica."""
+
+    def __init__(self) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        regular, bold = resource_path("fonts", "DejaVuSans.ttf"), resource_path("fonts", "DejaVuSans-Bold.ttf")
+        self.unicode_font = regular.is_file() and bold.is_file()
+        if self.unicode_font:
+            self.add_font(UNICODE_FONT, "", regular)
+            self.add_font(UNICODE_FONT, "B", bold)
+
+    def use_font(self, style: str, size: float) -> None:
+        """Select the report's font: ``style`` "" or "B", ``size`` in points."""
+        self.set_font(UNICODE_FONT if self.unicode_font else "Helvetica", style, size)
+
+    def clean(self, text: object) -> str:
+        """``text`` as the current font can print it (Latin-1 only with the core font)."""
+        return str(text) if self.unicode_font else _latin1(text)
+
     def footer(self) -> None:
         self.set_y(-14)
-        self.set_font("Helvetica", "B", 8)
+        self.use_font("B", 8)
         self.set_text_color(150, 0, 0)
         self.cell(0, 5, RESEARCH_USE_STATEMENT, align="L")
         self.set_text_color(0, 0, 0)
-        self.set_font("Helvetica", "", 8)
+        self.use_font("", 8)
         self.cell(0, 5, f"Page {self.page_no()}/{{nb}}", align="R")
 
 
@@ -97,63 +119,68 @@ def _identification_rows(report: ReportInput, key: SliceResult) -> list[tuple[st
     return rows
 
 
-def _image_cell(pdf: FPDF, picture: NDArray[np.uint8], x: float, y: float, width: float) -> float:
+def _image_cell(pdf: FPDF, picture: NDArray[np.uint8], x: float, y: float, box: float) -> float:
+    """Draw ``picture`` inside a ``box`` x ``box`` mm square at (x, y), aspect kept, centred across.
+
+    Returns the drawn height in mm.
+    """
     image = Image.fromarray(np.ascontiguousarray(picture))
-    height = width * image.height / max(1, image.width)
-    pdf.image(image, x=x, y=y, w=width, h=height)
+    scale = box / max(1, image.width, image.height)
+    width, height = image.width * scale, image.height * scale
+    pdf.image(image, x=x + (box - width) / 2, y=y, w=width, h=height)
     return height
 
 
-def _two_column_table(pdf: FPDF, rows: Iterable[tuple[str, str]], widths: tuple[int, int] = (45, 135)) -> None:
-    pdf.set_font("Helvetica", "", 9)
+def _two_column_table(pdf: _ReportPDF, rows: Iterable[tuple[str, str]], widths: tuple[int, int] = (45, 135)) -> None:
+    pdf.use_font("", 9)
     with pdf.table(col_widths=widths, width=sum(widths), first_row_as_headings=False, align="LEFT") as table:
         for label, value in rows:
             row = table.row()
-            row.cell(_latin1(label))
-            row.cell(_latin1(value))
+            row.cell(pdf.clean(label))
+            row.cell(pdf.clean(value))
 
 
-def _heading(pdf: FPDF, text: str) -> None:
+def _heading(pdf: _ReportPDF, text: str) -> None:
     pdf.ln(3)
-    pdf.set_font("Helvetica", "B", 12)
-    pdf.cell(0, 7, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.use_font("B", 12)
+    pdf.cell(0, 7, pdf.clean(text), new_x="LMARGIN", new_y="NEXT")
 
 
-def _probability_table(pdf: FPDF, result: SliceResult) -> None:
+def _probability_table(pdf: _ReportPDF, result: SliceResult) -> None:
     pred = result.prediction
-    pdf.set_font("Helvetica", "", 9)
+    pdf.use_font("", 9)
     with pdf.table(col_widths=(60, 40), width=100, align="LEFT") as table:
         heading = table.row()
         heading.cell("Class")
         heading.cell("Probability")
         for name, p in zip(pred.class_names, pred.probabilities, strict=True):
             row = table.row()
-            row.cell(_latin1(name + ("  (predicted)" if name == pred.label else "")))
+            row.cell(pdf.clean(name + ("  (predicted)" if name == pred.label else "")))
             row.cell(f"{p:.4f}")
         row = table.row()
         row.cell("P(tumor)")
         row.cell(f"{pred.p_tumor:.4f}")
 
 
-def _slice_table(pdf: FPDF, results: Sequence[SliceResult], key_index: int, include_identifiers: bool) -> None:
+def _slice_table(pdf: _ReportPDF, results: Sequence[SliceResult], key_index: int, include_identifiers: bool) -> None:
     names = results[0].prediction.class_names
     widths = (40, 26, 18, *([96 // len(names)] * len(names)))
-    pdf.set_font("Helvetica", "", 8)
+    pdf.use_font("", 8)
     with pdf.table(col_widths=widths, width=sum(widths), align="LEFT") as table:
         heading = table.row()
         for text in ("Slice", "Label", "P(tumor)", *(f"P({n})" for n in names)):
-            heading.cell(_latin1(text))
+            heading.cell(pdf.clean(text))
         for index, result in enumerate(results):
             row = table.row()
             name = result.display_name if include_identifiers else f"slice {index + 1}"
-            row.cell(_latin1(name + (" (key)" if index == key_index else "")))
-            row.cell(_latin1(result.prediction.label))
+            row.cell(pdf.clean(name + (" (key)" if index == key_index else "")))
+            row.cell(pdf.clean(result.prediction.label))
             row.cell(f"{result.prediction.p_tumor:.3f}")
             for p in result.prediction.probabilities:
                 row.cell(f"{p:.3f}")
 
 
-def _add_series(pdf: FPDF, report: ReportInput) -> None:
+def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     results = report.results
     if not results:
         raise ExportError("there are no classified slices to report")
@@ -168,9 +195,9 @@ def _add_series(pdf: FPDF, report: ReportInput) -> None:
     created = report.created or dt.datetime.now().astimezone()
 
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
+    pdf.use_font("B", 16)
     pdf.cell(0, 9, "NeuroReview classification report", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "B", 10)
+    pdf.use_font("B", 10)
     pdf.set_text_color(150, 0, 0)
     pdf.cell(0, 6, RESEARCH_USE_STATEMENT, new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
@@ -185,22 +212,23 @@ def _add_series(pdf: FPDF, report: ReportInput) -> None:
         window = f"window {report.window}" if report.window else "default window"
     top = pdf.get_y() + 1
     height = max(
-        _image_cell(pdf, report.key_display, pdf.l_margin, top, 85),
-        _image_cell(pdf, overlay, pdf.l_margin + 95, top, 85),
+        _image_cell(pdf, report.key_display, pdf.l_margin, top, IMAGE_BOX_MM),
+        _image_cell(pdf, overlay, pdf.l_margin + 95, top, IMAGE_BOX_MM),
     )
     pdf.set_y(top + height + 1)
-    pdf.set_font("Helvetica", "", 8)
+    pdf.use_font("", 8)
     pred = key.prediction
     if pred.heatmap is None and report.key_overlay is None:
         with_heat = "No heatmap was computed for this slice"
     else:
         with_heat = f"With {pred.heatmap_method or 'saliency'} heatmap for '{pred.heatmap_class or pred.label}'"
-    pdf.cell(95, 5, _latin1(f"Without heatmap ({window})"))
-    pdf.cell(85, 5, _latin1(with_heat))
+    pdf.cell(95, 5, pdf.clean(f"Without heatmap ({window})"))
+    pdf.cell(85, 5, pdf.clean(with_heat))
     pdf.ln(6)
     key_name = key.display_name if report.include_identifiers else f"slice {key_index + 1} of {len(results)}"
-    pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(0, 6, _latin1(f"Key slice: {key_name} - predicted {key.prediction.label}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.use_font("B", 10)
+    key_line = f"Key slice: {key_name} - predicted {key.prediction.label}"
+    pdf.cell(0, 6, pdf.clean(key_line), new_x="LMARGIN", new_y="NEXT")
     _probability_table(pdf, key)
 
     pdf.add_page()
@@ -236,7 +264,7 @@ def _add_series(pdf: FPDF, report: ReportInput) -> None:
 def _build(reports: Sequence[ReportInput]) -> FPDF:
     if not reports:
         raise ExportError("there is nothing to report")
-    pdf = _ReportPDF(orientation="P", unit="mm", format="A4")
+    pdf = _ReportPDF()
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_title("NeuroReview classification report")
     pdf.set_creator(f"{SOFTWARE_NAME} {software_version()}")

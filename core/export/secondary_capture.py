@@ -34,6 +34,7 @@ from core.prediction import Prediction
 
 SC_SERIES_DESCRIPTION = "NeuroReview saliency - NOT FOR DIAGNOSTIC USE"
 SC_SERIES_NUMBER = 9901
+MAX_SIDE = 65535  # Rows and Columns are US (PS3.5 6.2)
 
 
 def build_secondary_capture(
@@ -55,6 +56,11 @@ def build_secondary_capture(
     pixels = np.ascontiguousarray(rgb)
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ExportError(f"the Secondary Capture needs an RGB uint8 picture, got {pixels.dtype} {pixels.shape}")
+    rows, columns = pixels.shape[:2]
+    if not (0 < rows <= MAX_SIDE and 0 < columns <= MAX_SIDE):
+        raise ExportError(
+            f"the picture is {columns}x{rows} pixels; a DICOM Secondary Capture holds 1 to {MAX_SIDE} pixels a side"
+        )
     uid_map = uid_map if uid_map is not None else UidMap()
     header = prepared_header(source_header, deidentify=deidentify, uid_map=uid_map)
     orientation = patient_orientation(header)

@@ -19,6 +19,7 @@ TUMOR_PROBABILITY = hd.sr.CodedConcept("P-TUMOR", CODING_SCHEME, "Probability of
 SERIES_RULE = hd.sr.CodedConcept("SERIES-MAXP", CODING_SCHEME, "Series: max P(tumor) over slices, top tumor class vote")
 CLASSIFICATION = hd.sr.CodedConcept("AI-CLASS", CODING_SCHEME, "AI image classification")
 SLICE_METHOD = hd.sr.CodedConcept("SLICE-CLS", CODING_SCHEME, "Per-slice image classification")
+COMMENT = codes.DCM.Comment  # DCM 121106, names the "not for diagnostic use" TEXT item
 
 _MEANINGS = {
     "glioma": "Glioma",

@@ -5,7 +5,8 @@ device, with one Measurement and Qualitative Evaluation Group (TID 1501) per cla
 the finding (DCM 121071) and a qualitative evaluation coded as the predicted class, each class
 probability and P(tumor) as unitless measurements, the Algorithm Identification (TID 4019:
 name, version, weights SHA-256 as a parameter) and the source image (and frame) referenced.
-For more than one slice, one series-level group holds the series summary.
+For more than one slice, one series-level group holds the series summary.  The root container
+ends with a TEXT item (DCM 121106 "Comment") saying the results are not for diagnostic use.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from core.prediction import Prediction
 
 SR_SERIES_DESCRIPTION = "NeuroReview AI classification - RESEARCH USE ONLY"
 SR_SERIES_NUMBER = 9902
+SR_DISCLAIMER = "Research use only - not for diagnostic use"
 # Device Observer UID: the same for every NeuroReview installation (name-based UUID, PS3.5 B.2)
 DEVICE_OBSERVER_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, 'urn:neuroreview:device-observer').int}"
 
@@ -133,6 +135,11 @@ def build_structured_report(
         observation_context=hd.sr.ObservationContext(observer_device_context=device),
         procedure_reported=sr_codes.PROCEDURE,
         imaging_measurements=groups,
+    )
+    report[0].ContentSequence.append(
+        hd.sr.TextContentItem(
+            name=sr_codes.COMMENT, value=SR_DISCLAIMER, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
+        )
     )
     sr = hd.sr.ComprehensiveSR(
         evidence=evidence,

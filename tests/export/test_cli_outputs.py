@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,40 @@ def test_non_dicom_series_is_skipped_for_dicom_out(tmp_path: Path, slice_results
     args = _parse("--dicom-out", str(tmp_path / "dicom"))
     outcome = write_cli_exports(args, [*slice_results, png], ALGORITHM, _render)
     assert len(outcome.written) == 2 and len(outcome.skipped) == 1 and "not DICOM" in outcome.skipped[0]
+
+
+def test_a_failed_dicom_series_does_not_stop_the_pdf(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    headers = [r.header.copy() for r in slice_results]  # type: ignore[union-attr]
+    for header in headers:
+        del header.StudyInstanceUID
+    broken = [dataclasses.replace(r, header=h) for r, h in zip(slice_results, headers, strict=True)]
+    args = _parse("--pdf", str(tmp_path / "r.pdf"), "--dicom-out", str(tmp_path / "dicom"))
+    outcome = write_cli_exports(args, broken, ALGORITHM, _render)
+    assert outcome.written == [tmp_path / "r.pdf"] and (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+    assert len(outcome.failed) == 1 and "lacks StudyInstanceUID" in outcome.failed[0]
+    assert list((tmp_path / "dicom").iterdir()) == []
+
+
+def test_cli_writes_what_it_can_and_exits_5(
+    tmp_path: Path,
+    tiny_weights_dir: Path,
+    mr_series: Series,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.cli.classify import main
+
+    monkeypatch.setenv("NEUROREVIEW_PRECISION", "float32")  # skip the bfloat16 self-check
+    for path in mr_series.paths:
+        ds = pydicom.dcmread(path)
+        del ds.StudyInstanceUID
+        ds.save_as(path)
+    pdf, dicom = tmp_path / "r.pdf", tmp_path / "dicom"
+    argv = [str(mr_series.folder), "--weights", str(tiny_weights_dir), "--quiet", "--out", str(tmp_path / "r.csv")]
+    assert main([*argv, "--format", "csv", "--pdf", str(pdf), "--dicom-out", str(dicom)]) == 5
+    assert pdf.read_bytes().startswith(b"%PDF") and (tmp_path / "r.csv").exists()
+    err = capsys.readouterr().err
+    assert f"wrote {pdf}" in err and "export failed: series 1 SR/SC" in err and "StudyInstanceUID" in err
 
 
 def test_refuses_the_source_folder_before_writing_anything(

@@ -42,6 +42,15 @@ def test_banner_is_burned_into_the_pixels() -> None:
     assert not np.array_equal(burn_in_text(out, "A"), burn_in_text(out, "NOT FOR DIAGNOSTIC USE"))
 
 
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [((3000, 10), (3000, 10)), ((10, 300), (130, 3900)), ((5000, 5000), (5000, 5000)), ((10, 100), (260, 2600))],
+)
+def test_banner_upscaling_never_passes_4096_px(shape: tuple[int, int], expected: tuple[int, int]) -> None:
+    out = burn_in_text(np.zeros((*shape, 3), dtype=np.uint8))
+    assert out.shape == (*expected, 3)
+
+
 def test_bad_inputs_raise_clear_errors() -> None:
     with pytest.raises(ValueError, match="uint8"):
         blend_heatmap(np.zeros((4, 4), dtype=np.float32), None)

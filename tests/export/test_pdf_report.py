@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.export import pdf_report
 from core.export.errors import DestinationError, ExportError
 from core.export.pdf_report import ReportInput, write_pdf_report
 from core.export.records import RESEARCH_USE_STATEMENT, SliceResult, software_version
@@ -95,3 +97,45 @@ def test_pdf_renders_to_images(tmp_path: Path, slice_results: list[SliceResult])
     )
     assert result.returncode == 0
     assert len(list(tmp_path.glob("page*.png"))) == 2
+
+
+@pytest.mark.parametrize("shape", [(2000, 10), (10, 2000), (400, 400)])
+def test_key_pictures_fit_their_box(tmp_path: Path, slice_results: list[SliceResult], shape: tuple[int, int]) -> None:
+    target = tmp_path / "r.pdf"
+    write_pdf_report(target, ReportInput(slice_results, ALGORITHM, np.zeros(shape, dtype=np.uint8)))
+    assert len(_pages(target)) == 2
+    listing = run_tool(require_tool("pdfimages"), "-list", str(target)).stdout.splitlines()[2:]
+    drawn = [  # (page, width mm, height mm) from pixels and the resolution each picture is drawn at
+        (int(f[0]), int(f[3]) / float(f[12]) * 25.4, int(f[4]) / float(f[13]) * 25.4) for f in map(str.split, listing)
+    ]
+    assert len(drawn) == 2 and all(page == 1 for page, _, _ in drawn)
+    for _, width, height in drawn:
+        assert max(width, height) == pytest.approx(85.0, rel=0.01)
+        assert width == pytest.approx(85.0 * shape[1] / max(shape), rel=0.05)
+
+
+def _with_patient_name(results: list[SliceResult], name: str) -> list[SliceResult]:
+    headers = [r.header.copy() for r in results]  # type: ignore[union-attr]
+    for header in headers:
+        header.PatientName = name
+    return [dataclasses.replace(r, header=h) for r, h in zip(results, headers, strict=True)]
+
+
+def test_names_outside_latin1_print_with_the_bundled_font(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    target = tmp_path / "r.pdf"
+    results = _with_patient_name(slice_results, "Dvořák^Łukasz")
+    write_pdf_report(target, ReportInput(results, ALGORITHM, DISPLAY, include_identifiers=True))
+    text = "\n".join(_pages(target))
+    assert "Dvořák^Łukasz" in text and RESEARCH_USE_STATEMENT in text
+    assert "DejaVuSans" in run_tool(require_tool("pdffonts"), str(target)).stdout
+
+
+def test_without_the_bundled_font_falls_back_to_helvetica(
+    tmp_path: Path, slice_results: list[SliceResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pdf_report, "resource_path", lambda *parts: tmp_path / "no_fonts" / parts[-1])
+    target = tmp_path / "r.pdf"
+    results = _with_patient_name(slice_results, "Dvořák^Łukasz")
+    write_pdf_report(target, ReportInput(results, ALGORITHM, DISPLAY, include_identifiers=True))
+    pages = _pages(target)
+    assert len(pages) == 2 and "Dvo?ák^?ukasz" in "\n".join(pages)

@@ -98,3 +98,15 @@ def test_sr_refusals(tmp_path: Path, slice_results: list[SliceResult]) -> None:
     with pytest.raises(ExportError, match="not a NeuroReview Structured Report"):
         read_findings(tmp_path / "not_sr.dcm", CLASS_NAMES)
     assert not (tmp_path / "sr.dcm").exists()
+
+
+def test_sr_says_not_for_diagnostic_use(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    target = tmp_path / "sr.dcm"
+    write_structured_report(target, slice_results, ALGORITHM)
+    sr = hd.sr.srread(target)
+    comments = hd.sr.utils.find_content_items(sr, name=pydicom.sr.codedict.codes.DCM.Comment)
+    assert [c.TextValue for c in comments] == ["Research use only - not for diagnostic use"]
+    dump = run_tool(require_tool("dsrdump"), "+Pl", str(target))
+    assert "not for diagnostic use" in dump.stdout
+    assert dciodvfy_errors(target) == []
+    assert len(read_findings(target, CLASS_NAMES)) == len(slice_results) + 1
