@@ -3,7 +3,8 @@
 JSON Lines (one object per line)::
 
     {"source": "<path>", "frame": 0, "label": "glioma", "probabilities": {"glioma": 0.97, ...},
-     "p_tumor": 0.99, "model_sha256": "...", "device": "CPU", "precision": "float32", "ms": 91.2}
+     "p_tumor": 0.99, "model_sha256": "...", "device": "CPU", "precision": "float32", "ms": 91.2,
+     "use": "Research use only - not for diagnostic use"}
     {"source": "<path>", "error": "<message>", "error_type": "<ExceptionName>"}
 
 CSV carries the same fields with one ``p_<class>`` column per class and empty cells where a
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from core.export.records import RESEARCH_USE_STATEMENT
 from core.prediction import Prediction
 
 FORMATS = ("jsonl", "csv")
@@ -28,6 +30,7 @@ def slice_row(source: Path, frame: int, prediction: Prediction, heatmap: Path | 
     row: dict[str, Any] = {"source": str(source), "frame": int(frame), **prediction.as_record()}
     if heatmap is not None:
         row["heatmap"] = str(heatmap)
+    row["use"] = RESEARCH_USE_STATEMENT  # every exported result says it (as the GUI's CSV/JSON do)
     return row
 
 
@@ -67,6 +70,7 @@ class CsvWriter:
             "precision",
             "ms",
             "heatmap",
+            "use",
             "error",
             "error_type",
         ]

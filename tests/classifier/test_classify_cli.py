@@ -18,6 +18,7 @@ from core.model_config import load_model_config
 from core.render import render_for_model
 
 SLICE_KEYS = {"source", "frame", "label", "probabilities", "p_tumor", "model_sha256", "device", "precision", "ms"}
+SLICE_KEYS |= {"use"}  # the research-use statement
 
 
 @pytest.fixture(autouse=True)
@@ -93,11 +94,12 @@ def test_csv_output(inputs: Path, tiny_weights_dir: Path, capsys: pytest.Capture
     table = list(csv.DictReader(captured.out.splitlines()))
     assert list(table[0]) == [
         "source", "frame", "label", "p_glioma", "p_meningioma", "p_notumor", "p_pituitary", "p_tumor",
-        "model_sha256", "device", "precision", "ms", "heatmap", "error", "error_type",
+        "model_sha256", "device", "precision", "ms", "heatmap", "use", "error", "error_type",
     ]  # fmt: skip
     error, ok = table
     assert error["error_type"] == "InvalidImageError" and error["label"] == ""
     assert ok["label"] in ("glioma", "meningioma", "notumor", "pituitary") and ok["error"] == ""
+    assert ok["use"] == "Research use only - not for diagnostic use" and error["use"] == ""
     assert float(ok["p_tumor"]) == pytest.approx(1 - float(ok["p_notumor"]), abs=1e-5)
     assert "slices" in captured.err and "Research use only" in captured.err  # progress bar + disclaimer
 
