@@ -171,6 +171,12 @@ def _decode_error(exc: Exception, source: DicomSource) -> ImagingError:
     message = str(exc)
     lowered = message.lower()
     name = newer_syntaxes.syntax_name(source.tsyntax)
+    if "insufficient pixel data to contain" in lowered or "enough offsets" in lowered:
+        return InvalidImageError(  # pydicom: fewer fragments, or Basic Offset Table entries, than frames
+            f"this frame's compressed data cannot be found: the file's fragments or offset table cover "
+            f"fewer than its {source.geometry.frames} frames",
+            source.path,
+        )
     if "less than expected" in lowered or "truncat" in lowered:
         return TruncatedFileError("file is truncated: pixel data is incomplete", source.path)
     if "does not support" in lowered or "not supported" in lowered:

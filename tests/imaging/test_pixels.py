@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import RLELossless
 
-from core.imaging import PixelStore, SliceRef, Window, open_paths
+from core.imaging import InvalidImageError, PixelStore, SliceRef, Window, open_paths
 from core.render import render_for_model
 
 
@@ -373,3 +373,22 @@ def test_one_bit_mask_smaller_than_its_pad_byte_opens(tmp_path: Path) -> None:
     ds.PixelData = pack_bits(mask)  # one byte, written as two
     ref = only_slice(write(ds, tmp_path / "mask.dcm"))
     np.testing.assert_array_equal(PixelStore().modality(ref), mask)
+
+
+@pytest.mark.parametrize("has_bot", [False, True])
+def test_frames_without_compressed_data_say_so(tmp_path: Path, has_bot: bool) -> None:
+    from dicom_factory import write_encapsulated
+    from pydicom.encaps import generate_frames
+
+    frames = np.stack([phantom(12, 12, seed=i, high=3000) for i in range(3)])
+    ds = make_dataset(frames, bits_allocated=16)
+    ds.compress(RLELossless)
+    fragments = list(generate_frames(ds.PixelData, number_of_frames=3))
+    path = write_encapsulated(ds, tmp_path / "short.dcm", RLELossless, fragments[:2], has_bot=has_bot)
+    refs = open_paths([path]).all_slices()
+    assert len(refs) == 3
+    store = PixelStore()
+    if has_bot:  # the offset table locates the frames that are there
+        np.testing.assert_array_equal(store.modality(refs[1]), frames[1])
+    with pytest.raises(InvalidImageError, match=r"compressed data cannot be found: .* fewer than its 3 frames"):
+        store.modality(refs[2])
