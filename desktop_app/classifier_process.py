@@ -6,13 +6,13 @@ GUI process that froze the event loop for 0.15-0.9 s.  :class:`ClassifierProcess
 :class:`core.classifier.Classifier` in one long-lived ``spawn`` process instead and forwards
 ``predict`` to it, so the GUI process never imports TensorFlow.  Slices and predictions cross the
 boundary pickled (kilobytes per slice, a heatmap up to a few megabytes).  If the helper dies, that
-call raises :class:`ClassifierProcessError` and the next call starts and loads a fresh helper.
+call raises :class:`ClassifierProcessError` and the next call starts and loads a fresh helper; if the
+application is killed, the helper ends too (:mod:`core.helper_process`).
 No Qt here.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from core.helper_process import one_worker_executor
 from core.model_config import ModelConfig
 from core.prediction import Prediction
 
@@ -85,7 +86,7 @@ class ClassifierProcess:
         self._description = self._start()
 
     def _start(self) -> _Description:
-        executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        executor = one_worker_executor()
         try:
             description = executor.submit(_load, self._folder).result()
         except BrokenProcessPool as exc:

@@ -3,13 +3,13 @@
 GDCM (the only installed decoder for JPEG Lossless, Process 14) throws a C++ exception that nobody
 catches on some damaged streams, and the C++ runtime then aborts the whole process: the workstation
 or a batch run would vanish without a message.  Frames that need GDCM are therefore decoded in one
-long-lived helper process (``spawn``, safe beside Qt's threads).  If the helper dies, the frame gets a
-clear :class:`DecoderCrashedError`, the next request starts a fresh helper, and the application goes on.
+long-lived helper process (``spawn``, safe beside Qt's threads, ending with the application).  If the
+helper dies, the frame gets a clear :class:`DecoderCrashedError`, the next request starts a fresh
+helper, and the application goes on.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from numpy.typing import NDArray
+
+from core.helper_process import one_worker_executor
 
 _lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None
@@ -53,7 +55,7 @@ def _helper() -> ProcessPoolExecutor:
     global _executor
     with _lock:
         if _executor is None:
-            _executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _executor = one_worker_executor()
         return _executor
 
 
