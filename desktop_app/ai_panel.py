@@ -337,6 +337,11 @@ class AIPanel(QWidget):
         self.progress.setValue(done)
         self.eta_text.setText(f"{done} / {total} slices, {_eta_text(eta_seconds)}")
 
+    def clear_series_progress(self) -> None:
+        """Forget the last run's progress bar and timing (another series is shown)."""
+        self.progress.setValue(0)
+        self.eta_text.setText("")
+
     def series_ended(self, message: str) -> None:
         self.cancel_button.setEnabled(False)
         self.series_button.setEnabled(True)

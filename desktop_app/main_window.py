@@ -530,8 +530,8 @@ class MainWindow(QMainWindow):
     # ================================================================ viewing
     @property
     def ref(self) -> SliceRef | None:
-        if self.series is None or not self.series.slices:
-            return None
+        if self.series is None or not 0 <= self.index < len(self.series.slices):
+            return None  # also while show_series switches to a shorter series
         return self.series.slices[self.index]
 
     def show_series(self, series: Series) -> None:
@@ -547,6 +547,8 @@ class MainWindow(QMainWindow):
         for index, prediction in results.items():
             self.strip.set_value(index, prediction.p_tumor)
         self._set_summary(summarize(results))
+        if self._series_request < 0:  # no run going on: the last run's progress belongs to another series
+            self.ai_panel.clear_series_progress()
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(count - 1, 0))
         self.slider.blockSignals(False)
@@ -808,8 +810,10 @@ class MainWindow(QMainWindow):
         if request_id != self._series_request:
             return
         self._series_request = -1
-        done = len(self._series_results.get(self._series_request_uid, {}))
-        self.ai_panel.series_ended(f"Cancelled after {done} slices")
+        partial = self._series_results.get(self._series_request_uid, {})
+        self.ai_panel.series_ended(f"Cancelled after {len(partial)} slices")
+        if self.series is not None and self.series.uid == self._series_request_uid:
+            self._set_summary(summarize(partial))  # what was classified, said as such (n of N)
         self.series_run_cancelled.emit()
 
     def jump_to_most_suspicious(self) -> None:

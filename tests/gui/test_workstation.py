@@ -161,6 +161,26 @@ def test_series_cancel(qtbot, window: MainWindow, tmp_path: Path) -> None:
     assert "Cancelled" in window.ai_panel.eta_text.text()
     assert any(v is None for v in window.strip.values())
     assert window.ai_panel.series_button.isEnabled()
+    summary = window.ai_panel.summary_text.text()
+    assert "Running" not in summary  # the slices classified before Cancel, said as such, or none
+    done = sum(v is not None for v in window.strip.values())
+    assert ("classified slices (of 48)" in summary) if done else summary == "No series run yet."
+
+
+def test_switching_to_a_shorter_series_resets_the_view(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    write_series(tmp_path / "long", 20)
+    open_and_wait(qtbot, window, [tmp_path / "long"])
+    with qtbot.waitSignal(window.series_run_finished, timeout=WAIT_MS):
+        window.classify_series()
+    assert "20 slices" in window.ai_panel.eta_text.text()
+    window.set_index(17)
+    with qtbot.captureExceptions() as raised:
+        open_and_wait(qtbot, window, [SAMPLE])
+    errors = [exc for _, exc, _ in raised]
+    assert errors == []  # showing the 8-slice series never indexed slice 17 of it
+    assert window.series is not None and len(window.series.slices) == 8 and window.index == 4
+    assert window.ai_panel.eta_text.text() == "" and window.ai_panel.progress.value() == 0
 
 
 def test_close_during_series_run_exits_cleanly(
