@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from core.audit_events import record_classified, record_exported, record_opened  # audit log (issue 10)
 from core.export.series_summary import SeriesSummary, summarize_series
-from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window, read_metadata
+from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
 from core.locator import resource_path, weights_dir
 from core.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.prediction import Prediction
@@ -613,7 +613,7 @@ class MainWindow(QMainWindow):
     def _metadata(self, ref: SliceRef) -> SliceMetadata | None:
         if ref.key not in self._meta_cache:
             try:
-                self._meta_cache[ref.key] = read_metadata(ref)
+                self._meta_cache[ref.key] = self.store.metadata(ref)
             except ImagingError:
                 self._meta_cache[ref.key] = None
             while len(self._meta_cache) > 512:

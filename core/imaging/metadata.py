@@ -145,12 +145,14 @@ def _dicom_metadata(ref: SliceRef, ds: Dataset) -> SliceMetadata:
     )
 
 
-def read_metadata(ref: SliceRef) -> SliceMetadata:
-    """Metadata of one slice; PNG/JPEG give only file name and size.  Raises a typed ImagingError."""
+def read_metadata(ref: SliceRef, header: Dataset | None = None) -> SliceMetadata:
+    """Metadata of one slice; PNG/JPEG give only file name and size.  ``header`` is the file's
+    already parsed header (e.g. :meth:`PixelStore.metadata`'s), else it is read.  Raises a typed
+    ImagingError."""
     if ref.kind == "raster":
         return SliceMetadata(ref.path.name, ref.frame, 1, ref.rows, ref.columns, modality="OT")
     try:
-        ds = pydicom.dcmread(ref.path, stop_before_pixels=True, force=True)
+        ds = header if header is not None else pydicom.dcmread(ref.path, stop_before_pixels=True, force=True)
         return _dicom_metadata(ref, ds)
     except ImagingError:
         raise

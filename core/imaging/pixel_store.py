@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +18,7 @@ from numpy.typing import NDArray
 from core.imaging.dicom_pixels import DecodedFrame, DicomSource, decode_frame, load_source
 from core.imaging.display import apply_file_lut, apply_window, auto_window, brain_window, full_range_window
 from core.imaging.errors import FileAccessError, ImagingError, InvalidImageError
+from core.imaging.metadata import SliceMetadata, read_metadata
 from core.imaging.raster import load_raster
 from core.imaging.sniff import file_signature
 from core.imaging.study import SliceRef
@@ -24,6 +27,21 @@ from core.render import render_for_model
 
 _MAX_SOURCES = 64  # parsed headers kept (multi-frame files decode frame after frame)
 _MAX_AUTO = 4096
+
+
+@contextmanager
+def _typed_errors(ref: SliceRef) -> Iterator[None]:
+    """Any failure while reading ``ref`` becomes a typed ImagingError naming its file."""
+    try:
+        yield
+    except ImagingError as exc:
+        raise exc.with_path(ref.path) from exc.__cause__
+    except PermissionError as exc:
+        raise FileAccessError("no permission to read the file", ref.path) from exc
+    except FileNotFoundError as exc:
+        raise FileAccessError("file no longer exists (moved or deleted after opening)", ref.path) from exc
+    except Exception as exc:  # any other failure is still this file's, typed and readable
+        raise InvalidImageError(f"image cannot be decoded ({type(exc).__name__}: {exc})", ref.path) from exc
 
 
 class PixelStore:
@@ -86,17 +104,9 @@ class PixelStore:
             if hit is not None and (ref.file_size < 0 or hit[0] == (ref.file_size, ref.file_mtime_ns)):
                 self._frames.move_to_end(key)
                 return hit[1]
-        try:
+        with _typed_errors(ref):
             signature = self._signature(ref)
             decoded = self._decode(ref, signature)
-        except ImagingError as exc:
-            raise exc.with_path(ref.path) from exc.__cause__
-        except PermissionError as exc:
-            raise FileAccessError("no permission to read the file", ref.path) from exc
-        except FileNotFoundError as exc:
-            raise FileAccessError("file no longer exists (moved or deleted after opening)", ref.path) from exc
-        except Exception as exc:  # any other failure is still this file's, typed and readable
-            raise InvalidImageError(f"image cannot be decoded ({type(exc).__name__}: {exc})", ref.path) from exc
         decoded.values.setflags(write=False)
         with self._lock:
             old = self._frames.pop(key, None)
@@ -110,6 +120,15 @@ class PixelStore:
         return decoded
 
     # -- public API ----------------------------------------------------------------------------
+    def metadata(self, ref: SliceRef) -> SliceMetadata:
+        """The slice's metadata from the header this store keeps for decoding (a multi-frame file's
+        header is parsed once, not once per frame).  Raises a typed ImagingError."""
+        if ref.kind == "raster":
+            return read_metadata(ref)
+        with _typed_errors(ref):
+            header = self._source(ref, self._signature(ref)).header
+        return read_metadata(ref, header)
+
     def modality(self, ref: SliceRef) -> NDArray[np.float32] | NDArray[np.uint8]:
         """Modality values, float32 (H, W) (rescale applied, MONOCHROME1 reflected so bright = high),
         or uint8 (H, W, 3) RGB for colour images.  Read-only."""

@@ -65,3 +65,27 @@ def test_metadata_of_deleted_file(tmp_path: Path) -> None:
     path.unlink()
     with pytest.raises(FileAccessError):
         read_metadata(ref)
+
+
+def test_store_metadata_reuses_the_decoding_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydicom
+
+    from core.imaging import PixelStore
+
+    frames = np.stack([phantom(8, 8, seed=i, high=1000) for i in range(4)])
+    ds = make_enhanced(frames, positions=[(0, 0, z) for z in range(4)], slopes=[1] * 4, intercepts=[0] * 4)
+    refs = open_paths([write(ds, tmp_path / "enh.dcm")]).all_slices()
+    expected = [read_metadata(ref) for ref in refs]
+    reads: list[object] = []
+    real_dcmread = pydicom.dcmread
+
+    def counting_dcmread(*args: object, **kwargs: object) -> object:
+        reads.append(args[0])
+        return real_dcmread(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pydicom, "dcmread", counting_dcmread)
+    store = PixelStore()
+    for ref in refs:
+        store.display(ref)
+    assert [store.metadata(ref) for ref in refs] == expected
+    assert len(reads) == 1  # one header parse for the file, not one per frame

@@ -392,3 +392,24 @@ def test_frames_without_compressed_data_say_so(tmp_path: Path, has_bot: bool) ->
         np.testing.assert_array_equal(store.modality(refs[1]), frames[1])
     with pytest.raises(InvalidImageError, match=r"compressed data cannot be found: .* fewer than its 3 frames"):
         store.modality(refs[2])
+
+
+def test_frames_decode_from_the_header_read_at_opening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pixel_array(path, index) parses the whole header again for each frame (60 ms per frame of a
+    64-frame enhanced MR); frames are decoded from the header the store already holds instead."""
+    import pydicom.pixels.utils
+
+    def reparse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file's header was parsed again to decode a frame")
+
+    frames = np.stack([phantom(10, 12, seed=i, high=3000) for i in range(3)])
+    native = make_enhanced(frames, positions=[(0, 0, z) for z in range(3)], slopes=[1] * 3, intercepts=[0] * 3)
+    rle = make_dataset(frames, bits_allocated=16)
+    rle.compress(RLELossless)
+    paths = [write(native, tmp_path / "native.dcm"), write(rle, tmp_path / "rle.dcm")]
+    monkeypatch.setattr(pydicom.pixels.utils, "pixel_array", reparse)
+    store = PixelStore()
+    for path in paths:
+        refs = sorted(open_paths([path]).all_slices(), key=lambda r: r.frame)
+        for ref in refs:
+            np.testing.assert_array_equal(store.modality(ref), frames[ref.frame])
