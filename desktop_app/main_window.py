@@ -69,6 +69,14 @@ Shortcut = str | QKeySequence | QKeySequence.StandardKey
 WINDOW_DRAG_GAIN = 1.0 / 300.0  # fraction of the current width per dragged pixel
 
 
+def _pixel_aspect(meta: SliceMetadata | None) -> float:
+    """A pixel's height over its width from Pixel Spacing (row, column); 1 when unknown."""
+    if meta is None or meta.pixel_spacing is None:
+        return 1.0
+    row, column = meta.pixel_spacing
+    return row / column if row > 0 and column > 0 else 1.0
+
+
 def summarize(results: dict[int, Prediction]) -> tuple[SeriesSummary, int] | None:
     """Series summary (core rule) of ``{slice index: prediction}`` and the key slice's index; None if empty."""
     if not results:
@@ -608,6 +616,7 @@ class MainWindow(QMainWindow):
             self.errors.add_message(ref.path.name, str(exc), type(exc).__name__)
             return
         self.viewer.set_image(image)
+        self.viewer.set_pixel_aspect(_pixel_aspect(self._metadata(ref)))
         self._update_overlays()
 
     def _metadata(self, ref: SliceRef) -> SliceMetadata | None:

@@ -12,6 +12,8 @@ do; nearest-neighbour from 8 device pixels per image pixel on, to inspect single
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
@@ -57,6 +59,7 @@ class SliceViewer(QWidget):
         self.blinking = False
         self.side_by_side = False
         self._zoom: float | None = None  # None = fit to the pane
+        self._pixel_aspect = 1.0  # a pixel's height / width (row spacing / column spacing)
         self._pan = QPointF(0.0, 0.0)
         self._drag_button: Qt.MouseButton | None = None
         self._last_pos = QPointF()
@@ -70,6 +73,15 @@ class SliceViewer(QWidget):
         """Show a display-rendered uint8 slice (gray or RGB); None clears the canvas."""
         self._image = to_qimage(array) if array is not None else None
         self.update()
+
+    def set_pixel_aspect(self, aspect: float) -> None:
+        """Draw each pixel ``aspect`` times as tall as wide (DICOM Pixel Spacing row / column);
+        values outside 0.1-10, or not finite, count as square pixels."""
+        aspect = float(aspect)
+        aspect = aspect if math.isfinite(aspect) and 0.1 <= aspect <= 10.0 else 1.0
+        if aspect != self._pixel_aspect:
+            self._pixel_aspect = aspect
+            self._view_changed()
 
     def set_heatmap(self, rgba: NDArray[np.uint8] | None) -> None:
         """Overlay an RGBA heatmap (any size; stretched onto the image); None removes it."""
@@ -107,7 +119,7 @@ class SliceViewer(QWidget):
     # ----- view geometry -------------------------------------------------------------------
     @property
     def zoom(self) -> float:
-        """Current magnification in image pixels -> logical pixels."""
+        """Current magnification in image pixels -> logical pixels (across; down it is times the pixel aspect)."""
         return self._zoom if self._zoom is not None else self._fit_scale()
 
     def is_fit(self) -> bool:
@@ -156,14 +168,15 @@ class SliceViewer(QWidget):
         if self._image is None:
             return 1.0
         pane = self._pane_rect()
-        return max(min(pane.width() / self._image.width(), pane.height() / self._image.height()), 1e-3)
+        height = self._image.height() * self._pixel_aspect
+        return max(min(pane.width() / self._image.width(), pane.height() / height), 1e-3)
 
     def image_rect(self) -> QRectF:
         """Where the image lies in the (first) pane, in logical widget coordinates."""
         if self._image is None:
             return QRectF()
         scale = self.zoom
-        w, h = self._image.width() * scale, self._image.height() * scale
+        w, h = self._image.width() * scale, self._image.height() * scale * self._pixel_aspect
         center = self._pane_rect().center() + self._pan
         return QRectF(center.x() - w / 2.0, center.y() - h / 2.0, w, h)
 

@@ -294,3 +294,17 @@ def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None
     with qtbot.waitSignal(window.export_failed, timeout=WAIT_MS) as refused:
         window.export("csv", SAMPLE / "beside-the-source.csv")
     assert not (SAMPLE / "beside-the-source.csv").exists()
+
+
+def test_non_square_pixels_are_drawn_at_their_true_aspect(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from dicom_factory import make_dataset, phantom, write
+
+    window.ai_panel.auto_check.setChecked(False)
+    tall = make_dataset(phantom(16, 16, high=1000), bits_allocated=16, extra={"PixelSpacing": [1.8, 0.9]})
+    open_and_wait(qtbot, window, [write(tall, tmp_path / "tall.dcm")])
+    rect = window.viewer.image_rect()
+    assert rect.height() / rect.width() == pytest.approx(2.0, rel=1e-3)  # rows 1.8 mm apart, columns 0.9 mm
+    assert rect.height() <= window.viewer.height() + 1  # still fits the pane
+    open_and_wait(qtbot, window, [SAMPLE])  # square pixels again
+    rect = window.viewer.image_rect()
+    assert rect.height() / rect.width() == pytest.approx(1.0, rel=1e-3)
