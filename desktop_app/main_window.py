@@ -442,6 +442,7 @@ class MainWindow(QMainWindow):
         self.cancel_series()
         self.browser.clear_all()
         self.errors.setRowCount(0)
+        self.errors_dock.hide()  # shown again if something of the new paths cannot be opened
         self.series = None
         self.strip.reset(0)
         self.slider.setRange(0, 0)
@@ -683,6 +684,7 @@ class MainWindow(QMainWindow):
         width = max(1.0, self.voi.width + dx * step)
         center = self.voi.center + dy * step
         self.voi = Window(center=center, width=width, name="")
+        self.preset_combo.setCurrentIndex(-1)  # a window of the user's own, no preset
         self.render_slice()
 
     def toggle_invert(self) -> None:
@@ -692,6 +694,7 @@ class MainWindow(QMainWindow):
     def reset_view(self) -> None:
         self.voi = None
         self.invert = False
+        self.preset_combo.setCurrentIndex(-1)  # the slice's default window, whichever preset it matches
         self.viewer.fit()
         self.render_slice()
 

@@ -67,6 +67,7 @@ def test_left_drag_changes_window_level(qtbot, window: MainWindow) -> None:
     assert window.voi.width > before.width and window.voi.center > before.center
     assert not np.array_equal(window.store.display(ref, window.voi), image_before)
     assert "W " in window.viewer._corners["bottom_right"]
+    assert window.preset_combo.currentIndex() == -1  # the box no longer names a preset not on screen
     window.reset_view()
     assert window.voi is None and window.viewer.is_fit()
 
@@ -220,6 +221,8 @@ def test_bad_files_are_listed_not_fatal(qtbot, window: MainWindow, tmp_path: Pat
     assert window.errors.rowCount() == 1 and window.errors_dock.isVisible()
     assert window.errors.item(0, 0).text() == "broken.dcm"
     assert window.series is not None and len(window.series.slices) == 2
+    open_and_wait(qtbot, window, [SAMPLE])  # a clean study: the empty Problems panel goes away
+    assert window.errors.rowCount() == 0 and not window.errors_dock.isVisible()
 
 
 def test_about_box_shows_model_card(qtbot, window: MainWindow) -> None:
