@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.summary: SeriesSummary | None = None
         self.summary_slice = -1
         self.presets: list[Window] = []
+        self._presets_stack: str | None = None  # stack_key of the slices the presets were computed for
         self._series_results: dict[str, dict[int, Prediction]] = {}
         self._meta_cache: OrderedDict[str, SliceMetadata | None] = OrderedDict()
         self._next_request = 0
@@ -562,9 +563,10 @@ class MainWindow(QMainWindow):
         self.slider.setRange(0, max(count - 1, 0))
         self.slider.blockSignals(False)
         self.index = -1
-        self._fill_presets()
+        self._presets_stack = None
         self.series_shown.emit(series)
-        self.set_index(count // 2)
+        first_stack = [i for i, r in enumerate(series.slices) if r.stack_key == series.slices[0].stack_key]
+        self.set_index(first_stack[len(first_stack) // 2] if first_stack else 0)  # middle of the first stack
         self.viewer.setFocus()
 
     def _replace_series(self, series: Series) -> None:
@@ -596,6 +598,9 @@ class MainWindow(QMainWindow):
         self.slider.blockSignals(False)
         self.strip.set_current(index)
         self.slice_label.setText(f"{index + 1} / {len(self.series.slices)}")
+        if self.series.slices[index].stack_key != self._presets_stack:
+            self.voi = None  # e.g. magnitude and field-map frames: one's window does not fit the other
+            self._fill_presets()
         self.render_slice()
         self._heat = None
         self.viewer.set_heatmap(None)
@@ -653,8 +658,11 @@ class MainWindow(QMainWindow):
         )
 
     def _fill_presets(self) -> None:
+        """Window presets of the current slice's stack, from that stack's middle slice."""
         self.presets = []
-        slices = self.series.slices if self.series is not None else []
+        current = self.ref
+        self._presets_stack = current.stack_key if current is not None else None
+        slices = [r for r in self.series.slices if r.stack_key == self._presets_stack] if self.series else []
         ref = slices[len(slices) // 2] if slices else None
         if ref is not None:
             try:

@@ -311,3 +311,26 @@ def test_non_square_pixels_are_drawn_at_their_true_aspect(qtbot, window: MainWin
     open_and_wait(qtbot, window, [SAMPLE])  # square pixels again
     rect = window.viewer.image_rect()
     assert rect.height() / rect.width() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_each_stack_of_a_multi_frame_file_gets_its_own_presets(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from dicom_factory import make_enhanced, phantom, write
+
+    window.ai_panel.auto_check.setChecked(False)
+    frames = np.stack([phantom(8, 8, seed=i, high=1000) for i in range(6)])
+    ds = make_enhanced(
+        frames,
+        positions=[(0, 0, z) for z in (0, 0, 5, 5, 10, 10)],
+        slopes=[1] * 6,
+        intercepts=[0] * 6,
+        windows=[(100, 50), (900, 400)] * 3,  # (centre, width): magnitude, field map
+        frame_types=["M", "FIELD_MAP"] * 3,
+    )
+    open_and_wait(qtbot, window, [write(ds, tmp_path / "mixed.dcm")])
+    kinds = [r.stack_key.split("\\")[0] for r in window.series.slices]
+    assert kinds == ["M"] * 3 + ["FIELD_MAP"] * 3
+    assert window.index == 1  # the middle of the first stack, not the first field-map frame
+    assert "L 100" in window.preset_combo.itemText(0)
+    window.apply_preset(0)
+    window.set_index(4)  # into the field-map stack: its own presets, and no magnitude window carried over
+    assert "L 900" in window.preset_combo.itemText(0) and window.voi is None
