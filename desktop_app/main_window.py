@@ -654,6 +654,7 @@ class MainWindow(QMainWindow):
                 self.viewer.zoom,
                 invert=self.invert,
                 deidentify=self.deidentify,
+                orientation=ref.orientation,
             )
         )
 

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.imaging import SliceMetadata, Window
+
+OBLIQUE_MIN = 0.25  # a direction cosine below this adds no letter (cos 75 degrees)
 
 
 def _join(*parts: str) -> str:
     return "  ".join(p for p in parts if p)
+
+
+_AXIS_LETTERS = (("R", "L"), ("A", "P"), ("F", "H"))  # patient x, y, z: negative, positive (PS3.3 C.7.6.2.1.1)
+
+
+def direction_label(vector: Sequence[float]) -> str:
+    """Patient directions a screen direction points to, strongest first: "L", "A", "HP", ... ("" if none)."""
+    parts = [(abs(v), _AXIS_LETTERS[axis][v > 0]) for axis, v in enumerate(vector[:3]) if abs(v) > OBLIQUE_MIN]
+    return "".join(letter for _, letter in sorted(parts, reverse=True))
+
+
+def edge_labels(orientation: Sequence[float] | None) -> dict[str, str]:
+    """Orientation letters for the image edges from Image Orientation (Patient): its first three values
+    point along a row (to the right on screen), the last three down a column."""
+    if orientation is None or len(orientation) != 6:
+        return {}
+    row, column = list(orientation[:3]), list(orientation[3:])
+    return {
+        "right": direction_label(row),
+        "left": direction_label([-v for v in row]),
+        "bottom": direction_label(column),
+        "top": direction_label([-v for v in column]),
+    }
 
 
 def corner_text(
@@ -18,9 +45,12 @@ def corner_text(
     *,
     invert: bool = False,
     deidentify: bool = False,
+    orientation: Sequence[float] | None = None,
 ) -> dict[str, str]:
     """Texts for the four corners: patient (top left), study/series (top right), slice (bottom left),
-    window and zoom (bottom right).  ``deidentify`` drops names, IDs, dates and institution."""
+    window and zoom (bottom right); with ``orientation`` (Image Orientation (Patient)) also the
+    patient direction at the middle of each edge ("left", "right", "top", "bottom").
+    ``deidentify`` drops names, IDs, dates and institution."""
     if meta is not None and deidentify:
         meta = meta.deidentified()
     top_left: list[str] = []
@@ -57,4 +87,5 @@ def corner_text(
         "top_right": "\n".join(t for t in top_right if t),
         "bottom_left": "\n".join(bottom_left),
         "bottom_right": "\n".join(bottom_right),
+        **edge_labels(orientation),
     }

@@ -249,6 +249,10 @@ class SliceViewer(QWidget):
             "top_right": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
             "bottom_left": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
             "bottom_right": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+            "left": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            "right": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            "top": Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+            "bottom": Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
         }
         for corner, text in self._corners.items():
             if not text or corner not in flags:

@@ -65,6 +65,22 @@ def test_corner_text_deidentifies() -> None:
     assert "Doe" not in text and "123" not in text and "20240101" not in text and "T1" in text
 
 
+@pytest.mark.parametrize(
+    ("orientation", "expected"),
+    [
+        ((1, 0, 0, 0, 1, 0), {"left": "R", "right": "L", "top": "A", "bottom": "P"}),  # axial
+        ((0, 1, 0, 0, 0, -1), {"left": "A", "right": "P", "top": "H", "bottom": "F"}),  # sagittal
+        ((1, 0, 0, 0, 0, -1), {"left": "R", "right": "L", "top": "H", "bottom": "F"}),  # coronal
+        ((0.866, 0.5, 0, 0, 0, -1), {"left": "RA", "right": "LP", "top": "H", "bottom": "F"}),  # oblique, 30 deg
+        ((0.985, 0.174, 0, 0, 0, -1), {"left": "R", "right": "L", "top": "H", "bottom": "F"}),  # 10 deg: no letter
+    ],
+)
+def test_edge_labels_name_the_patient_directions(orientation: tuple[float, ...], expected: dict[str, str]) -> None:
+    shown = corner_text(None, 0, 1, None, 1.0, orientation=orientation)
+    assert {key: shown[key] for key in expected} == expected
+    assert "left" not in corner_text(None, 0, 1, None, 1.0)  # no orientation (PNG, secondary capture): no letters
+
+
 def test_settings_round_trip(app_settings: AppSettings) -> None:
     assert app_settings.auto_classify is True
     app_settings.auto_classify = False

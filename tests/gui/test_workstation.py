@@ -48,6 +48,7 @@ def test_sample_study_opens_and_scrolls(qtbot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.slice_shown, timeout=5000):
         window.slider.setValue(0)
     assert window.index == 0 and window.strip._current == 0
+    assert window.viewer._corners["left"] == "R" and window.viewer._corners["top"] == "A"  # axial demo
     with qtbot.waitSignal(window.slice_shown, timeout=5000):
         qtbot.keyClick(window.viewer, Qt.Key.Key_End)
     assert window.index == 7
