@@ -9,6 +9,12 @@ from core.imaging import SliceMetadata, Window
 OBLIQUE_MIN = 0.25  # a direction cosine below this adds no letter (cos 75 degrees)
 
 
+def _level(value: float) -> str:
+    """A window value as a person reads it: whole numbers from 100, else three significant digits
+    (float images such as parametric maps have windows like W 2.5 L -0.2)."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def _join(*parts: str) -> str:
     return "  ".join(p for p in parts if p)
 
@@ -77,7 +83,7 @@ def corner_text(
             bottom_left.append(f"Thk {meta.slice_thickness:.1f} mm")
         bottom_left.append(f"{meta.columns} x {meta.rows}")
     bottom_right = [
-        f"W {window.width:.0f}  L {window.center:.0f}" + (f" ({window.name})" if window.name else "")
+        f"W {_level(window.width)}  L {_level(window.center)}" + (f" ({window.name})" if window.name else "")
         if window is not None
         else "W/L: default",
         f"Zoom {zoom * 100:.0f} %" + ("  inverted" if invert else ""),

@@ -60,6 +60,8 @@ def test_corner_text_deidentifies() -> None:
     shown = corner_text(meta, 2, 10, Window(40, 80, "Brain"), 1.5)
     assert "Doe, Jane" in shown["top_left"] and "20240101" in shown["top_right"]
     assert "Slice 3 / 10" in shown["bottom_left"] and "W 80  L 40 (Brain)" in shown["bottom_right"]
+    assert "W 2640  L 1320" in corner_text(meta, 0, 1, Window(1320.4, 2640.4), 1.0)["bottom_right"]
+    assert "W 2.5  L -0.2" in corner_text(meta, 0, 1, Window(-0.2, 2.5), 1.0)["bottom_right"]  # not "W 2 L -0"
     hidden = corner_text(meta, 2, 10, None, 1.0, deidentify=True)
     text = " ".join(hidden.values())
     assert "Doe" not in text and "123" not in text and "20240101" not in text and "T1" in text
