@@ -14,9 +14,10 @@ No Qt here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,15 +48,23 @@ class _Description:
     precision_reason: str
 
 
+@contextmanager
+def _plain_errors() -> Iterator[None]:
+    """Runs in the helper: any error leaves as RuntimeError with its message, because the library's
+    own error types need not unpickle in the parent."""
+    try:
+        yield
+    except Exception as exc:
+        raise RuntimeError(str(exc).strip() or type(exc).__name__) from None
+
+
 def _load(folder: str | None) -> _Description:
     """Runs in the helper: load the classifier; errors come back as RuntimeError with their message."""
     global _loaded
     from core.classifier import Classifier
 
-    try:
+    with _plain_errors():
         _loaded = Classifier.from_folder(Path(folder) if folder is not None else None)
-    except Exception as exc:  # the library's own error types need not unpickle in the parent
-        raise RuntimeError(str(exc).strip() or type(exc).__name__) from None
     return _Description(
         _loaded.config, _loaded.sha256, _loaded.device_name, _loaded.precision, _loaded.precision_reason
     )
@@ -65,10 +74,8 @@ def _predict(rendered: list[NDArray[np.uint8]], heatmap: bool | str, method: str
     """Runs in the helper."""
     if _loaded is None:
         raise RuntimeError("the model is not loaded in the helper process")
-    try:
+    with _plain_errors():
         return _loaded.predict(rendered, heatmap=heatmap, method=method)
-    except Exception as exc:
-        raise RuntimeError(str(exc).strip() or type(exc).__name__) from None
 
 
 class ClassifierProcess:

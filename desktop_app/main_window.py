@@ -69,6 +69,12 @@ Shortcut = str | QKeySequence | QKeySequence.StandardKey
 WINDOW_DRAG_GAIN = 1.0 / 300.0  # fraction of the current width per dragged pixel
 
 
+def _middle_of_stack(series: Series, stack_key: str) -> int:
+    """Index of the middle slice among the series' slices of one stack (frame type)."""
+    indices = [i for i, r in enumerate(series.slices) if r.stack_key == stack_key]
+    return indices[len(indices) // 2]
+
+
 def _pixel_aspect(meta: SliceMetadata | None) -> float:
     """A pixel's height over its width from Pixel Spacing (row, column); 1 when unknown."""
     if meta is None or meta.pixel_spacing is None:
@@ -565,8 +571,7 @@ class MainWindow(QMainWindow):
         self.index = -1
         self._presets_stack = None
         self.series_shown.emit(series)
-        first_stack = [i for i, r in enumerate(series.slices) if r.stack_key == series.slices[0].stack_key]
-        self.set_index(first_stack[len(first_stack) // 2] if first_stack else 0)  # middle of the first stack
+        self.set_index(_middle_of_stack(series, series.slices[0].stack_key) if series.slices else 0)
         self.viewer.setFocus()
 
     def _replace_series(self, series: Series) -> None:
@@ -663,9 +668,8 @@ class MainWindow(QMainWindow):
         self.presets = []
         current = self.ref
         self._presets_stack = current.stack_key if current is not None else None
-        slices = [r for r in self.series.slices if r.stack_key == self._presets_stack] if self.series else []
-        ref = slices[len(slices) // 2] if slices else None
-        if ref is not None:
+        if current is not None and self.series is not None:
+            ref = self.series.slices[_middle_of_stack(self.series, current.stack_key)]
             try:
                 self.presets = self.store.window_presets(ref)
             except ImagingError:
