@@ -56,6 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, type=Path, help="folder with one sub-folder per class")
     train.add_argument("--out", required=True, type=Path, help="new run folder (checkpoints, logs, plots)")
     train.add_argument("--stages", type=_stages, default=None, help="progressive resizing, e.g. 96:12,128:6")
+    train.add_argument("--epochs", type=int, default=None, help="shorthand for --stages SIZE:EPOCHS (with --size)")
+    train.add_argument("--size", type=int, default=None, help="input size for --epochs (default 128)")
+    train.add_argument(
+        "--realism",
+        action="store_true",
+        help="augment like real studies vary (contrast curves, bias field, noise, resolution, pasted gliomas)",
+    )
+    train.add_argument(
+        "--masked-data", type=Path, default=None, help="extra tumor slices with masks (class folders + masks/)"
+    )
+    train.add_argument(
+        "--mask-loss", type=float, default=None, help="weight of the loss keeping the class activation in the mask"
+    )
     train.add_argument("--batch-size", type=int, default=None)
     train.add_argument("--optimizer", choices=["adamw", "sgd"], default=None)
     train.add_argument("--lr", type=float, default=None, help="peak learning rate")
@@ -112,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     average.add_argument("--out", required=True, type=Path, help="new run folder for the averaged model")
     average.add_argument("--size", type=int, default=None, help="input size (default: the first ingredient's)")
     average.add_argument("--cache-dir", type=Path, default=None)
+    real = sub.add_parser(
+        "validate-real", help="tumor detection, series verdicts and heatmap localisation on real volumes"
+    )
+    real.add_argument("source", type=Path, help="run folder (best checkpoint) or exported weights folder")
+    real.add_argument("--lgg", type=Path, default=None, help="LGG folder: one sub-folder per patient (validation only)")
+    real.add_argument("--normal", type=Path, default=None, help="folder of normal whole-head NIfTI volumes")
+    real.add_argument("--figshare", type=Path, default=None, help="figshare-style class folders with masks/")
+    real.add_argument(
+        "--figshare-split", type=Path, default=None, help="only the validation images named by this split file"
+    )
+    real.add_argument("--method", default="gradcam", help="heatmap method judged against the masks")
+    real.add_argument("--limit", type=int, default=None, help="first N patients/volumes of each set (quick checks)")
+    real.add_argument("--out", type=Path, default=None, help="write real_metrics.json, traces and plots here")
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--to", required=True, type=Path, help="weights folder, e.g. weights/")
@@ -151,9 +177,25 @@ _TRAIN_FIELDS = {
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The run configuration a ``train`` command line asks for (defaults for what it leaves out)."""
     from training.config import TrainConfig
+    from training.realism import RealismConfig
 
     values = {field: getattr(args, arg) for arg, field in _TRAIN_FIELDS.items() if getattr(args, arg) is not None}
+    if args.epochs is not None:
+        if args.stages is not None:
+            raise TrainingError("give either --stages or --epochs, not both")
+        if args.epochs < 1 or (args.size is not None and args.size < 8):
+            raise TrainingError("--epochs must be at least 1 and --size at least 8")
+        values["stages"] = [[args.size or 128, args.epochs]]
+    elif args.size is not None:
+        raise TrainingError("--size goes with --epochs (or give --stages SIZE:EPOCHS)")
+    if args.realism:
+        values["realism"] = RealismConfig()
+    if args.mask_loss is not None:
+        if args.mask_loss < 0:
+            raise TrainingError("--mask-loss must not be negative")
+        values["mask_loss_weight"] = args.mask_loss
     return TrainConfig(
+        masked_data=str(args.masked_data.resolve()) if args.masked_data else None,
         data=str(args.data.resolve()),
         out=str(args.out.resolve()),
         init=str(args.init.resolve()) if args.init else None,
@@ -190,6 +232,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate_real(args: argparse.Namespace) -> int:
+    from training.real_eval import format_real_metrics, validate_sources
+
+    metrics = validate_sources(
+        args.source,
+        lgg=args.lgg,
+        normal=args.normal,
+        figshare=args.figshare,
+        figshare_split=args.figshare_split,
+        method=args.method,
+        limit=args.limit,
+        out=args.out,
+    )
+    print(format_real_metrics(metrics))
+    return 0
+
+
 def _average(args: argparse.Namespace) -> int:
     from training.average import average_runs
 
@@ -220,7 +279,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     keep_keras_home_private()
     args = build_parser().parse_args(argv)
-    handlers = {"train": _train, "resume": _resume, "evaluate": _evaluate, "average": _average, "export": _export}
+    handlers = {
+        "train": _train,
+        "resume": _resume,
+        "evaluate": _evaluate,
+        "average": _average,
+        "validate-real": _validate_real,
+        "export": _export,
+    }
     try:
         return handlers[args.command](args)
     except TrainingError as exc:

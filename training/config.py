@@ -10,6 +10,7 @@ from typing import Any
 from core.model import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
 from core.model_config import DEFAULT_CLASS_NAMES, Preprocessing
 from training.augment import AugmentConfig
+from training.realism import RealismConfig
 
 RUN_CONFIG = "run_config.json"
 RUN_RECORD_DIR = "training_run"  # an exported weights folder's copy of the run's configuration, log and split
@@ -44,6 +45,16 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None  # for smoke tests
     averaged_from: list[dict[str, Any]] = field(default_factory=list)  # a weight average's ingredients (no training)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # realistic augmentation (training.realism) instead of ``augment``; None keeps the class-folder recipe
+    realism: RealismConfig | None = None
+    masked_data: str | None = None  # figshare-style folder of tumor slices with masks (training.masked_data)
+    masked_min_similarity: float = 0.95  # head-thumbnail correlation that makes a masked slice a twin
+    mask_loss_weight: float = 0.0  # weight of the loss keeping the class activation inside the tumor
+
+    @property
+    def realistic(self) -> bool:
+        """Whether samples come from the NumPy pipeline of :mod:`training.mask_training`."""
+        return self.realism is not None or bool(self.masked_data)
 
     @property
     def epochs(self) -> int:
@@ -96,6 +107,8 @@ class TrainConfig:
     def from_json(cls, data: dict[str, Any]) -> TrainConfig:
         data = dict(data)
         data["augment"] = AugmentConfig(**data.get("augment", {}))
+        if data.get("realism") is not None:
+            data["realism"] = RealismConfig(**data["realism"])
         return cls(**data)
 
     def save(self, run_dir: Path) -> None:

@@ -22,7 +22,7 @@ from training.split import positions_of
 from training.trainer import predict_logits
 
 
-def _model_for(source: Path) -> tuple[Any, ModelConfig]:
+def model_for(source: Path) -> tuple[Any, ModelConfig]:
     """Build the model for a run folder (best checkpoint) or an exported weights folder."""
     if (source / CONFIG_FILENAME).is_file():
         config = load_model_config(source)
@@ -58,7 +58,7 @@ def evaluate_source(
     """
     from core.preprocess import flip_averaged_logits, to_model_input
 
-    model, config = _model_for(Path(source))
+    model, config = model_for(Path(source))
     manifest = build_manifest(Path(data_dir), config.class_names)
     data = load_dataset(manifest, max(config.input_size, 32), cache_dir, show_progress=True)
     images, labels = list(data.images), data.labels

@@ -81,3 +81,58 @@ def reliability_diagram(probs: NDArray[np.floating], labels: NDArray[np.integer]
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
+
+
+def _roc_points(scores: NDArray[np.floating], positives: NDArray[np.bool_]) -> tuple[list[float], list[float]]:
+    """False- and true-positive rates at every threshold (highest first)."""
+    order = np.argsort(-scores, kind="mergesort")
+    hits = positives[order]
+    tpr = np.concatenate([[0.0], np.cumsum(hits) / max(1, hits.sum())])
+    fpr = np.concatenate([[0.0], np.cumsum(~hits) / max(1, (~hits).sum())])
+    return fpr.tolist(), tpr.tolist()
+
+
+def real_volume_plots(traces: dict[str, dict], threshold: float, out: Path) -> None:
+    """``roc.png`` (slice-level ROC of each set with tumor and tumor-free slices) and one
+    ``traces_<set>.png`` per set of volumes: P(tumor) along each stack, tumor extent shaded."""
+    plt = _pyplot()
+    by_set: dict[str, list[tuple[str, dict]]] = {}
+    for key, trace in traces.items():
+        set_name, _, series = key.partition("/")
+        by_set.setdefault(set_name, []).append((series, trace))
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for set_name, items in by_set.items():
+        scores = np.concatenate([np.asarray(t["p_tumor"], dtype=np.float64) for _, t in items])
+        positive = np.concatenate([np.asarray(t["tumor"], dtype=bool) for _, t in items])
+        if positive.any() and not positive.all():
+            ax.plot(*_roc_points(scores, positive), label=set_name)
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.5)
+    ax.set_xlabel("false-positive rate (tumor-free slices)")
+    ax.set_ylabel("true-positive rate (tumor slices)")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "roc.png", dpi=100)
+    plt.close(fig)
+    for set_name, items in by_set.items():
+        if not items[0][1]["volume"]:
+            continue
+        cols = 6
+        rows = (len(items) + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.2, rows * 1.4), squeeze=False, sharey=True)
+        for ax, (series, trace) in zip(axes.flat, items, strict=False):
+            p = np.asarray(trace["p_tumor"])
+            tumor = np.asarray(trace["tumor"], dtype=bool)
+            x = np.arange(len(p))
+            ax.fill_between(x, 0, 1, where=tumor, color="tab:orange", alpha=0.3, step="mid", linewidth=0)
+            ax.plot(x, p, linewidth=0.8)
+            ax.axhline(threshold, color="red", linewidth=0.5)
+            ax.set_title(series[-12:], fontsize=6)
+            ax.tick_params(labelsize=5)
+            ax.set_ylim(0, 1)
+        for ax in list(axes.flat)[len(items) :]:
+            ax.axis("off")
+        fig.suptitle(f"{set_name}: P(tumor) along each stack (shaded: slices with tumor)", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / f"traces_{set_name}.png", dpi=100)
+        plt.close(fig)

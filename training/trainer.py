@@ -40,6 +40,7 @@ LOG_FIELDS = [
     "val_accuracy",
     "val_macro_f1",
     "seconds",
+    "train_mask_loss",
 ]
 BEST_LOGITS = "best_val_logits.npz"
 
@@ -133,8 +134,9 @@ def steps_per_epoch(cfg: TrainConfig, n_train: int) -> int:
     return min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps
 
 
-def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, str]:
-    """Model (any input size), optimizer with the warm-up/cosine schedule, and the dtype policy used."""
+def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, Any, str]:
+    """Model (any input size), the model ``fit`` trains (the same one, or with the mask loss's second
+    output for realistic runs), optimizer with the warm-up/cosine schedule, and the dtype policy used."""
     import keras
     import tensorflow as tf
 
@@ -150,12 +152,21 @@ def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, str]
         optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
     else:
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
-    model.compile(
+    classification = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing)
+    if not cfg.realistic:
+        model.compile(optimizer=optimizer, loss=classification, metrics=["accuracy"])
+        return model, model, optimizer, policy
+    from core.model import LOGITS_LAYER
+    from training.mask_training import FEATURES_OUTPUT, mask_mass_loss, mask_training_model
+
+    fit_model = mask_training_model(model)
+    fit_model.compile(
         optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-        metrics=["accuracy"],
+        loss={LOGITS_LAYER: classification, FEATURES_OUTPUT: mask_mass_loss(model.get_layer(LOGITS_LAYER).kernel)},
+        loss_weights={LOGITS_LAYER: 1.0, FEATURES_OUTPUT: cfg.mask_loss_weight},
+        metrics={LOGITS_LAYER: ["accuracy"]},
     )
-    return model, optimizer, policy
+    return model, fit_model, optimizer, policy
 
 
 def load_exported_weights(model: Any, cfg: TrainConfig, folder: Path) -> dict[str, str]:
@@ -192,6 +203,8 @@ def start_run(cfg: TrainConfig, cache_dir: Path | None = None) -> Path:
     """Create the run folder (refusing a non-empty one) and train from epoch 0."""
     run_dir = Path(cfg.out)
     cfg.loss_weights()  # unknown class names or non-positive weights: refused before anything is written
+    if cfg.realistic and cfg.class_weights:
+        raise RunFolderError("--class-weight is not supported with --realism or --masked-data")
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunFolderError(f"run folder {run_dir} is not empty; use `neuroreview-train resume {run_dir}`")
     split_source = inherited_split(cfg)
@@ -231,7 +244,13 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
         raise RunFolderError(f"{run_dir} is not a training run folder (no run_config.json)")
     cfg = TrainConfig.load(run_dir)
     prepared = prepare_data(cfg, run_dir, cache_dir)
-    model, optimizer, policy = build_training_model(cfg, len(prepared.train_idx))
+    realistic = None
+    if cfg.realistic:
+        from training.mask_training import make_epoch_dataset, prepare_masked
+
+        realistic = prepare_masked(cfg, run_dir, prepared, cache_dir)
+    n_train = realistic.n_train if realistic is not None else len(prepared.train_idx)
+    model, fit_model, optimizer, policy = build_training_model(cfg, n_train)
     state = ckpt.load_state(run_dir)
     if state is None:
         if cfg.init:
@@ -261,7 +280,11 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
         started = time.monotonic()
         size = cfg.size_for_epoch(epoch)
         print(f"epoch {epoch + 1}/{cfg.epochs} at {size} px", file=sys.stderr)
-        history = model.fit(make_train_dataset(cfg, prepared, epoch), epochs=1, verbose=1, shuffle=False)
+        if realistic is not None:
+            dataset = make_epoch_dataset(cfg, realistic, prepared.data.images, prepared.data.labels, epoch)
+        else:
+            dataset = make_train_dataset(cfg, prepared, epoch)
+        history = fit_model.fit(dataset, epochs=1, verbose=1, shuffle=False).history
         logits = predict_logits(model, val_inputs)
         metrics = classification_metrics(logits, val_labels, cfg.class_names)
         seconds = time.monotonic() - started
@@ -272,8 +295,9 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
                 "epoch": epoch + 1,
                 "size": size,
                 "learning_rate": f"{lr:.6g}",
-                "train_loss": f"{history.history['loss'][-1]:.5f}",
-                "train_accuracy": f"{history.history['accuracy'][-1]:.5f}",
+                "train_loss": f"{history['loss'][-1]:.5f}",
+                "train_accuracy": f"{history.get('accuracy', history.get('logits_accuracy', [np.nan]))[-1]:.5f}",
+                "train_mask_loss": f"{history['features_loss'][-1]:.5f}" if "features_loss" in history else "",
                 "val_loss": f"{metrics['nll']:.5f}",
                 "val_accuracy": f"{metrics['accuracy']:.5f}",
                 "val_macro_f1": f"{metrics['macro_f1']:.5f}",

@@ -1,0 +1,182 @@
+"""Realistic augmentation, masked slices split against their class-folder twins, and the mask loss."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training import realism
+from training.config import TrainConfig
+from training.mask_training import mask_target
+from training.masked_data import SPLIT_FILE, MaskedDataset, head_twins, load_masked, split_masked
+from training.realism import RealismConfig, augment, cut_tumor, paste_tumor
+from training.trainer import start_run
+
+from .conftest import make_dataset
+
+STILL = RealismConfig(
+    flip=0.0, rotate_degrees=0.0, zoom=0.0, shift_fraction=0.0, contrast_curve=0.0, bias_field=0.0, gamma=0.0,
+    low_resolution=0.0, blur=0.0, noise=0.0, paste_tumor=0.0,
+)  # fmt: skip
+
+
+def head_with_blob(size: int = 64, centre: tuple[int, int] = (24, 38), radius: int = 6, seed: int = 0):
+    """A grey ellipse (the head) with a bright disc (the tumor), and the disc's mask."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size]
+    head = ((y - size / 2) / (0.42 * size)) ** 2 + ((x - size / 2) / (0.36 * size)) ** 2 <= 1
+    mask = (y - centre[0]) ** 2 + (x - centre[1]) ** 2 <= radius**2
+    image = np.where(head, 90, 0) + np.where(mask, 120, 0) + rng.integers(0, 10, (size, size))
+    return image.astype(np.uint8), mask
+
+
+def test_geometry_moves_the_mask_with_the_image() -> None:
+    image, mask = head_with_blob()
+    moved = RealismConfig(**{**STILL.to_json(), "rotate_degrees": 30.0, "zoom": 0.3, "shift_fraction": 0.15})
+    for seed in range(5):
+        out, out_mask = augment(image, mask, np.random.default_rng(seed), moved)
+        assert out_mask is not None
+        bright = out > 200  # the tumor is the brightest thing; the rendering saturates it
+        blob_y, blob_x = np.argwhere(bright).mean(axis=0)
+        mask_y, mask_x = np.argwhere(out_mask > 0.5).mean(axis=0)
+        assert abs(blob_y - mask_y) < 1.0 and abs(blob_x - mask_x) < 1.0
+
+
+def test_augmentation_is_seeded_and_changes_contrast() -> None:
+    image, mask = head_with_blob()
+    a, _ = augment(image, mask, np.random.default_rng([1, 2, 3]), RealismConfig())
+    b, _ = augment(image, mask, np.random.default_rng([1, 2, 3]), RealismConfig())
+    c, _ = augment(image, mask, np.random.default_rng([1, 2, 4]), RealismConfig())
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    inverted = realism.contrast_curve(np.linspace(0, 1, 11, dtype=np.float32), np.random.default_rng(0))
+    assert inverted[0] == 0.0  # the background stays dark whatever the curve
+
+
+def test_a_pasted_tumor_lies_inside_the_head_and_changes_it() -> None:
+    source, source_mask = head_with_blob(seed=1)
+    patch = cut_tumor(source, source_mask)
+    assert patch is not None
+    target, _ = head_with_blob(centre=(0, 0), radius=0, seed=2)  # a tumor-free head
+    target = target.astype(np.float32) / 255
+    pasted = None
+    for seed in range(10):
+        pasted = paste_tumor(target, patch, np.random.default_rng(seed))
+        if pasted is not None:
+            break
+    assert pasted is not None
+    out, mask = pasted
+    inside = mask > 0.5
+    assert inside.any() and realism.head_mask(target)[inside].all()
+    assert np.abs(out[inside] - target[inside]).mean() > 0.05  # visibly brighter or darker
+    assert np.allclose(out[mask == 0], target[mask == 0])
+
+
+def test_mask_target_marks_the_true_class_cells() -> None:
+    mask = np.zeros((32, 32), dtype=np.float32)
+    mask[:8, :8] = 1.0
+    target = mask_target(mask, 2, grid=4, n_classes=4)
+    assert target.shape == (4, 4, 4)
+    assert target[0, 0, 2] == 1.0 and 0 < target[3, 3, 2] < 0.1
+    assert not target[..., [0, 1, 3]].any()
+    assert not mask_target(None, 2, grid=4, n_classes=4).any()
+
+
+def test_twins_are_found_across_crops_rotations_and_flips() -> None:
+    refs = np.stack([head_with_blob(centre=(20 + 3 * i, 20 + 2 * i), seed=i)[0] for i in range(6)])
+    twin = np.rot90(np.pad(refs[4], 10)[::-1], 1)  # more background, flipped, rotated
+    index, similarity = head_twins(twin[np.newaxis], refs)
+    assert index[0] == 4 and similarity[0] > 0.95
+
+
+def test_masked_validation_holds_the_twins_of_validation_images() -> None:
+    refs = np.stack([head_with_blob(centre=(20 + 3 * i, 20 + 2 * i), seed=i)[0] for i in range(6)])
+    masked = MaskedDataset(
+        images=refs[[1, 4]][:, ::-1].copy(),
+        masks=np.zeros((2, 64, 64), dtype=bool),
+        labels=np.zeros(2, dtype=np.int64),
+        relpaths=["glioma/1.jpg", "glioma/4.jpg"],
+        fingerprint="x",
+    )
+    split = split_masked(masked, refs, [f"glioma/ref{i}.jpg" for i in range(6)], primary_val=[4])
+    assert split.val == (1,) and split.train == (0,)
+    assert split.replaced == ("glioma/ref1.jpg",)  # trains once, as the masked copy
+
+
+def make_masked_folder(root: Path, per_class: int = 4) -> Path:
+    for c, name in enumerate(("glioma", "meningioma", "pituitary")):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            image, mask = head_with_blob(size=32, centre=(10 + 3 * c, 12 + 2 * i), radius=4, seed=10 * c + i)
+            stem = f"{100 * c + i}"
+            Image.fromarray(image).save(root / name / f"{stem}.jpg")
+            (root / "masks").mkdir(exist_ok=True)
+            Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{stem}.png")
+    return root
+
+
+def test_load_masked_reads_images_masks_and_classes(tmp_path: Path) -> None:
+    folder = make_masked_folder(tmp_path / "masked")
+    (folder / "glioma" / "999.jpg").write_bytes((folder / "glioma" / "0.jpg").read_bytes())  # no mask: left out
+    data = load_masked(folder, ["glioma", "meningioma", "notumor", "pituitary"], 16, tmp_path / "cache")
+    assert data.images.shape == (12, 16, 16) and data.masks.shape == (12, 16, 16)
+    assert sorted(set(data.labels.tolist())) == [0, 1, 3]
+    assert data.masks.any(axis=(1, 2)).all()
+    again = load_masked(folder, ["glioma", "meningioma", "notumor", "pituitary"], 16, tmp_path / "cache")
+    assert np.array_equal(again.images, data.images)  # from the cache
+
+
+@pytest.mark.slow
+def test_a_realistic_run_trains_with_the_mask_loss(tiny_dataset: Path, tmp_path: Path) -> None:
+    masked = make_masked_folder(tmp_path / "masked")
+    cfg = TrainConfig(
+        data=str(tiny_dataset),
+        out=str(tmp_path / "run"),
+        widths=[2, 2, 4, 4, 4],
+        stages=[[32, 2]],
+        batch_size=8,
+        dropout=0.0,
+        realism=RealismConfig(),
+        masked_data=str(masked),
+        mask_loss_weight=0.5,
+    )
+    run = start_run(cfg, tmp_path / "cache")
+    saved = json.loads((run / SPLIT_FILE).read_text())
+    assert len(saved["train"]) + len(saved["val"]) == 12
+    with open(run / "log.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and all(float(r["train_mask_loss"]) > 0 for r in rows)
+    assert TrainConfig.load(run).realism == RealismConfig()
+
+
+def test_class_weights_are_refused_with_realism(tiny_dataset: Path, tmp_path: Path) -> None:
+    from training.errors import RunFolderError
+
+    cfg = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "run"), realism=RealismConfig(),
+                      class_weights={"glioma": 2.0})  # fmt: skip
+    with pytest.raises(RunFolderError, match="class-weight"):
+        start_run(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+def test_epochs_shorthand(tmp_path: Path) -> None:
+    from training.cli import build_parser, train_config_from_args
+    from training.errors import TrainingError
+
+    data = make_dataset(tmp_path / "data", per_class=1)
+    args = build_parser().parse_args(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--epochs", "3"])
+    assert train_config_from_args(args).stages == [[128, 3]]
+    args = build_parser().parse_args(
+        ["train", "--data", str(data), "--out", str(tmp_path / "r"), "--epochs", "2", "--size", "96", "--realism"]
+    )
+    cfg = train_config_from_args(args)
+    assert cfg.stages == [[96, 2]] and cfg.realism == RealismConfig()
+    args = build_parser().parse_args(
+        ["train", "--data", str(data), "--out", str(tmp_path / "r"), "--epochs", "2", "--stages", "96:2"]
+    )
+    with pytest.raises(TrainingError, match="either"):
+        train_config_from_args(args)

@@ -1,0 +1,204 @@
+"""Training with tumor masks and realistic augmentation: the class evidence must sit on the tumor.
+
+The network ends in global average pooling and a dense layer, so its logit for class ``c`` is the mean
+over the last feature grid of the class activation map ``CAM_c = A . w_c`` (plus a bias), and its
+Grad-CAM map is ``ReLU(CAM_c)`` up to a constant.  For every training slice with a tumor mask, the
+*mask loss* asks the spatial softmax of ``CAM_c`` (true class) to put its mass inside the mask:
+
+    mask loss = -log( sum over grid cells inside the mask of softmax(CAM_c) )
+
+so the heatmap the application shows is what the model was taught to point with.  Slices without a
+mask contribute nothing to it.  The deployed network is unchanged (same layers and weights); only the
+training model has the feature grid as a second output.
+
+Samples are drawn by a seeded NumPy generator (:mod:`training.realism`), so an epoch is the same after
+a resume.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from core.model import LAST_CONV_LAYER, LOGITS_LAYER
+from training.masked_data import (
+    SPLIT_FILE,
+    MaskedDataset,
+    MaskedSplit,
+    load_masked,
+    read_split,
+    save_split,
+    split_masked,
+)
+from training.realism import RealismConfig, TumorPatch, augment, cut_tumor
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+    from training.config import TrainConfig
+    from training.trainer import PreparedData
+
+FEATURES_OUTPUT = "features"
+MASK_FLOOR = 0.1  # a grid cell belongs to the tumor when at least this share of it is tumor
+PASTE_CLASS = "glioma"
+NO_TUMOR_CLASS = "notumor"
+
+
+@dataclass
+class MaskedTraining:
+    """Everything an epoch draws from: class-folder images, masked slices and the tumors to paste."""
+
+    masked: MaskedDataset | None
+    split: MaskedSplit | None
+    primary_train: NDArray[np.int64]  # class-folder training positions (replaced twins removed)
+    patches: list[TumorPatch]
+
+    @property
+    def masked_train(self) -> NDArray[np.int64]:
+        return np.asarray(self.split.train if self.split else (), dtype=np.int64)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.primary_train) + len(self.masked_train)
+
+
+def prepare_masked(cfg: TrainConfig, run_dir: Path, prepared: PreparedData, cache_dir: Path | None) -> MaskedTraining:
+    """Load the masked slices, split them against the class-folder split (once; then read from the run
+    folder) and cut the glioma patches that may be pasted into tumor-free slices."""
+    if not cfg.masked_data:
+        return MaskedTraining(None, None, prepared.train_idx, [])
+    masked = load_masked(Path(cfg.masked_data), cfg.class_names, cfg.cache_size, cache_dir)
+    split_file = run_dir / SPLIT_FILE
+    if split_file.is_file():
+        split = read_split(split_file, masked)
+    else:
+        print("matching masked slices with their class-folder twins", file=sys.stderr)
+        split = split_masked(
+            masked, prepared.data.images, prepared.data.relpaths, prepared.val_idx.tolist(), cfg.masked_min_similarity
+        )
+        save_split(split, masked, split_file)
+    replaced = set(split.replaced)
+    primary = np.asarray([i for i in prepared.train_idx if prepared.data.relpaths[i] not in replaced], dtype=np.int64)
+    glioma = cfg.class_names.index(PASTE_CLASS) if PASTE_CLASS in cfg.class_names else -1
+    patches = [
+        patch
+        for i in split.train
+        if masked.labels[i] == glioma and (patch := cut_tumor(masked.images[i], masked.masks[i])) is not None
+    ]
+    print(
+        f"masked slices: {len(split.train)} train, {len(split.val)} validation; "
+        f"{len(replaced)} class-folder twins replaced; {len(patches)} glioma patches",
+        file=sys.stderr,
+    )
+    return MaskedTraining(masked, split, primary, patches)
+
+
+def grid_side(size: int, blocks: int) -> int:
+    """Side of the last feature grid for an input of ``size`` pixels (``blocks - 1`` poolings)."""
+    return int(size) // 2 ** (blocks - 1)
+
+
+def mask_target(mask: NDArray[np.float32] | None, label: int, grid: int, n_classes: int) -> NDArray[np.float32]:
+    """The mask loss's target: the mask's share of each grid cell in the true class's channel (all zero
+    without a mask, which switches the loss off for that sample)."""
+    target = np.zeros((grid, grid, n_classes), dtype=np.float32)
+    if mask is not None and mask.max() > 0.5:
+        cells = np.asarray(Image.fromarray(mask.astype(np.float32)).resize((grid, grid), Image.Resampling.BOX))
+        target[:, :, label] = np.clip(cells, 1e-3, 1.0)  # a non-zero floor marks "this sample has a mask"
+    return target
+
+
+def epoch_samples(
+    cfg: TrainConfig, data: MaskedTraining, images: NDArray[np.uint8], labels: NDArray[np.int64], epoch: int, size: int
+) -> Iterator[tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]]:
+    """(network input, one-hot label, mask target) of every training sample of one epoch, in a seeded order."""
+    realism = cfg.realism or RealismConfig()
+    prep = cfg.preprocessing()
+    n_classes = len(cfg.class_names)
+    grid = grid_side(size, len(cfg.widths))
+    no_tumor = cfg.class_names.index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in cfg.class_names else -1
+    paste_label = cfg.class_names.index(PASTE_CLASS) if PASTE_CLASS in cfg.class_names else -1
+    pool = [(0, int(i)) for i in data.primary_train] + [(1, int(i)) for i in data.masked_train]
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(pool))
+    for position in order:
+        source, index = pool[position]
+        rng = np.random.default_rng([cfg.seed, epoch, source, index])
+        if source == 0:
+            image, mask, label = images[index], None, int(labels[index])
+        else:
+            assert data.masked is not None
+            image, mask, label = data.masked.images[index], data.masked.masks[index], int(data.masked.labels[index])
+        patch = None
+        if label == no_tumor and data.patches and paste_label >= 0 and rng.random() < realism.paste_tumor:
+            patch = data.patches[int(rng.integers(len(data.patches)))]
+        out, out_mask = augment(image, mask, rng, realism, patch)
+        if patch is not None and out_mask is not None:
+            label = paste_label
+        if out.shape[0] != size:
+            out = np.asarray(Image.fromarray(out).resize((size, size), Image.Resampling.BILINEAR))
+            if out_mask is not None:
+                out_mask = np.asarray(Image.fromarray(out_mask).resize((size, size), Image.Resampling.BILINEAR))
+        x = (out.astype(np.float32) * np.float32(prep.scale) + np.float32(prep.offset))[..., np.newaxis]
+        if cfg.channels != 1:
+            x = np.repeat(x, cfg.channels, axis=-1)
+        y = np.zeros(n_classes, dtype=np.float32)
+        y[label] = 1.0
+        yield x, y, mask_target(out_mask, label, grid, n_classes)
+
+
+def make_epoch_dataset(
+    cfg: TrainConfig, data: MaskedTraining, images: NDArray[np.uint8], labels: NDArray[np.int64], epoch: int
+) -> Any:
+    """tf.data pipeline of one epoch: {"logits": one-hot, "features": mask target} per batch."""
+    import tensorflow as tf
+
+    size = cfg.size_for_epoch(epoch)
+    grid = grid_side(size, len(cfg.widths))
+    n_classes = len(cfg.class_names)
+    signature = (
+        tf.TensorSpec((size, size, cfg.channels), tf.float32),
+        tf.TensorSpec((n_classes,), tf.float32),
+        tf.TensorSpec((grid, grid, n_classes), tf.float32),
+    )
+    ds = tf.data.Dataset.from_generator(
+        lambda: epoch_samples(cfg, data, images, labels, epoch, size), output_signature=signature
+    )
+    ds = ds.apply(tf.data.experimental.assert_cardinality(data.n_train))  # a known length for the progress bar
+    ds = ds.map(lambda x, y, m: (x, {LOGITS_LAYER: y, FEATURES_OUTPUT: m}))
+    ds = ds.batch(cfg.batch_size, drop_remainder=True)
+    if cfg.max_steps_per_epoch:
+        ds = ds.take(cfg.max_steps_per_epoch)
+    return ds.prefetch(2)
+
+
+def mask_mass_loss(kernel: Any) -> Any:
+    """Loss on the feature grid: -log of the true class's CAM softmax mass inside the mask (0 without a mask)."""
+    import tensorflow as tf
+
+    def loss(target: Any, features: Any) -> Any:
+        cam = tf.einsum("nhwk,kc->nhwc", tf.cast(features, tf.float32), tf.cast(kernel, tf.float32))
+        present = tf.reduce_max(target, axis=[1, 2])  # (N, C): > 0 in the true class's channel
+        has_mask = tf.cast(tf.reduce_max(present, axis=-1) > 0.0, tf.float32)
+        chosen = tf.one_hot(tf.argmax(present, axis=-1), tf.shape(target)[-1])[:, tf.newaxis, tf.newaxis, :]
+        n = tf.shape(cam)[0]
+        scores = tf.reshape(tf.reduce_sum(cam * chosen, axis=-1), [n, -1])
+        inside = tf.reshape(tf.cast(tf.reduce_sum(target * chosen, axis=-1) >= MASK_FLOOR, tf.float32), [n, -1])
+        mass = tf.reduce_sum(tf.nn.softmax(scores, axis=-1) * inside, axis=-1)
+        return -tf.math.log(mass + 1e-6) * has_mask
+
+    return loss
+
+
+def mask_training_model(base: keras.Model) -> keras.Model:
+    """The deployed network with its last feature grid as a second output (same layers, same weights)."""
+    import keras
+
+    features = base.get_layer(LAST_CONV_LAYER).output
+    return keras.Model(base.inputs, {LOGITS_LAYER: base.outputs[0], FEATURES_OUTPUT: features}, name="mask_training")

@@ -1,0 +1,227 @@
+"""``neuroreview-train validate-real``: a model judged on real volumes and masked slices.
+
+For every set (LGG FLAIR, LGG T1-Gd, normal T1, normal FLAIR, figshare) it reports slice-level tumor
+detection (AUROC of P(tumor), sensitivity and specificity at the series rule's threshold), the share
+of tumor slices called by their true class, series verdicts by the application's own series rule,
+and heatmap localisation against the masks for the true and the predicted class
+(:mod:`training.localisation`).  Slices go through the application's classifier
+(:class:`core.classifier.Classifier`), exactly as the workstation classifies them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.export.series_summary import DEFAULT_THRESHOLD, summarize_series
+from core.prediction import Prediction
+from training.localisation import Localisation, localise, summarise
+from training.metrics import roc_auc
+from training.real_data import NO_TUMOR, Stack
+
+BATCH = 32
+
+
+@dataclass
+class StackResult:
+    stack: Stack
+    predictions: list[Prediction]
+    true_class_maps: dict[int, Localisation]  # slice index -> localisation of the true class's map
+    predicted_class_maps: dict[int, Localisation]  # slice index -> localisation of the predicted class's map
+
+    @property
+    def p_tumor(self) -> NDArray[np.float64]:
+        return np.asarray([p.p_tumor for p in self.predictions], dtype=np.float64)
+
+
+def classify_stack(classifier: Any, stack: Stack, method: str) -> StackResult:
+    """Predictions for every slice; heatmaps (true and predicted class) for slices with a tumor mask."""
+    predictions: list[Prediction] = []
+    for start in range(0, len(stack.rendered), BATCH):
+        predictions.extend(classifier.predict(stack.rendered[start : start + BATCH], batch_size=BATCH))
+    tumor = [i for i, m in enumerate(stack.masks) if m.any()]
+    true_maps: dict[int, Localisation] = {}
+    predicted_maps: dict[int, Localisation] = {}
+    if tumor and stack.truth != NO_TUMOR:
+        mapped = classifier.predict(
+            [stack.rendered[i] for i in tumor], heatmap=stack.truth, method=method, batch_size=BATCH
+        )
+        for i, prediction in zip(tumor, mapped, strict=True):
+            true_maps[i] = localise(prediction.heatmap, stack.masks[i])
+        others = [i for i in tumor if predictions[i].label != stack.truth]
+        for i in tumor:
+            if i not in others:
+                predicted_maps[i] = true_maps[i]
+        for start in range(0, len(others), BATCH):
+            chunk = others[start : start + BATCH]
+            for i, prediction in zip(
+                chunk,
+                classifier.predict([stack.rendered[i] for i in chunk], heatmap=True, method=method, batch_size=BATCH),
+                strict=True,
+            ):
+                predicted_maps[i] = localise(prediction.heatmap, stack.masks[i])
+    return StackResult(stack, predictions, true_maps, predicted_maps)
+
+
+def set_metrics(results: Sequence[StackResult], threshold: float) -> dict[str, Any]:
+    """Slice detection, class agreement, series verdicts and localisation of one set."""
+    scores = np.concatenate([r.p_tumor for r in results])
+    positive = np.concatenate([r.stack.tumor_slices for r in results])
+    if results[0].stack.truth == NO_TUMOR:
+        positive = np.zeros_like(positive)
+    called = scores >= threshold
+    labels = [p.label for r in results for p in r.predictions]
+    truths = [r.stack.truth for r in results for _ in r.predictions]
+    tumor_idx = np.flatnonzero(positive)
+    out: dict[str, Any] = {
+        "series": len(results),
+        "slices": len(scores),
+        "tumor_slices": int(positive.sum()),
+        "slice_auroc": roc_auc(scores, positive) if positive.any() and not positive.all() else None,
+        "sensitivity": float(called[positive].mean()) if positive.any() else None,
+        "specificity": float(1.0 - called[~positive].mean()) if (~positive).any() else None,
+        "tumor_slices_called_true_class": (
+            float(np.mean([labels[i] == truths[i] for i in tumor_idx])) if len(tumor_idx) else None
+        ),
+        "threshold": threshold,
+    }
+    if results[0].stack.is_volume:
+        verdicts = [summarize_series(r.predictions, threshold) for r in results]
+        out["series_called_tumor"] = sum(v.label != NO_TUMOR for v in verdicts)
+        out["series_verdicts"] = {
+            r.stack.name: {"label": v.label, "p_tumor": round(v.p_tumor, 4), "n_suspicious": v.n_suspicious}
+            for r, v in zip(results, verdicts, strict=True)
+        }
+    out["localisation_true_class"] = summarise([loc for r in results for loc in r.true_class_maps.values()])
+    out["localisation_predicted_class"] = summarise([loc for r in results for loc in r.predicted_class_maps.values()])
+    return out
+
+
+def traces(results: Sequence[StackResult]) -> dict[str, Any]:
+    """P(tumor) along each stack with its tumor extent and labels, for plots and series-rule studies."""
+    return {
+        f"{r.stack.set_name}/{r.stack.name}": {
+            "p_tumor": [round(float(p), 5) for p in r.p_tumor],
+            "tumor": [bool(t) for t in r.stack.tumor_slices],
+            "labels": [p.label for p in r.predictions],
+            "truth": r.stack.truth,
+            "volume": r.stack.is_volume,
+        }
+        for r in results
+    }
+
+
+def validate_real(
+    classifier: Any,
+    stacks: Sequence[Stack],
+    out: Path | None,
+    *,
+    method: str = "gradcam",
+    threshold: float = DEFAULT_THRESHOLD,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Metrics per set (and traces, plots with ``out``); ``progress(done, total)`` after each stack."""
+    results = []
+    for n, stack in enumerate(stacks, start=1):
+        results.append(classify_stack(classifier, stack, method))
+        if progress is not None:
+            progress(n, len(stacks))
+    by_set: dict[str, list[StackResult]] = {}
+    for result in results:
+        by_set.setdefault(result.stack.set_name, []).append(result)
+    metrics = {
+        "method": method,
+        "threshold": threshold,
+        "sets": {name: set_metrics(group, threshold) for name, group in by_set.items()},
+    }
+    if out is not None:
+        from training.plots import real_volume_plots
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "real_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        (out / "real_traces.json").write_text(json.dumps(traces(results)) + "\n", encoding="utf-8")
+        real_volume_plots(traces(results), threshold, out)
+    return metrics
+
+
+def format_real_metrics(metrics: dict[str, Any]) -> str:
+    """One readable block per set."""
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f} %"
+
+    lines = [f"heatmap method {metrics['method']}, threshold {metrics['threshold']:g}"]
+    for name, m in metrics["sets"].items():
+        auc = "n/a" if m["slice_auroc"] is None else f"{m['slice_auroc']:.3f}"
+        lines.append(
+            f"{name}: {m['series']} series, {m['slices']} slices ({m['tumor_slices']} tumor); AUROC {auc}, "
+            f"sensitivity {pct(m['sensitivity'])}, specificity {pct(m['specificity'])}, "
+            f"true class on tumor slices {pct(m['tumor_slices_called_true_class'])}"
+        )
+        if "series_called_tumor" in m:
+            lines.append(f"  series called tumor: {m['series_called_tumor']} of {m['series']}")
+        for kind in ("true_class", "predicted_class"):
+            loc = m[f"localisation_{kind}"]
+            if loc["n"]:
+                lines.append(
+                    f"  heatmap ({kind.replace('_', ' ')}): pointing game {pct(loc['pointing_game'])}, "
+                    f"box mass {pct(loc['box_mass'])}, top-5 % IoU {loc['top_iou']:.3f} (n={loc['n']})"
+                )
+    return "\n".join(lines)
+
+
+def load_stacks(
+    lgg: Path | None, normal: Path | None, figshare: Path | None, figshare_split: Path | None, limit: int | None
+) -> list[Stack]:
+    """Every stack of the sets named (at least one); ``figshare_split`` keeps its validation images only."""
+    from training.real_data import load_figshare, load_lgg, load_normal_heads
+
+    stacks: list[Stack] = []
+    if lgg is not None:
+        stacks.extend(load_lgg(lgg, limit=limit))
+    if normal is not None:
+        stacks.extend(load_normal_heads(normal, limit=limit))
+    if figshare is not None:
+        keep = None
+        if figshare_split is not None:
+            keep = json.loads(Path(figshare_split).read_text(encoding="utf-8"))["val"]
+        stacks.extend(load_figshare(figshare, keep))
+    if not stacks:
+        raise ValueError("name at least one of --lgg, --normal, --figshare")
+    return stacks
+
+
+def validate_sources(
+    source: Path,
+    *,
+    lgg: Path | None = None,
+    normal: Path | None = None,
+    figshare: Path | None = None,
+    figshare_split: Path | None = None,
+    method: str = "gradcam",
+    limit: int | None = None,
+    out: Path | None = None,
+) -> dict[str, Any]:
+    """Load the model of ``source`` (run folder or weights folder) as the application does and validate it."""
+    import sys
+
+    from core.classifier import Classifier
+    from core.progress import ProgressBar
+    from training.evaluate import model_for
+
+    stacks = load_stacks(lgg, normal, figshare, figshare_split, limit)
+    model, config = model_for(Path(source))
+    classifier = Classifier(model, config, precision="float32")
+    bar = ProgressBar(sys.stderr, len(stacks), "validating on real volumes", unit="stacks")
+    metrics = validate_real(classifier, stacks, out, method=method, progress=lambda done, _total: bar.update(done))
+    bar.close()
+    metrics["source"] = str(source)
+    if out is not None:
+        (out / "real_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return metrics

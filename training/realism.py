@@ -1,0 +1,248 @@
+"""Augmentation that simulates what real studies vary in, so the model cannot learn the dataset instead
+of the disease.
+
+The class-folder dataset's tumor slices are T1 post-contrast renderings, its no-tumor slices mostly T2 and
+FLAIR: a model can score well on it by recognising the contrast.  Real studies vary in contrast,
+intensity non-uniformity, noise, resolution, field of view and orientation.  Each draw here changes one
+of those and keeps the tumor mask aligned with the image:
+
+* a random intensity transfer curve (monotonic or not, background kept dark), so that the contrast of a
+  slice says nothing about its class;
+* a smooth multiplicative bias field, gamma, Rician-like noise, blur and a lower acquisition resolution;
+* a left-right flip, rotation, zoom and shift (image and mask together);
+* a tumor pasted into a tumor-free slice (glioma texture with a random contrast to its surroundings,
+  soft edges): the slice then shows a glioma in a contrast the class folders never pair with one.
+
+Every draw comes from a NumPy generator seeded by (run seed, epoch, image index), so an epoch is the
+same after a resume.  The output is rendered again by :func:`core.render.render_for_model`, as the
+application renders any slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from core.render import render_for_model
+
+FloatImage = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class RealismConfig:
+    """Probabilities and ranges of each draw (0 turns a draw off)."""
+
+    flip: float = 0.5
+    rotate_degrees: float = 15.0
+    zoom: float = 0.2  # scale in [1 - zoom, 1 + zoom]
+    shift_fraction: float = 0.08
+    contrast_curve: float = 0.8
+    bias_field: float = 0.5
+    bias_strength: float = 0.4
+    gamma: float = 0.5
+    gamma_range: float = 0.4
+    low_resolution: float = 0.3
+    low_resolution_max: float = 2.5
+    blur: float = 0.2
+    noise: float = 0.3
+    noise_max: float = 0.06
+    paste_tumor: float = 0.3  # share of tumor-free slices that receive a pasted glioma
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TumorPatch:
+    """A tumor cut out of a masked slice: intensities relative to its surroundings, and its mask."""
+
+    relative: FloatImage  # (h, w): intensity minus the mean of the ring around the tumor, in 0..1 units
+    mask: NDArray[np.bool_]
+
+
+def cut_tumor(image: NDArray[np.uint8], mask: NDArray[np.bool_], margin: int = 2) -> TumorPatch | None:
+    """The tumor of a masked slice as a patch, or None when the mask is empty or touches nothing."""
+    if not mask.any():
+        return None
+    ys, xs = np.nonzero(mask)
+    top, bottom = max(0, ys.min() - margin), min(mask.shape[0], ys.max() + margin + 1)
+    left, right = max(0, xs.min() - margin), min(mask.shape[1], xs.max() + margin + 1)
+    patch = image[top:bottom, left:right].astype(np.float32) / 255.0
+    inside = mask[top:bottom, left:right]
+    ring = ~inside
+    if inside.sum() < 4 or not ring.any():
+        return None
+    return TumorPatch(patch - float(patch[ring].mean()), inside)
+
+
+def gaussian_blur(image: FloatImage, sigma: float) -> FloatImage:
+    """Separable Gaussian blur of a float image (edges repeated); PIL blurs only 8-bit images."""
+    radius = max(1, int(3 * sigma + 0.5))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    padded = np.pad(image, radius, mode="edge")
+    rows = np.apply_along_axis(np.convolve, 1, padded, taps, mode="valid")
+    return np.apply_along_axis(np.convolve, 0, rows, taps, mode="valid").astype(np.float32)
+
+
+def _affine(image: FloatImage, matrix: tuple[float, ...], resample: Image.Resampling) -> FloatImage:
+    size = image.shape[::-1]
+    out = Image.fromarray(image).transform(size, Image.Transform.AFFINE, matrix, resample=resample, fillcolor=0.0)
+    return np.asarray(out, dtype=np.float32)
+
+
+def geometric(
+    image: FloatImage, mask: FloatImage | None, rng: np.random.Generator, cfg: RealismConfig
+) -> tuple[FloatImage, FloatImage | None]:
+    """One random flip + rotation + zoom + shift about the centre, applied to image and mask alike."""
+    if rng.random() < cfg.flip:
+        image = image[:, ::-1]
+        mask = mask[:, ::-1] if mask is not None else None
+    angle = np.deg2rad(rng.uniform(-cfg.rotate_degrees, cfg.rotate_degrees))
+    scale = rng.uniform(1.0 - cfg.zoom, 1.0 + cfg.zoom)
+    height, width = image.shape
+    shift = rng.uniform(-cfg.shift_fraction, cfg.shift_fraction, 2) * np.array([width, height])
+    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    # PIL maps each output pixel (x, y) to the input pixel (a x + b y + c, d x + e y + f)
+    matrix = (cos, -sin, cx - cos * cx + sin * cy + shift[0], sin, cos, cy - sin * cx - cos * cy + shift[1])
+    image = _affine(np.ascontiguousarray(image), matrix, Image.Resampling.BILINEAR)
+    if mask is not None:
+        mask = _affine(np.ascontiguousarray(mask), matrix, Image.Resampling.BILINEAR)
+    return image, mask
+
+
+def contrast_curve(image: FloatImage, rng: np.random.Generator, points: int = 6) -> FloatImage:
+    """A random piecewise-linear intensity curve through ``points`` knots; 0 stays 0 (dark background).
+
+    Half the curves are monotonic (contrast changes, order kept), half are not (tissues swap order,
+    as between T1, T2 and FLAIR).
+    """
+    knots = rng.uniform(0.0, 1.0, points - 1)
+    if rng.random() < 0.5:
+        knots.sort()
+    ys = np.concatenate([[0.0], knots])
+    xs = np.linspace(0.0, 1.0, points)
+    return np.interp(image, xs, ys).astype(np.float32)
+
+
+def bias_field(image: FloatImage, rng: np.random.Generator, strength: float) -> FloatImage:
+    """Multiply by exp(a smooth second-order polynomial over the image), as coil sensitivity does."""
+    height, width = image.shape
+    y, x = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+    terms = np.stack([x, y, x * y, x * x, y * y])
+    coefficients = rng.uniform(-strength, strength, len(terms))
+    return (image * np.exp(np.tensordot(coefficients, terms, axes=1))).astype(np.float32)
+
+
+def low_resolution(image: FloatImage, rng: np.random.Generator, max_factor: float) -> FloatImage:
+    """Down-sample by a random factor (thicker, coarser acquisitions) and back up."""
+    height, width = image.shape
+    factor = rng.uniform(1.2, max_factor)
+    small = (max(8, round(width / factor)), max(8, round(height / factor)))
+    img = Image.fromarray(image).resize(small, Image.Resampling.BOX)
+    return np.asarray(img.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def blur(image: FloatImage, rng: np.random.Generator) -> FloatImage:
+    return gaussian_blur(image, float(rng.uniform(0.4, 1.4)))
+
+
+def rician_noise(image: FloatImage, rng: np.random.Generator, max_sigma: float) -> FloatImage:
+    """Magnitude of the image plus complex Gaussian noise (MR magnitude images are Rician)."""
+    sigma = rng.uniform(0.005, max_sigma) * float(np.percentile(image, 99) or 1.0)
+    real = image + rng.normal(0.0, sigma, image.shape)
+    imaginary = rng.normal(0.0, sigma, image.shape)
+    return np.hypot(real, imaginary).astype(np.float32)
+
+
+def head_mask(image: FloatImage) -> NDArray[np.bool_]:
+    """Pixels of the head: brighter than a tenth of the 99th percentile."""
+    return image > 0.1 * float(np.percentile(image, 99))
+
+
+def paste_tumor(image: FloatImage, patch: TumorPatch, rng: np.random.Generator) -> tuple[FloatImage, FloatImage] | None:
+    """``image`` with ``patch`` pasted at a random place inside the head, and the pasted mask.
+
+    The patch's size is drawn relative to the head; its contrast to the surroundings is drawn anew (30-100 %
+    brighter or darker than the tissue around it, with the source's texture) and its edge is feathered.
+    None when the head has no room for it.
+    """
+    head = head_mask(image)
+    rows = np.flatnonzero(head.any(axis=1))
+    cols = np.flatnonzero(head.any(axis=0))
+    if len(rows) < 16 or len(cols) < 16:
+        return None
+    head_side = min(rows[-1] - rows[0], cols[-1] - cols[0])
+    side = max(patch.mask.shape)
+    scale = rng.uniform(0.12, 0.35) * head_side / side
+    h = max(3, round(patch.mask.shape[0] * scale))
+    w = max(3, round(patch.mask.shape[1] * scale))
+    relative = np.asarray(Image.fromarray(patch.relative).resize((w, h), Image.Resampling.BILINEAR), np.float32)
+    resized = Image.fromarray(patch.mask.astype(np.float32)).resize((w, h), Image.Resampling.BILINEAR)
+    soft = gaussian_blur(np.asarray(resized, np.float32), max(0.5, 0.08 * min(h, w)))
+    if rng.random() < 0.5:
+        relative, soft = relative[:, ::-1], soft[:, ::-1]
+    inner = head.copy()
+    inner[: h // 2 + 1, :] = False
+    inner[-(h // 2 + 1) :, :] = False
+    inner[:, : w // 2 + 1] = False
+    inner[:, -(w // 2 + 1) :] = False
+    candidates = np.argwhere(inner)
+    if not len(candidates):
+        return None
+    for _ in range(8):  # the whole patch must lie inside the head
+        cy, cx = candidates[rng.integers(len(candidates))]
+        top, left = int(cy) - h // 2, int(cx) - w // 2
+        if head[top : top + h, left : left + w][soft > 0.5].all():
+            break
+    else:
+        return None
+    region = image[top : top + h, left : left + w]
+    level = float(region[soft < 0.2].mean()) if (soft < 0.2).any() else float(region.mean())
+    contrast = (1.0 if rng.random() < 0.65 else -1.0) * rng.uniform(0.3, 1.0)
+    texture = (relative - relative.mean()) * rng.uniform(0.5, 2.0)
+    tumor = np.clip(max(level, 0.1) * (1.0 + contrast + texture), 0.0, None)
+    out = image.copy()
+    out[top : top + h, left : left + w] = region * (1.0 - soft) + tumor * soft
+    mask = np.zeros(image.shape, dtype=np.float32)
+    mask[top : top + h, left : left + w] = soft
+    return out, mask
+
+
+def augment(
+    image: NDArray[np.uint8],
+    mask: NDArray[np.bool_] | None,
+    rng: np.random.Generator,
+    cfg: RealismConfig,
+    patch: TumorPatch | None = None,
+) -> tuple[NDArray[np.uint8], NDArray[np.float32] | None]:
+    """One augmented, re-rendered slice and its mask (0..1; None when the slice has no mask).
+
+    ``patch`` (only for tumor-free slices) is pasted in; the caller then labels the slice glioma.
+    """
+    x = image.astype(np.float32) / 255.0
+    m = mask.astype(np.float32) if mask is not None else None
+    if patch is not None:
+        pasted = paste_tumor(x, patch, rng)
+        if pasted is not None:
+            x, m = pasted
+    x, m = geometric(x, m, rng, cfg)
+    x = np.clip(x, 0.0, 1.0)
+    if rng.random() < cfg.contrast_curve:
+        x = contrast_curve(x, rng)
+    if rng.random() < cfg.gamma:
+        x = np.power(x, np.exp(rng.uniform(-cfg.gamma_range, cfg.gamma_range))).astype(np.float32)
+    if rng.random() < cfg.bias_field:
+        x = bias_field(x, rng, cfg.bias_strength)
+    if rng.random() < cfg.low_resolution:
+        x = low_resolution(x, rng, cfg.low_resolution_max)
+    if rng.random() < cfg.blur:
+        x = blur(x, rng)
+    if rng.random() < cfg.noise:
+        x = rician_noise(x, rng, cfg.noise_max)
+    return render_for_model(x), (None if m is None else np.clip(m, 0.0, 1.0))
