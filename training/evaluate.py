@@ -23,7 +23,15 @@ from training.trainer import predict_logits
 
 
 def model_for(source: Path) -> tuple[Any, ModelConfig]:
-    """Build the model for a run folder (best checkpoint) or an exported weights folder."""
+    """Build the model for a run folder (best checkpoint), an exported weights folder, or one weights file
+    ``RUN/<folder>/<name>.weights.h5`` of a run (for example an epoch's checkpoint)."""
+    if source.is_file() and source.name.endswith(".weights.h5") and (source.parent.parent / RUN_CONFIG).is_file():
+        cfg = TrainConfig.load(source.parent.parent)
+        model = build_vgg19(cfg.architecture())
+        model.load_weights(source)
+        return model, ModelConfig(
+            architecture=cfg.architecture(), preprocessing=cfg.preprocessing(), class_names=tuple(cfg.class_names)
+        )
     if (source / CONFIG_FILENAME).is_file():
         config = load_model_config(source)
         model = build_vgg19(config.architecture)

@@ -138,9 +138,12 @@ def epoch_samples(
         patch = None
         if label == no_tumor and data.patches and paste_label >= 0 and rng.random() < realism.paste_tumor:
             patch = data.patches[int(rng.integers(len(data.patches)))]
-        out, out_mask = augment(image, mask, rng, realism, patch)
+        remove = mask is not None and bool(mask.any()) and no_tumor >= 0 and rng.random() < realism.remove_tumor
+        out, out_mask = augment(image, mask, rng, realism, patch, remove)
         if patch is not None and out_mask is not None:
             label = paste_label
+        if remove:
+            label = no_tumor
         if out.shape[0] != size:
             out = np.asarray(Image.fromarray(out).resize((size, size), Image.Resampling.BILINEAR))
             if out_mask is not None:

@@ -11,7 +11,10 @@ of those and keeps the tumor mask aligned with the image:
 * a smooth multiplicative bias field, gamma, Rician-like noise, blur and a lower acquisition resolution;
 * a left-right flip, rotation, zoom and shift (image and mask together);
 * a tumor pasted into a tumor-free slice (glioma texture with a random contrast to its surroundings,
-  soft edges): the slice then shows a glioma in a contrast the class folders never pair with one.
+  soft edges): the slice then shows a glioma in a contrast the class folders never pair with one;
+* a tumor removed from a masked slice (the region filled from its surroundings): the slice is then a
+  tumor-free slice at a level - skull base, sella, vertex - where the class folders hold almost only
+  tumors, so "this is the skull base" stops meaning "pituitary tumor".
 
 Every draw comes from a NumPy generator seeded by (run seed, epoch, image index), so an epoch is the
 same after a resume.  The output is rendered again by :func:`core.render.render_for_model`, as the
@@ -40,7 +43,7 @@ class RealismConfig:
     rotate_degrees: float = 15.0
     zoom: float = 0.2  # scale in [1 - zoom, 1 + zoom]
     shift_fraction: float = 0.08
-    contrast_curve: float = 0.8
+    contrast_curve: float = 0.7
     bias_field: float = 0.5
     bias_strength: float = 0.4
     gamma: float = 0.5
@@ -51,6 +54,7 @@ class RealismConfig:
     noise: float = 0.3
     noise_max: float = 0.06
     paste_tumor: float = 0.3  # share of tumor-free slices that receive a pasted glioma
+    remove_tumor: float = 0.35  # share of masked tumor slices whose tumor is removed (then labelled no tumor)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -214,19 +218,40 @@ def paste_tumor(image: FloatImage, patch: TumorPatch, rng: np.random.Generator) 
     return out, mask
 
 
+def remove_tumor(image: FloatImage, mask: NDArray[np.bool_], rng: np.random.Generator) -> FloatImage:
+    """``image`` with the (slightly dilated) tumor filled by diffusion from its border, plus noise matching
+    the texture around it: a tumor-free version of the slice."""
+    grown = gaussian_blur(mask.astype(np.float32), 1.5) > 0.05
+    ring = (gaussian_blur(grown.astype(np.float32), 2.0) > 0.05) & ~grown
+    filled = image.copy()
+    filled[grown] = float(image[ring].mean()) if ring.any() else float(image.mean())
+    for _ in range(60):  # harmonic fill: the border's values diffuse inwards
+        filled[grown] = gaussian_blur(filled, 1.0)[grown]
+    fine_detail = image - gaussian_blur(image, 1.5)
+    texture = 0.5 * float(fine_detail[ring].std()) if ring.any() else 0.0  # the ring holds the tumor's rim too
+    noise = gaussian_blur(rng.normal(0.0, 1.0, image.shape).astype(np.float32), 1.0)
+    filled[grown] += (noise[grown] / (float(noise.std()) or 1.0)) * texture
+    return np.clip(filled, 0.0, None).astype(np.float32)
+
+
 def augment(
     image: NDArray[np.uint8],
     mask: NDArray[np.bool_] | None,
     rng: np.random.Generator,
     cfg: RealismConfig,
     patch: TumorPatch | None = None,
+    remove: bool = False,
 ) -> tuple[NDArray[np.uint8], NDArray[np.float32] | None]:
     """One augmented, re-rendered slice and its mask (0..1; None when the slice has no mask).
 
     ``patch`` (only for tumor-free slices) is pasted in; the caller then labels the slice glioma.
+    ``remove`` (only for masked slices) removes the tumor: the mask returned is None and the caller labels
+    the slice no tumor.
     """
     x = image.astype(np.float32) / 255.0
     m = mask.astype(np.float32) if mask is not None else None
+    if remove and mask is not None and mask.any():
+        x, m = remove_tumor(x, mask, rng), None
     if patch is not None:
         pasted = paste_tumor(x, patch, rng)
         if pasted is not None:

@@ -76,6 +76,20 @@ def test_a_pasted_tumor_lies_inside_the_head_and_changes_it() -> None:
     assert np.allclose(out[mask == 0], target[mask == 0])
 
 
+def test_a_removed_tumor_leaves_the_surrounding_tissue_and_no_mask() -> None:
+    image, mask = head_with_blob(radius=5)
+    x = image.astype(np.float32) / 255
+    removed = realism.remove_tumor(x, mask, np.random.default_rng(0))
+    tissue = x[realism.head_mask(x) & ~mask].mean()
+    assert abs(removed[mask].mean() - tissue) < 0.03  # the bright disc is now head-grey
+    far = np.ones_like(mask)
+    far[10:40, 24:54] = False  # well away from the disc
+    assert np.array_equal(removed[far], x[far])
+    out, out_mask = augment(image, mask, np.random.default_rng(0), STILL, remove=True)
+    head_tissue = out[realism.head_mask(x) & far].astype(float).mean()
+    assert out_mask is None and abs(out[mask].astype(float).mean() - head_tissue) < 15  # no disc left
+
+
 def test_mask_target_marks_the_true_class_cells() -> None:
     mask = np.zeros((32, 32), dtype=np.float32)
     mask[:8, :8] = 1.0
