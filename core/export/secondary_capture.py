@@ -30,7 +30,7 @@ from core.export.dicom_common import (
 )
 from core.export.errors import ExportError
 from core.export.records import SOFTWARE_NAME, AlgorithmInfo, software_version
-from core.prediction import Prediction
+from core.model.prediction import Prediction
 
 SC_SERIES_DESCRIPTION = "NeuroReview saliency - NOT FOR DIAGNOSTIC USE"
 SC_SERIES_NUMBER = 9901

@@ -27,8 +27,8 @@ from core.export.destination import check_destination
 from core.export.dicom_common import MANUFACTURER, frame_reference, new_uid, prepared_header, save_dicom
 from core.export.errors import ExportError
 from core.export.records import SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
-from core.export.series_summary import SeriesSummary, summarize_series
-from core.prediction import Prediction
+from core.model.prediction import Prediction
+from core.model.series_summary import SeriesSummary, summarize_series
 
 SR_SERIES_DESCRIPTION = "NeuroReview AI classification - RESEARCH USE ONLY"
 SR_SERIES_NUMBER = 9902

@@ -14,7 +14,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import RLELossless
 
 from core.imaging import InvalidImageError, PixelStore, SliceRef, Window, open_paths
-from core.render import render_for_model
+from core.imaging.render import render_for_model
 
 
 def only_slice(path: Path) -> SliceRef:
