@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from core.classifier import softmax
-from core.model import build_vgg19
-from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
+from core.model.classifier import softmax
+from core.model.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
+from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training.average import INGREDIENTS_DIR
 from training.config import RUN_CONFIG, RUN_RECORD_DIR, TrainConfig
@@ -219,7 +219,7 @@ def _mirror_validation(
     run_dir: Path, cfg: TrainConfig, weights: Path, labels: np.ndarray, cache_dir: Path | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validation logits of the exported weights: one view, and averaged with the mirror images."""
-    from core.preprocess import mean_over_mirror, with_mirror_images
+    from core.model.preprocess import mean_over_mirror, with_mirror_images
     from training.trainer import model_inputs, predict_logits, prepare_data
 
     prepared = prepare_data(cfg, run_dir, cache_dir)

@@ -14,7 +14,7 @@ of those and keeps the tumor mask aligned with the image:
   soft edges): the slice then shows a glioma in a contrast the class folders never pair with one.
 
 Every draw comes from a NumPy generator seeded by (run seed, epoch, image index), so an epoch is the
-same after a resume.  The output is rendered again by :func:`core.render.render_for_model`, as the
+same after a resume.  The output is rendered again by :func:`core.imaging.render.render_for_model`, as the
 application renders any slice.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.render import render_for_model
+from core.imaging.render import render_for_model
 
 FloatImage = NDArray[np.float32]
 
