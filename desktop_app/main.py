@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test(args.weights)
     from core.platform.app_logging import configure_logging
 
-    with contextlib.suppress(OSError):  # logs under the platform log folder (issue 10); never fatal
+    with contextlib.suppress(OSError):  # logs under the platform log folder; never fatal
         configure_logging()
     app = create_application([sys.argv[0]])
     from desktop_app.main_window import MainWindow

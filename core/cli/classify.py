@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed the usage message
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with contextlib.suppress(OSError):  # logs under the platform log folder (issue 10); never fatal
+    with contextlib.suppress(OSError):  # logs under the platform log folder; never fatal
         from core.platform.app_logging import configure_logging
 
         configure_logging()
@@ -178,7 +178,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     except ExportError as exc:  # the rows file could not be written (disk full, folder removed)
         print(f"{PROG}: {exc}", file=stderr)
         return EXIT_EXPORT
-    if job.classified:  # audit log (issue 10): what was classified, by which weights, where
+    if job.classified:  # audit log: what was classified, by which weights, where
         done = {ref.path for ref in refs if ref.path not in job.failed}
         precision = classifier.precision
         details = {"weights_sha256": classifier.sha256, "device": classifier.device_name, "precision": precision}

@@ -125,7 +125,7 @@ class Classifier:
         folder = Path(folder) if folder is not None else weights_dir()
         config = load_model_config(folder)
         path = verified_weights_path(folder, config)
-        check_weights_file(path)  # issue 10: plain HDF5 weights only (no .keras/whole model/external links)
+        check_weights_file(path)  # plain HDF5 weights only (no .keras/whole model/external links)
         from core.model.network import build_vgg19
 
         model = build_vgg19(config.architecture)

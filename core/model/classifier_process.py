@@ -1,8 +1,8 @@
 """The classifier in a helper process, so that loading TensorFlow never freezes the window.
 
 Importing TensorFlow runs long stretches of native code that hold the interpreter lock (ml_dtypes
-registering its numpy loops alone takes 0.7 s on a 2-core AVX2 machine); from a worker thread of the
-GUI process that froze the event loop for 0.15-0.9 s.  :class:`ClassifierProcess` loads
+registering its numpy loops, for one); from a worker thread of the GUI process that froze the event
+loop visibly.  :class:`ClassifierProcess` loads
 :class:`core.model.classifier.Classifier` in one long-lived ``spawn`` process instead and forwards
 ``predict`` to it, so the GUI process never imports TensorFlow.  Slices and predictions cross the
 boundary pickled (kilobytes per slice, a heatmap up to a few megabytes).  If the helper dies, that
