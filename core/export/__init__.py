@@ -30,12 +30,11 @@ if TYPE_CHECKING:  # pragma: no cover
         read_header,
         software_version,
     )
-    from core.export.secondary_capture import build_secondary_capture, write_secondary_capture
+    from core.export.secondary_capture import build_secondary_capture
     from core.export.structured_report import (
         ReportedFinding,
         build_structured_report,
         read_findings,
-        write_structured_report,
     )
     from core.export.tables import result_rows, write_results_csv, write_results_json
 
@@ -66,9 +65,7 @@ _LAZY: dict[str, str] = {
     "write_pdf_report": "core.export.pdf_report",
     "write_results_csv": "core.export.tables",
     "write_results_json": "core.export.tables",
-    "write_secondary_capture": "core.export.secondary_capture",
     "write_series_dicom": "core.export.dicom_outputs",
-    "write_structured_report": "core.export.structured_report",
     "write_view_png": "core.export.png",
 }
 
@@ -106,8 +103,6 @@ __all__ = [
     "write_pdf_report",
     "write_results_csv",
     "write_results_json",
-    "write_secondary_capture",
     "write_series_dicom",
-    "write_structured_report",
     "write_view_png",
 ]

@@ -31,7 +31,6 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 PROFILE_EDITION = "dicomfields_2026c"
@@ -194,8 +193,3 @@ class Deidentifier:
                 elem.value = _dummy(elem)
             elif action == "U":
                 elem.value = None
-
-
-def is_identifying(tag: BaseTag | int) -> bool:
-    """Whether the Basic Profile lists ``tag`` (any action other than keep)."""
-    return profile_action(int(tag)) is not None
