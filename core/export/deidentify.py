@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dicomanonymizer.dicom_anonymization_databases import dicomfields_2026c as profile_table
@@ -171,10 +170,6 @@ class Deidentifier:
         code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = BASIC_PROFILE_CODE
         result.DeidentificationMethodCodeSequence = DicomSequence([code])
         return result
-
-    def apply_all(self, datasets: Iterable[Dataset]) -> list[Dataset]:
-        """De-identify several datasets of one export (consistent UIDs across them)."""
-        return [self.apply(ds) for ds in datasets]
 
     def _clean(self, dataset: Dataset) -> None:
         for tag in list(dataset.keys()):
