@@ -16,10 +16,10 @@ from numpy.typing import NDArray
 
 from bench.peer_env import PeerProcess
 from bench.stats import best_rate, summarise_ms, timed
-from core.classifier import Classifier, ClassifierLoadError
-from core.locator import resource_path, weights_dir
-from core.model import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
-from core.model_config import ModelConfig, ModelConfigError, WeightsIntegrityError, load_model_config
+from core.model.classifier import Classifier, ClassifierLoadError
+from core.model.model_config import ModelConfig, ModelConfigError, WeightsIntegrityError, load_model_config
+from core.model.network import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
+from core.platform.locator import resource_path, weights_dir
 
 SERIES_LENGTH = 24
 LATENCY_BLOCKS = 3
@@ -38,7 +38,7 @@ def load_subject(folder: Path | None) -> tuple[Classifier, str, float]:
         reason = str(exc)
     import keras
 
-    from core.model import build_vgg19
+    from core.model.network import build_vgg19
 
     try:
         config = load_model_config(folder)
@@ -71,7 +71,7 @@ def bench_slices(count: int = SERIES_LENGTH) -> tuple[list[NDArray[np.uint8]], s
     except (ImportError, OSError):
         images = []
     if not images:
-        from core.device import probe_slices
+        from core.model.device import probe_slices
 
         images = probe_slices(size=256, count=8)
         source = "synthetic head-like slices"

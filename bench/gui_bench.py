@@ -33,8 +33,8 @@ def _write_tiny_weights(folder: Path) -> None:
     """An untrained width-reduced VGG19 (16 px input) with a matching config."""
     import keras
 
-    from core.model import Architecture, build_vgg19
-    from core.model_config import ModelConfig, sha256_file
+    from core.model.model_config import ModelConfig, sha256_file
+    from core.model.network import Architecture, build_vgg19
 
     keras.utils.set_random_seed(0)
     arch = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4), dropout=0.0)
@@ -126,8 +126,8 @@ def _spawn(root: Path, weights: Path, out: Path, watch: bool) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     """Measure the GUI figures in fresh processes; returns a flat dict for the harness."""
-    from core.locator import weights_dir
-    from core.model_config import CONFIG_FILENAME
+    from core.model.model_config import CONFIG_FILENAME
+    from core.platform.locator import weights_dir
 
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="nr-gui-bench-") as tmp:

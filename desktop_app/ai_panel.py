@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.export.series_summary import SeriesSummary
-from core.prediction import Prediction
+from core.model.prediction import Prediction
+from core.model.series_summary import SeriesSummary
 from desktop_app.colormap import COLORMAPS, legend_strip
 from desktop_app.qimage import to_qimage
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from core.model_config import ModelConfig
+from core.model.model_config import ModelConfig
 
 RESEARCH_ONLY = "Research use only - not for diagnostic use"
 INTENDED_USE = (

@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from core.imaging import SliceRef
-from core.model_config import ModelConfig
-from core.prediction import Prediction
+from core.model.model_config import ModelConfig
+from core.model.prediction import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -69,13 +69,13 @@ def run_export(request: ExportRequest) -> list[Path]:
         ReportInput,
         burn_in_overlay,
         result_rows,
-        summarize_series,
         write_pdf_report,
         write_results_csv,
         write_results_json,
         write_series_dicom,
         write_view_png,
     )
+    from core.model.series_summary import summarize_series
 
     sources = sorted({str(ref.path) for ref in request.refs})
     if request.kind == "png":

@@ -1,6 +1,6 @@
 """The inference worker: owns the one Classifier, lives in its own QThread, never touches widgets.
 
-By default the classifier itself runs in a helper process (:mod:`desktop_app.classifier_process`), so
+By default the classifier itself runs in a helper process (:mod:`core.model.classifier_process`), so
 TensorFlow is never imported by the GUI process; this thread only renders slices and waits.
 
 Protocol (all signals are delivered to the GUI thread by Qt's queued connections):
@@ -32,15 +32,15 @@ from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.imaging import SliceRef
-from core.model_config import ModelConfig
-from core.prediction import Prediction
-from core.preprocess import resize_slice
+from core.model.model_config import ModelConfig
+from core.model.prediction import Prediction
+from core.model.preprocess import resize_slice
 from desktop_app.result_cache import ResultCache, cache_key
 
 
 class ClassifierLike(Protocol):
-    """What the worker needs of a classifier: :class:`core.classifier.Classifier` or, by default, the
-    :class:`desktop_app.classifier_process.ClassifierProcess` that serves one from a helper process."""
+    """What the worker needs of a classifier: :class:`core.model.classifier.Classifier` or, by default, the
+    :class:`core.model.classifier_process.ClassifierProcess` that serves one from a helper process."""
 
     @property
     def config(self) -> ModelConfig: ...
@@ -201,7 +201,7 @@ class InferenceWorker(QObject):
         self._process()
 
     def _default_factory(self) -> ClassifierLike:
-        from desktop_app.classifier_process import ClassifierProcess  # TensorFlow loads in the helper
+        from core.model.classifier_process import ClassifierProcess  # TensorFlow loads in the helper
 
         return ClassifierProcess(self._folder)
 

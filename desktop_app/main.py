@@ -44,7 +44,7 @@ def create_application(argv: Sequence[str]) -> QApplication:
     app.setApplicationDisplayName(APPLICATION)
     from PySide6.QtGui import QIcon
 
-    from core.locator import resource_path
+    from core.platform.locator import resource_path
 
     icon = resource_path("icons", "neuroreview.svg")
     if icon.is_file():
@@ -58,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.self_test import run_self_test
 
         return run_self_test(args.weights)
-    from core.app_logging import configure_logging
+    from core.platform.app_logging import configure_logging
 
-    with contextlib.suppress(OSError):  # logs under the platform log folder (issue 10); never fatal
+    with contextlib.suppress(OSError):  # logs under the platform log folder; never fatal
         configure_logging()
     app = create_application([sys.argv[0]])
     from desktop_app.main_window import MainWindow

@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.audit_events import record_classified, record_exported, record_opened  # audit log (issue 10)
-from core.export.series_summary import SeriesSummary, summarize_series
 from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
-from core.locator import resource_path, weights_dir
-from core.model_config import ModelConfig, ModelConfigError, load_model_config
-from core.prediction import Prediction
+from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
+from core.model.prediction import Prediction
+from core.model.series_summary import SeriesSummary, summarize_series
+from core.platform.audit_events import record_classified, record_exported, record_opened  # audit log
+from core.platform.locator import resource_path, weights_dir
 from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
 from desktop_app.colormap import colorize, lut
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html

@@ -8,9 +8,9 @@ One line per check, ``PASS <check>: <detail>`` or ``FAIL <check>: <reason>``, in
   through :class:`core.imaging.PixelStore` to the values of its uncompressed reference (exactly for
   lossless syntaxes, within the listed error limits for lossy ones) and renders for the model;
 * ``classify sample study``: every slice of ``resources/sample_study`` gets calibrated
-  probabilities and a saliency heatmap from :class:`core.classifier.Classifier`;
+  probabilities and a saliency heatmap from :class:`core.model.classifier.Classifier`;
 * ``model helper process``: the helper process the workstation loads the model in
-  (:mod:`desktop_app.classifier_process`) starts (in the frozen application too) and gives the
+  (:mod:`core.model.classifier_process`) starts (in the frozen application too) and gives the
   same probabilities for the first sample slice;
 * ``report``: a PDF report of that series (:func:`core.export.write_pdf_report`) is written to
   the temporary folder;
@@ -20,7 +20,7 @@ One line per check, ``PASS <check>: <detail>`` or ``FAIL <check>: <reason>``, in
 
 For its duration ``NEUROREVIEW_HOME``, ``KERAS_HOME``, the XDG folders and QSettings point at a
 temporary folder that is deleted afterwards.  Bundled files are found through
-:mod:`core.locator`, so the same code checks a checkout and the frozen application.
+:mod:`core.platform.locator`, so the same code checks a checkout and the frozen application.
 Exit status 0 only when every check passed.
 """
 
@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from core.locator import WEIGHTS_ENV, resource_path, weights_dir
+from core.platform.locator import WEIGHTS_ENV, resource_path, weights_dir
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.classifier import Classifier
     from core.imaging import PixelStore, SliceRef
-    from core.model_config import ModelConfig
-    from core.prediction import Prediction
+    from core.model.classifier import Classifier
+    from core.model.model_config import ModelConfig
+    from core.model.prediction import Prediction
 
 SELFTEST_FOLDER = "selftest"
 MANIFEST = "manifest.json"
@@ -195,7 +195,7 @@ def check_main_window(state: _State) -> str:
 
 def check_weights(state: _State) -> str:
     """Read the model config and verify the weights file's SHA-256 (nothing is loaded yet)."""
-    from core.model_config import load_model_config, verified_weights_path
+    from core.model.model_config import load_model_config, verified_weights_path
 
     config = load_model_config(state.weights)
     path = verified_weights_path(state.weights, config)
@@ -250,9 +250,9 @@ def check_decode(state: _State, entry: dict[str, Any]) -> str:
 
 def check_classify(state: _State) -> str:
     """Open the sample study, classify every slice with heatmaps and check the outputs' consistency."""
-    from core.classifier import Classifier
-    from core.export import summarize_series
     from core.imaging import open_paths
+    from core.model.classifier import Classifier
+    from core.model.series_summary import summarize_series
 
     if state.config is None:
         raise SelfTestError("not run: the weights did not pass their integrity check")
@@ -291,7 +291,7 @@ def check_classify(state: _State) -> str:
 
 def check_model_helper(state: _State) -> str:
     """Start the workstation's model helper process and check it classifies like the check above."""
-    from desktop_app.classifier_process import ClassifierProcess
+    from core.model.classifier_process import ClassifierProcess
 
     if not state.predictions:
         raise SelfTestError("not run: the sample study was not classified")
@@ -312,7 +312,8 @@ def check_model_helper(state: _State) -> str:
 
 def check_report(state: _State) -> str:
     """Write the PDF report of the classified sample series into the temporary folder."""
-    from core.export import AlgorithmInfo, ReportInput, SliceResult, read_header, summarize_series, write_pdf_report
+    from core.export import AlgorithmInfo, ReportInput, SliceResult, read_header, write_pdf_report
+    from core.model.series_summary import summarize_series
 
     if not state.predictions or state.config is None:
         raise SelfTestError("not run: the sample study was not classified")

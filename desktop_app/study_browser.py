@@ -107,9 +107,6 @@ class StudyBrowser(QTreeWidget):
         if item is not None:
             self.setCurrentItem(item)
 
-    def series_by_uid(self, uid: str) -> Series | None:
-        return self._series.get(uid)
-
     def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         uid = item.data(0, SERIES_ROLE)
         if uid and uid in self._series:

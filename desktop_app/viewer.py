@@ -91,9 +91,6 @@ class SliceViewer(QWidget):
     def has_image(self) -> bool:
         return self._image is not None
 
-    def has_heatmap(self) -> bool:
-        return self._heat is not None
-
     def heatmap_shown(self) -> bool:
         """True when the overlay is actually drawn now (visibility XOR a held blink key)."""
         return self._heat is not None and (self.heatmap_visible != self.blinking)

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.model_config import ModelConfigError, WeightsIntegrityError, load_model_config, verified_weights_path
-from core.render import render_for_model
+from core.imaging.render import render_for_model
+from core.model.model_config import ModelConfigError, WeightsIntegrityError, load_model_config, verified_weights_path
 
 
 def test_config_round_trip(tiny_weights_dir: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.model import Architecture
-from core.model_config import ModelConfig, sha256_file
+from core.model.model_config import ModelConfig, sha256_file
+from core.model.network import Architecture
 
 TINY_ARCH = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4), dropout=0.0)
 
@@ -14,7 +14,7 @@ def write_tiny_weights(folder: Path, seed: int = 0, arch: Architecture = TINY_AR
     """Build a width-reduced VGG19 with seeded random weights and write weights + config into ``folder``."""
     import keras
 
-    from core.model import build_vgg19
+    from core.model.network import build_vgg19
 
     keras.utils.set_random_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.model import Architecture, build_vgg19
-from core.model_config import CONFIG_FILENAME, load_model_config, sha256_file, verified_weights_path
-from core.progress import ProgressBar
+from core.model.model_config import CONFIG_FILENAME, load_model_config, sha256_file, verified_weights_path
+from core.model.network import Architecture, build_vgg19
+from core.platform.progress import ProgressBar
 from training import checkpoint as ckpt
 from training.config import RUN_CONFIG, RUN_RECORD_DIR, TrainConfig
 from training.environment import describe_environment

@@ -31,7 +31,7 @@ def save_weights_atomic(model: Any, path: Path) -> None:
     try:
         model.save_weights(tmp)
         tmp.replace(path)
-    except BaseException:  # issue 10: a failed or interrupted save leaves no half-written file behind
+    except BaseException:  # a failed or interrupted save leaves no half-written file behind
         tmp.unlink(missing_ok=True)
         raise
 

@@ -275,7 +275,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from core.user_paths import keep_keras_home_private
+    from core.platform.user_paths import keep_keras_home_private
 
     keep_keras_home_private()
     args = build_parser().parse_args(argv)

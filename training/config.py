@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.model import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
-from core.model_config import DEFAULT_CLASS_NAMES, Preprocessing
+from core.model.model_config import DEFAULT_CLASS_NAMES, Preprocessing
+from core.model.network import VGG19_DEPTHS, VGG19_WIDTHS, Architecture
 from training.augment import AugmentConfig
 from training.realism import RealismConfig
 

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from core.device import cpu_supports_bfloat16
+from core.model.device import cpu_supports_bfloat16
 
 PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pillow", "pydicom", "neuroreview")
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from core.classifier import softmax
-from core.model import build_vgg19
-from core.model_config import CONFIG_FILENAME, ModelConfig, load_model_config, verified_weights_path
+from core.model.classifier import softmax
+from core.model.model_config import CONFIG_FILENAME, ModelConfig, load_model_config, verified_weights_path
+from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training.config import RUN_CONFIG, TrainConfig
 from training.errors import RunFolderError
@@ -64,7 +64,7 @@ def evaluate_source(
     ``split_file`` (a run's ``split.json``) restricts the images to that split's validation part;
     ``test_time_flip`` overrides the config's choice of averaging each image with its mirror image.
     """
-    from core.preprocess import flip_averaged_logits, to_model_input
+    from core.model.preprocess import flip_averaged_logits, to_model_input
 
     model, config = model_for(Path(source))
     manifest = build_manifest(Path(data_dir), config.class_names)

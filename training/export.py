@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from core.classifier import softmax
-from core.model import build_vgg19
-from core.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
+from core.model.classifier import softmax
+from core.model.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
+from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training.average import INGREDIENTS_DIR
 from training.config import RUN_CONFIG, RUN_RECORD_DIR, TrainConfig
@@ -73,6 +73,45 @@ def export_run(
     without it, recomputed from the same exported weights, are kept beside them.
     """
     run_dir, to = Path(run_dir), Path(to)
+    best, state = _check_run_and_target(run_dir, to, force=force)
+    to.mkdir(parents=True, exist_ok=True)
+    cfg = TrainConfig.load(run_dir)
+    environment = _read_json(run_dir / "environment.json")
+    initialisation = _initialisation(cfg, environment)
+    with np.load(run_dir / BEST_LOGITS, allow_pickle=False) as saved:
+        logits, labels = saved["logits"], saved["labels"]
+    fp16_change = save_float16_weights(cfg, best, to / WEIGHTS_FILE)
+    single_view: dict[str, Any] | None = None
+    if test_time_flip:
+        plain, logits = _mirror_validation(run_dir, cfg, to / WEIGHTS_FILE, labels, cache_dir)
+        single_view = _headline(classification_metrics(plain, labels, cfg.class_names, fit_temperature(plain, labels)))
+    temperature = fit_temperature(logits, labels)
+    split = _read_json(run_dir / "split.json")
+    manifest = _read_json(run_dir / "manifest.json")
+    metrics = _validation_metrics(logits, labels, temperature, cfg, split, single_view)
+    provenance = _provenance(cfg, environment, state, split, manifest, data_description, initialisation, fp16_change)
+    config = ModelConfig(
+        architecture=cfg.architecture(),
+        preprocessing=cfg.preprocessing(),
+        class_names=tuple(cfg.class_names),
+        temperature=temperature,
+        test_time_flip=test_time_flip,
+        weights_file=WEIGHTS_FILE,
+        weights_sha256=sha256_file(to / WEIGHTS_FILE),
+        model_version=version or time.strftime("%Y.%m.%d"),
+        metrics=metrics,
+        provenance=provenance,
+    )
+    config.save(to)
+    (to / "MODEL_CARD.md").write_text(render_model_card(config), encoding="utf-8")
+    record = _copy_run_record(run_dir, to)
+    _plots(metrics["calibrated"], softmax(logits, temperature), labels, cfg, record)
+    return to
+
+
+def _check_run_and_target(run_dir: Path, to: Path, *, force: bool) -> tuple[Path, dict[str, Any]]:
+    """The run's best weights and training state; refuses a run with nothing to export, and an export
+    folder that already holds an export unless ``force``."""
     if not (run_dir / RUN_CONFIG).is_file():
         raise RunFolderError(f"{run_dir} is not a training run folder (no {RUN_CONFIG})")
     best = run_dir / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS
@@ -83,25 +122,24 @@ def export_run(
     existing = [t.name for t in targets if t.exists()]
     if existing and not force:
         raise RunFolderError(f"{to} already holds {', '.join(existing)}; pass --force to overwrite")
-    to.mkdir(parents=True, exist_ok=True)
-    cfg = TrainConfig.load(run_dir)
-    environment = json.loads((run_dir / "environment.json").read_text(encoding="utf-8"))
-    initialisation = _initialisation(cfg, environment)
-    with np.load(run_dir / BEST_LOGITS, allow_pickle=False) as saved:
-        logits, labels = saved["logits"], saved["labels"]
-    fp16_change = save_float16_weights(cfg, best, to / WEIGHTS_FILE)
-    single_view: dict[str, Any] | None = None
-    if test_time_flip:
-        plain, logits = _mirror_validation(run_dir, cfg, to / WEIGHTS_FILE, labels, cache_dir)
-        single_view = _headline(classification_metrics(plain, labels, cfg.class_names, fit_temperature(plain, labels)))
-    temperature = fit_temperature(logits, labels)
+    return best, state
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _validation_metrics(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    temperature: float,
+    cfg: TrainConfig,
+    split: dict[str, Any],
+    single_view: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``metrics`` of model_config.json: calibrated and raw figures on the validation split."""
     raw = classification_metrics(logits, labels, cfg.class_names, 1.0)
     calibrated = classification_metrics(logits, labels, cfg.class_names, temperature)
-    split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    counts: dict[str, int] = {}
-    for _, _, label in manifest["entries"]:
-        counts[label] = counts.get(label, 0) + 1
     metrics: dict[str, Any] = {
         "split": (
             f"validation: duplicate-aware stratified group split ({len(split['val'])} images, "
@@ -114,7 +152,24 @@ def export_run(
     }
     if single_view is not None:
         metrics["without_test_time_flip"] = single_view
-    provenance: dict[str, Any] = {
+    return metrics
+
+
+def _provenance(
+    cfg: TrainConfig,
+    environment: dict[str, Any],
+    state: dict[str, Any],
+    split: dict[str, Any],
+    manifest: dict[str, Any],
+    data_description: str,
+    initialisation: str,
+    fp16_change: float,
+) -> dict[str, Any]:
+    """The ``provenance`` of model_config.json: the data, how the weights were trained, the environment."""
+    counts: dict[str, int] = {}
+    for _, _, label in manifest["entries"]:
+        counts[label] = counts.get(label, 0) + 1
+    return {
         "dataset": {
             "folder": manifest["root"],
             "description": data_description,
@@ -149,20 +204,10 @@ def export_run(
         "float16_max_logit_change": fp16_change,
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    config = ModelConfig(
-        architecture=cfg.architecture(),
-        preprocessing=cfg.preprocessing(),
-        class_names=tuple(cfg.class_names),
-        temperature=temperature,
-        test_time_flip=test_time_flip,
-        weights_file=WEIGHTS_FILE,
-        weights_sha256=sha256_file(to / WEIGHTS_FILE),
-        model_version=version or time.strftime("%Y.%m.%d"),
-        metrics=metrics,
-        provenance=provenance,
-    )
-    config.save(to)
-    (to / "MODEL_CARD.md").write_text(render_model_card(config), encoding="utf-8")
+
+
+def _copy_run_record(run_dir: Path, to: Path) -> Path:
+    """Copy the run's configuration, log, split, curves (and averaged ingredients) into the export."""
     record = to / RUN_RECORD_DIR
     record.mkdir(exist_ok=True)
     for name in COPIED_RUN_FILES:
@@ -170,8 +215,7 @@ def export_run(
             shutil.copy2(run_dir / name, record / name)
     if (run_dir / INGREDIENTS_DIR).is_dir():
         shutil.copytree(run_dir / INGREDIENTS_DIR, record / INGREDIENTS_DIR, dirs_exist_ok=True)
-    _plots(calibrated, softmax(logits, temperature), labels, cfg, record)
-    return to
+    return record
 
 
 def _initialisation(cfg: TrainConfig, environment: dict[str, Any]) -> str:
@@ -219,7 +263,7 @@ def _mirror_validation(
     run_dir: Path, cfg: TrainConfig, weights: Path, labels: np.ndarray, cache_dir: Path | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validation logits of the exported weights: one view, and averaged with the mirror images."""
-    from core.preprocess import mean_over_mirror, with_mirror_images
+    from core.model.preprocess import mean_over_mirror, with_mirror_images
     from training.trainer import model_inputs, predict_logits, prepare_data
 
     prepared = prepare_data(cfg, run_dir, cache_dir)

@@ -15,7 +15,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from core.model import conv_layer_names
+from core.model.network import conv_layer_names
 from training.errors import TrainingError
 
 _CONV_NAME = re.compile(r"block(\d+)_conv(\d+)")

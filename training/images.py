@@ -1,6 +1,6 @@
 """Decode training images into the application's model rendering, cached as uint8 arrays.
 
-Every image goes through ``core.render.render_for_model`` (DICOM through the core imaging
+Every image goes through ``core.imaging.render.render_for_model`` (DICOM through the core imaging
 layer), then is padded to a square and resized to the cache size.  The cache is two ``.npy``
 files (no pickle) keyed by the manifest fingerprint and the cache size.
 """
@@ -17,9 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
-from core.preprocess import resize_slice
-from core.progress import ProgressBar
-from core.render import render_for_model
+from core.imaging.render import render_for_model
+from core.model.preprocess import resize_slice
+from core.platform.progress import ProgressBar
 from training.manifest import Manifest
 
 RASTER_SUFFIXES = {".png", ".jpg", ".jpeg"}

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.model import LAST_CONV_LAYER, LOGITS_LAYER
+from core.model.network import LAST_CONV_LAYER, LOGITS_LAYER
 from training.masked_data import (
     SPLIT_FILE,
     MaskedDataset,

@@ -24,8 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.preprocess import resize_slice
-from core.render import render_for_model
+from core.imaging.render import render_for_model
+from core.model.preprocess import resize_slice
 
 MASKS_FOLDER = "masks"
 SPLIT_FILE = "masked_split.json"

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.classifier import softmax
+from core.model.classifier import softmax
 
 ECE_BINS = 15
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.model_config import ModelConfig
+from core.model.model_config import ModelConfig
 
 
 def _pct(value: float | None) -> str:

@@ -9,7 +9,7 @@ Three kinds of data judge a model beyond its class-folder split (see each folder
 * ``figshare``: one folder per tumor class with ``<index>.jpg`` and ``masks/<index>.png``; single slices,
   not volumes.
 
-Every slice goes through :func:`core.render.render_for_model`, as the application renders a slice.
+Every slice goes through :func:`core.imaging.render.render_for_model`, as the application renders a slice.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.render import render_for_model
+from core.imaging.render import render_for_model
 
 LGG_SEQUENCES = ("flair", "t1gd")
 NO_TUMOR = "notumor"

@@ -5,7 +5,7 @@ detection (AUROC of P(tumor), sensitivity and specificity at the series rule's t
 of tumor slices called by their true class, series verdicts by the application's own series rule,
 and heatmap localisation against the masks for the true and the predicted class
 (:mod:`training.localisation`).  Slices go through the application's classifier
-(:class:`core.classifier.Classifier`), exactly as the workstation classifies them.
+(:class:`core.model.classifier.Classifier`), exactly as the workstation classifies them.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.export.series_summary import DEFAULT_THRESHOLD, summarize_series
-from core.prediction import Prediction
+from core.model.prediction import Prediction
+from core.model.series_summary import DEFAULT_THRESHOLD, summarize_series
 from training.localisation import Localisation, localise, summarise
 from training.metrics import roc_auc
 from training.real_data import NO_TUMOR, Stack
@@ -211,8 +211,8 @@ def validate_sources(
     """Load the model of ``source`` (run folder or weights folder) as the application does and validate it."""
     import sys
 
-    from core.classifier import Classifier
-    from core.progress import ProgressBar
+    from core.model.classifier import Classifier
+    from core.platform.progress import ProgressBar
     from training.evaluate import model_for
 
     stacks = load_stacks(lgg, normal, figshare, figshare_split, limit)

@@ -17,7 +17,7 @@ of those and keeps the tumor mask aligned with the image:
   tumors, so "this is the skull base" stops meaning "pituitary tumor".
 
 Every draw comes from a NumPy generator seeded by (run seed, epoch, image index), so an epoch is the
-same after a resume.  The output is rendered again by :func:`core.render.render_for_model`, as the
+same after a resume.  The output is rendered again by :func:`core.imaging.render.render_for_model`, as the
 application renders any slice.
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.render import render_for_model
+from core.imaging.render import render_for_model
 
 FloatImage = NDArray[np.float32]
 

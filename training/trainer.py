@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.model import build_vgg19
+from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training.config import RUN_RECORD_DIR, TrainConfig
 from training.environment import choose_precision, describe_environment
@@ -118,8 +118,8 @@ def make_train_dataset(cfg: TrainConfig, prepared: PreparedData, epoch: int) -> 
 
 def model_inputs(cfg: TrainConfig, images: NDArray[np.uint8], size: int) -> NDArray[np.float32]:
     """Normalised network input for evaluation (same preprocessing as the application)."""
-    from core.model_config import ModelConfig
-    from core.preprocess import to_model_input
+    from core.model.model_config import ModelConfig
+    from core.model.preprocess import to_model_input
 
     config = ModelConfig(architecture=cfg.architecture(), preprocessing=cfg.preprocessing())
     return to_model_input(list(images), config, size)
@@ -156,7 +156,7 @@ def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, Any,
     if not cfg.realistic:
         model.compile(optimizer=optimizer, loss=classification, metrics=["accuracy"])
         return model, model, optimizer, policy
-    from core.model import LOGITS_LAYER
+    from core.model.network import LOGITS_LAYER
     from training.mask_training import FEATURES_OUTPUT, mask_mass_loss, mask_training_model
 
     fit_model = mask_training_model(model)
@@ -174,7 +174,7 @@ def load_exported_weights(model: Any, cfg: TrainConfig, folder: Path) -> dict[st
 
     Returns what identifies them (folder, model version, SHA-256) for the run's environment record.
     """
-    from core.model_config import load_model_config, verified_weights_path
+    from core.model.model_config import load_model_config, verified_weights_path
 
     exported = load_model_config(folder)
     theirs, ours = exported.architecture, cfg.architecture()

@@ -24,14 +24,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.cli.rows import FORMATS, RowWriter, error_row, make_writer, slice_row
-from core.progress import ProgressBar
-from core.saliency import METHODS
+from core.model.saliency import METHODS
+from core.platform.progress import ProgressBar
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.classifier import Classifier
     from core.export.cli_outputs import ResultCollector
     from core.imaging import PixelStore, ScanResult, SliceRef
-    from core.prediction import Prediction
+    from core.model.classifier import Classifier
+    from core.model.prediction import Prediction
 
 PROG = "neuroreview-classify"
 DISCLAIMER = "Research use only - not for diagnostic use."
@@ -88,8 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed the usage message
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with contextlib.suppress(OSError):  # logs under the platform log folder (issue 10); never fatal
-        from core.app_logging import configure_logging
+    with contextlib.suppress(OSError):  # logs under the platform log folder; never fatal
+        from core.platform.app_logging import configure_logging
 
         configure_logging()
     try:
@@ -129,9 +129,14 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 def _load_classifier(weights: Path | None, stderr: TextIO) -> Classifier | None:
-    from core.classifier import Classifier, ClassifierLoadError
-    from core.locator import weights_dir
-    from core.model_config import ModelConfigError, WeightsIntegrityError, load_model_config, verified_weights_path
+    from core.model.classifier import Classifier, ClassifierLoadError
+    from core.model.model_config import (
+        ModelConfigError,
+        WeightsIntegrityError,
+        load_model_config,
+        verified_weights_path,
+    )
+    from core.platform.locator import weights_dir
 
     folder = weights if weights is not None else weights_dir()
     try:
@@ -145,11 +150,11 @@ def _load_classifier(weights: Path | None, stderr: TextIO) -> Classifier | None:
 
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from core.audit_events import record_classified, record_exported, record_opened
     from core.export.cli_outputs import check_cli_destinations
     from core.export.destination import check_destination, check_output_folder
     from core.export.errors import DestinationError, ExportError
     from core.imaging import open_paths
+    from core.platform.audit_events import record_classified, record_exported, record_opened
 
     classifier = _load_classifier(args.weights, stderr)
     if classifier is None:
@@ -173,7 +178,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     except ExportError as exc:  # the rows file could not be written (disk full, folder removed)
         print(f"{PROG}: {exc}", file=stderr)
         return EXIT_EXPORT
-    if job.classified:  # audit log (issue 10): what was classified, by which weights, where
+    if job.classified:  # audit log: what was classified, by which weights, where
         done = {ref.path for ref in refs if ref.path not in job.failed}
         precision = classifier.precision
         details = {"weights_sha256": classifier.sha256, "device": classifier.device_name, "precision": precision}
@@ -245,7 +250,7 @@ def _export(
     except ExportError as exc:
         print(f"{PROG}: export failed: {exc}", file=stderr)
         return EXIT_EXPORT
-    from core.audit_events import record_exported
+    from core.platform.audit_events import record_exported
 
     record_exported("pdf/dicom", outcome.written, via="cli")
     for path in outcome.written:

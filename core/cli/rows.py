@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from core.export.records import RESEARCH_USE_STATEMENT
-from core.prediction import Prediction
+from core.model.prediction import Prediction
 
 FORMATS = ("jsonl", "csv")
 

@@ -1,6 +1,6 @@
 """Results that leave the workstation: PDF, PNG, DICOM SC and SR, CSV/JSON, de-identification.
 
-Plain functions on numpy pictures, :class:`~core.prediction.Prediction` objects and DICOM
+Plain functions on numpy pictures, :class:`~core.model.prediction.Prediction` objects and DICOM
 headers, shared by the GUI (File > Export) and ``neuroreview-classify``.  Every writer refuses
 to write over or beside the source files unless ``allow_beside_source=True`` and writes through
 a temporary file, so a failed export leaves nothing behind.
@@ -30,13 +30,11 @@ if TYPE_CHECKING:  # pragma: no cover
         read_header,
         software_version,
     )
-    from core.export.secondary_capture import build_secondary_capture, write_secondary_capture
-    from core.export.series_summary import SeriesSummary, aggregation_rule, summarize_series
+    from core.export.secondary_capture import build_secondary_capture
     from core.export.structured_report import (
         ReportedFinding,
         build_structured_report,
         read_findings,
-        write_structured_report,
     )
     from core.export.tables import result_rows, write_results_csv, write_results_json
 
@@ -50,10 +48,8 @@ _LAZY: dict[str, str] = {
     "RESEARCH_USE_STATEMENT": "core.export.records",
     "ReportInput": "core.export.pdf_report",
     "ReportedFinding": "core.export.structured_report",
-    "SeriesSummary": "core.export.series_summary",
     "SliceResult": "core.export.records",
     "UidMap": "core.export.deidentify",
-    "aggregation_rule": "core.export.series_summary",
     "blend_heatmap": "core.export.overlay",
     "build_secondary_capture": "core.export.secondary_capture",
     "build_structured_report": "core.export.structured_report",
@@ -66,13 +62,10 @@ _LAZY: dict[str, str] = {
     "read_header": "core.export.records",
     "result_rows": "core.export.tables",
     "software_version": "core.export.records",
-    "summarize_series": "core.export.series_summary",
     "write_pdf_report": "core.export.pdf_report",
     "write_results_csv": "core.export.tables",
     "write_results_json": "core.export.tables",
-    "write_secondary_capture": "core.export.secondary_capture",
     "write_series_dicom": "core.export.dicom_outputs",
-    "write_structured_report": "core.export.structured_report",
     "write_view_png": "core.export.png",
 }
 
@@ -93,10 +86,8 @@ __all__ = [
     "ExportError",
     "ReportInput",
     "ReportedFinding",
-    "SeriesSummary",
     "SliceResult",
     "UidMap",
-    "aggregation_rule",
     "blend_heatmap",
     "build_secondary_capture",
     "build_structured_report",
@@ -109,12 +100,9 @@ __all__ = [
     "read_header",
     "result_rows",
     "software_version",
-    "summarize_series",
     "write_pdf_report",
     "write_results_csv",
     "write_results_json",
-    "write_secondary_capture",
     "write_series_dicom",
-    "write_structured_report",
     "write_view_png",
 ]

@@ -22,13 +22,13 @@ from numpy.typing import NDArray
 from core.export.destination import check_destination, check_output_folder
 from core.export.errors import ExportError
 from core.export.records import AlgorithmInfo, SliceResult, group_by_series, read_header
-from core.prediction import Prediction
+from core.model.prediction import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
 
-    from core.classifier import Classifier
     from core.imaging import PixelStore, SliceRef
+    from core.model.classifier import Classifier
 
 Renderer = Callable[[SliceResult], NDArray[np.uint8]]
 Explainer = Callable[[SliceResult], Prediction]
@@ -108,7 +108,7 @@ def write_cli_exports(
     from core.export.dicom_outputs import write_series_dicom
     from core.export.overlay import burn_in_overlay
     from core.export.pdf_report import ReportInput, write_pdf_report
-    from core.export.series_summary import summarize_series
+    from core.model.series_summary import summarize_series
 
     outcome = CliExportOutcome()
     if not exports_requested(args) or not results:

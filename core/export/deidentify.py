@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dicomanonymizer.dicom_anonymization_databases import dicomfields_2026c as profile_table
@@ -31,7 +30,6 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 PROFILE_EDITION = "dicomfields_2026c"
@@ -173,10 +171,6 @@ class Deidentifier:
         result.DeidentificationMethodCodeSequence = DicomSequence([code])
         return result
 
-    def apply_all(self, datasets: Iterable[Dataset]) -> list[Dataset]:
-        """De-identify several datasets of one export (consistent UIDs across them)."""
-        return [self.apply(ds) for ds in datasets]
-
     def _clean(self, dataset: Dataset) -> None:
         for tag in list(dataset.keys()):
             action = profile_action(tag)
@@ -194,8 +188,3 @@ class Deidentifier:
                 elem.value = _dummy(elem)
             elif action == "U":
                 elem.value = None
-
-
-def is_identifying(tag: BaseTag | int) -> bool:
-    """Whether the Basic Profile lists ``tag`` (any action other than keep)."""
-    return profile_action(int(tag)) is not None

@@ -16,8 +16,8 @@ from core.export.dicom_common import save_dicom
 from core.export.errors import ExportError
 from core.export.records import AlgorithmInfo, SliceResult
 from core.export.secondary_capture import build_secondary_capture
-from core.export.series_summary import SeriesSummary, summarize_series
 from core.export.structured_report import build_structured_report
+from core.model.series_summary import SeriesSummary, summarize_series
 
 
 def write_series_dicom(

@@ -27,8 +27,8 @@ from core.export.destination import atomic_output, check_destination
 from core.export.errors import ExportError
 from core.export.overlay import blend_heatmap
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
-from core.export.series_summary import SeriesSummary, summarize_series
-from core.locator import resource_path
+from core.model.series_summary import SeriesSummary, summarize_series
+from core.platform.locator import resource_path
 
 _IDENTIFICATION = (
     ("Patient name", "PatientName"),

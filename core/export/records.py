@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from core.export.errors import ExportError
-from core.model_config import ModelConfig
-from core.prediction import Prediction
+from core.model.model_config import ModelConfig
+from core.model.prediction import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset

@@ -8,9 +8,6 @@ Annotation (0028,0301) = YES because text is burned into the pixels.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
-
 import highdicom as hd
 import numpy as np
 from numpy.typing import NDArray
@@ -18,19 +15,17 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
 from core.export.deidentify import UidMap
-from core.export.destination import check_destination
 from core.export.dicom_common import (
     MANUFACTURER,
     frame_reference,
     new_uid,
     patient_orientation,
     prepared_header,
-    save_dicom,
     text_or_none,
 )
 from core.export.errors import ExportError
 from core.export.records import SOFTWARE_NAME, AlgorithmInfo, software_version
-from core.prediction import Prediction
+from core.model.prediction import Prediction
 
 SC_SERIES_DESCRIPTION = "NeuroReview saliency - NOT FOR DIAGNOSTIC USE"
 SC_SERIES_NUMBER = 9901
@@ -114,40 +109,4 @@ def build_secondary_capture(
         sc.PatientIdentityRemoved = "YES"
         sc.DeidentificationMethod = header.DeidentificationMethod
         sc.DeidentificationMethodCodeSequence = header.DeidentificationMethodCodeSequence
-    return sc
-
-
-def write_secondary_capture(
-    path: str | os.PathLike[str],
-    source_header: Dataset,
-    rgb: NDArray[np.uint8],
-    *,
-    frame: int = 0,
-    prediction: Prediction | None = None,
-    algorithm: AlgorithmInfo | None = None,
-    deidentify: bool = False,
-    uid_map: UidMap | None = None,
-    series_instance_uid: str | None = None,
-    instance_number: int = 1,
-    sources: Iterable[str | os.PathLike[str]] = (),
-    allow_beside_source: bool = False,
-) -> Dataset:
-    """Write a Secondary Capture of ``rgb`` to ``path`` and return the dataset written.
-
-    ``sources`` are the source files' paths: the output may not be written beside them unless
-    ``allow_beside_source``.  Pass the export's ``uid_map`` so the reference matches the SR's.
-    """
-    target = check_destination(path, sources, allow_beside_source=allow_beside_source)
-    sc = build_secondary_capture(
-        source_header,
-        rgb,
-        frame=frame,
-        prediction=prediction,
-        algorithm=algorithm,
-        deidentify=deidentify,
-        uid_map=uid_map,
-        series_instance_uid=series_instance_uid,
-        instance_number=instance_number,
-    )
-    save_dicom(sc, target)
     return sc

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import highdicom as hd
@@ -23,12 +23,11 @@ from pydicom.sr.codedict import codes
 
 from core.export import sr_codes
 from core.export.deidentify import UidMap
-from core.export.destination import check_destination
-from core.export.dicom_common import MANUFACTURER, frame_reference, new_uid, prepared_header, save_dicom
+from core.export.dicom_common import MANUFACTURER, frame_reference, new_uid, prepared_header
 from core.export.errors import ExportError
 from core.export.records import SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
-from core.export.series_summary import SeriesSummary, summarize_series
-from core.prediction import Prediction
+from core.model.prediction import Prediction
+from core.model.series_summary import SeriesSummary, summarize_series
 
 SR_SERIES_DESCRIPTION = "NeuroReview AI classification - RESEARCH USE ONLY"
 SR_SERIES_NUMBER = 9902
@@ -164,34 +163,6 @@ def build_structured_report(
     return sr
 
 
-def write_structured_report(
-    path: str | os.PathLike[str],
-    results: Sequence[SliceResult],
-    algorithm: AlgorithmInfo,
-    *,
-    summary: SeriesSummary | None = None,
-    deidentify: bool = False,
-    uid_map: UidMap | None = None,
-    series_instance_uid: str | None = None,
-    instance_number: int = 1,
-    sources: Iterable[str | os.PathLike[str]] = (),
-    allow_beside_source: bool = False,
-) -> Dataset:
-    """Write the SR to ``path`` (see :func:`build_structured_report`) and return the dataset written."""
-    target = check_destination(path, sources, allow_beside_source=allow_beside_source)
-    sr = build_structured_report(
-        results,
-        algorithm,
-        summary=summary,
-        deidentify=deidentify,
-        uid_map=uid_map,
-        series_instance_uid=series_instance_uid,
-        instance_number=instance_number,
-    )
-    save_dicom(sr, target)
-    return sr
-
-
 @dataclass(frozen=True)
 class ReportedFinding:
     """One finding read back from an SR: tracking label, class, referenced instance, probabilities."""
@@ -204,7 +175,7 @@ class ReportedFinding:
 
 
 def read_findings(path: str | os.PathLike[str], class_names: tuple[str, ...]) -> list[ReportedFinding]:
-    """Parse an SR written by :func:`write_structured_report` back with highdicom.
+    """Parse an SR written by :func:`core.export.dicom_outputs.write_series_dicom` back with highdicom.
 
     Raises ExportError when the file is not such an SR.
     """

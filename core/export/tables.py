@@ -18,7 +18,7 @@ from core.export.deidentify import UidMap
 from core.export.destination import atomic_output, check_destination
 from core.export.errors import ExportError
 from core.export.records import RESEARCH_USE_STATEMENT, AlgorithmInfo, SliceResult, software_version
-from core.export.series_summary import SeriesSummary
+from core.model.series_summary import SeriesSummary
 
 
 def result_rows(

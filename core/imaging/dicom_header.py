@@ -266,7 +266,7 @@ def _check_native_length(geometry: Geometry, length: int, path: Path) -> None:
     (PS3.5 8.1.1).  Tolerated: trailing padding shorter than one frame, as pydicom does (some scanners
     pad), and the one byte that pads odd-length data to even length even when it is as long as a frame
     (a 1x1 8-bit image, a small 1-bit mask).  Data shorter than declared, or a whole frame or more
-    beyond it, means the header contradicts the data.  Added by the reliability suite (issue 10):
+    beyond it, means the header contradicts the data.  Added by the reliability suite:
     without it, Bits Allocated 8 on 16-bit data decoded silently to a wrong picture (pydicom only warns
     about excess data)."""
     expected = _expected_native_length(geometry)

@@ -107,7 +107,7 @@ def frame_dataset(source: DicomSource, frame: int) -> Dataset:
 
 
 # GDCM aborts the whole process (a C++ abort, not a Python exception) on some damaged JPEG streams -
-# found by the reliability fuzzing (issue 10) - so it comes last: JPEG Lossless and 12-bit JPEG
+# found by the reliability fuzzing - so it comes last: JPEG Lossless and 12-bit JPEG
 # Extended go to libjpeg-turbo (core.imaging.imagecodecs_plugin) when imagecodecs is installed.  Where
 # GDCM is still the only decoder it runs in a helper process (core.imaging.isolated_decoder), so an
 # abort costs one file only.  pydicom would otherwise try GDCM first.
@@ -153,7 +153,7 @@ def _decode_raw(source: DicomSource, frame: int) -> NDArray[Any]:
     except Exception as exc:  # decoder plugins raise many types for damaged data
         raise _decode_error(exc, source) from exc
     except BaseException as exc:
-        # Found by the reliability fuzzing (issue 10): the Rust RLE plugin (pylibjpeg-rle, pyo3) panics
+        # Found by the reliability fuzzing: the Rust RLE plugin (pylibjpeg-rle, pyo3) panics
         # on some damaged segments with pyo3_runtime.PanicException, which derives from BaseException.
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
             raise
@@ -171,7 +171,7 @@ def _decode_raw(source: DicomSource, frame: int) -> NDArray[Any]:
 def _decode_from_header(source: DicomSource, pixel: PixelElement, frame: int, plugin: str) -> NDArray[Any]:
     """Stored values of one frame, decoded by pydicom with the header parsed when the file was opened:
     the file is only seeked to the pixel data value.  (``pixel_array(path, index=...)`` parses the
-    header again for every frame, 60 ms per frame for a 64-frame enhanced MR.)"""
+    header again for every frame, which makes scrolling a large multi-frame file slow.)"""
     from pydicom.pixels.decoders.base import get_decoder
     from pydicom.pixels.utils import as_pixel_options
 

@@ -15,7 +15,7 @@ from pydicom.pixels.processing import apply_voi, apply_voi_lut
 
 from core.imaging.window import BRAIN_CT, Window
 
-AUTO_PERCENTILES = (0.5, 99.5)  # same robust range as the model rendering (core.render)
+AUTO_PERCENTILES = (0.5, 99.5)  # same robust range as the model rendering (core.imaging.render)
 BRAIN_PERCENTILES = (2.0, 99.0)  # of the foreground (tissue) of an MR slice
 
 

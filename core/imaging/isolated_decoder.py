@@ -18,7 +18,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-from core.helper_process import one_worker_executor
+from core.platform.helper_process import one_worker_executor
 
 _lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None

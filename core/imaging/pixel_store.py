@@ -20,10 +20,10 @@ from core.imaging.display import apply_file_lut, apply_window, auto_window, brai
 from core.imaging.errors import FileAccessError, ImagingError, InvalidImageError
 from core.imaging.metadata import SliceMetadata, read_metadata
 from core.imaging.raster import load_raster
+from core.imaging.render import render_for_model
 from core.imaging.sniff import file_signature
 from core.imaging.study import SliceRef
 from core.imaging.window import Window
-from core.render import render_for_model
 
 _MAX_SOURCES = 64  # parsed headers kept (multi-frame files decode frame after frame)
 _MAX_AUTO = 4096
@@ -198,5 +198,5 @@ class PixelStore:
         return (255 - out) if invert else out
 
     def model_rendering(self, ref: SliceRef) -> NDArray[np.uint8]:
-        """uint8 (H, W): :func:`core.render.render_for_model` of the modality values (no display window)."""
+        """uint8 (H, W): :func:`core.imaging.render.render_for_model` of the modality values (no display window)."""
         return render_for_model(self._frame(ref).values)

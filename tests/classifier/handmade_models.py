@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from core.model import LAST_CONV_LAYER, LOGITS_LAYER, Architecture
-from core.model_config import ModelConfig, Preprocessing
+from core.model.model_config import ModelConfig, Preprocessing
+from core.model.network import LAST_CONV_LAYER, LOGITS_LAYER, Architecture
 
 SIZE = 32
 POOL = 4
@@ -70,8 +70,8 @@ def write_decisive_tiny_weights(folder: Any, seed: int = 1, gain: float = 3000.0
     """
     import keras
 
-    from core.model import build_vgg19
-    from core.model_config import sha256_file
+    from core.model.model_config import sha256_file
+    from core.model.network import build_vgg19
 
     arch = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4), dropout=0.0)
     keras.utils.set_random_seed(seed)

@@ -12,7 +12,7 @@ from handmade_models import write_decisive_tiny_weights
 from bench import run as bench_run
 from bench.report import render_markdown
 from bench.stats import best_rate, percentile, summarise_ms, timed
-from core.progress import ProgressBar
+from core.platform.progress import ProgressBar
 
 
 def test_percentile_and_summary() -> None:
@@ -72,7 +72,7 @@ def test_report_lists_every_figure_with_its_ratio() -> None:
 
 def test_harness_end_to_end_without_peer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bench import classifier_bench
-    from core.device import probe_slices
+    from core.model.device import probe_slices
 
     monkeypatch.setenv("NEUROREVIEW_PRECISION", "float32")
     small = probe_slices(size=24, count=3)
@@ -103,12 +103,12 @@ def test_harness_measures_an_untrained_full_model_when_weights_are_missing(monke
 
         @classmethod
         def from_folder(cls, folder: Path) -> None:
-            from core.classifier import Classifier
+            from core.model.classifier import Classifier
 
             Classifier.from_folder(folder)  # the real loader refuses the missing folder
 
     monkeypatch.setattr(classifier_bench, "Classifier", FakeClassifier)
-    monkeypatch.setattr("core.model.build_vgg19", lambda arch: object())
+    monkeypatch.setattr("core.model.network.build_vgg19", lambda arch: object())
     _, what, _ = classifier_bench.load_subject(Path("/nonexistent-weights"))
     assert what.startswith("untrained full-width VGG19-BN at 128 px")
     assert built["config"].architecture.widths == (64, 128, 256, 512, 512) and built["warm"]

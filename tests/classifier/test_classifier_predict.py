@@ -21,10 +21,10 @@ from handmade_models import (
     handmade_model,
 )
 
-from core import device as dev
-from core.classifier import Classifier, softmax
-from core.model_config import ModelConfigError, Preprocessing, WeightsIntegrityError
-from core.saliency import to_slice_geometry
+from core.model import device as dev
+from core.model.classifier import Classifier, softmax
+from core.model.model_config import ModelConfigError, Preprocessing, WeightsIntegrityError
+from core.model.saliency import to_slice_geometry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,8 @@ def tiny(tiny_weights_dir: Path) -> Classifier:
 
 def test_importing_the_classifier_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, core.classifier, core.saliency, core.device, core.inference_graph, core.cli.classify\n"
+        "import sys, core.model.classifier, core.model.saliency, core.model.device, core.model.inference_graph\n"
+        "import core.cli.classify\n"
         "core.cli.classify.build_parser()\n"
         "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
@@ -226,7 +227,7 @@ def test_forced_bfloat16_agrees_with_float32(tiny_weights_dir: Path, monkeypatch
 
 
 def test_bad_precision_setting_is_a_load_error(tiny_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.classifier import ClassifierLoadError
+    from core.model.classifier import ClassifierLoadError
 
     monkeypatch.setenv(dev.PRECISION_ENV, "half")
     with pytest.raises(ClassifierLoadError, match="NEUROREVIEW_PRECISION"):
@@ -252,7 +253,7 @@ def test_flipped_byte_is_refused_before_loading(
     def no_build(*args: object, **kwargs: object) -> None:
         raise AssertionError("the network must not be built for tampered weights")
 
-    monkeypatch.setattr("core.model.build_vgg19", no_build)
+    monkeypatch.setattr("core.model.network.build_vgg19", no_build)
     with pytest.raises(WeightsIntegrityError, match="integrity"):
         Classifier.from_folder(folder)
     weights.unlink()
@@ -286,9 +287,9 @@ def test_automatic_precision_wiring(
     expected: str,
     reason: str,
 ) -> None:
-    import core.classifier as classifier_module
-    from core.model import build_vgg19
-    from core.model_config import load_model_config
+    import core.model.classifier as classifier_module
+    from core.model.model_config import load_model_config
+    from core.model.network import build_vgg19
 
     monkeypatch.delenv(dev.PRECISION_ENV, raising=False)
     monkeypatch.setattr(dev, "cpu_supports_bfloat16", lambda: True)
@@ -326,8 +327,8 @@ def test_gradcam_on_a_tiny_vgg19_matches_the_head_weights() -> None:
     """On the real topology (GAP -> dropout -> dense head) Grad-CAM = ReLU(sum_k W[k, c] / (h w) A_k)."""
     import keras
 
-    from core.model import LAST_CONV_LAYER, LOGITS_LAYER, Architecture, build_vgg19
-    from core.model_config import ModelConfig
+    from core.model.model_config import ModelConfig
+    from core.model.network import LAST_CONV_LAYER, LOGITS_LAYER, Architecture, build_vgg19
 
     arch = Architecture(input_size=64, channels=1, widths=(4, 4, 8, 8, 8), dropout=0.3)
     keras.utils.set_random_seed(11)

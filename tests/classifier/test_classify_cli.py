@@ -12,10 +12,10 @@ import pytest
 from handmade_models import write_decisive_tiny_weights
 from PIL import Image
 
-from core.classifier import Classifier
 from core.cli.classify import main
-from core.model_config import load_model_config
-from core.render import render_for_model
+from core.imaging.render import render_for_model
+from core.model.classifier import Classifier
+from core.model.model_config import load_model_config
 
 SLICE_KEYS = {"source", "frame", "label", "probabilities", "p_tumor", "model_sha256", "device", "precision", "ms"}
 SLICE_KEYS |= {"use"}  # the research-use statement

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import device as dev
+from core.model import device as dev
 
 
 class FakeOOM(Exception):
@@ -129,8 +129,8 @@ def test_probe_slices_are_deterministic() -> None:
 def test_self_check_outcome_is_remembered(
     tiny_weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import core.classifier as classifier_module
-    from core.classifier import Classifier
+    import core.model.classifier as classifier_module
+    from core.model.classifier import Classifier
 
     monkeypatch.setenv("NEUROREVIEW_HOME", str(tmp_path / "home"))
     monkeypatch.delenv(dev.PRECISION_ENV, raising=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.locator import resource_path, weights_dir
-from core.model_config import CONFIG_FILENAME
+from core.model.model_config import CONFIG_FILENAME
+from core.platform.locator import resource_path, weights_dir
 
 pytestmark = [
     pytest.mark.slow,
@@ -15,8 +15,8 @@ pytestmark = [
 
 
 def test_bundled_weights_classify_the_sample_study() -> None:
-    from core.classifier import Classifier
     from core.imaging import PixelStore, open_paths
+    from core.model.classifier import Classifier
 
     clf = Classifier.from_folder()
     assert clf.sha256 == clf.config.weights_sha256

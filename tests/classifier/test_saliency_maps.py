@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.saliency import (
+from core.model.saliency import (
     GRADCAM_PLUS_PLUS,
     check_method,
     gradcam,

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import device as dev
-from core.classifier import Classifier, softmax
-from core.model import Architecture
-from core.model_config import ModelConfig, ModelConfigError, load_model_config
+from core.model import device as dev
+from core.model.classifier import Classifier, softmax
+from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
+from core.model.network import Architecture
 
 ARCH = Architecture(input_size=64, channels=1, widths=(4, 4, 8, 8, 8), dropout=0.3)
 TEMPERATURE = 1e-3  # the untrained network's logits are about 1e-3: make their differences visible
@@ -23,7 +23,7 @@ TEMPERATURE = 1e-3  # the untrained network's logits are about 1e-3: make their 
 def network():  # type: ignore[no-untyped-def]
     import keras
 
-    from core.model import build_vgg19
+    from core.model.network import build_vgg19
 
     keras.utils.set_random_seed(5)
     return build_vgg19(ARCH)
@@ -82,14 +82,14 @@ def test_a_mirrored_slice_gets_the_mirrored_result(network, method: str) -> None
 
 def test_gradcam_explains_the_averaged_score(network) -> None:  # type: ignore[no-untyped-def]
     """Grad-CAM of the mean logit = the image's map plus the mirror image's map, mirrored back."""
-    from core.saliency import to_slice_geometry
+    from core.model.saliency import to_slice_geometry
 
     flip, plain = _classifier(network, flip=True), _classifier(network, flip=False)
     (img,) = _slices(1)
     target = np.array([1], dtype=np.int32)
     _, f1, g1, _ = plain._graph.logits_and_gradients(plain.model_input([img]), target)
     _, f2, g2, _ = plain._graph.logits_and_gradients(plain.model_input([img[:, ::-1].copy()]), target)
-    from core.saliency import gradcam
+    from core.model.saliency import gradcam
 
     hand = gradcam(f1, g1)[0] + gradcam(f2, g2)[0][:, ::-1]
     (pred,) = flip.predict([img], heatmap="meningioma")

@@ -16,7 +16,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import MRImageStorage, generate_uid
 
 from core.export.records import AlgorithmInfo, SliceResult
-from core.prediction import Prediction
+from core.model.prediction import Prediction
 
 CLASS_NAMES = ("glioma", "meningioma", "notumor", "pituitary")
 PATIENT_NAME = "Doe^Jane"

@@ -124,9 +124,9 @@ def test_refuses_the_source_folder_before_writing_anything(
 
 def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series: Series) -> None:
     """Open the series with core.imaging, classify with a tiny model, export everything, validate."""
-    from core.classifier import Classifier
     from core.imaging import PixelStore, open_paths
-    from core.model_config import load_model_config
+    from core.model.classifier import Classifier
+    from core.model.model_config import load_model_config
 
     scan = open_paths([mr_series.folder])
     refs = list(scan.all_series()[0].slices)

@@ -73,7 +73,7 @@ def test_source_dataset_is_not_modified(mr_series: Series) -> None:
 
 def test_uids_are_remapped_consistently_within_one_export(mr_series: Series) -> None:
     deid = Deidentifier()
-    first, second = deid.apply_all(mr_series.headers[:2])
+    first, second = (deid.apply(header) for header in mr_series.headers[:2])
     assert first.StudyInstanceUID == second.StudyInstanceUID != mr_series.headers[0].StudyInstanceUID
     assert first.SeriesInstanceUID == second.SeriesInstanceUID
     assert first.SOPInstanceUID != second.SOPInstanceUID

@@ -9,10 +9,11 @@ import pydicom
 import pytest
 
 from core.export.deidentify import UidMap
+from core.export.dicom_common import save_dicom
 from core.export.overlay import burn_in_overlay
 from core.export.records import SliceResult, read_header
-from core.export.secondary_capture import write_secondary_capture
-from core.export.structured_report import read_findings, write_structured_report
+from core.export.secondary_capture import build_secondary_capture
+from core.export.structured_report import build_structured_report, read_findings
 from export.helpers import ALGORITHM, CLASS_NAMES, dciodvfy_errors, make_prediction
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-dicom" / "enhanced-multiframe"
@@ -30,9 +31,10 @@ def test_frames_of_real_enhanced_mr(tmp_path: Path, path: Path) -> None:
     ]
     uid_map = UidMap()
     sr_path, sc_path = tmp_path / "sr.dcm", tmp_path / "sc.dcm"
-    write_structured_report(sr_path, results, ALGORITHM, deidentify=True, uid_map=uid_map)
+    save_dicom(build_structured_report(results, ALGORITHM, deidentify=True, uid_map=uid_map), sr_path)
     picture = burn_in_overlay(np.zeros((64, 64), np.uint8), results[1].prediction.heatmap)
-    write_secondary_capture(sc_path, header, picture, frame=frames - 1, deidentify=True, uid_map=uid_map)
+    capture = build_secondary_capture(header, picture, frame=frames - 1, deidentify=True, uid_map=uid_map)
+    save_dicom(capture, sc_path)
     assert dciodvfy_errors(sr_path) == [] and dciodvfy_errors(sc_path) == []
     findings = read_findings(sr_path, CLASS_NAMES)
     expected_frames = [1, frames] if frames > 1 else [None, None]

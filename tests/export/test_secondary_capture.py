@@ -1,4 +1,7 @@
-"""DICOM Secondary Capture: validators, references, burned-in flag, de-identification."""
+"""DICOM Secondary Capture: validators, references, burned-in flag, de-identification.
+
+The SC is built with :func:`build_secondary_capture` and written with :func:`save_dicom`, as
+:func:`write_series_dicom` does (beside its SR)."""
 
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import EnhancedMRImageStorage, generate_uid
 
 from core.export.deidentify import UidMap
+from core.export.dicom_common import save_dicom
+from core.export.dicom_outputs import write_series_dicom
 from core.export.errors import DestinationError, ExportError
 from core.export.overlay import burn_in_overlay
 from core.export.records import SliceResult
-from core.export.secondary_capture import write_secondary_capture
+from core.export.secondary_capture import build_secondary_capture
 from export.helpers import (
     ALGORITHM,
     PATIENT_NAME,
@@ -37,7 +42,9 @@ def test_sc_same_patient_validates(tmp_path: Path, slice_results: list[SliceResu
     key = slice_results[1]
     target = tmp_path / "out" / "sc.dcm"
     assert key.header is not None
-    write_secondary_capture(target, key.header, _picture(key), prediction=key.prediction, algorithm=ALGORITHM)
+    save_dicom(
+        build_secondary_capture(key.header, _picture(key), prediction=key.prediction, algorithm=ALGORITHM), target
+    )
     assert dciodvfy_errors(target) == []
     dump = run_tool(require_tool("dcmdump"), str(target))
     assert dump.returncode == 0 and "SecondaryCaptureImageStorage" in dump.stdout
@@ -61,7 +68,7 @@ def test_sc_deidentified_has_no_identifiers(
     assert key.header is not None
     uid_map = UidMap()
     target = tmp_path / "sc_deid.dcm"
-    write_secondary_capture(target, key.header, _picture(key), deidentify=True, uid_map=uid_map)
+    save_dicom(build_secondary_capture(key.header, _picture(key), deidentify=True, uid_map=uid_map), target)
     assert dciodvfy_errors(target) == []
     assert leaked_identifiers(target, mr_series) == []
     sc = pydicom.dcmread(target)
@@ -75,7 +82,7 @@ def test_sc_from_bundled_pydicom_file(tmp_path: Path) -> None:
     picture = burn_in_overlay(np.zeros((64, 64), np.uint8), None)
     for deidentify in (False, True):
         target = tmp_path / f"sc_{deidentify}.dcm"
-        write_secondary_capture(target, header, picture, deidentify=deidentify)
+        save_dicom(build_secondary_capture(header, picture, deidentify=deidentify), target)
         assert dciodvfy_errors(target) == []
         if deidentify:
             assert str(header.PatientName).encode() not in target.read_bytes()
@@ -92,7 +99,7 @@ def test_sc_references_the_frame_of_a_multiframe_source(tmp_path: Path) -> None:
     shared.PlaneOrientationSequence = DicomSequence([plane])
     header.SharedFunctionalGroupsSequence = DicomSequence([shared])
     target = tmp_path / "sc_mf.dcm"
-    write_secondary_capture(target, header, burn_in_overlay(np.zeros((8, 8), np.uint8), None), frame=2)
+    save_dicom(build_secondary_capture(header, burn_in_overlay(np.zeros((8, 8), np.uint8), None), frame=2), target)
     sc = pydicom.dcmread(target)
     assert sc.SourceImageSequence[0].ReferencedFrameNumber == 3
     assert list(sc.PatientOrientation) == ["P", "F"]
@@ -103,14 +110,16 @@ def test_sc_refusals(tmp_path: Path, slice_results: list[SliceResult], mr_series
     key = slice_results[1]
     assert key.header is not None
     with pytest.raises(DestinationError):
-        write_secondary_capture(mr_series.folder / "sc.dcm", key.header, _picture(key), sources=mr_series.paths)
+        write_series_dicom(
+            mr_series.folder, slice_results, ALGORITHM, key_picture=_picture(key), sources=mr_series.paths
+        )
     with pytest.raises(ExportError, match="RGB uint8"):
-        write_secondary_capture(tmp_path / "sc.dcm", key.header, np.zeros((8, 8), np.uint8))
+        build_secondary_capture(key.header, np.zeros((8, 8), np.uint8))
     incomplete = Dataset()
     incomplete.PatientName = "X"
     with pytest.raises(ExportError, match="lacks"):
-        write_secondary_capture(tmp_path / "sc.dcm", incomplete, _picture(key))
-    assert not (tmp_path / "sc.dcm").exists() and sorted(p.name for p in mr_series.folder.iterdir()) == [
+        build_secondary_capture(incomplete, _picture(key))
+    assert sorted(p.name for p in mr_series.folder.iterdir()) == [
         "IM0000.dcm",
         "IM0001.dcm",
         "IM0002.dcm",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.export.series_summary import aggregation_rule, summarize_series
+from core.model.series_summary import aggregation_rule, summarize_series
 from export.helpers import make_prediction
 
 

@@ -1,4 +1,7 @@
-"""DICOM Structured Report: validators, highdicom read-back, algorithm, references, de-identification."""
+"""DICOM Structured Report: validators, highdicom read-back, algorithm, references, de-identification.
+
+The SR is built with :func:`build_structured_report` and written with :func:`save_dicom`, as
+:func:`core.export.dicom_outputs.write_series_dicom` does."""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ import pydicom
 import pytest
 
 from core.export.deidentify import UidMap
+from core.export.dicom_common import save_dicom
 from core.export.errors import ExportError
 from core.export.records import SliceResult
-from core.export.structured_report import read_findings, write_structured_report
+from core.export.structured_report import build_structured_report, read_findings
 from export.helpers import (
     ALGORITHM,
     CLASS_NAMES,
@@ -27,7 +31,7 @@ from export.helpers import (
 
 def test_sr_validates_and_reads_back(tmp_path: Path, slice_results: list[SliceResult], mr_series: Series) -> None:
     target = tmp_path / "out" / "sr.dcm"
-    write_structured_report(target, slice_results, ALGORITHM)
+    save_dicom(build_structured_report(slice_results, ALGORITHM), target)
     assert dciodvfy_errors(target) == []
     dump = run_tool(require_tool("dcmdump"), str(target))
     assert dump.returncode == 0 and "ComprehensiveSRStorage" in dump.stdout
@@ -55,14 +59,14 @@ def test_source_headers_are_not_modified(tmp_path: Path, mr_series: Series) -> N
     del header.AccessionNumber, header.StudyID  # Type 2 keys the writers must add to their own copy only
     result = SliceResult(str(mr_series.paths[0]), 0, make_prediction((0.7, 0.1, 0.1, 0.1)), header)
     before = header.to_json_dict()
-    write_structured_report(tmp_path / "sr.dcm", [result], ALGORITHM)
-    write_structured_report(tmp_path / "sr_deid.dcm", [result], ALGORITHM, deidentify=True)
+    save_dicom(build_structured_report([result], ALGORITHM), tmp_path / "sr.dcm")
+    save_dicom(build_structured_report([result], ALGORITHM, deidentify=True), tmp_path / "sr_deid.dcm")
     assert header.to_json_dict() == before and "AccessionNumber" not in header
 
 
 def test_sr_names_the_algorithm(tmp_path: Path, slice_results: list[SliceResult]) -> None:
     target = tmp_path / "sr.dcm"
-    write_structured_report(target, slice_results[:1], ALGORITHM)
+    save_dicom(build_structured_report(slice_results[:1], ALGORITHM), target)
     sr = hd.sr.srread(target)
     names = hd.sr.utils.find_content_items(sr, name=pydicom.sr.codedict.codes.DCM.AlgorithmName, recursive=True)
     versions = hd.sr.utils.find_content_items(sr, name=pydicom.sr.codedict.codes.DCM.AlgorithmVersion, recursive=True)
@@ -75,7 +79,7 @@ def test_sr_names_the_algorithm(tmp_path: Path, slice_results: list[SliceResult]
 def test_sr_deidentified(tmp_path: Path, slice_results: list[SliceResult], mr_series: Series) -> None:
     uid_map = UidMap()
     target = tmp_path / "sr_deid.dcm"
-    write_structured_report(target, slice_results, ALGORITHM, deidentify=True, uid_map=uid_map)
+    save_dicom(build_structured_report(slice_results, ALGORITHM, deidentify=True, uid_map=uid_map), target)
     assert dciodvfy_errors(target) == []
     assert leaked_identifiers(target, mr_series) == []
     sr = pydicom.dcmread(target)
@@ -90,19 +94,18 @@ def test_sr_deidentified(tmp_path: Path, slice_results: list[SliceResult], mr_se
 
 def test_sr_refusals(tmp_path: Path, slice_results: list[SliceResult]) -> None:
     with pytest.raises(ExportError, match="no classified"):
-        write_structured_report(tmp_path / "sr.dcm", [], ALGORITHM)
+        build_structured_report([], ALGORITHM)
     png_result = SliceResult(source="/data/a.png", frame=0, prediction=slice_results[0].prediction)
     with pytest.raises(ExportError, match="DICOM sources"):
-        write_structured_report(tmp_path / "sr.dcm", [png_result], ALGORITHM)
+        build_structured_report([png_result], ALGORITHM)
     (tmp_path / "not_sr.dcm").write_bytes(b"nothing")
     with pytest.raises(ExportError, match="not a NeuroReview Structured Report"):
         read_findings(tmp_path / "not_sr.dcm", CLASS_NAMES)
-    assert not (tmp_path / "sr.dcm").exists()
 
 
 def test_sr_says_not_for_diagnostic_use(tmp_path: Path, slice_results: list[SliceResult]) -> None:
     target = tmp_path / "sr.dcm"
-    write_structured_report(target, slice_results, ALGORITHM)
+    save_dicom(build_structured_report(slice_results, ALGORITHM), target)
     sr = hd.sr.srread(target)
     comments = hd.sr.utils.find_content_items(sr, name=pydicom.sr.codedict.codes.DCM.Comment)
     assert [c.TextValue for c in comments] == ["Research use only - not for diagnostic use"]

@@ -30,15 +30,32 @@ def test_project_keeps_its_layering() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+CORE_LAYERS = ("cli", "export", "model", "imaging", "platform")
+
+
+def _skeleton(root: Path) -> None:
+    """Empty packages with the project's names and its contracts, for a contract to bite on."""
+    for package in ("core", "training", "desktop_app", *(f"core/{layer}" for layer in CORE_LAYERS)):
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text(_contract_section())
+
+
 def test_contract_fails_when_core_imports_qt(tmp_path: Path) -> None:
-    for package in ("core", "training", "desktop_app"):
-        (tmp_path / package).mkdir()
-        (tmp_path / package / "__init__.py").write_text("")
-    (tmp_path / "core" / "sneaky.py").write_text("from PySide6 import QtCore  # forbidden\n")
-    (tmp_path / "pyproject.toml").write_text(_contract_section())
+    _skeleton(tmp_path)
+    (tmp_path / "core" / "model" / "sneaky.py").write_text("from PySide6 import QtCore  # forbidden\n")
     result = _lint(tmp_path)
     assert result.returncode != 0
-    assert re.search(r"core\.sneaky -> PySide6", result.stdout), result.stdout
+    assert re.search(r"core\.model\.sneaky -> PySide6", result.stdout), result.stdout
+
+
+def test_contract_fails_when_a_core_layer_imports_upwards(tmp_path: Path) -> None:
+    _skeleton(tmp_path)
+    (tmp_path / "core" / "model" / "network.py").write_text("")
+    (tmp_path / "core" / "platform" / "upward.py").write_text("import core.model.network  # forbidden\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    assert re.search(r"core\.platform\.upward -> core\.model\.network", result.stdout), result.stdout
 
 
 def test_no_pickle_or_load_model_in_the_source_tree() -> None:

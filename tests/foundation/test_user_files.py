@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = """
-from core.model import Architecture, build_vgg19
+from core.model.network import Architecture, build_vgg19
 build_vgg19(Architecture(input_size=16, widths=(2, 2, 4, 4, 4)))
 """
 

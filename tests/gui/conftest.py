@@ -45,6 +45,6 @@ def app_settings(tmp_path: Path) -> AppSettings:
 @pytest.fixture(scope="session")
 def tiny_classifier(tiny_weights_dir: Path):
     """One tiny Classifier for the whole session (TensorFlow is imported once)."""
-    from core.classifier import Classifier
+    from core.model.classifier import Classifier
 
     return Classifier.from_folder(tiny_weights_dir)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.classifier_process import ClassifierProcess, ClassifierProcessError
+from core.model.classifier_process import ClassifierProcess, ClassifierProcessError
 from desktop_app.inference_worker import InferenceWorker, ModelInfo
 
 REPO = Path(__file__).resolve().parents[2]

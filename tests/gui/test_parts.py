@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.imaging import SliceMetadata, SliceRef, Window
-from core.prediction import Prediction
+from core.model.prediction import Prediction
 from desktop_app.colormap import COLORMAPS, colorize, legend_strip, lut
 from desktop_app.inference_worker import InferenceWorker, SliceOutcome, SliceRequest
 from desktop_app.overlays import corner_text
@@ -96,7 +96,7 @@ def test_settings_round_trip(app_settings: AppSettings) -> None:
 
 
 class _FakeClassifier:
-    """Stands in for core.classifier.Classifier to observe which requests reach the model."""
+    """Stands in for core.model.classifier.Classifier to observe which requests reach the model."""
 
     def __init__(self, config) -> None:
         self.config = config
@@ -110,8 +110,8 @@ class _FakeClassifier:
 
 
 def test_worker_keeps_only_the_latest_slice_request(qtbot, tmp_path: Path) -> None:
-    from core.model import Architecture
-    from core.model_config import ModelConfig
+    from core.model.model_config import ModelConfig
+    from core.model.network import Architecture
 
     fake = _FakeClassifier(ModelConfig(architecture=Architecture(input_size=16)))
     rendered = np.zeros((20, 24), dtype=np.uint8)
@@ -159,8 +159,8 @@ def test_viewer_pixmaps_follow_the_device_pixel_ratio(qtbot) -> None:
 
 
 def test_worker_turns_an_exception_into_an_error_and_stays_usable(qtbot, tmp_path: Path) -> None:
-    from core.model import Architecture
-    from core.model_config import ModelConfig
+    from core.model.model_config import ModelConfig
+    from core.model.network import Architecture
     from desktop_app.inference_worker import SeriesRequest
 
     fake = _FakeClassifier(ModelConfig(architecture=Architecture(input_size=16)))
@@ -222,8 +222,8 @@ def test_viewer_is_crisp_at_device_pixel_ratio_two(tmp_path: Path) -> None:
 
 
 def test_about_box_says_whether_test_time_flip_is_on() -> None:
-    from core.model import Architecture
-    from core.model_config import ModelConfig
+    from core.model.model_config import ModelConfig
+    from core.model.network import Architecture
     from desktop_app.dialogs import model_card_html
 
     arch = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from core.locator import resource_path
+from core.platform.locator import resource_path
 from desktop_app.main_window import MainWindow
 from desktop_app.settings import AppSettings
 from desktop_app.watchdog import StallWatchdog

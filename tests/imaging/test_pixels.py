@@ -14,7 +14,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import RLELossless
 
 from core.imaging import InvalidImageError, PixelStore, SliceRef, Window, open_paths
-from core.render import render_for_model
+from core.imaging.render import render_for_model
 
 
 def only_slice(path: Path) -> SliceRef:
@@ -395,8 +395,8 @@ def test_frames_without_compressed_data_say_so(tmp_path: Path, has_bot: bool) ->
 
 
 def test_frames_decode_from_the_header_read_at_opening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """pixel_array(path, index) parses the whole header again for each frame (60 ms per frame of a
-    64-frame enhanced MR); frames are decoded from the header the store already holds instead."""
+    """pixel_array(path, index) parses the whole header again for each frame (slow for a large
+    multi-frame file); frames are decoded from the header the store already holds instead."""
     import pydicom.pixels.utils
 
     def reparse(*args: object, **kwargs: object) -> None:

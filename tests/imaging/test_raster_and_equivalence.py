@@ -11,7 +11,7 @@ from PIL import Image
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from core.imaging import PixelStore, SliceRef, open_paths
-from core.render import render_for_model
+from core.imaging.render import render_for_model
 
 
 def only_slice(path: Path) -> SliceRef:

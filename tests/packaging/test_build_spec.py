@@ -145,7 +145,7 @@ EXCLUSION_PROBE = textwrap.dedent(
     import numpy as np
     from pathlib import Path
     import core.export, desktop_app.main_window, desktop_app.self_test
-    from core.classifier import Classifier
+    from core.model.classifier import Classifier
     clf = Classifier.from_folder(Path(sys.argv[1]))
     (p,) = clf.predict([np.arange(400, dtype=np.uint8).reshape(20, 20)], heatmap=True)
     assert p.heatmap is not None and p.heatmap.shape == (20, 20)

@@ -2,7 +2,7 @@
 
 Run by ``test_privacy.py`` as ``python session_run.py SRC WEIGHTS OUT REPORT``: installs the network
 guard first (a Python audit hook plus patched ``socket`` functions), then imports TensorFlow, opens
-and renders every image (core.imaging), classifies (core.classifier), exports (core.export and
+and renders every image (core.imaging), classifies (core.model.classifier), exports (core.export and
 ``neuroreview-classify`` with --out/--heatmaps/--pdf/--dicom-out), and drives the review window
 offscreen (open, classify slice and series, close).  Writes a JSON report of what it did and every
 network attempt.  Not a test module itself.
@@ -79,12 +79,12 @@ def core_session(src: Path, weights: Path, out: Path, done: list[str]) -> None:
 
     import tensorflow  # noqa: F401 - its import is part of the session
 
-    from core.app_logging import configure_logging
-    from core.classifier import Classifier
     from core.export import write_results_csv, write_results_json, write_view_png
     from core.export.records import SliceResult
     from core.export.tables import result_rows
     from core.imaging import PixelStore, open_paths
+    from core.model.classifier import Classifier
+    from core.platform.app_logging import configure_logging
 
     configure_logging(level=logging.DEBUG)
     done.append("tensorflow imported")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.app_logging import configure_logging
-from core.audit import AuditLog, main, pseudonym, verify_chain
+from core.platform.app_logging import configure_logging
+from core.platform.audit import AuditLog, main, pseudonym, verify_chain
 
 
 @pytest.fixture(autouse=True)

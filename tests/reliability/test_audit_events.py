@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.audit import AuditLog, pseudonym, verify_chain
-from core.audit_events import record_classified, record_exported, record_opened
+from core.platform.audit import AuditLog, pseudonym, verify_chain
+from core.platform.audit_events import record_classified, record_exported, record_opened
 
 SOURCE = "/data/Rossi_Maria/PID-7731-XQ/IM0001.dcm"
 

@@ -82,7 +82,7 @@ class ProbeClassifier:
 
 @pytest.fixture(scope="module")
 def tiny_classifier(tiny_weights_dir: Path) -> Any:
-    from core.classifier import Classifier
+    from core.model.classifier import Classifier
 
     return Classifier.from_folder(tiny_weights_dir)
 
@@ -249,10 +249,10 @@ def test_gpu_out_of_memory_falls_back_to_smaller_batch_then_cpu(tiny_weights_dir
     """Simulated OOM through the classifier's chunk runner: halve the batch, then the CPU, and say so."""
     import tensorflow as tf
 
-    from core import device as dev
-    from core.classifier import Classifier
-    from core.model import build_vgg19
-    from core.model_config import load_model_config, verified_weights_path
+    from core.model import device as dev
+    from core.model.classifier import Classifier
+    from core.model.model_config import load_model_config, verified_weights_path
+    from core.model.network import build_vgg19
 
     config = load_model_config(tiny_weights_dir)
     model = build_vgg19(config.architecture)

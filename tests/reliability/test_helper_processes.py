@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 PARENT = """
 import os, sys, time
-from core.helper_process import one_worker_executor
+from core.platform.helper_process import one_worker_executor
 
 if __name__ == "__main__":
     executor = one_worker_executor()

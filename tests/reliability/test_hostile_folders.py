@@ -137,7 +137,7 @@ def test_non_utf8_file_names(tmp_path: Path, tally) -> None:
     messages = [str(e.message) + str(e.path) for e in result.errors]
     ok = len(opened) == 3 and all(np.array_equal(v, values) for v in opened) and len(result.errors) == 1
     ok = ok and all(isinstance(m, str) for m in messages)
-    from core.audit import pseudonym
+    from core.platform.audit import pseudonym
 
     ok = ok and all(len(pseudonym(r.path)) == 16 for r in result.all_slices())
     assert tally.case(GROUP, ok), (len(opened), messages)

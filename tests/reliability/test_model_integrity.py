@@ -18,8 +18,8 @@ import h5py
 import numpy as np
 import pytest
 
-from core.model import Architecture
-from core.model_config import ModelConfig, ModelConfigError, load_model_config, sha256_file
+from core.model.model_config import ModelConfig, ModelConfigError, load_model_config, sha256_file
+from core.model.network import Architecture
 
 GROUP = "Model integrity"
 
@@ -29,7 +29,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, tiny_weights_dir: Path) -
     """The session's tiny weights folder plus, in ``other/``, a second genuine file (another seed)."""
     import keras
 
-    from core.model import build_vgg19
+    from core.model.network import build_vgg19
 
     folder = tmp_path_factory.mktemp("pristine") / "weights"
     shutil.copytree(tiny_weights_dir, folder)
@@ -50,7 +50,7 @@ def _lambda_model(sentinel: Path, arch: Architecture | None):  # type: ignore[no
     """A model whose Lambda layer writes ``sentinel`` whenever it is built or run."""
     import keras
 
-    from core.model import build_vgg19
+    from core.model.network import build_vgg19
 
     def touch(x, path=str(sentinel)):  # type: ignore[no-untyped-def]
         open(path, "w").close()
@@ -119,8 +119,8 @@ VARIANTS = [(case, "digest untouched") for case in CASES] + [(case, "digest rewr
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize(("case", "digest"), VARIANTS)
 def test_hostile_weights_are_refused(pristine: Path, tmp_path: Path, tally, case: str, digest: str) -> None:
-    from core.classifier import Classifier, ClassifierLoadError
-    from core.model_config import WeightsIntegrityError
+    from core.model.classifier import Classifier, ClassifierLoadError
+    from core.model.model_config import WeightsIntegrityError
 
     shutil.copytree(pristine / "other", tmp_path / "pristine_other")
     path, config = _copy(pristine, tmp_path / "weights")
@@ -146,7 +146,7 @@ def test_weights_file_outside_the_folder_is_refused(pristine: Path, tmp_path: Pa
     data = json.loads(config_path.read_text())
     data["weights_file"] = "../../etc/passwd"
     config_path.write_text(json.dumps(data))
-    from core.classifier import Classifier
+    from core.model.classifier import Classifier
 
     with pytest.raises(ModelConfigError) as info:
         Classifier.from_folder(tmp_path / "weights", warm_up=False)
@@ -155,7 +155,7 @@ def test_weights_file_outside_the_folder_is_refused(pristine: Path, tmp_path: Pa
 
 def test_pristine_weights_still_load(pristine: Path, tmp_path: Path) -> None:
     """Positive control: the untouched folder loads and classifies."""
-    from core.classifier import Classifier
+    from core.model.classifier import Classifier
 
     path, _ = _copy(pristine, tmp_path / "weights")
     classifier = Classifier.from_folder(path.parent, warm_up=False)

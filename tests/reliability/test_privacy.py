@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 from reliability_kit import PATIENT_ID, PATIENT_NAME, fingerprints, mr_dataset, pixels, write_dicom
 
-from core.audit import verify_chain
-from core.model_config import load_model_config
+from core.model.model_config import load_model_config
+from core.platform.audit import verify_chain
 
 GROUP = "Privacy and data safety"
 SESSION = Path(__file__).with_name("session_run.py")

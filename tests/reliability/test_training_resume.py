@@ -43,7 +43,7 @@ def _env(home: Path) -> dict[str, str]:
 
 def _checkpoint_loads(run: Path) -> int:
     """Load every checkpoint file the way ``resume`` does; returns the epoch state.json names."""
-    from core.model import build_vgg19
+    from core.model.network import build_vgg19
     from training import checkpoint as ckpt
     from training.config import TrainConfig
 
@@ -100,7 +100,7 @@ def test_killed_training_run_resumes(tmp_path: Path, tally) -> None:
 def test_crash_while_writing_weights_keeps_the_previous_checkpoint(tmp_path: Path, tally, monkeypatch) -> None:
     import keras
 
-    from core.model import Architecture, build_vgg19
+    from core.model.network import Architecture, build_vgg19
     from training import checkpoint as ckpt
 
     arch = Architecture(input_size=16, channels=1, widths=(2, 2, 4, 4, 4), dropout=0.0)

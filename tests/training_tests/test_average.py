@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.model import build_vgg19
-from core.model_config import load_model_config, verified_weights_path
+from core.model.model_config import load_model_config, verified_weights_path
+from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training import trainer
 from training.average import averaged_weights, reestimate_batch_norm

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.model import build_vgg19
-from core.model_config import load_model_config, verified_weights_path
+from core.model.model_config import load_model_config, verified_weights_path
+from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training import trainer
 from training.cli import main
@@ -78,7 +78,7 @@ def test_export_evaluate_and_load(tiny_dataset: Path, tmp_path: Path) -> None:
     assert f"cross-fitted (5 folds) | {cross['ece']:.4f} |" in card
     model = build_vgg19(config.architecture)
     model.load_weights(verified_weights_path(out, config))
-    from core.preprocess import to_model_input
+    from core.model.preprocess import to_model_input
 
     logits = model.predict(to_model_input([np.zeros((40, 30), np.uint8)], config), verbose=0)
     assert logits.shape == (1, 4) and np.isfinite(logits).all()
@@ -100,8 +100,8 @@ def test_export_evaluate_and_load(tiny_dataset: Path, tmp_path: Path) -> None:
 
 
 def test_export_with_test_time_flip_measures_the_averaged_prediction(tiny_dataset: Path, tmp_path: Path) -> None:
-    from core.classifier import Classifier
-    from core.preprocess import to_model_input
+    from core.model.classifier import Classifier
+    from core.model.preprocess import to_model_input
     from training.metrics import classification_metrics
 
     cache = tmp_path / "cache"
@@ -130,13 +130,13 @@ def test_export_with_test_time_flip_measures_the_averaged_prediction(tiny_datase
     # the application classifies the same way: its probabilities are the averaged ones
     clf = Classifier.from_folder(tmp_path / "w", warm_up=False)
     first = clf.predict([images[0]])[0]
-    from core.classifier import softmax
+    from core.model.classifier import softmax
 
     np.testing.assert_allclose(first.probabilities, softmax(averaged[:1], config.temperature)[0], atol=1e-4)
 
 
 def test_evaluate_on_a_runs_validation_split_with_and_without_flip(tiny_dataset: Path, tmp_path: Path) -> None:
-    from core.preprocess import to_model_input
+    from core.model.preprocess import to_model_input
     from training.metrics import classification_metrics
 
     cache = tmp_path / "cache"

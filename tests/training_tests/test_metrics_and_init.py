@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from core.classifier import softmax
-from core.model import Architecture, build_vgg19
+from core.model.classifier import softmax
+from core.model.network import Architecture, build_vgg19
 from training.errors import TrainingError
 from training.imagenet_init import load_imagenet_convolutions
 from training.metrics import (

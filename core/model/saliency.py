@@ -15,7 +15,7 @@ black (the input value of a 0 pixel), and the map is the drop of the class proba
 ``max(p - p_occluded, 0)``.
 
 :func:`to_slice_geometry` maps a feature-resolution map back through the resize and the square
-padding of :mod:`core.preprocess`, so it lines up pixel for pixel with the model-rendered slice.
+padding of :mod:`core.model.preprocess`, so it lines up pixel for pixel with the model-rendered slice.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.preprocess import square_pad_box
+from core.model.preprocess import square_pad_box
 
 GRADCAM = "gradcam"
 GRADCAM_PLUS_PLUS = "gradcam++"

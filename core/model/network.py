@@ -61,7 +61,7 @@ def build_vgg19(arch: Architecture, input_size: int | None = None, *, any_size: 
     fully convolutional up to global pooling, so weights are shared across sizes) and
     ``any_size=True`` leaves height and width open (progressive-resizing training).
     """
-    from core.user_paths import keep_keras_home_private
+    from core.platform.user_paths import keep_keras_home_private
 
     keep_keras_home_private()
     import keras

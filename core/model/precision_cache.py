@@ -2,7 +2,7 @@
 
 The self-check (agreement with float32 on probe slices, and speed) depends only on the weights, the
 config, the CPU and the TensorFlow/Keras versions; its outcome is stored under the user cache
-folder (:func:`core.user_paths.cache_dir`) keyed by all of them.  A missing, unreadable or foreign
+folder (:func:`core.platform.user_paths.cache_dir`) keyed by all of them.  A missing, unreadable or foreign
 cache file is ignored: the self-check simply runs again.
 """
 
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from core.device import PrecisionDecision
+from core.model.device import PrecisionDecision
 
 CACHE_FILE = "precision_checks.json"
 MAX_ENTRIES = 32
@@ -43,7 +43,7 @@ def decision_key(weights_sha256: str, config_json: dict[str, Any], versions: str
 
 
 def _path() -> Path:
-    from core.user_paths import cache_dir
+    from core.platform.user_paths import cache_dir
 
     return cache_dir() / CACHE_FILE
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.model import LAST_CONV_LAYER, LOGITS_LAYER
+from core.model.network import LAST_CONV_LAYER, LOGITS_LAYER
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -40,7 +40,7 @@ def bfloat16_copy(model: keras.Model) -> keras.Model:
 
 
 class InferenceGraph:
-    """Compiled forward functions for one Keras classifier built by :func:`core.model.build_vgg19`."""
+    """Compiled forward functions for one Keras classifier built by :func:`core.model.network.build_vgg19`."""
 
     def __init__(self, model: keras.Model) -> None:
         import keras

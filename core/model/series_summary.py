@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.model_config import NO_TUMOR_CLASS
-from core.prediction import Prediction
+from core.model.model_config import NO_TUMOR_CLASS
+from core.model.prediction import Prediction
 
 DEFAULT_THRESHOLD = 0.5
 

@@ -21,18 +21,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core import device as dev
-from core import precision_cache
-from core.model_config import ModelConfig, load_model_config, verified_weights_path
-from core.prediction import Prediction
-from core.preprocess import flip_averaged_logits, to_model_input
-from core.saliency import OCCLUSION, check_method, occlusion_inputs, occlusion_map, saliency_maps, to_slice_geometry
-from core.weights_file import check_weights_file
+from core.model import device as dev
+from core.model import precision_cache
+from core.model.model_config import ModelConfig, load_model_config, verified_weights_path
+from core.model.prediction import Prediction
+from core.model.preprocess import flip_averaged_logits, to_model_input
+from core.model.saliency import (
+    OCCLUSION,
+    check_method,
+    occlusion_inputs,
+    occlusion_map,
+    saliency_maps,
+    to_slice_geometry,
+)
+from core.model.weights_file import check_weights_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from core.inference_graph import InferenceGraph
+    from core.model.inference_graph import InferenceGraph
 
 SPEED_MARGIN = 0.95  # bfloat16 must take at most 95% of the float32 time to be chosen
 MIN_LABEL_AGREEMENT = 0.995  # bfloat16 vs float32 on validation images, when the config records it
@@ -58,7 +65,7 @@ def _check_slices(rendered: Sequence[NDArray[np.uint8]]) -> list[NDArray[np.uint
         if arr.ndim != 2 or arr.dtype != np.uint8 or 0 in arr.shape:
             raise ValueError(
                 f"slice {i} is not a model-rendered uint8 (H, W) image (got {arr.dtype} {arr.shape}); "
-                "use core.render.render_for_model first"
+                "use core.imaging.render.render_for_model first"
             )
         slices.append(arr)
     return slices
@@ -82,9 +89,9 @@ class Classifier:
         ``device`` ("CPU"/"GPU") and ``precision`` ("float32"/"bfloat16") override the automatic
         choices (``$NEUROREVIEW_PRECISION`` also forces the precision); ``remember_precision``
         stores the bfloat16 self-check's outcome in the user cache and reuses it next time
-        (:mod:`core.precision_cache`).
+        (:mod:`core.model.precision_cache`).
         """
-        from core.inference_graph import InferenceGraph
+        from core.model.inference_graph import InferenceGraph
 
         try:
             forced = precision or dev.precision_override()
@@ -106,20 +113,20 @@ class Classifier:
 
     @classmethod
     def from_folder(cls, folder: Path | None = None, *, warm_up: bool = True) -> Classifier:
-        """Load the classifier from a weights folder (default: :func:`core.locator.weights_dir`).
+        """Load the classifier from a weights folder (default: :func:`core.platform.locator.weights_dir`).
 
         Raises ModelConfigError (bad config), WeightsIntegrityError (missing file or SHA-256
         mismatch, checked before any weight is read) or ClassifierLoadError.
         """
-        from core.locator import weights_dir
-        from core.user_paths import keep_keras_home_private
+        from core.platform.locator import weights_dir
+        from core.platform.user_paths import keep_keras_home_private
 
         keep_keras_home_private()
         folder = Path(folder) if folder is not None else weights_dir()
         config = load_model_config(folder)
         path = verified_weights_path(folder, config)
-        check_weights_file(path)  # issue 10: plain HDF5 weights only (no .keras/whole model/external links)
-        from core.model import build_vgg19
+        check_weights_file(path)  # plain HDF5 weights only (no .keras/whole model/external links)
+        from core.model.network import build_vgg19
 
         model = build_vgg19(config.architecture)
         try:
@@ -311,13 +318,13 @@ class Classifier:
         )
 
     def _decide_precision(self, model: keras.Model, forced: str | None) -> dev.PrecisionDecision:
-        """float32 or bfloat16 (see :func:`core.device.choose_precision`).
+        """float32 or bfloat16 (see :func:`core.model.device.choose_precision`).
 
         Agreement means: the config's ``metrics["bfloat16_label_agreement"]`` (share of validation
         images with the same label in both precisions), when recorded, is at least 99.5%, and on the
         deterministic probe slices the labels match and probabilities differ by at most 0.02.
         """
-        from core.inference_graph import InferenceGraph, bfloat16_copy
+        from core.model.inference_graph import InferenceGraph, bfloat16_copy
 
         candidate: list[InferenceGraph] = []
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.model import Architecture
+from core.model.network import Architecture
 
 CONFIG_FILENAME = "model_config.json"
 CONFIG_SCHEMA = "neuroreview.model-config/1"

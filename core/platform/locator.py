@@ -13,12 +13,12 @@ def install_root() -> Path:
     """Folder that holds ``weights/`` and ``resources/``.
 
     Frozen app: PyInstaller's ``sys._MEIPASS``; checkout or editable install: the repository root
-    (the parent of the ``core`` package).
+    (the folder that holds the ``core`` package).
     """
     frozen = getattr(sys, "_MEIPASS", None)
     if frozen:
         return Path(frozen)
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]  # core/platform/locator.py
 
 
 def weights_dir() -> Path:

@@ -1,7 +1,7 @@
 """One-line audit calls for the CLI and the GUI: what was opened, classified and exported.
 
-Each function appends one entry to the hash-chained audit log (:class:`core.audit.AuditLog`) and
-writes one line to the application log.  Files are named only by :func:`core.audit.pseudonym`
+Each function appends one entry to the hash-chained audit log (:class:`core.platform.audit.AuditLog`) and
+writes one line to the application log.  Files are named only by :func:`core.platform.audit.pseudonym`
 (salted hashes), never by path or patient identifiers.  An audit log that cannot be written is
 reported in the application log and never stops the user's work.
 """
@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from core.audit import AuditLog, pseudonym
+from core.platform.audit import AuditLog, pseudonym
 
 _log = logging.getLogger("neuroreview.audit")
 

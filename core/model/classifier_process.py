@@ -1,13 +1,13 @@
 """The classifier in a helper process, so that loading TensorFlow never freezes the window.
 
 Importing TensorFlow runs long stretches of native code that hold the interpreter lock (ml_dtypes
-registering its numpy loops alone takes 0.7 s on a 2-core AVX2 machine); from a worker thread of the
-GUI process that froze the event loop for 0.15-0.9 s.  :class:`ClassifierProcess` loads
-:class:`core.classifier.Classifier` in one long-lived ``spawn`` process instead and forwards
+registering its numpy loops, for one); from a worker thread of the GUI process that froze the event
+loop visibly.  :class:`ClassifierProcess` loads
+:class:`core.model.classifier.Classifier` in one long-lived ``spawn`` process instead and forwards
 ``predict`` to it, so the GUI process never imports TensorFlow.  Slices and predictions cross the
 boundary pickled (kilobytes per slice, a heatmap up to a few megabytes).  If the helper dies, that
 call raises :class:`ClassifierProcessError` and the next call starts and loads a fresh helper; if the
-application is killed, the helper ends too (:mod:`core.helper_process`).
+application is killed, the helper ends too (:mod:`core.platform.helper_process`).
 No Qt here.
 """
 
@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from core.helper_process import one_worker_executor
-from core.model_config import ModelConfig
-from core.prediction import Prediction
+from core.model.model_config import ModelConfig
+from core.model.prediction import Prediction
+from core.platform.helper_process import one_worker_executor
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.classifier import Classifier
+    from core.model.classifier import Classifier
 
 _loaded: Classifier | None = None  # the helper process's classifier
 
@@ -61,7 +61,7 @@ def _plain_errors() -> Iterator[None]:
 def _load(folder: str | None) -> _Description:
     """Runs in the helper: load the classifier; errors come back as RuntimeError with their message."""
     global _loaded
-    from core.classifier import Classifier
+    from core.model.classifier import Classifier
 
     with _plain_errors():
         _loaded = Classifier.from_folder(Path(folder) if folder is not None else None)
@@ -79,7 +79,7 @@ def _predict(rendered: list[NDArray[np.uint8]], heatmap: bool | str, method: str
 
 
 class ClassifierProcess:
-    """The part of :class:`core.classifier.Classifier` the workstation uses, served by a helper process.
+    """The part of :class:`core.model.classifier.Classifier` the workstation uses, served by a helper process.
 
     Creating one starts the helper and loads the model there (seconds); it raises the loading error's
     message as RuntimeError, or ClassifierProcessError if the helper dies.  Thread-safe; ``close()``
@@ -128,7 +128,7 @@ class ClassifierProcess:
     def predict(
         self, rendered: Sequence[NDArray[np.uint8]], *, heatmap: bool | str = False, method: str = "gradcam"
     ) -> list[Prediction]:
-        """:meth:`core.classifier.Classifier.predict` in the helper (restarted first if it had died)."""
+        """:meth:`core.model.classifier.Classifier.predict` in the helper (restarted first if it had died)."""
         with self._lock:
             if self._executor is None:
                 self._description = self._start()

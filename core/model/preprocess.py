@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.model_config import ModelConfig
+from core.model.model_config import ModelConfig
 
 _RESAMPLE = {
     "bilinear": Image.Resampling.BILINEAR,

@@ -1,6 +1,6 @@
 """Structural check of a weights file before Keras reads it: plain HDF5 weights, nothing else.
 
-The SHA-256 check (``core.model_config.verified_weights_path``) proves the file is the one the
+The SHA-256 check (``core.model.model_config.verified_weights_path``) proves the file is the one the
 config names; this check refuses what must never be loaded even when someone replaced both the
 file and its digest: a ``.keras`` archive or any non-HDF5 file, a whole saved model (its
 ``model_config`` can hold Lambda layers, i.e. code), and HDF5 external links, external raw
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.model_config import WeightsIntegrityError
+from core.model.model_config import WeightsIntegrityError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # HDF5 format specification, superblock at offset 0
 MODEL_ATTRIBUTES = ("model_config", "training_config", "keras_version_model_config")

@@ -1,6 +1,6 @@
 """Rotating application logs under the platform log folder; no patient names or IDs in them.
 
-Code logs identifiers only through ``core.audit.pseudonym``; ``configure_logging`` installs a
+Code logs identifiers only through ``core.platform.audit.pseudonym``; ``configure_logging`` installs a
 size-rotated file handler (5 files of 2 MB).
 """
 
@@ -10,7 +10,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from core.user_paths import log_dir
+from core.platform.user_paths import log_dir
 
 LOG_FILENAME = "neuroreview.log"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.user_paths import config_dir, data_dir
+from core.platform.user_paths import config_dir, data_dir
 
 AUDIT_FILENAME = "audit.jsonl"
 GENESIS = "0" * 64
