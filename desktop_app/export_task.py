@@ -10,6 +10,7 @@ Research use only - not for diagnostic use (every output says so).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -25,7 +26,8 @@ from core.prediction import Prediction
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
 
-    from core.export import SliceResult
+    from core.export import SliceResult, UidMap
+    from core.export.naming import ExportName
 
 ExportKind = Literal["pdf", "png", "dicom", "csv", "json"]
 
@@ -47,6 +49,20 @@ class ExportRequest:
     colormap: NDArray[np.uint8] | None = None
     opacity: float = 0.5
     deidentify: bool = True
+    uid_map: UidMap | None = None  # the export's own (the de-identified name and files share its pseudonym)
+    name: ExportName | None = None  # DICOM file names; None: built from the content
+
+
+def series_header(refs: Sequence[SliceRef]) -> Dataset | None:
+    """The DICOM header of a series' first slice (it names the export), or None for PNG/JPEG or unreadable files."""
+    from core.export import ExportError, read_header
+
+    if not refs or refs[0].kind != "dicom":
+        return None
+    try:
+        return read_header(refs[0].path)
+    except ExportError:
+        return None
 
 
 def _results(request: ExportRequest) -> list[SliceResult]:
@@ -67,6 +83,7 @@ def run_export(request: ExportRequest) -> list[Path]:
         AlgorithmInfo,
         ExportError,
         ReportInput,
+        UidMap,
         burn_in_overlay,
         result_rows,
         summarize_series,
@@ -86,10 +103,11 @@ def run_export(request: ExportRequest) -> list[Path]:
     if not request.predictions:
         raise ExportError("there are no classified slices to export; classify the slice or the series first")
     algorithm = AlgorithmInfo.from_config(request.config)
+    uid_map = request.uid_map if request.uid_map is not None else UidMap()
     results = _results(request)
     summary = summarize_series([r.prediction for r in results])
     if request.kind in ("csv", "json"):
-        rows = result_rows(results, algorithm, deidentify=request.deidentify)
+        rows = result_rows(results, algorithm, deidentify=request.deidentify, uid_map=uid_map)
         if request.kind == "csv":
             write_results_csv(request.target, rows, sources=sources)
         else:
@@ -108,6 +126,7 @@ def run_export(request: ExportRequest) -> list[Path]:
             summary=summary,
             include_identifiers=not request.deidentify,
             heatmap_opacity=request.opacity,
+            uid_map=uid_map,
         )
         write_pdf_report(request.target, report, sources=sources)
         return [request.target]
@@ -122,8 +141,10 @@ def run_export(request: ExportRequest) -> list[Path]:
         results,
         algorithm,
         key_picture=picture,
+        name=request.name,
         summary=summary,
         deidentify=request.deidentify,
+        uid_map=uid_map,
         sources=sources,
     )
 

@@ -6,10 +6,12 @@ and show the outcome.  Nothing here imports TensorFlow; the inference worker doe
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,7 +42,7 @@ from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
 from desktop_app.colormap import colorize, lut
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
 from desktop_app.errors_panel import ErrorsPanel
-from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, with_heatmap_from
+from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, series_header, with_heatmap_from
 from desktop_app.index_worker import IndexWorker
 from desktop_app.inference_worker import (
     ClassifierFactory,
@@ -56,6 +58,10 @@ from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
 from desktop_app.viewer import SliceViewer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.export import UidMap
+    from core.export.naming import ExportName
 
 GESTURES = (
     ("Wheel", "previous / next slice"),
@@ -948,20 +954,36 @@ class MainWindow(QMainWindow):
         )
 
     def export_dialog(self, kind: ExportKind) -> None:
-        start = self.settings.export_folder or str(Path.home())
+        from core.export import UidMap
+        from core.export.naming import export_name
+
+        if self.series is None:
+            self._on_export_failed("open a study first")
+            return
+        start = Path(self.settings.export_folder)
+        uid_map = UidMap()  # the export's own: the pseudonym in the proposed name is the one in the files
+        header = series_header(self.series.slices)
+        name = export_name(header, deidentify=self.settings.deidentify_exports, uid_map=uid_map)
         if kind == "dicom":
-            folder = QFileDialog.getExistingDirectory(self, "Export DICOM SR and Secondary Capture into", start)
+            folder = QFileDialog.getExistingDirectory(self, "Export DICOM SR and Secondary Capture into", str(start))
             target = Path(folder) if folder else None
         else:
             pattern = {"pdf": "PDF (*.pdf)", "png": "PNG (*.png)", "csv": "CSV (*.csv)", "json": "JSON (*.json)"}[kind]
-            name, _ = QFileDialog.getSaveFileName(self, "Export", str(Path(start) / f"neuroreview.{kind}"), pattern)
-            target = Path(name) if name else None
+            proposed = str(start / name.file_for(kind))
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export", proposed, pattern)
+            target = Path(chosen) if chosen else None
         if target is not None:
             self.settings.export_folder = str(target if kind == "dicom" else target.parent)
-            self.export(kind, target)
+            self.export(kind, target, uid_map=uid_map, name=name)
 
-    def export(self, kind: ExportKind, target: Path) -> None:
-        """Write one export in a pool thread; ``export_finished`` / ``export_failed`` report back."""
+    def export(
+        self, kind: ExportKind, target: Path, *, uid_map: UidMap | None = None, name: ExportName | None = None
+    ) -> None:
+        """Write one export in a pool thread; ``export_finished`` / ``export_failed`` report back.
+
+        ``target`` is the file (PDF, PNG, CSV, JSON) or the folder (DICOM, whose file names come from
+        ``name`` or the content); an existing file is never replaced.
+        """
         from core.export import ExportError
 
         try:
@@ -969,7 +991,7 @@ class MainWindow(QMainWindow):
         except (ExportError, ImagingError) as exc:
             self._on_export_failed(str(exc))
             return
-        task = ExportTask(request)
+        task = ExportTask(dataclasses.replace(request, uid_map=uid_map, name=name))
         task.signals.finished.connect(self._on_export_finished)
         task.signals.failed.connect(self._on_export_failed)
         self.statusBar().showMessage(f"Exporting {kind.upper()}...")

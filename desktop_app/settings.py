@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 
 from desktop_app.colormap import COLORMAPS, DEFAULT_COLORMAP
@@ -117,7 +118,9 @@ class AppSettings:
 
     @property
     def export_folder(self) -> str:
-        return str(self.store.value("export/folder", ""))
+        """The folder last exported into; at first the user's Documents/NeuroReview exports, never home itself."""
+        value = str(self.store.value("export/folder", "") or "")
+        return value or str(Path(platformdirs.user_documents_dir()) / "NeuroReview exports")
 
     @export_folder.setter
     def export_folder(self, value: str) -> None:

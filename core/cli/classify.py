@@ -196,7 +196,8 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 def _rows_stream(out_path: Path | None, stdout: TextIO) -> Iterator[TextIO]:
     """Stdout, or a file that appears at ``out_path`` only when the run completes.
 
-    The rows go to a hidden temporary file beside ``out_path`` that is renamed over it at the end,
+    The rows go to a hidden temporary file beside ``out_path`` that is renamed over it at the end
+    (``--out`` names its file like a shell redirect, so an earlier one is replaced, never truncated),
     so an interrupted or failed run leaves neither a partial file nor a truncated earlier one.
     """
     if out_path is None:
@@ -204,7 +205,7 @@ def _rows_stream(out_path: Path | None, stdout: TextIO) -> Iterator[TextIO]:
         return
     from core.export.destination import atomic_output
 
-    with atomic_output(out_path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+    with atomic_output(out_path, replace=True) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
         yield stream
 
 
@@ -279,6 +280,11 @@ class _Job:
         self.collector = collector
         self.failed: set[Path] = set()
         self.classified = 0
+        self.run_suffix = ""  # heatmap PNGs of this run end with it: a second run into the folder adds files
+        if heat_dir is not None:
+            from core.export.naming import short_suffix
+
+            self.run_suffix = short_suffix()
 
     def classify(self, refs: Sequence[SliceRef]) -> None:
         from core.imaging import ImagingError
@@ -313,7 +319,8 @@ class _Job:
 
         assert self.heat_dir is not None
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref.path.stem)[:60] or "slice"
-        target = self.heat_dir / f"{self.classified + 1:05d}_{stem}_f{ref.frame}_{pred.heatmap_class}.png"
+        name = f"{self.classified + 1:05d}_{stem}_f{ref.frame}_{pred.heatmap_class}_{self.run_suffix}.png"
+        target = self.heat_dir / name
         info = PngInfo()
         info.add_text("Source", f"{ref.path}#{ref.frame}")
         info.add_text("Comment", f"{pred.heatmap_method} for {pred.heatmap_class}; model {pred.model_sha256[:12]}")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.export.destination import check_destination, check_output_folder
     from core.export.dicom_outputs import write_series_dicom
     from core.export.errors import DestinationError, ExportError
+    from core.export.naming import ExportName, export_name
     from core.export.overlay import NOT_FOR_DIAGNOSTIC_USE, blend_heatmap, burn_in_overlay, jet_lut
     from core.export.pdf_report import ReportInput, write_pdf_report
     from core.export.png import write_view_png
@@ -46,6 +47,7 @@ _LAZY: dict[str, str] = {
     "Deidentifier": "core.export.deidentify",
     "DestinationError": "core.export.errors",
     "ExportError": "core.export.errors",
+    "ExportName": "core.export.naming",
     "NOT_FOR_DIAGNOSTIC_USE": "core.export.overlay",
     "RESEARCH_USE_STATEMENT": "core.export.records",
     "ReportInput": "core.export.pdf_report",
@@ -60,6 +62,7 @@ _LAZY: dict[str, str] = {
     "burn_in_overlay": "core.export.overlay",
     "check_destination": "core.export.destination",
     "check_output_folder": "core.export.destination",
+    "export_name": "core.export.naming",
     "group_by_series": "core.export.records",
     "jet_lut": "core.export.overlay",
     "read_findings": "core.export.structured_report",
@@ -91,6 +94,7 @@ __all__ = [
     "Deidentifier",
     "DestinationError",
     "ExportError",
+    "ExportName",
     "ReportInput",
     "ReportedFinding",
     "SeriesSummary",
@@ -103,6 +107,7 @@ __all__ = [
     "burn_in_overlay",
     "check_destination",
     "check_output_folder",
+    "export_name",
     "group_by_series",
     "jet_lut",
     "read_findings",

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.export.destination import check_destination, check_output_folder
-from core.export.errors import ExportError
+from core.export.errors import DestinationError, ExportError
 from core.export.records import AlgorithmInfo, SliceResult, group_by_series, read_header
 from core.prediction import Prediction
 
@@ -37,12 +37,15 @@ Explainer = Callable[[SliceResult], Prediction]
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the export flags (research use only) to ``parser``."""
     group = parser.add_argument_group("exports (research use only - not for diagnostic use)")
-    group.add_argument("--pdf", metavar="FILE", type=Path, help="write a PDF report (one section per series)")
+    group.add_argument(
+        "--pdf", metavar="FILE", type=Path, help="write a PDF report (one section per series); FILE must be new"
+    )
     group.add_argument(
         "--dicom-out",
         metavar="DIR",
         type=Path,
-        help="write a DICOM Structured Report and a Secondary Capture of the key slice per DICOM series",
+        help="write a DICOM Structured Report and a Secondary Capture of the key slice per DICOM series, named "
+        "<patient>_S<series>_SR|SC_<unique>.dcm (existing files are never replaced)",
     )
     group.add_argument(
         "--deidentify",
@@ -71,7 +74,9 @@ def check_cli_destinations(args: argparse.Namespace, sources: Iterable[str | os.
     allow = bool(getattr(args, "allow_beside_source", False))
     sources = list(sources)
     if getattr(args, "pdf", None) is not None:
-        check_destination(args.pdf, sources, allow_beside_source=allow)
+        pdf = check_destination(args.pdf, sources, allow_beside_source=allow)
+        if pdf.exists():
+            raise DestinationError(f"{pdf} already exists; exports never replace a file (choose another name)")
     if getattr(args, "dicom_out", None) is not None:
         check_output_folder(args.dicom_out, sources, allow_beside_source=allow)
 
@@ -149,7 +154,6 @@ def write_cli_exports(
                     series,
                     algorithm,
                     key_picture=picture,
-                    stem=f"series{index:03d}",
                     summary=summary,
                     deidentify=deidentify,
                     uid_map=uid_map,

@@ -20,6 +20,7 @@ from export.helpers import (
     PATIENT_NAME,
     Series,
     dciodvfy_errors,
+    dicom_pair,
     leaked_identifiers,
     require_tool,
     run_tool,
@@ -49,9 +50,8 @@ def test_deidentified_exports_share_uids_and_leak_nothing(
     out = tmp_path / "exports"
     args = _parse("--pdf", str(out / "report.pdf"), "--dicom-out", str(out / "dicom"), "--deidentify")
     outcome = write_cli_exports(args, slice_results, ALGORITHM, _render)
-    names = sorted(p.name for p in outcome.written)
-    assert names == ["report.pdf", "series001_SC.dcm", "series001_SR.dcm"] and outcome.skipped == []
-    sc_path, sr_path = out / "dicom" / "series001_SC.dcm", out / "dicom" / "series001_SR.dcm"
+    sc_path, sr_path = dicom_pair(out / "dicom")
+    assert sorted(outcome.written) == sorted([out / "report.pdf", sc_path, sr_path]) and outcome.skipped == []
     for path in (sc_path, sr_path):
         assert dciodvfy_errors(path) == []
         assert leaked_identifiers(path, mr_series) == []
@@ -122,6 +122,18 @@ def test_refuses_the_source_folder_before_writing_anything(
     assert not (tmp_path / "ok").exists() and not (mr_series.folder / "r.pdf").exists()
 
 
+def test_a_second_run_into_the_same_folders_keeps_the_first(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    dicom, pdf = tmp_path / "dicom", tmp_path / "r.pdf"
+    first = write_cli_exports(_parse("--dicom-out", str(dicom), "--pdf", str(pdf)), slice_results, ALGORITHM, _render)
+    before = {p: p.read_bytes() for p in first.written}
+    with pytest.raises(DestinationError, match=r"r\.pdf already exists; exports never replace a file"):
+        write_cli_exports(_parse("--dicom-out", str(dicom), "--pdf", str(pdf)), slice_results, ALGORITHM, _render)
+    second = write_cli_exports(_parse("--dicom-out", str(dicom)), slice_results, ALGORITHM, _render)
+    assert len(second.written) == 2 and set(second.written).isdisjoint(before)
+    assert sorted(dicom.iterdir()) == sorted([*second.written, *(p for p in before if p.parent == dicom)])
+    assert {p: p.read_bytes() for p in first.written} == before
+
+
 def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series: Series) -> None:
     """Open the series with core.imaging, classify with a tiny model, export everything, validate."""
     from core.classifier import Classifier
@@ -142,10 +154,11 @@ def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series
     args = _parse("--pdf", str(out / "r.pdf"), "--dicom-out", str(out / "dicom"), "--deidentify")
     outcome = collector.export(args, classifier, store)
     assert len(outcome.written) == 3
-    for path in (out / "dicom" / "series001_SC.dcm", out / "dicom" / "series001_SR.dcm"):
+    sc_path, sr_path = dicom_pair(out / "dicom")
+    for path in (sc_path, sr_path):
         assert dciodvfy_errors(path) == []
         assert leaked_identifiers(path, mr_series) == []
-    findings = read_findings(out / "dicom" / "series001_SR.dcm", classifier.class_names)
+    findings = read_findings(sr_path, classifier.class_names)
     assert [f.label for f in findings[:-1]] == [p.label for p in predictions]
     text = run_tool(require_tool("pdftotext"), str(out / "r.pdf"), "-").stdout
     assert load_model_config(tiny_weights_dir).weights_sha256 in text

@@ -289,15 +289,47 @@ def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None
         assert done.args[0] == [tmp_path / name] and (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
     assert len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 8
-    with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
-        window.export("dicom", tmp_path / "dicom")
-    written = done.args[0]
-    assert {p.name for p in written} == {"neuroreview_SR.dcm", "neuroreview_SC.dcm"}
-    sc = pydicom.dcmread(tmp_path / "dicom" / "neuroreview_SC.dcm")
+    exported: list[Path] = []
+    for _ in range(2):  # a second export into the same folder adds files, it never replaces the first
+        with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
+            window.export("dicom", tmp_path / "dicom")
+        exported += done.args[0]
+    assert sorted((tmp_path / "dicom").iterdir()) == sorted(exported) and len(exported) == 4
+    sc = pydicom.dcmread(next(p for p in exported if "_SC_" in p.name))
     assert "DEMO" not in str(sc.get("PatientName", ""))  # de-identified by default
+    assert all(p.name.startswith(f"{sc.PatientID}_S") for p in exported[:2])  # named by the pseudonym
+    with qtbot.waitSignal(window.export_failed, timeout=WAIT_MS) as refused:
+        window.export("csv", tmp_path / "r.csv")  # the file exists: refused, not replaced
+    assert "already exists" in refused.args[0] and len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 8
     with qtbot.waitSignal(window.export_failed, timeout=WAIT_MS) as refused:
         window.export("csv", SAMPLE / "beside-the-source.csv")
     assert not (SAMPLE / "beside-the-source.csv").exists()
+
+
+def test_the_pdf_is_proposed_under_a_content_name_outside_home(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, [SAMPLE])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.classify_current(force=True)
+    proposed: list[str] = []
+
+    def save_dialog(parent: object, title: str, path: str, pattern: str) -> tuple[str, str]:
+        proposed.append(path)
+        return path, pattern
+
+    window.settings.export_folder = str(tmp_path / "exports")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    for _ in range(2):
+        with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS):
+            window.export_dialog("pdf")
+    first, second = (Path(p) for p in proposed)
+    assert first.parent == tmp_path / "exports" and first != second
+    assert first.name.startswith("ANON-") and "_report_" in first.name and first.suffix == ".pdf"
+    assert first.exists() and second.exists()
 
 
 def test_non_square_pixels_are_drawn_at_their_true_aspect(qtbot, window: MainWindow, tmp_path: Path) -> None:
