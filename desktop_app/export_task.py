@@ -26,7 +26,8 @@ from core.prediction import Prediction
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
 
-    from core.export import SliceResult, UidMap
+    from core.export import SliceResult
+    from core.export.identity import ExportIdentity
     from core.export.naming import ExportName
 
 ExportKind = Literal["pdf", "png", "dicom", "csv", "json"]
@@ -48,9 +49,12 @@ class ExportRequest:
     window: tuple[float, float] | None = None
     colormap: NDArray[np.uint8] | None = None
     opacity: float = 0.5
-    deidentify: bool = True
-    uid_map: UidMap | None = None  # the export's own (the de-identified name and files share its pseudonym)
+    identity: ExportIdentity | None = None  # attached or de-identified, with the export's UID map; None: de-identified
     name: ExportName | None = None  # DICOM file names; None: built from the content
+
+    @property
+    def deidentify(self) -> bool:
+        return self.identity is None or self.identity.deidentify
 
 
 def series_header(refs: Sequence[SliceRef]) -> Dataset | None:
@@ -103,7 +107,7 @@ def run_export(request: ExportRequest) -> list[Path]:
     if not request.predictions:
         raise ExportError("there are no classified slices to export; classify the slice or the series first")
     algorithm = AlgorithmInfo.from_config(request.config)
-    uid_map = request.uid_map if request.uid_map is not None else UidMap()
+    uid_map = request.identity.uid_map if request.identity is not None else UidMap()
     results = _results(request)
     summary = summarize_series([r.prediction for r in results])
     if request.kind in ("csv", "json"):

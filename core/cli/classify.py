@@ -146,9 +146,10 @@ def _load_classifier(weights: Path | None, stderr: TextIO) -> Classifier | None:
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from core.audit_events import record_classified, record_exported, record_opened
-    from core.export.cli_outputs import check_cli_destinations
+    from core.export.cli_outputs import check_cli_destinations, cli_identity, exports_requested
     from core.export.destination import check_destination, check_output_folder
     from core.export.errors import DestinationError, ExportError
+    from core.export.identity import ExportOptionError
     from core.imaging import open_paths
 
     classifier = _load_classifier(args.weights, stderr)
@@ -163,7 +164,9 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         out_path = check_destination(args.out, sources, allow_beside_source=True) if args.out else None
         heat_dir = check_output_folder(args.heatmaps, sources) if args.heatmaps else None
         check_cli_destinations(args, sources)
-    except DestinationError as exc:
+        if exports_requested(args):
+            cli_identity(args)  # contradicting identity flags are refused before any work
+    except (DestinationError, ExportOptionError) as exc:
         raise UsageError(str(exc)) from exc
 
     print(f"{PROG}: {DISCLAIMER}", file=stderr)
@@ -249,6 +252,8 @@ def _export(
     from core.audit_events import record_exported
 
     record_exported("pdf/dicom", outcome.written, via="cli")
+    if outcome.identity:
+        print(f"{PROG}: exports: {outcome.identity}", file=stderr)
     for path in outcome.written:
         print(f"{PROG}: wrote {path}", file=stderr)
     for reason in outcome.skipped:

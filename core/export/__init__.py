@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.export.destination import check_destination, check_output_folder
     from core.export.dicom_outputs import write_series_dicom
     from core.export.errors import DestinationError, ExportError
+    from core.export.identity import ExportIdentity, IdentityMode
     from core.export.naming import ExportName, export_name
     from core.export.overlay import NOT_FOR_DIAGNOSTIC_USE, blend_heatmap, burn_in_overlay, jet_lut
     from core.export.pdf_report import ReportInput, write_pdf_report
@@ -46,7 +47,9 @@ _LAZY: dict[str, str] = {
     "AlgorithmInfo": "core.export.records",
     "Deidentifier": "core.export.deidentify",
     "DestinationError": "core.export.errors",
+    "IdentityMode": "core.export.identity",
     "ExportError": "core.export.errors",
+    "ExportIdentity": "core.export.identity",
     "ExportName": "core.export.naming",
     "NOT_FOR_DIAGNOSTIC_USE": "core.export.overlay",
     "RESEARCH_USE_STATEMENT": "core.export.records",
@@ -94,7 +97,9 @@ __all__ = [
     "Deidentifier",
     "DestinationError",
     "ExportError",
+    "ExportIdentity",
     "ExportName",
+    "IdentityMode",
     "ReportInput",
     "ReportedFinding",
     "SeriesSummary",

@@ -40,8 +40,9 @@ def _render(result: SliceResult) -> np.ndarray:
 def test_flags_parse() -> None:
     args = _parse("--pdf", "r.pdf", "--dicom-out", "out", "--deidentify")
     assert args.pdf == Path("r.pdf") and args.dicom_out == Path("out") and args.deidentify
-    assert not args.pdf_identifiers and not args.allow_beside_source
+    assert not args.pdf_identifiers and not args.allow_beside_source and not args.attach_to_study
     assert exports_requested(args) and not exports_requested(_parse())
+    assert _parse("--attach-to-study").attach_to_study
 
 
 def test_deidentified_exports_share_uids_and_leak_nothing(
@@ -52,6 +53,7 @@ def test_deidentified_exports_share_uids_and_leak_nothing(
     outcome = write_cli_exports(args, slice_results, ALGORITHM, _render)
     sc_path, sr_path = dicom_pair(out / "dicom")
     assert sorted(outcome.written) == sorted([out / "report.pdf", sc_path, sr_path]) and outcome.skipped == []
+    assert outcome.identity.startswith("de-identified copy (new UIDs")
     for path in (sc_path, sr_path):
         assert dciodvfy_errors(path) == []
         assert leaked_identifiers(path, mr_series) == []
@@ -111,6 +113,18 @@ def test_cli_writes_what_it_can_and_exits_5(
     assert pdf.read_bytes().startswith(b"%PDF") and (tmp_path / "r.csv").exists()
     err = capsys.readouterr().err
     assert f"wrote {pdf}" in err and "export failed: series 1 SR/SC" in err and "StudyInstanceUID" in err
+    assert "exports: attached to the original study (same Study Instance UID" in err  # the default without --deidentify
+
+
+def test_contradicting_identity_flags_are_refused_before_any_work(
+    tmp_path: Path, tiny_weights_dir: Path, mr_series: Series, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli.classify import main
+
+    pdf = tmp_path / "r.pdf"
+    argv = [str(mr_series.folder), "--weights", str(tiny_weights_dir), "--quiet", "--pdf", str(pdf)]
+    assert main([*argv, "--deidentify", "--attach-to-study"]) == 2
+    assert "cannot be combined with --deidentify" in capsys.readouterr().err and not pdf.exists()
 
 
 def test_refuses_the_source_folder_before_writing_anything(

@@ -309,27 +309,61 @@ def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None
 def test_the_pdf_is_proposed_under_a_content_name_outside_home(
     qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from PySide6.QtWidgets import QFileDialog
+    from PySide6.QtWidgets import QDialog
+
+    from desktop_app.export_dialog import ExportDialog
 
     window.ai_panel.auto_check.setChecked(False)
     open_and_wait(qtbot, window, [SAMPLE])
     with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
         window.classify_current(force=True)
-    proposed: list[str] = []
-
-    def save_dialog(parent: object, title: str, path: str, pattern: str) -> tuple[str, str]:
-        proposed.append(path)
-        return path, pattern
-
+    assert Path(window.settings.export_folder).name == "NeuroReview exports"  # not the home folder itself
     window.settings.export_folder = str(tmp_path / "exports")
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    proposed: list[Path] = []
+
+    def accept_as_proposed(dialog: ExportDialog) -> QDialog.DialogCode:
+        proposed.append(dialog.choice().target)
+        dialog.accept()
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ExportDialog, "exec", accept_as_proposed)
     for _ in range(2):
         with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS):
             window.export_dialog("pdf")
-    first, second = (Path(p) for p in proposed)
+    first, second = proposed
     assert first.parent == tmp_path / "exports" and first != second
     assert first.name.startswith("ANON-") and "_report_" in first.name and first.suffix == ".pdf"
     assert first.exists() and second.exists()
+
+
+def test_the_export_dialog_attaches_to_the_original_study(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pydicom
+    from PySide6.QtWidgets import QDialog
+
+    from desktop_app.export_dialog import ExportDialog
+
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, [SAMPLE])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.classify_current(force=True)
+    window.settings.export_identity, window.settings.export_folder = "attach", str(tmp_path / "exports")
+
+    def accept_as_shown(dialog: ExportDialog) -> QDialog.DialogCode:
+        dialog.accept()  # what the user last chose is preselected: attach, into tmp_path/exports
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ExportDialog, "exec", accept_as_shown)
+    with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
+        window.export_dialog("dicom")
+    assert window.series is not None
+    source = pydicom.dcmread(window.series.slices[0].path, stop_before_pixels=True)
+    for path in done.args[0]:
+        exported = pydicom.dcmread(path)
+        assert path.parent == tmp_path / "exports" and path.name.startswith(f"{source.PatientID}_S")
+        assert exported.StudyInstanceUID == source.StudyInstanceUID and exported.PatientName == source.PatientName
+        assert exported.get("PatientIdentityRemoved") == source.get("PatientIdentityRemoved")  # as the source says
 
 
 def test_non_square_pixels_are_drawn_at_their_true_aspect(qtbot, window: MainWindow, tmp_path: Path) -> None:
