@@ -271,6 +271,28 @@ def test_command_line_paths() -> None:
     assert [str(p) for p in args.paths] == ["a.dcm", "folder"] and args.no_sample
 
 
+def _say_not_for_diagnostic_use(paths: list[Path]) -> None:
+    """Every exported file states it, in the form its format allows."""
+    import pydicom
+    from export.helpers import require_tool, run_tool
+    from PIL import Image
+
+    for path in paths:
+        if path.suffix == ".pdf":
+            text = run_tool(require_tool("pdftotext"), str(path), "-").stdout
+        elif path.suffix == ".png":
+            with Image.open(path) as image:
+                text = " ".join(image.text.values())
+        elif path.suffix == ".dcm":
+            ds = pydicom.dcmread(path)
+            text = str(ds.get("ImageComments", "")) + " ".join(
+                str(item.get("TextValue", "")) for item in ds.get("ContentSequence", [])
+            )
+        else:
+            text = path.read_text(encoding="utf-8")
+        assert "not for diagnostic use" in text, path
+
+
 def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None:
     import pydicom
 
@@ -298,6 +320,7 @@ def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None
     sc = pydicom.dcmread(next(p for p in exported if "_SC_" in p.name))
     assert "DEMO" not in str(sc.get("PatientName", ""))  # de-identified by default
     assert all(p.name.startswith(f"{sc.PatientID}_S") for p in exported[:2])  # named by the pseudonym
+    _say_not_for_diagnostic_use([tmp_path / n for n in ("r.pdf", "r.csv", "r.json", "view.png")] + exported)
     with qtbot.waitSignal(window.export_failed, timeout=WAIT_MS) as refused:
         window.export("csv", tmp_path / "r.csv")  # the file exists: refused, not replaced
     assert "already exists" in refused.args[0] and len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 8
