@@ -329,27 +329,37 @@ def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None
     assert not (SAMPLE / "beside-the-source.csv").exists()
 
 
-def test_the_pdf_is_proposed_under_a_content_name_outside_home(
-    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from PySide6.QtWidgets import QDialog
-
-    from desktop_app.export_dialog import ExportDialog
-
+def _classify_sample_slice(qtbot, window: MainWindow) -> None:
     window.ai_panel.auto_check.setChecked(False)
     open_and_wait(qtbot, window, [SAMPLE])
     with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
         window.classify_current(force=True)
-    assert Path(window.settings.export_folder).name == "NeuroReview exports"  # not the home folder itself
-    window.settings.export_folder = str(tmp_path / "exports")
-    proposed: list[Path] = []
+
+
+def _accept_export_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Make the export dialog accept what it proposes (the user's remembered choice); returns its targets."""
+    from PySide6.QtWidgets import QDialog
+
+    from desktop_app.export_dialog import ExportDialog
+
+    targets: list[Path] = []
 
     def accept_as_proposed(dialog: ExportDialog) -> QDialog.DialogCode:
-        proposed.append(dialog.choice().target)
+        targets.append(dialog.choice().target)
         dialog.accept()
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(ExportDialog, "exec", accept_as_proposed)
+    return targets
+
+
+def test_the_pdf_is_proposed_under_a_content_name_outside_home(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _classify_sample_slice(qtbot, window)
+    assert Path(window.settings.export_folder).name == "NeuroReview exports"  # not the home folder itself
+    window.settings.export_folder = str(tmp_path / "exports")
+    proposed = _accept_export_dialogs(monkeypatch)
     for _ in range(2):
         with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS):
             window.export_dialog("pdf")
@@ -363,21 +373,10 @@ def test_the_export_dialog_attaches_to_the_original_study(
     qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pydicom
-    from PySide6.QtWidgets import QDialog
 
-    from desktop_app.export_dialog import ExportDialog
-
-    window.ai_panel.auto_check.setChecked(False)
-    open_and_wait(qtbot, window, [SAMPLE])
-    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
-        window.classify_current(force=True)
+    _classify_sample_slice(qtbot, window)
     window.settings.export_identity, window.settings.export_folder = "attach", str(tmp_path / "exports")
-
-    def accept_as_shown(dialog: ExportDialog) -> QDialog.DialogCode:
-        dialog.accept()  # what the user last chose is preselected: attach, into tmp_path/exports
-        return QDialog.DialogCode.Accepted
-
-    monkeypatch.setattr(ExportDialog, "exec", accept_as_shown)
+    _accept_export_dialogs(monkeypatch)
     with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
         window.export_dialog("dicom")
     assert window.series is not None
