@@ -10,6 +10,7 @@ Research use only - not for diagnostic use (every output says so).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
 
     from core.export import SliceResult
+    from core.export.identity import ExportIdentity
+    from core.export.naming import ExportName
 
 ExportKind = Literal["pdf", "png", "dicom", "csv", "json"]
 
@@ -46,7 +49,24 @@ class ExportRequest:
     window: tuple[float, float] | None = None
     colormap: NDArray[np.uint8] | None = None
     opacity: float = 0.5
-    deidentify: bool = True
+    identity: ExportIdentity | None = None  # attached or de-identified, with the export's UID map; None: de-identified
+    name: ExportName | None = None  # DICOM file names; None: built from the content
+
+    @property
+    def deidentify(self) -> bool:
+        return self.identity is None or self.identity.deidentify
+
+
+def series_header(refs: Sequence[SliceRef]) -> Dataset | None:
+    """The DICOM header of a series' first slice (it names the export), or None for PNG/JPEG or unreadable files."""
+    from core.export import ExportError, read_header
+
+    if not refs or refs[0].kind != "dicom":
+        return None
+    try:
+        return read_header(refs[0].path)
+    except ExportError:
+        return None
 
 
 def _results(request: ExportRequest) -> list[SliceResult]:
@@ -67,6 +87,7 @@ def run_export(request: ExportRequest) -> list[Path]:
         AlgorithmInfo,
         ExportError,
         ReportInput,
+        UidMap,
         burn_in_overlay,
         result_rows,
         write_pdf_report,
@@ -86,10 +107,11 @@ def run_export(request: ExportRequest) -> list[Path]:
     if not request.predictions:
         raise ExportError("there are no classified slices to export; classify the slice or the series first")
     algorithm = AlgorithmInfo.from_config(request.config)
+    uid_map = request.identity.uid_map if request.identity is not None else UidMap()
     results = _results(request)
     summary = summarize_series([r.prediction for r in results])
     if request.kind in ("csv", "json"):
-        rows = result_rows(results, algorithm, deidentify=request.deidentify)
+        rows = result_rows(results, algorithm, deidentify=request.deidentify, uid_map=uid_map)
         if request.kind == "csv":
             write_results_csv(request.target, rows, sources=sources)
         else:
@@ -108,6 +130,7 @@ def run_export(request: ExportRequest) -> list[Path]:
             summary=summary,
             include_identifiers=not request.deidentify,
             heatmap_opacity=request.opacity,
+            uid_map=uid_map,
         )
         write_pdf_report(request.target, report, sources=sources)
         return [request.target]
@@ -122,8 +145,10 @@ def run_export(request: ExportRequest) -> list[Path]:
         results,
         algorithm,
         key_picture=picture,
+        name=request.name,
         summary=summary,
         deidentify=request.deidentify,
+        uid_map=uid_map,
         sources=sources,
     )
 

@@ -6,10 +6,12 @@ and show the outcome.  Nothing here imports TensorFlow; the inference worker doe
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.export.identity import ExportIdentity, IdentityMode
 from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
@@ -40,7 +43,8 @@ from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
 from desktop_app.colormap import colorize, lut
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
 from desktop_app.errors_panel import ErrorsPanel
-from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, with_heatmap_from
+from desktop_app.export_dialog import ask_export
+from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, series_header, with_heatmap_from
 from desktop_app.index_worker import IndexWorker
 from desktop_app.inference_worker import (
     ClassifierFactory,
@@ -56,6 +60,9 @@ from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
 from desktop_app.viewer import SliceViewer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.export.naming import ExportName
 
 GESTURES = (
     ("Wheel", "previous / next slice"),
@@ -271,11 +278,6 @@ class MainWindow(QMainWindow):
         self._action(export, "Export DICOM SR + Secondary Capture...", lambda: self.export_dialog("dicom"))
         self._action(export, "Export results as CSV...", lambda: self.export_dialog("csv"))
         self._action(export, "Export results as JSON...", lambda: self.export_dialog("json"))
-        export.addSeparator()
-        self.deid_export_action = self._action(
-            export, "De-identify exports", lambda on: setattr(self.settings, "deidentify_exports", on), checkable=True
-        )
-        self.deid_export_action.setChecked(self.settings.deidentify_exports)
         file.addSeparator()
         self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -892,9 +894,9 @@ class MainWindow(QMainWindow):
         self.model_state_changed.emit("failed")
 
     # ================================================================ export
-    def _view_pixels(self) -> NDArray[np.uint8]:
-        """The viewer as shown; with de-identified exports its corner texts are de-identified too."""
-        masked = self.settings.deidentify_exports and not self.deidentify
+    def _view_pixels(self, deidentify: bool) -> NDArray[np.uint8]:
+        """The viewer as shown; for a de-identified export its corner texts are de-identified too."""
+        masked = deidentify and not self.deidentify
         if masked:
             self.set_deidentify(True)
         image = self.viewer.grab().toImage().convertToFormat(QImage.Format.Format_RGBA8888)
@@ -904,7 +906,7 @@ class MainWindow(QMainWindow):
         raw = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(height, image.bytesPerLine())
         return raw[:, : width * 4].reshape(height, width, 4).copy()
 
-    def export_request(self, kind: ExportKind, target: Path) -> ExportRequest:
+    def export_request(self, kind: ExportKind, target: Path, identity: ExportIdentity) -> ExportRequest:
         """What File > Export writes: the series results (the slice on screen with its heatmap) and
         the key slice as displayed; raises ExportError when there is nothing to export."""
         from core.export import ExportError, blend_heatmap
@@ -940,39 +942,43 @@ class MainWindow(QMainWindow):
             key_index=order.index(key) if key in order else 0,
             key_display=display,
             key_overlay=overlay,
-            view=self._view_pixels() if kind == "png" else None,
+            view=self._view_pixels(identity.deidentify) if kind == "png" else None,
             window=(voi.center, voi.width) if voi is not None else None,
             colormap=colormap,
             opacity=opacity,
-            deidentify=self.settings.deidentify_exports,
+            identity=identity,
         )
 
     def export_dialog(self, kind: ExportKind) -> None:
-        start = self.settings.export_folder or str(Path.home())
-        if kind == "dicom":
-            folder = QFileDialog.getExistingDirectory(self, "Export DICOM SR and Secondary Capture into", start)
-            target = Path(folder) if folder else None
-        else:
-            pattern = {"pdf": "PDF (*.pdf)", "png": "PNG (*.png)", "csv": "CSV (*.csv)", "json": "JSON (*.json)"}[kind]
-            name, _ = QFileDialog.getSaveFileName(self, "Export", str(Path(start) / f"neuroreview.{kind}"), pattern)
-            target = Path(name) if name else None
-        if target is not None:
-            self.settings.export_folder = str(target if kind == "dicom" else target.parent)
-            self.export(kind, target)
+        """File > Export: ask folder, name and identity (remembered), then export."""
+        if self.series is None:
+            self._on_export_failed("open a study first")
+            return
+        choice = ask_export(self, kind, self.settings, series_header(self.series.slices))
+        if choice is not None:
+            self.export(kind, choice.target, identity=choice.identity, name=choice.name)
 
-    def export(self, kind: ExportKind, target: Path) -> None:
-        """Write one export in a pool thread; ``export_finished`` / ``export_failed`` report back."""
+    def export(
+        self, kind: ExportKind, target: Path, *, identity: ExportIdentity | None = None, name: ExportName | None = None
+    ) -> None:
+        """Write one export in a pool thread; ``export_finished`` / ``export_failed`` report back.
+
+        ``target`` is the file (PDF, PNG, CSV, JSON) or the folder (DICOM, whose file names come from
+        ``name`` or the content); an existing file is never replaced.  ``identity`` defaults to the
+        user's last choice in the export dialog.
+        """
         from core.export import ExportError
 
+        identity = identity or ExportIdentity(IdentityMode(self.settings.export_identity))
         try:
-            request = self.export_request(kind, target)
+            request = self.export_request(kind, target, identity)
         except (ExportError, ImagingError) as exc:
             self._on_export_failed(str(exc))
             return
-        task = ExportTask(request)
+        task = ExportTask(dataclasses.replace(request, name=name))
         task.signals.finished.connect(self._on_export_finished)
         task.signals.failed.connect(self._on_export_failed)
-        self.statusBar().showMessage(f"Exporting {kind.upper()}...")
+        self.statusBar().showMessage(f"Exporting {kind.upper()} ({identity.mode.label.lower()})...")
         QThreadPool.globalInstance().start(task)
 
     def _audit_classified(self, files: list[Path], predictions: list[Prediction]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 
 from desktop_app.colormap import COLORMAPS, DEFAULT_COLORMAP
@@ -107,17 +108,37 @@ class AppSettings:
         self.store.setValue("files/recent", items)
 
     @property
-    def deidentify_exports(self) -> bool:
-        """De-identify every export (PS3.15 basic profile); on unless the user turns it off."""
-        return self._bool("export/deidentify", True)
+    def export_identity(self) -> str:
+        """The last export's choice, ``"attach"`` (to the original study) or ``"deidentify"`` (the first default).
 
-    @deidentify_exports.setter
-    def deidentify_exports(self, value: bool) -> None:
-        self.store.setValue("export/deidentify", bool(value))
+        Before this choice existed an on/off "De-identify exports" setting was kept; it still decides
+        until the user first chooses in the export dialog.
+        """
+        value = str(self.store.value("export/identity", "") or "")
+        if value in ("attach", "deidentify"):
+            return value
+        return "deidentify" if self._bool("export/deidentify", True) else "attach"
+
+    @export_identity.setter
+    def export_identity(self, value: str) -> None:
+        if value not in ("attach", "deidentify"):
+            raise ValueError(f"unknown export identity {value!r}")
+        self.store.setValue("export/identity", value)
+
+    @property
+    def export_own_folder(self) -> bool:
+        """Put each export into a new folder of its own inside the export folder."""
+        return self._bool("export/own_folder", False)
+
+    @export_own_folder.setter
+    def export_own_folder(self, value: bool) -> None:
+        self.store.setValue("export/own_folder", bool(value))
 
     @property
     def export_folder(self) -> str:
-        return str(self.store.value("export/folder", ""))
+        """The folder last exported into; at first the user's Documents/NeuroReview exports, never home itself."""
+        value = str(self.store.value("export/folder", "") or "")
+        return value or str(Path(platformdirs.user_documents_dir()) / "NeuroReview exports")
 
     @export_folder.setter
     def export_folder(self, value: str) -> None:

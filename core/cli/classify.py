@@ -150,9 +150,10 @@ def _load_classifier(weights: Path | None, stderr: TextIO) -> Classifier | None:
 
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from core.export.cli_outputs import check_cli_destinations
+    from core.export.cli_outputs import check_cli_destinations, cli_identity, exports_requested
     from core.export.destination import check_destination, check_output_folder
     from core.export.errors import DestinationError, ExportError
+    from core.export.identity import ExportOptionError
     from core.imaging import open_paths
     from core.platform.audit_events import record_classified, record_exported, record_opened
 
@@ -168,7 +169,9 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         out_path = check_destination(args.out, sources, allow_beside_source=True) if args.out else None
         heat_dir = check_output_folder(args.heatmaps, sources) if args.heatmaps else None
         check_cli_destinations(args, sources)
-    except DestinationError as exc:
+        if exports_requested(args):
+            cli_identity(args)  # contradicting identity flags are refused before any work
+    except (DestinationError, ExportOptionError) as exc:
         raise UsageError(str(exc)) from exc
 
     print(f"{PROG}: {DISCLAIMER}", file=stderr)
@@ -201,7 +204,8 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 def _rows_stream(out_path: Path | None, stdout: TextIO) -> Iterator[TextIO]:
     """Stdout, or a file that appears at ``out_path`` only when the run completes.
 
-    The rows go to a hidden temporary file beside ``out_path`` that is renamed over it at the end,
+    The rows go to a hidden temporary file beside ``out_path`` that is renamed over it at the end
+    (``--out`` names its file like a shell redirect, so an earlier one is replaced, never truncated),
     so an interrupted or failed run leaves neither a partial file nor a truncated earlier one.
     """
     if out_path is None:
@@ -209,7 +213,7 @@ def _rows_stream(out_path: Path | None, stdout: TextIO) -> Iterator[TextIO]:
         return
     from core.export.destination import atomic_output
 
-    with atomic_output(out_path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+    with atomic_output(out_path, replace=True) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
         yield stream
 
 
@@ -253,6 +257,8 @@ def _export(
     from core.platform.audit_events import record_exported
 
     record_exported("pdf/dicom", outcome.written, via="cli")
+    if outcome.identity:
+        print(f"{PROG}: exports: {outcome.identity}", file=stderr)
     for path in outcome.written:
         print(f"{PROG}: wrote {path}", file=stderr)
     for reason in outcome.skipped:
@@ -284,6 +290,11 @@ class _Job:
         self.collector = collector
         self.failed: set[Path] = set()
         self.classified = 0
+        self.run_suffix = ""  # heatmap PNGs of this run end with it: a second run into the folder adds files
+        if heat_dir is not None:
+            from core.export.naming import short_suffix
+
+            self.run_suffix = short_suffix()
 
     def classify(self, refs: Sequence[SliceRef]) -> None:
         from core.imaging import ImagingError
@@ -318,7 +329,8 @@ class _Job:
 
         assert self.heat_dir is not None
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref.path.stem)[:60] or "slice"
-        target = self.heat_dir / f"{self.classified + 1:05d}_{stem}_f{ref.frame}_{pred.heatmap_class}.png"
+        name = f"{self.classified + 1:05d}_{stem}_f{ref.frame}_{pred.heatmap_class}_{self.run_suffix}.png"
+        target = self.heat_dir / name
         info = PngInfo()
         info.add_text("Source", f"{ref.path}#{ref.frame}")
         info.add_text("Comment", f"{pred.heatmap_method} for {pred.heatmap_class}; model {pred.model_sha256[:12]}")

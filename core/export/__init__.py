@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.export.destination import check_destination, check_output_folder
     from core.export.dicom_outputs import write_series_dicom
     from core.export.errors import DestinationError, ExportError
+    from core.export.identity import ExportIdentity, IdentityMode
+    from core.export.naming import ExportName, export_name
     from core.export.overlay import NOT_FOR_DIAGNOSTIC_USE, blend_heatmap, burn_in_overlay, jet_lut
     from core.export.pdf_report import ReportInput, write_pdf_report
     from core.export.png import write_view_png
@@ -43,7 +45,10 @@ _LAZY: dict[str, str] = {
     "AlgorithmInfo": "core.export.records",
     "Deidentifier": "core.export.deidentify",
     "DestinationError": "core.export.errors",
+    "IdentityMode": "core.export.identity",
     "ExportError": "core.export.errors",
+    "ExportIdentity": "core.export.identity",
+    "ExportName": "core.export.naming",
     "NOT_FOR_DIAGNOSTIC_USE": "core.export.overlay",
     "RESEARCH_USE_STATEMENT": "core.export.records",
     "ReportInput": "core.export.pdf_report",
@@ -56,6 +61,7 @@ _LAZY: dict[str, str] = {
     "burn_in_overlay": "core.export.overlay",
     "check_destination": "core.export.destination",
     "check_output_folder": "core.export.destination",
+    "export_name": "core.export.naming",
     "group_by_series": "core.export.records",
     "jet_lut": "core.export.overlay",
     "read_findings": "core.export.structured_report",
@@ -84,6 +90,9 @@ __all__ = [
     "Deidentifier",
     "DestinationError",
     "ExportError",
+    "ExportIdentity",
+    "ExportName",
+    "IdentityMode",
     "ReportInput",
     "ReportedFinding",
     "SliceResult",
@@ -94,6 +103,7 @@ __all__ = [
     "burn_in_overlay",
     "check_destination",
     "check_output_folder",
+    "export_name",
     "group_by_series",
     "jet_lut",
     "read_findings",

@@ -1,4 +1,4 @@
-"""The export flags of ``neuroreview-classify``: ``--pdf FILE``, ``--dicom-out DIR``, ``--deidentify``.
+"""The export flags of ``neuroreview-classify``: ``--pdf``, ``--dicom-out``, ``--deidentify``, ``--attach-to-study``.
 
 The classify command adds the flags with :func:`add_export_arguments`, checks the destinations
 before classifying (:func:`check_cli_destinations`), hands each classified slice to a
@@ -20,13 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.export.destination import check_destination, check_output_folder
-from core.export.errors import ExportError
+from core.export.errors import DestinationError, ExportError
 from core.export.records import AlgorithmInfo, SliceResult, group_by_series, read_header
 from core.model.prediction import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
 
+    from core.export.identity import ExportIdentity
     from core.imaging import PixelStore, SliceRef
     from core.model.classifier import Classifier
 
@@ -37,17 +38,27 @@ Explainer = Callable[[SliceResult], Prediction]
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the export flags (research use only) to ``parser``."""
     group = parser.add_argument_group("exports (research use only - not for diagnostic use)")
-    group.add_argument("--pdf", metavar="FILE", type=Path, help="write a PDF report (one section per series)")
+    group.add_argument(
+        "--pdf", metavar="FILE", type=Path, help="write a PDF report (one section per series); FILE must be new"
+    )
     group.add_argument(
         "--dicom-out",
         metavar="DIR",
         type=Path,
-        help="write a DICOM Structured Report and a Secondary Capture of the key slice per DICOM series",
+        help="write a DICOM Structured Report and a Secondary Capture of the key slice per DICOM series, named "
+        "<patient>_S<series>_SR|SC_<unique>.dcm (existing files are never replaced)",
     )
     group.add_argument(
         "--deidentify",
         action="store_true",
-        help="de-identify the exports (DICOM PS3.15 Basic Application Level Confidentiality Profile)",
+        help="export a de-identified copy (DICOM PS3.15 Basic Application Level Confidentiality Profile; new UIDs, "
+        "consistent within the run; a PACS files it as a separate study)",
+    )
+    group.add_argument(
+        "--attach-to-study",
+        action="store_true",
+        help="attach the DICOM results to the original study (same Study Instance UID, patient and study details "
+        "copied) to send them back to the PACS; the default unless --deidentify is given",
     )
     group.add_argument(
         "--pdf-identifiers",
@@ -66,12 +77,24 @@ def exports_requested(args: argparse.Namespace) -> bool:
     return getattr(args, "pdf", None) is not None or getattr(args, "dicom_out", None) is not None
 
 
+def cli_identity(args: argparse.Namespace) -> ExportIdentity:
+    """The run's identity choice from ``--attach-to-study`` / ``--deidentify``; ExportOptionError if both."""
+    from core.export.identity import identity_for_cli
+
+    return identity_for_cli(
+        attach_to_study=bool(getattr(args, "attach_to_study", False)),
+        deidentify=bool(getattr(args, "deidentify", False)),
+    )
+
+
 def check_cli_destinations(args: argparse.Namespace, sources: Iterable[str | os.PathLike[str]]) -> None:
     """Raise DestinationError now (before any work) if ``--pdf`` or ``--dicom-out`` is refused."""
     allow = bool(getattr(args, "allow_beside_source", False))
     sources = list(sources)
     if getattr(args, "pdf", None) is not None:
-        check_destination(args.pdf, sources, allow_beside_source=allow)
+        pdf = check_destination(args.pdf, sources, allow_beside_source=allow)
+        if pdf.exists():
+            raise DestinationError(f"{pdf} already exists; exports never replace a file (choose another name)")
     if getattr(args, "dicom_out", None) is not None:
         check_output_folder(args.dicom_out, sources, allow_beside_source=allow)
 
@@ -83,6 +106,7 @@ class CliExportOutcome:
     written: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    identity: str = ""  # what the run did: attached to the original study, or a de-identified copy
 
 
 def write_cli_exports(
@@ -104,7 +128,6 @@ def write_cli_exports(
     ``explain`` (optional) re-runs a key slice that has no heatmap and returns its prediction
     with one, so the PDF and the Secondary Capture show the saliency map.
     """
-    from core.export.deidentify import UidMap
     from core.export.dicom_outputs import write_series_dicom
     from core.export.overlay import burn_in_overlay
     from core.export.pdf_report import ReportInput, write_pdf_report
@@ -113,9 +136,10 @@ def write_cli_exports(
     outcome = CliExportOutcome()
     if not exports_requested(args) or not results:
         return outcome
-    deidentify = bool(args.deidentify)
+    identity = cli_identity(args)
+    deidentify, uid_map = identity.deidentify, identity.uid_map
+    outcome.identity = identity.summary()
     allow = bool(getattr(args, "allow_beside_source", False))
-    uid_map = UidMap()
     sources = sorted({r.source for r in results})
     check_cli_destinations(args, sources)  # refuse a bad destination before anything is written
     reports: list[ReportInput] = []
@@ -149,7 +173,6 @@ def write_cli_exports(
                     series,
                     algorithm,
                     key_picture=picture,
-                    stem=f"series{index:03d}",
                     summary=summary,
                     deidentify=deidentify,
                     uid_map=uid_map,

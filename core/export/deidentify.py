@@ -13,6 +13,8 @@ this module applies it to a header copy, in every nested sequence item:
 * UIDs are remapped through a :class:`UidMap` shared by every object of one export, so
   references between the exported objects stay consistent while nothing links them to the
   source UIDs (UUID-derived ``2.25`` UIDs, PS3.5 B.2, from a random per-export namespace);
+* a non-empty Patient ID is replaced by a pseudonym (``ANON-`` + 8 hex digits) that is the same
+  within one export and unrelated across exports (Z allows a dummy value);
 * Patient Identity Removed (0012,0062) = YES, De-identification Method (0012,0063) and its
   code sequence (DCM 113100 "Basic Application Confidentiality Profile") are added.
 
@@ -76,6 +78,13 @@ class UidMap:
             new = f"2.25.{uuid.uuid5(self._namespace, source_uid).int}"
             self._map[source_uid] = new
         return new
+
+    def pseudonym(self, patient_id: str) -> str:
+        """``ANON-`` and 8 hex digits for ``patient_id``: the same within this export, unrelated across exports.
+
+        The de-identified files carry it as their Patient ID, and the export's file names use it.
+        """
+        return f"ANON-{uuid.uuid5(self._namespace, 'patient-id:' + str(patient_id).strip()).hex[:8].upper()}"
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -157,10 +166,17 @@ class Deidentifier:
     uid_map: UidMap = field(default_factory=UidMap)
 
     def apply(self, dataset: Dataset) -> Dataset:
-        """Return a de-identified copy of ``dataset`` (pixel data, if any, is left as is)."""
+        """Return a de-identified copy of ``dataset`` (pixel data, if any, is left as is).
+
+        A non-empty Patient ID becomes the export's pseudonym (:meth:`UidMap.pseudonym`; the profile's
+        Z action allows a dummy value), so the files of one patient stay together within an export.
+        """
         result = copy.deepcopy(dataset)
         result.remove_private_tags()
         self._clean(result)
+        patient_id = str(dataset.get("PatientID", "") or "").strip()
+        if patient_id:
+            result.PatientID = self.uid_map.pseudonym(patient_id)
         meta = getattr(result, "file_meta", None)
         if meta is not None and "MediaStorageSOPInstanceUID" in meta:
             meta.MediaStorageSOPInstanceUID = UID(self.uid_map(str(meta.MediaStorageSOPInstanceUID)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +37,16 @@ def new_uid() -> str:
 
 
 def prepared_header(header: Dataset, *, deidentify: bool, uid_map: UidMap) -> Dataset:
-    """The source header as the outputs will reference it: de-identified or not, Type 2 keys present."""
+    """The source header as the outputs will reference it and copy their patient and study from.
+
+    Attached to the original study: a copy of ``header``; de-identified: its PS3.15 Basic Profile
+    version with this export's UIDs.  Type 2 patient/study keys are present either way.
+    """
     missing = [k for k in _REQUIRED_UIDS if not str(header.get(k, "")).strip()]
     if missing:
         raise ExportError(f"the source image lacks {', '.join(missing)}; it cannot be referenced from DICOM outputs")
-    if deidentify:
-        result = Deidentifier(uid_map).apply(header)
-    else:  # a new element dict, so adding the Type 2 keys below never touches the caller's header
-        result = Dataset()
-        for element in header:
-            result.add(element)
+    # attached: a copy, since the outputs take its elements as they are (highdicom adds, not copies, them)
+    result = Deidentifier(uid_map).apply(header) if deidentify else copy.deepcopy(header)
     for keyword in _PATIENT_STUDY_KEYWORDS:
         if keyword not in result:
             setattr(result, keyword, None)

@@ -14,6 +14,7 @@ from core.export.deidentify import UidMap
 from core.export.destination import check_destination, check_output_folder
 from core.export.dicom_common import save_dicom
 from core.export.errors import ExportError
+from core.export.naming import ExportName, export_name
 from core.export.records import AlgorithmInfo, SliceResult
 from core.export.secondary_capture import build_secondary_capture
 from core.export.structured_report import build_structured_report
@@ -26,14 +27,18 @@ def write_series_dicom(
     algorithm: AlgorithmInfo,
     *,
     key_picture: NDArray[np.uint8] | None,
-    stem: str = "neuroreview",
+    name: ExportName | None = None,
     summary: SeriesSummary | None = None,
     deidentify: bool = False,
     uid_map: UidMap | None = None,
     sources: Iterable[str | os.PathLike[str]] = (),
     allow_beside_source: bool = False,
 ) -> list[Path]:
-    """Write ``<stem>_SR.dcm`` and, when ``key_picture`` is given, ``<stem>_SC.dcm`` into ``folder``.
+    """Write the SR and, when ``key_picture`` is given, the SC of one series into ``folder``.
+
+    The files are named by :func:`core.export.naming.export_name` (``name``, or one built from the
+    series' key slice), e.g. ``PID_S3-AX_T1_SR_4f9c2a.dcm`` and ``..._SC_4f9c2a.dcm``; an existing
+    file is never replaced.
 
     ``key_picture`` is the RGB picture of the series' key slice (``summary.key_index``) with the
     heatmap and banner burned in (:func:`core.export.overlay.burn_in_overlay`).  Both objects
@@ -48,8 +53,9 @@ def write_series_dicom(
     target = check_output_folder(folder, sources, allow_beside_source=allow_beside_source)
     uid_map = uid_map if uid_map is not None else UidMap()
     summary = summary or summarize_series([r.prediction for r in results])
+    name = name or export_name(results[summary.key_index].header, deidentify=deidentify, uid_map=uid_map)
     sr = build_structured_report(results, algorithm, summary=summary, deidentify=deidentify, uid_map=uid_map)
-    outputs: list[tuple[Path, Dataset]] = [(check_destination(target / f"{stem}_SR.dcm"), sr)]
+    outputs: list[tuple[Path, Dataset]] = [(check_destination(target / name.file("SR", "dcm")), sr)]
     if key_picture is not None:
         key = results[summary.key_index]
         assert key.header is not None
@@ -62,7 +68,7 @@ def write_series_dicom(
             deidentify=deidentify,
             uid_map=uid_map,
         )
-        outputs.append((check_destination(target / f"{stem}_SC.dcm"), sc))
+        outputs.append((check_destination(target / name.file("SC", "dcm")), sc))
     written: list[Path] = []
     try:
         for path, dataset in outputs:

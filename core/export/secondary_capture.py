@@ -1,12 +1,17 @@
 """DICOM Secondary Capture of a key slice with the heatmap and "NOT FOR DIAGNOSTIC USE" burned in.
 
 Built with highdicom's :class:`highdicom.sc.SCImage` (PS3.3 A.8.1 Secondary Capture Image IOD):
-new Series and SOP Instance UIDs, the source's patient and study (or their de-identified
-version), Source Image Sequence referencing the classified instance (and frame), Burned In
-Annotation (0028,0301) = YES because text is burned into the pixels.
+new Series and SOP Instance UIDs, the source's Patient, Patient Study and General Study modules
+(or their de-identified version, see :mod:`core.export.identity`), Source Image Sequence referencing
+the classified instance (and frame), Burned In Annotation (0028,0301) = YES because text is burned
+into the pixels.
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
 
 import highdicom as hd
 import numpy as np
@@ -84,6 +89,10 @@ def build_secondary_capture(
     if orientation is None:  # Type 2C: known to be unknown rather than guessed
         del sc.PatientOrientation
         sc.add_new(0x00200020, "CS", None)
+    # the whole Patient, Patient Study and General Study modules, as the SR gets them from its evidence; for
+    # a SOP class highdicom does not know (KeyError) the patient/study attributes set above remain
+    with contextlib.suppress(KeyError):
+        sc.copy_patient_and_study_information(header)
     if "SpecificCharacterSet" in header:
         sc.SpecificCharacterSet = header.SpecificCharacterSet
     sc.BodyPartExamined = str(header.get("BodyPartExamined") or "BRAIN")

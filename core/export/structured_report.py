@@ -2,9 +2,11 @@
 
 Built with highdicom: a Measurement Report (PS3.16 TID 1500) whose observer is the NeuroReview
 device, with one Measurement and Qualitative Evaluation Group (TID 1501) per classified slice:
-the finding (DCM 121071) and a qualitative evaluation coded as the predicted class, each class
-probability and P(tumor) as unitless measurements, the Algorithm Identification (TID 4019:
-name, version, weights SHA-256 as a parameter) and the source image (and frame) referenced.
+the finding type in SNOMED CT (the predicted tumour class, or Neoplasm for "no tumour") evaluated as
+Present/Absent, the probability of that finding (DCM 122157), each class probability and P(tumor)
+(private codes, nothing standard names them), the Algorithm Identification (TID 4019: name, version,
+weights SHA-256 as a parameter) and the source image (and frame) referenced; codes in
+:mod:`core.export.sr_codes`.
 For more than one slice, one series-level group holds the series summary.  The root container
 ends with a TEXT item (DCM 121106 "Comment") saying the results are not for diagnostic use.
 """
@@ -46,6 +48,10 @@ def _algorithm_id(algorithm: AlgorithmInfo) -> hd.sr.AlgorithmIdentification:
 
 
 def _measurements(prediction: Prediction) -> list[hd.sr.Measurement]:
+    """Probability (DCM 122157) of the stated finding, then each class's probability and P(tumor)."""
+    stated = hd.sr.Measurement(
+        name=sr_codes.PROBABILITY, value=float(prediction.probability_of(prediction.label)), unit=sr_codes.UNITLESS
+    )
     items = [
         hd.sr.Measurement(name=sr_codes.probability_concept(name), value=float(p), unit=sr_codes.UNITLESS)
         for name, p in zip(prediction.class_names, prediction.probabilities, strict=True)
@@ -53,7 +59,13 @@ def _measurements(prediction: Prediction) -> list[hd.sr.Measurement]:
     items.append(
         hd.sr.Measurement(name=sr_codes.TUMOR_PROBABILITY, value=float(prediction.p_tumor), unit=sr_codes.UNITLESS)
     )
-    return items
+    return [stated, *items]
+
+
+def _finding(label: str) -> tuple[hd.sr.CodedConcept, list[hd.sr.QualitativeEvaluation]]:
+    """Finding type and its Present/Absent evaluation for a predicted class (see :mod:`core.export.sr_codes`)."""
+    finding = sr_codes.finding_concept(label)
+    return finding, [hd.sr.QualitativeEvaluation(finding, sr_codes.presence_concept(label))]
 
 
 def _slice_group(
@@ -61,28 +73,25 @@ def _slice_group(
 ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     frame = frame_reference(header, result.frame)
     frames = [frame] if frame is not None else None
+    finding, evaluations = _finding(result.prediction.label)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier=f"slice {index + 1}"),
-        method=sr_codes.SLICE_METHOD,
         algorithm_id=_algorithm_id(algorithm),
-        finding_type=sr_codes.class_concept(result.prediction.label),
-        qualitative_evaluations=[
-            hd.sr.QualitativeEvaluation(sr_codes.CLASSIFICATION, sr_codes.class_concept(result.prediction.label))
-        ],
+        finding_type=finding,
+        qualitative_evaluations=evaluations,
         measurements=_measurements(result.prediction),
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(header, frames)],
     )
 
 
 def _series_group(summary: SeriesSummary, algorithm: AlgorithmInfo) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    finding, evaluations = _finding(summary.label)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier="series summary"),
         method=sr_codes.SERIES_RULE,
         algorithm_id=_algorithm_id(algorithm),
-        finding_type=sr_codes.class_concept(summary.label),
-        qualitative_evaluations=[
-            hd.sr.QualitativeEvaluation(sr_codes.CLASSIFICATION, sr_codes.class_concept(summary.label))
-        ],
+        finding_type=finding,
+        qualitative_evaluations=evaluations,
         measurements=[
             hd.sr.Measurement(name=sr_codes.TUMOR_PROBABILITY, value=float(summary.p_tumor), unit=sr_codes.UNITLESS)
         ],
@@ -192,7 +201,10 @@ def read_findings(path: str | os.PathLike[str], class_names: tuple[str, ...]) ->
         finding = group.finding_type
         if finding is None:
             raise ExportError(f"{path}: a measurement group has no finding")
-        label = sr_codes.class_name_of(finding, class_names) or str(finding.meaning)
+        evaluations = group.get_qualitative_evaluations(name=finding)
+        value = evaluations[0].value if evaluations else None
+        presence = value if isinstance(value, hd.sr.CodedConcept) else None
+        label = sr_codes.class_name_of(finding, presence, class_names) or str(finding.meaning)
         probabilities = {}
         for name in class_names:
             for measurement in group.get_measurements(name=sr_codes.probability_concept(name)):

@@ -118,6 +118,11 @@ def test_heatmaps_go_to_their_own_folder(inputs: Path, tiny_weights_dir: Path, t
     with Image.open(pngs[0]) as img:
         assert img.mode == "RGB" and "not for diagnostic use" in img.text["Disclaimer"]
         assert "gradcam++" in img.text["Comment"]
+    first_run = {p: p.read_bytes() for p in pngs}
+    assert main(args) == 0  # a second run into the same folders: heatmaps are added, --out is replaced
+    again = sorted(Path(r["heatmap"]) for r in _rows(out) if "heatmap" in r)
+    assert len(again) == 3 and set(again).isdisjoint(first_run) and len(list(heat.glob("*.png"))) == 6
+    assert {p: p.read_bytes() for p in pngs} == first_run
 
 
 def test_heatmaps_inside_a_source_folder_are_refused(

@@ -180,3 +180,10 @@ def dciodvfy_errors(path: Path) -> list[str]:
     result = run_tool(require_tool("dciodvfy"), str(path))
     output = result.stdout + result.stderr
     return [line for line in output.splitlines() if line.startswith("Error") or " E: " in line]
+
+
+def dicom_pair(folder: Path) -> tuple[Path, Path]:
+    """The one Secondary Capture and the one Structured Report written into ``folder``."""
+    sc, sr = sorted(folder.glob("*_SC_*.dcm")), sorted(folder.glob("*_SR_*.dcm"))
+    assert len(sc) == 1 and len(sr) == 1, sorted(p.name for p in folder.iterdir())
+    return sc[0], sr[0]

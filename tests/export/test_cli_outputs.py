@@ -20,6 +20,7 @@ from export.helpers import (
     PATIENT_NAME,
     Series,
     dciodvfy_errors,
+    dicom_pair,
     leaked_identifiers,
     require_tool,
     run_tool,
@@ -39,8 +40,9 @@ def _render(result: SliceResult) -> np.ndarray:
 def test_flags_parse() -> None:
     args = _parse("--pdf", "r.pdf", "--dicom-out", "out", "--deidentify")
     assert args.pdf == Path("r.pdf") and args.dicom_out == Path("out") and args.deidentify
-    assert not args.pdf_identifiers and not args.allow_beside_source
+    assert not args.pdf_identifiers and not args.allow_beside_source and not args.attach_to_study
     assert exports_requested(args) and not exports_requested(_parse())
+    assert _parse("--attach-to-study").attach_to_study
 
 
 def test_deidentified_exports_share_uids_and_leak_nothing(
@@ -49,9 +51,9 @@ def test_deidentified_exports_share_uids_and_leak_nothing(
     out = tmp_path / "exports"
     args = _parse("--pdf", str(out / "report.pdf"), "--dicom-out", str(out / "dicom"), "--deidentify")
     outcome = write_cli_exports(args, slice_results, ALGORITHM, _render)
-    names = sorted(p.name for p in outcome.written)
-    assert names == ["report.pdf", "series001_SC.dcm", "series001_SR.dcm"] and outcome.skipped == []
-    sc_path, sr_path = out / "dicom" / "series001_SC.dcm", out / "dicom" / "series001_SR.dcm"
+    sc_path, sr_path = dicom_pair(out / "dicom")
+    assert sorted(outcome.written) == sorted([out / "report.pdf", sc_path, sr_path]) and outcome.skipped == []
+    assert outcome.identity.startswith("de-identified copy (new UIDs")
     for path in (sc_path, sr_path):
         assert dciodvfy_errors(path) == []
         assert leaked_identifiers(path, mr_series) == []
@@ -111,6 +113,18 @@ def test_cli_writes_what_it_can_and_exits_5(
     assert pdf.read_bytes().startswith(b"%PDF") and (tmp_path / "r.csv").exists()
     err = capsys.readouterr().err
     assert f"wrote {pdf}" in err and "export failed: series 1 SR/SC" in err and "StudyInstanceUID" in err
+    assert "exports: attached to the original study (same Study Instance UID" in err  # the default without --deidentify
+
+
+def test_contradicting_identity_flags_are_refused_before_any_work(
+    tmp_path: Path, tiny_weights_dir: Path, mr_series: Series, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli.classify import main
+
+    pdf = tmp_path / "r.pdf"
+    argv = [str(mr_series.folder), "--weights", str(tiny_weights_dir), "--quiet", "--pdf", str(pdf)]
+    assert main([*argv, "--deidentify", "--attach-to-study"]) == 2
+    assert "cannot be combined with --deidentify" in capsys.readouterr().err and not pdf.exists()
 
 
 def test_refuses_the_source_folder_before_writing_anything(
@@ -120,6 +134,18 @@ def test_refuses_the_source_folder_before_writing_anything(
     with pytest.raises(DestinationError):
         write_cli_exports(args, slice_results, ALGORITHM, _render)
     assert not (tmp_path / "ok").exists() and not (mr_series.folder / "r.pdf").exists()
+
+
+def test_a_second_run_into_the_same_folders_keeps_the_first(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    dicom, pdf = tmp_path / "dicom", tmp_path / "r.pdf"
+    first = write_cli_exports(_parse("--dicom-out", str(dicom), "--pdf", str(pdf)), slice_results, ALGORITHM, _render)
+    before = {p: p.read_bytes() for p in first.written}
+    with pytest.raises(DestinationError, match=r"r\.pdf already exists; exports never replace a file"):
+        write_cli_exports(_parse("--dicom-out", str(dicom), "--pdf", str(pdf)), slice_results, ALGORITHM, _render)
+    second = write_cli_exports(_parse("--dicom-out", str(dicom)), slice_results, ALGORITHM, _render)
+    assert len(second.written) == 2 and set(second.written).isdisjoint(before)
+    assert sorted(dicom.iterdir()) == sorted([*second.written, *(p for p in before if p.parent == dicom)])
+    assert {p: p.read_bytes() for p in first.written} == before
 
 
 def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series: Series) -> None:
@@ -142,10 +168,11 @@ def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series
     args = _parse("--pdf", str(out / "r.pdf"), "--dicom-out", str(out / "dicom"), "--deidentify")
     outcome = collector.export(args, classifier, store)
     assert len(outcome.written) == 3
-    for path in (out / "dicom" / "series001_SC.dcm", out / "dicom" / "series001_SR.dcm"):
+    sc_path, sr_path = dicom_pair(out / "dicom")
+    for path in (sc_path, sr_path):
         assert dciodvfy_errors(path) == []
         assert leaked_identifiers(path, mr_series) == []
-    findings = read_findings(out / "dicom" / "series001_SR.dcm", classifier.class_names)
+    findings = read_findings(sr_path, classifier.class_names)
     assert [f.label for f in findings[:-1]] == [p.label for p in predictions]
     text = run_tool(require_tool("pdftotext"), str(out / "r.pdf"), "-").stdout
     assert load_model_config(tiny_weights_dir).weights_sha256 in text

@@ -40,7 +40,8 @@ def test_identifying_attributes_are_gone(mr_series: Series) -> None:
     assert str(source.ReferencedImageSequence[0].ReferencedSOPInstanceUID) not in values
     assert not any(elem.tag.is_private for elem in clean.iterall())
     assert "InstitutionName" not in clean and "StudyDescription" not in clean
-    assert clean.PatientName in (None, "") and clean.PatientID in (None, "")
+    assert clean.PatientName in (None, "")
+    assert clean.PatientID.startswith("ANON-") and len(clean.PatientID) == len("ANON-") + 8
     assert clean.PatientIdentityRemoved == "YES"
     assert list(clean.DeidentificationMethod) == list(DEIDENTIFICATION_METHOD)
     assert clean.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
@@ -106,3 +107,11 @@ def test_remapped_uids_are_valid_and_one_to_one(sources: list[str]) -> None:
     assert all(UID(new).is_valid for new in mapped)
     assert len(set(mapped)) == len(set(sources))
     assert [uid_map(uid) for uid in sources] == mapped
+
+
+def test_patient_id_pseudonym_is_consistent_within_one_export_only(mr_series: Series) -> None:
+    first, second = mr_series.headers[:2]
+    export = Deidentifier()
+    assert export.apply(first).PatientID == export.apply(second).PatientID == export.uid_map.pseudonym("PID-778899")
+    assert Deidentifier().apply(first).PatientID != export.apply(first).PatientID
+    assert export.uid_map.pseudonym("another patient") != export.apply(first).PatientID

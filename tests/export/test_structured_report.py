@@ -113,3 +113,44 @@ def test_sr_says_not_for_diagnostic_use(tmp_path: Path, slice_results: list[Slic
     assert "not for diagnostic use" in dump.stdout
     assert dciodvfy_errors(target) == []
     assert len(read_findings(target, CLASS_NAMES)) == len(slice_results) + 1
+
+
+def _codes(sr: pydicom.Dataset) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(scheme, value) of every concept name and of every coded value in the SR content tree."""
+    names: set[tuple[str, str]] = set()
+    values: set[tuple[str, str]] = set()
+
+    def visit(item: pydicom.Dataset) -> None:
+        for code in item.get("ConceptNameCodeSequence", []):
+            names.add((code.CodingSchemeDesignator, code.CodeValue))
+        for code in item.get("ConceptCodeSequence", []):
+            values.add((code.CodingSchemeDesignator, code.CodeValue))
+        for child in item.get("ContentSequence", []):
+            visit(child)
+
+    visit(sr)
+    return names, values
+
+
+def test_findings_use_standard_codes_and_private_ones_only_where_none_exists(tmp_path: Path, mr_series: Series) -> None:
+    probabilities = [(0.8, 0.1, 0.05, 0.05), (0.1, 0.8, 0.05, 0.05), (0.05, 0.05, 0.1, 0.8), (0.05, 0.05, 0.85, 0.05)]
+    header = mr_series.headers[0]
+    results = [SliceResult(str(mr_series.paths[0]), i, make_prediction(p), header) for i, p in enumerate(probabilities)]
+    target = tmp_path / "sr.dcm"
+    write_structured_report(target, results, ALGORITHM)
+    assert dciodvfy_errors(target) == []
+    sr = pydicom.dcmread(target)
+    names, values = _codes(sr)
+    glioma, meningioma, pituitary = ("SCT", "393564001"), ("SCT", "302820008"), ("SCT", "254956000")
+    neoplasm, present, absent = ("SCT", "108369006"), ("SCT", "52101004"), ("SCT", "272519000")
+    assert {glioma, meningioma, pituitary, neoplasm, present, absent} <= values  # the findings, all SNOMED CT
+    assert {("DCM", "121071"), ("DCM", "122157"), ("DCM", "111001"), ("DCM", "111003"), ("DCM", "111002")} <= names
+    assert ("LN", "24590-2") in values  # Brain MRI
+    private = {value for scheme, value in names | values if scheme == "99NRVW"}
+    assert private == {"P-GLIOMA", "P-MENINGIOMA", "P-NOTUMOR", "P-PITUITARY", "P-TUMOR", "SERIES-MAXP"}
+    assert not {v for s, v in values if s == "99NRVW"} - {"SERIES-MAXP"}  # no finding is coded privately
+    declared = {item.CodingSchemeDesignator for item in sr.CodingSchemeIdentificationSequence}
+    assert "99NRVW" in declared
+    findings = read_findings(target, CLASS_NAMES)
+    assert [f.label for f in findings] == ["glioma", "meningioma", "pituitary", "notumor", "glioma"]
+    assert findings[3].probabilities["notumor"] == pytest.approx(0.85)

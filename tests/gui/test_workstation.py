@@ -271,6 +271,28 @@ def test_command_line_paths() -> None:
     assert [str(p) for p in args.paths] == ["a.dcm", "folder"] and args.no_sample
 
 
+def _say_not_for_diagnostic_use(paths: list[Path]) -> None:
+    """Every exported file states it, in the form its format allows."""
+    import pydicom
+    from export.helpers import require_tool, run_tool
+    from PIL import Image
+
+    for path in paths:
+        if path.suffix == ".pdf":
+            text = run_tool(require_tool("pdftotext"), str(path), "-").stdout
+        elif path.suffix == ".png":
+            with Image.open(path) as image:
+                text = " ".join(image.text.values())
+        elif path.suffix == ".dcm":
+            ds = pydicom.dcmread(path)
+            text = str(ds.get("ImageComments", "")) + " ".join(
+                str(item.get("TextValue", "")) for item in ds.get("ContentSequence", [])
+            )
+        else:
+            text = path.read_text(encoding="utf-8")
+        assert "not for diagnostic use" in text, path
+
+
 def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None:
     import pydicom
 
@@ -289,15 +311,81 @@ def test_exports_from_the_gui(qtbot, window: MainWindow, tmp_path: Path) -> None
         assert done.args[0] == [tmp_path / name] and (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
     assert len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 8
-    with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
-        window.export("dicom", tmp_path / "dicom")
-    written = done.args[0]
-    assert {p.name for p in written} == {"neuroreview_SR.dcm", "neuroreview_SC.dcm"}
-    sc = pydicom.dcmread(tmp_path / "dicom" / "neuroreview_SC.dcm")
+    exported: list[Path] = []
+    for _ in range(2):  # a second export into the same folder adds files, it never replaces the first
+        with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
+            window.export("dicom", tmp_path / "dicom")
+        exported += done.args[0]
+    assert sorted((tmp_path / "dicom").iterdir()) == sorted(exported) and len(exported) == 4
+    sc = pydicom.dcmread(next(p for p in exported if "_SC_" in p.name))
     assert "DEMO" not in str(sc.get("PatientName", ""))  # de-identified by default
+    assert all(p.name.startswith(f"{sc.PatientID}_S") for p in exported[:2])  # named by the pseudonym
+    _say_not_for_diagnostic_use([tmp_path / n for n in ("r.pdf", "r.csv", "r.json", "view.png")] + exported)
+    with qtbot.waitSignal(window.export_failed, timeout=WAIT_MS) as refused:
+        window.export("csv", tmp_path / "r.csv")  # the file exists: refused, not replaced
+    assert "already exists" in refused.args[0] and len((tmp_path / "r.csv").read_text().splitlines()) == 1 + 8
     with qtbot.waitSignal(window.export_failed, timeout=WAIT_MS) as refused:
         window.export("csv", SAMPLE / "beside-the-source.csv")
     assert not (SAMPLE / "beside-the-source.csv").exists()
+
+
+def _classify_sample_slice(qtbot, window: MainWindow) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, [SAMPLE])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.classify_current(force=True)
+
+
+def _accept_export_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Make the export dialog accept what it proposes (the user's remembered choice); returns its targets."""
+    from PySide6.QtWidgets import QDialog
+
+    from desktop_app.export_dialog import ExportDialog
+
+    targets: list[Path] = []
+
+    def accept_as_proposed(dialog: ExportDialog) -> QDialog.DialogCode:
+        targets.append(dialog.choice().target)
+        dialog.accept()
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ExportDialog, "exec", accept_as_proposed)
+    return targets
+
+
+def test_the_pdf_is_proposed_under_a_content_name_outside_home(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _classify_sample_slice(qtbot, window)
+    assert Path(window.settings.export_folder).name == "NeuroReview exports"  # not the home folder itself
+    window.settings.export_folder = str(tmp_path / "exports")
+    proposed = _accept_export_dialogs(monkeypatch)
+    for _ in range(2):
+        with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS):
+            window.export_dialog("pdf")
+    first, second = proposed
+    assert first.parent == tmp_path / "exports" and first != second
+    assert first.name.startswith("ANON-") and "_report_" in first.name and first.suffix == ".pdf"
+    assert first.exists() and second.exists()
+
+
+def test_the_export_dialog_attaches_to_the_original_study(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pydicom
+
+    _classify_sample_slice(qtbot, window)
+    window.settings.export_identity, window.settings.export_folder = "attach", str(tmp_path / "exports")
+    _accept_export_dialogs(monkeypatch)
+    with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS) as done:
+        window.export_dialog("dicom")
+    assert window.series is not None
+    source = pydicom.dcmread(window.series.slices[0].path, stop_before_pixels=True)
+    for path in done.args[0]:
+        exported = pydicom.dcmread(path)
+        assert path.parent == tmp_path / "exports" and path.name.startswith(f"{source.PatientID}_S")
+        assert exported.StudyInstanceUID == source.StudyInstanceUID and exported.PatientName == source.PatientName
+        assert exported.get("PatientIdentityRemoved") == source.get("PatientIdentityRemoved")  # as the source says
 
 
 def test_non_square_pixels_are_drawn_at_their_true_aspect(qtbot, window: MainWindow, tmp_path: Path) -> None:
