@@ -11,7 +11,8 @@ import struct
 from pathlib import Path
 from typing import Literal
 
-from core.imaging.errors import FileAccessError, NotAnImageError
+from core.imaging.completeness import truncated_preamble
+from core.imaging.errors import FileAccessError, NotAnImageError, TruncatedFileError
 
 FileFormat = Literal["dicom", "dicom-no-preamble", "png", "jpeg"]
 
@@ -52,6 +53,8 @@ def sniff_format(path: Path) -> FileFormat:
         raise FileAccessError(f"file cannot be read ({exc.strerror or exc})", path) from exc
     if not head:
         raise NotAnImageError("file is empty (0 bytes)", path)
+    if truncated_preamble(head):
+        raise TruncatedFileError(f"file is truncated: {len(head)} bytes, inside the 128-byte DICOM preamble", path)
     if head[128:132] == b"DICM":
         return "dicom"
     if head.startswith(PNG_SIGNATURE):

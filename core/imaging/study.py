@@ -119,13 +119,17 @@ class FileError:
 class ScanResult:
     """Everything :func:`open_paths` found: the browsable tree plus one entry per file that failed.
 
-    ``ignored`` lists readable DICOM objects without an image (structured reports, presentation
-    states, ...); ``cancelled`` is True when the scan was stopped early (the tree holds what was read).
+    ``ignored`` lists the files skipped because they hold no image: readable DICOM objects without
+    one (structured reports, presentation states, raw data, ...) and DICOMDIR files themselves;
+    ``notes`` are remarks about files that did open (e.g. only the first volume of a 4-D NIfTI);
+    ``cancelled`` is True when the scan was stopped early (the tree holds what was read).  Every file
+    looked at is in exactly one of: a series' slices, ``errors`` or ``ignored``.
     """
 
     patients: list[Patient] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     ignored: list[FileError] = field(default_factory=list)
+    notes: list[FileError] = field(default_factory=list)
     cancelled: bool = False
 
     def all_series(self) -> list[Series]:
