@@ -7,6 +7,7 @@ thread does not block cache hits in another.  Returned arrays are read-only view
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -95,6 +96,9 @@ class PixelStore:
         if ref.kind == "raster":
             values = load_raster(ref.path)
             return DecodedFrame(values, (), None, None)
+        if ref.mosaic is not None:  # one slice of a Siemens mosaic: cut out of the decoded image
+            whole = decode_frame(self._source(ref, signature), 0)
+            return dataclasses.replace(whole, values=np.ascontiguousarray(ref.mosaic.tile(whole.values, ref.frame)))
         return decode_frame(self._source(ref, signature), ref.frame)
 
     def _frame(self, ref: SliceRef) -> DecodedFrame:
