@@ -59,7 +59,7 @@ def test_a_mosaic_gives_one_slice_per_image_with_its_own_pixels_and_position(tmp
     # one slice thickness (5 mm) per slice along the normal (axial: +z)
     first = np.array([-100.0, -50.0, 10.0]) + np.array([SPACING[1] * 8, SPACING[0] * 8, 0.0])
     for ref in series.slices:
-        np.testing.assert_allclose(ref.position, first + [0.0, 0.0, 5.0 * ref.frame])
+        np.testing.assert_allclose(ref.position, first + np.array([0.0, 0.0, 5.0 * ref.frame]))
 
 
 def test_a_mosaic_without_its_image_count_is_an_error(tmp_path: Path) -> None:
