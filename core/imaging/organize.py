@@ -86,6 +86,12 @@ def raster_series_info(path: Path) -> SeriesInfo:
     return SeriesInfo("", "", f"raster-study:{folder}", "", "Images", f"raster:{folder}", None, folder.name, "OT")
 
 
+def nifti_series_info(path: Path) -> SeriesInfo:
+    """A NIfTI volume is its own patient, study and series, named after the file (no patient data)."""
+    name = path.name
+    return SeriesInfo("", name, f"nifti-study:{path}", "", "NIfTI volume", f"nifti:{path}", None, name, "")
+
+
 def natural_key(text: str) -> tuple[object, ...]:
     """Sort key where "img2" < "img10"."""
     return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))

@@ -20,6 +20,7 @@ from core.imaging.dicom_pixels import DecodedFrame, DicomSource, decode_frame, l
 from core.imaging.display import apply_file_lut, apply_window, auto_window, brain_window, full_range_window
 from core.imaging.errors import FileAccessError, ImagingError, InvalidImageError
 from core.imaging.metadata import SliceMetadata, read_metadata
+from core.imaging.nifti import NiftiVolume, load_volume
 from core.imaging.raster import load_raster
 from core.imaging.sniff import file_signature
 from core.imaging.study import SliceRef
@@ -28,6 +29,7 @@ from core.render import render_for_model
 
 _MAX_SOURCES = 64  # parsed headers kept (multi-frame files decode frame after frame)
 _MAX_AUTO = 4096
+_MAX_VOLUMES = 3  # whole NIfTI volumes kept (a .nii.gz can only be read from its start)
 
 
 @contextmanager
@@ -55,6 +57,7 @@ class PixelStore:
         self._bytes = 0
         self._sources: OrderedDict[str, tuple[tuple[int, int], DicomSource]] = OrderedDict()
         self._auto: OrderedDict[str, Window] = OrderedDict()
+        self._volumes: OrderedDict[str, tuple[tuple[int, int], NiftiVolume]] = OrderedDict()
 
     # -- cache -----------------------------------------------------------------------------------
     @property
@@ -69,6 +72,7 @@ class PixelStore:
             self._frames.clear()
             self._sources.clear()
             self._auto.clear()
+            self._volumes.clear()
             self._bytes = 0
 
     def _signature(self, ref: SliceRef) -> tuple[int, int]:
@@ -92,10 +96,27 @@ class PixelStore:
                 self._sources.popitem(last=False)
         return source
 
+    def _volume(self, ref: SliceRef, signature: tuple[int, int]) -> NiftiVolume:
+        """The NIfTI volume of ``ref`` (a few kept: scrolling reads the file once)."""
+        key = str(ref.path)
+        with self._lock:
+            hit = self._volumes.get(key)
+            if hit is not None and hit[0] == signature:
+                self._volumes.move_to_end(key)
+                return hit[1]
+        volume = load_volume(ref.path)
+        with self._lock:
+            self._volumes[key] = (signature, volume)
+            while len(self._volumes) > _MAX_VOLUMES:
+                self._volumes.popitem(last=False)
+        return volume
+
     def _decode(self, ref: SliceRef, signature: tuple[int, int]) -> DecodedFrame:
         if ref.kind == "raster":
             values = load_raster(ref.path)
             return DecodedFrame(values, (), None, None)
+        if ref.kind == "nifti":
+            return DecodedFrame(self._volume(ref, signature).slice_values(ref.frame), (), None, None)
         if ref.mosaic is not None:  # one slice of a Siemens mosaic: cut out of the decoded image
             whole = decode_frame(self._source(ref, signature), 0)
             return dataclasses.replace(whole, values=np.ascontiguousarray(ref.mosaic.tile(whole.values, ref.frame)))
@@ -127,8 +148,9 @@ class PixelStore:
     def metadata(self, ref: SliceRef) -> SliceMetadata:
         """The slice's metadata from the header this store keeps for decoding (a multi-frame file's
         header is parsed once, not once per frame).  Raises a typed ImagingError."""
-        if ref.kind == "raster":
-            return read_metadata(ref)
+        if ref.kind != "dicom":
+            with _typed_errors(ref):
+                return read_metadata(ref)
         with _typed_errors(ref):
             header = self._source(ref, self._signature(ref)).header
         return read_metadata(ref, header)

@@ -206,6 +206,8 @@ def open_paths(
             result.errors.append(_file_error(path, exc))
             continue
         organizer.add(indexed.info, indexed.slices)
+        if indexed.note:
+            result.notes.append(FileError(path, indexed.note, "Note"))
     if on_series is not None:
         for series in organizer.take_changed():
             on_series(series)
