@@ -23,8 +23,6 @@ from core.model_config import ModelConfig
 from core.prediction import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pydicom.dataset import Dataset
-
     from core.export import SliceResult
 
 ExportKind = Literal["pdf", "png", "dicom", "csv", "json"]
@@ -50,15 +48,14 @@ class ExportRequest:
 
 
 def _results(request: ExportRequest) -> list[SliceResult]:
-    from core.export import SliceResult, read_header
+    from core.export import SliceResult
+    from core.export.records import SourceHeaders
 
-    headers: dict[Path, Dataset] = {}
-    results = []
-    for ref, prediction in zip(request.refs, request.predictions, strict=True):
-        if ref.kind == "dicom" and ref.path not in headers:
-            headers[ref.path] = read_header(ref.path)
-        results.append(SliceResult.from_ref(ref, prediction, headers.get(ref.path)))
-    return results
+    headers = SourceHeaders()
+    return [
+        SliceResult.from_ref(ref, prediction, headers.header(ref))
+        for ref, prediction in zip(request.refs, request.predictions, strict=True)
+    ]
 
 
 def run_export(request: ExportRequest) -> list[Path]:

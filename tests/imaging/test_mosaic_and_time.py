@@ -6,41 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicom_factory import make_dataset, write
-from pydicom.dataset import Dataset
+from dicom_factory import MOSAIC_SPACING as SPACING
+from dicom_factory import MOSAIC_TILE as TILE
+from dicom_factory import make_dataset, mosaic_dataset, write
 from pydicom.uid import generate_uid
 
 from core.imaging import PixelStore, open_paths
 from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
-
-TILE = 8
-SPACING = (2.0, 3.0)  # mm between rows, between columns
-
-
-def mosaic_dataset(
-    images: int, *, seed: int = 0, instance: int = 1, series_uid: str | None = None, with_count: bool = True
-) -> tuple[Dataset, np.ndarray]:
-    """A Siemens-style mosaic of ``images`` 8 x 8 slices (ceil(sqrt(N)) tiles a side) and the volume it holds."""
-    side = int(np.ceil(np.sqrt(images)))
-    rng = np.random.default_rng(seed)
-    volume = rng.integers(0, 1000, (images, TILE, TILE)) + np.arange(images)[:, None, None] * 1000
-    grid = np.zeros((side * TILE, side * TILE), dtype=np.int64)
-    for k in range(images):
-        row, column = divmod(k, side)
-        grid[row * TILE : (row + 1) * TILE, column * TILE : (column + 1) * TILE] = volume[k]
-    ds = make_dataset(
-        grid,
-        bits_allocated=16,
-        instance=instance,
-        position=(-100.0, -50.0, 10.0),
-        series_uid=series_uid,
-        series_description="ep2d_bold",
-        extra={"ImageType": ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"], "PixelSpacing": list(SPACING)},
-    )
-    if with_count:
-        block = ds.private_block(0x0019, "SIEMENS MR HEADER", create=True)
-        block.add_new(0x0A, "US", images)
-    return ds, volume
 
 
 def test_a_mosaic_gives_one_slice_per_image_with_its_own_pixels_and_position(tmp_path: Path) -> None:
