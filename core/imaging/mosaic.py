@@ -65,7 +65,7 @@ def _csareader() -> Any:
 
 def _csa_image_header(ds: Dataset) -> dict[str, Any] | None:
     try:
-        return _csareader().get_csa_header(ds, "image")  # type: ignore[no-any-return]
+        return _csareader().get_csa_header(ds, "image")
     except Exception:  # a damaged CSA header only costs what it would have told
         return None
 
