@@ -31,7 +31,8 @@ class TimePointBar(QWidget):
         self.count_label = QLabel("/ 1")
         layout.addWidget(self.count_label)
         for key, step in ((PREVIOUS_KEY, -1), (NEXT_KEY, 1)):
-            QShortcut(QKeySequence(key), self, activated=lambda step=step: self.step(step))
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.activated.connect(lambda step=step: self.step(step))
         self.hide()
 
     def show_for(self, series: Series, index: int) -> None:
