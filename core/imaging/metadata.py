@@ -150,17 +150,10 @@ def _nifti_metadata(ref: SliceRef) -> SliceMetadata:
     from core.imaging.nifti import read_geometry
 
     _, _, spacing, thickness = read_geometry(ref.path).placement(ref.frame)
-    return SliceMetadata(
-        file_name=ref.path.name,
-        frame=ref.frame,
-        number_of_frames=ref.number_of_frames,
-        rows=ref.rows,
-        columns=ref.columns,
-        series_description=ref.path.name,
-        slice_location=_location(ref, Dataset()),
-        slice_thickness=thickness,
-        pixel_spacing=spacing,
-    )
+    location = _location(ref, Dataset())
+    head = (ref.path.name, ref.frame, ref.number_of_frames, ref.rows, ref.columns)
+    return SliceMetadata(*head, series_description=ref.path.name, slice_location=location,
+                         slice_thickness=thickness, pixel_spacing=spacing)  # fmt: skip
 
 
 def read_metadata(ref: SliceRef, header: Dataset | None = None) -> SliceMetadata:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +29,7 @@ from core.imaging.study import SliceRef
 from core.imaging.window import Window
 from core.render import render_for_model
 
+T = TypeVar("T")
 _MAX_SOURCES = 64  # parsed headers kept (multi-frame files decode frame after frame)
 _MAX_AUTO = 4096
 _MAX_VOLUMES = 3  # whole NIfTI volumes kept (a .nii.gz can only be read from its start)
@@ -82,34 +85,28 @@ class PixelStore:
             raise FileAccessError("file has changed since it was opened; open it again", ref.path)
         return signature
 
-    def _source(self, ref: SliceRef, signature: tuple[int, int]) -> DicomSource:
+    def _per_file(self, cache: OrderedDict[str, tuple[tuple[int, int], T]], limit: int, ref: SliceRef,
+                  signature: tuple[int, int], load: Callable[[Path], T]) -> T:  # fmt: skip
+        """What ``load`` makes of ``ref``'s file, kept in ``cache`` (at most ``limit`` files) while unchanged."""
         key = str(ref.path)
         with self._lock:
-            hit = self._sources.get(key)
+            hit = cache.get(key)
             if hit is not None and hit[0] == signature:
-                self._sources.move_to_end(key)
+                cache.move_to_end(key)
                 return hit[1]
-        source = load_source(ref.path)
+        value = load(ref.path)
         with self._lock:
-            self._sources[key] = (signature, source)
-            while len(self._sources) > _MAX_SOURCES:
-                self._sources.popitem(last=False)
-        return source
+            cache[key] = (signature, value)
+            while len(cache) > limit:
+                cache.popitem(last=False)
+        return value
+
+    def _source(self, ref: SliceRef, signature: tuple[int, int]) -> DicomSource:
+        return self._per_file(self._sources, _MAX_SOURCES, ref, signature, load_source)
 
     def _volume(self, ref: SliceRef, signature: tuple[int, int]) -> NiftiVolume:
         """The NIfTI volume of ``ref`` (a few kept: scrolling reads the file once)."""
-        key = str(ref.path)
-        with self._lock:
-            hit = self._volumes.get(key)
-            if hit is not None and hit[0] == signature:
-                self._volumes.move_to_end(key)
-                return hit[1]
-        volume = load_volume(ref.path)
-        with self._lock:
-            self._volumes[key] = (signature, volume)
-            while len(self._volumes) > _MAX_VOLUMES:
-                self._volumes.popitem(last=False)
-        return volume
+        return self._per_file(self._volumes, _MAX_VOLUMES, ref, signature, load_volume)
 
     def _decode(self, ref: SliceRef, signature: tuple[int, int]) -> DecodedFrame:
         if ref.kind == "raster":
