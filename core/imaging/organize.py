@@ -118,7 +118,8 @@ def _with_time_points(refs: list[SliceRef]) -> list[SliceRef]:
     numbered = []
     for ref in sorted(refs, key=_fallback_key):
         where = tuple(round(v, 3) for v in ref.position or ())
-        numbered.append(dataclasses.replace(ref, time_point=seen[where]))
+        time_point = seen[where]
+        numbered.append(ref if time_point == ref.time_point else dataclasses.replace(ref, time_point=time_point))
         seen[where] += 1
     return numbered
 
