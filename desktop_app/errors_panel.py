@@ -1,9 +1,11 @@
-"""Non-modal list of files that could not be opened (file, what is wrong, error type)."""
+"""Non-modal list of files that could not be opened, files skipped (no image) and notes
+(file, what is wrong, error type); long texts are elided in the middle, in full in the tooltip."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from core.imaging.study import FileError
@@ -19,6 +21,8 @@ class ErrorsPanel(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.verticalHeader().setVisible(False)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long names keep their start and end
 
     def add_errors(self, errors: Iterable[FileError]) -> int:
         """Append errors; returns the new total."""
@@ -28,8 +32,8 @@ class ErrorsPanel(QTableWidget):
             name = QTableWidgetItem(error.path.name)
             name.setToolTip(str(error.path))
             self.setItem(row, 0, name)
-            self.setItem(row, 1, QTableWidgetItem(error.message))
-            self.setItem(row, 2, QTableWidgetItem(error.error_type))
+            self.setItem(row, 1, _cell(error.message))
+            self.setItem(row, 2, _cell(error.error_type))
         return self.rowCount()
 
     def add_message(self, source: str, message: str, kind: str = "Error") -> int:
@@ -37,5 +41,12 @@ class ErrorsPanel(QTableWidget):
         row = self.rowCount()
         self.insertRow(row)
         for col, text in enumerate((source, message, kind)):
-            self.setItem(row, col, QTableWidgetItem(text))
+            self.setItem(row, col, _cell(text))
         return self.rowCount()
+
+
+def _cell(text: str) -> QTableWidgetItem:
+    """A cell whose full text is its tooltip (the cell itself may be elided)."""
+    item = QTableWidgetItem(text)
+    item.setToolTip(text)
+    return item

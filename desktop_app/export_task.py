@@ -70,15 +70,14 @@ def series_header(refs: Sequence[SliceRef]) -> Dataset | None:
 
 
 def _results(request: ExportRequest) -> list[SliceResult]:
-    from core.export import SliceResult, read_header
+    from core.export import SliceResult
+    from core.export.records import SourceHeaders
 
-    headers: dict[Path, Dataset] = {}
-    results = []
-    for ref, prediction in zip(request.refs, request.predictions, strict=True):
-        if ref.kind == "dicom" and ref.path not in headers:
-            headers[ref.path] = read_header(ref.path)
-        results.append(SliceResult.from_ref(ref, prediction, headers.get(ref.path)))
-    return results
+    headers = SourceHeaders()
+    return [
+        SliceResult.from_ref(ref, prediction, headers.header(ref))
+        for ref, prediction in zip(request.refs, request.predictions, strict=True)
+    ]
 
 
 def run_export(request: ExportRequest) -> list[Path]:

@@ -30,9 +30,22 @@ def thumbnail(store: object, series: Series, size: int = THUMBNAIL_SIZE) -> NDAr
         pixels = store.display(ref, None)  # type: ignore[attr-defined]
     except Exception:  # a thumbnail is decoration: the real error shows when the slice is opened
         return None
+    return fit_thumbnail(np.asarray(pixels, dtype=np.uint8), size)
+
+
+def fit_thumbnail(pixels: NDArray[np.uint8], size: int = THUMBNAIL_SIZE) -> NDArray[np.uint8]:
+    """``pixels`` scaled into a ``size`` x ``size`` square, centred on black; a very thin image (10 x 2000)
+    keeps at least an eighth of the square in its thin direction, so it is still seen."""
+    rows, columns = pixels.shape[:2]
+    scale = size / max(rows, columns, 1)
+    least = max(size // 8, 1)
+    height, width = max(round(rows * scale), least), max(round(columns * scale), least)
     image = Image.fromarray(np.ascontiguousarray(pixels))
-    image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
+    resized = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
+    canvas = np.zeros((size, size, *pixels.shape[2:]), dtype=np.uint8)
+    top, left = (size - height) // 2, (size - width) // 2
+    canvas[top : top + height, left : left + width] = resized
+    return canvas
 
 
 class IndexWorker(QObject):

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.export.identity import ExportIdentity, IdentityMode
 from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
+from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
 from core.model.series_summary import SeriesSummary, summarize_series
@@ -59,7 +60,9 @@ from desktop_app.result_cache import cache_key
 from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
+from desktop_app.time_point_bar import TimePointBar
 from desktop_app.viewer import SliceViewer
+from desktop_app.window_size import fitting_size
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.export.naming import ExportName
@@ -77,9 +80,9 @@ WINDOW_DRAG_GAIN = 1.0 / 300.0  # fraction of the current width per dragged pixe
 
 
 def _middle_of_stack(series: Series, stack_key: str) -> int:
-    """Index of the middle slice among the series' slices of one stack (frame type)."""
-    indices = [i for i, r in enumerate(series.slices) if r.stack_key == stack_key]
-    return indices[len(indices) // 2]
+    """Index of the middle slice of one stack (frame type), in its first time point."""
+    first = time_points(series, next(i for i, r in enumerate(series.slices) if r.stack_key == stack_key))[0]
+    return first[len(first) // 2]
 
 
 def _pixel_aspect(meta: SliceMetadata | None) -> float:
@@ -174,8 +177,8 @@ class MainWindow(QMainWindow):
         self.viewer = SliceViewer()
         self.viewer.set_message("Open a study: File > Open, drop files here, or Help > Open sample study")
         self.viewer.window_drag.connect(self._on_window_drag)
-        self.viewer.scroll_requested.connect(lambda steps: self.set_index(self.index + steps))
-        self.viewer.jump_requested.connect(lambda where: self.set_index(0 if where == "first" else 10**9))
+        self.viewer.scroll_requested.connect(self._scroll)
+        self.viewer.jump_requested.connect(self._jump)
         self.viewer.view_changed.connect(self._update_overlays)
         layout.addWidget(self.viewer, 1)
         row = QHBoxLayout()
@@ -194,6 +197,9 @@ class MainWindow(QMainWindow):
         strip_column.addWidget(self.strip)
         row.addLayout(strip_column, 1)
         row.addWidget(self.slice_label)
+        self.time_bar = TimePointBar()
+        self.time_bar.time_point_chosen.connect(self._go_to_time_point)
+        row.addWidget(self.time_bar)
         layout.addLayout(row)
         self.setCentralWidget(central)
 
@@ -332,7 +338,8 @@ class MainWindow(QMainWindow):
         items = [
             ("Up/Left, Down/Right", "previous / next slice"),
             ("PageUp / PageDown", "5 slices back / forward"),
-            ("Home / End", "first / last slice"),
+            ("Home / End", "first / last slice (of the time point on screen)"),
+            ("[ / ]", "previous / next time point (series with several)"),
             ("1 - 9", "window preset"),
             ("B (hold)", "blink the heatmap"),
         ]
@@ -348,7 +355,8 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1500, 950)
+            screen = self.screen()
+            self.resize(fitting_size(screen.availableGeometry().size() if screen is not None else None))
         if state is not None:
             self.restoreState(state)
         else:
@@ -525,8 +533,9 @@ class MainWindow(QMainWindow):
         slices = result.all_slices()
         record_opened({r.path for r in slices}, slices=len(slices), errors=len(result.errors), via="gui")
         self.errors.add_errors(result.ignored)  # readable DICOM without an image (SR, presentation states)
+        self.errors.add_errors(result.notes)  # e.g. a 4-D NIfTI shows its first volume
         count = len(result.errors)
-        if count:
+        if count or result.notes:
             self.errors_dock.show()
         final = {s.uid: s for s in result.all_series()}
         if self.series is not None and self.series.uid in final:
@@ -605,6 +614,7 @@ class MainWindow(QMainWindow):
         self.slider.blockSignals(False)
         self.strip.set_current(index)
         self.slice_label.setText(f"{index + 1} / {len(self.series.slices)}")
+        self.time_bar.show_for(self.series, index)
         if self.series.slices[index].stack_key != self._presets_stack:
             self.voi = None  # e.g. magnitude and field-map frames: one's window does not fit the other
             self._fill_presets()
@@ -615,6 +625,19 @@ class MainWindow(QMainWindow):
         if not self._show_cached_prediction():
             self.classify_current(force=False)
         self.slice_shown.emit(index)
+
+    def _scroll(self, steps: int) -> None:
+        """Wheel and slice keys move through space within the time point on screen."""
+        if self.series is not None and self.series.slices:
+            self.set_index(step_within_time(self.series, self.index, steps))
+
+    def _jump(self, where: str) -> None:
+        if self.series is not None and self.series.slices:
+            self.set_index(edge_of_time(self.series, self.index, last=where != "first"))
+
+    def _go_to_time_point(self, time_point: int) -> None:
+        if self.series is not None and self.series.slices:
+            self.set_index(move_to_time(self.series, self.index, time_point))
 
     def render_slice(self) -> None:
         """Re-render the current slice with the current window/invert."""

@@ -28,6 +28,7 @@ class StudyBrowser(QTreeWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setColumnWidth(0, 230)
         self.setColumnWidth(1, 50)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long names keep their start and end
         self._patients: dict[tuple[str, str], QTreeWidgetItem] = {}
         self._studies: dict[str, QTreeWidgetItem] = {}
         self._series_items: dict[str, QTreeWidgetItem] = {}
@@ -63,6 +64,7 @@ class StudyBrowser(QTreeWidget):
                 p for p in (series.patient_name, f"({series.patient_id})" if series.patient_id else "") if p
             )
             patient = QTreeWidgetItem([label or "Unknown patient", "", ""])
+            patient.setToolTip(0, label or "Unknown patient")
             self.addTopLevelItem(patient)
             self._patients[patient_key] = patient
             patient.setExpanded(True)
@@ -70,6 +72,7 @@ class StudyBrowser(QTreeWidget):
         if study is None:
             label = " ".join(p for p in (series.study_date, series.study_description) if p) or "(undated study)"
             study = QTreeWidgetItem([label, "", ""])
+            study.setToolTip(0, label)
             patient.addChild(study)
             self._studies[series.study_uid] = study
             study.setExpanded(True)

@@ -233,3 +233,33 @@ def run_tool(*args: str | Path) -> None:
     done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{args[0]} failed: {done.stdout}\n{done.stderr}")
+
+
+MOSAIC_TILE = 8
+MOSAIC_SPACING = (2.0, 3.0)  # mm between rows, between columns
+
+
+def mosaic_dataset(
+    images: int, *, seed: int = 0, instance: int = 1, series_uid: str | None = None, with_count: bool = True
+) -> tuple[Dataset, np.ndarray]:
+    """A Siemens-style mosaic of ``images`` 8 x 8 slices (ceil(sqrt(N)) tiles a side) and the volume it holds."""
+    side = int(np.ceil(np.sqrt(images)))
+    rng = np.random.default_rng(seed)
+    volume = rng.integers(0, 1000, (images, MOSAIC_TILE, MOSAIC_TILE)) + np.arange(images)[:, None, None] * 1000
+    grid = np.zeros((side * MOSAIC_TILE, side * MOSAIC_TILE), dtype=np.int64)
+    for k in range(images):
+        row, column = divmod(k, side)
+        grid[row * MOSAIC_TILE : (row + 1) * MOSAIC_TILE, column * MOSAIC_TILE : (column + 1) * MOSAIC_TILE] = volume[k]
+    ds = make_dataset(
+        grid,
+        bits_allocated=16,
+        instance=instance,
+        position=(-100.0, -50.0, 10.0),
+        series_uid=series_uid,
+        series_description="ep2d_bold",
+        extra={"ImageType": ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"], "PixelSpacing": list(MOSAIC_SPACING)},
+    )
+    if with_count:
+        block = ds.private_block(0x0019, "SIEMENS MR HEADER", create=True)
+        block.add_new(0x0A, "US", images)
+    return ds, volume

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from core.cli.rows import FORMATS, RowWriter, error_row, make_writer, slice_row
+from core.cli.rows import FORMATS, RowWriter, error_row, make_writer, skipped_row, slice_row
 from core.model.saliency import METHODS
 from core.platform.progress import ProgressBar
 
@@ -190,14 +190,24 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             record_exported("rows", [out_path], via="cli", format=args.format)
         if heat_dir is not None:
             record_exported("heatmaps", [heat_dir], via="cli")
-    unreadable = len(scan.errors) + len(job.failed)
-    print(
-        f"{PROG}: classified {job.classified} slice(s); {unreadable} file(s) could not be read. {DISCLAIMER}",
-        file=stderr,
-    )
+    for note in scan.notes:
+        print(f"{PROG}: note: {note.path.name}: {note.message}", file=stderr)
+    print(f"{PROG}: {summary_line(scan, job)} {DISCLAIMER}", file=stderr)
     if job.collector is not None and job.collector.results:
         return _export(job.collector, args, classifier, job.store, stderr)
     return EXIT_OK if job.classified else EXIT_NOTHING_CLASSIFIED
+
+
+def summary_line(scan: ScanResult, job: _Job) -> str:
+    """Slices classified, and every input file in exactly one of: classified, skipped (no image), failed."""
+    failed = {e.path for e in scan.errors} | job.failed
+    skipped = {e.path for e in scan.ignored} - failed
+    classified = job.classified_files - failed
+    total = len(failed | skipped | classified)
+    return (
+        f"{total} input file(s): {job.classified} slice(s) classified from {len(classified)} file(s), "
+        f"{len(skipped)} skipped (no image), {len(failed)} failed."
+    )
 
 
 @contextlib.contextmanager
@@ -233,6 +243,8 @@ def _classify_all(
     writer = make_writer(args.format, stream, classifier.class_names)
     for err in scan.errors:
         writer.write(error_row(err.path, err.message, err.error_type))
+    for skipped in scan.ignored:
+        writer.write(skipped_row(skipped.path, skipped.message))
     collector = ResultCollector() if exports_requested(args) else None
     job = _Job(classifier, PixelStore(max_megabytes=256), writer, heat_dir, args.method, args.batch, collector)
     progress = ProgressBar(stderr, len(refs), enabled=not args.quiet)
@@ -289,6 +301,7 @@ class _Job:
         self.batch = batch
         self.collector = collector
         self.failed: set[Path] = set()
+        self.classified_files: set[Path] = set()
         self.classified = 0
         self.run_suffix = ""  # heatmap PNGs of this run end with it: a second run into the folder adds files
         if heat_dir is not None:
@@ -319,6 +332,7 @@ class _Job:
             if self.collector is not None:  # without the heatmap: the exports recompute the key slice's
                 self.collector.add(ref, replace(pred, heatmap=None, heatmap_class=None, heatmap_method=None))
             self.classified += 1
+            self.classified_files.add(ref.path)
 
     def _write_heatmap(self, ref: SliceRef, rendered: NDArray[np.uint8], pred: Prediction) -> Path:
         from PIL import Image

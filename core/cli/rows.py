@@ -1,4 +1,6 @@
-"""Output rows of ``neuroreview-classify``: one per classified slice, one per unreadable file.
+"""Output rows of ``neuroreview-classify``: every input file gets at least one row - one per classified
+slice, one per file that could not be read (error row) and one per file that holds no image (skipped
+row: structured reports, presentation states, raw data, DICOMDIR).
 
 JSON Lines (one object per line)::
 
@@ -6,9 +8,10 @@ JSON Lines (one object per line)::
      "p_tumor": 0.99, "model_sha256": "...", "device": "CPU", "precision": "float32", "ms": 91.2,
      "use": "Research use only - not for diagnostic use"}
     {"source": "<path>", "error": "<message>", "error_type": "<ExceptionName>"}
+    {"source": "<path>", "skipped": "<why the file holds no image>"}
 
 CSV carries the same fields with one ``p_<class>`` column per class and empty cells where a
-field does not apply (``error``/``error_type`` on slice rows, the rest on error rows).
+field does not apply (``error``/``error_type``/``skipped`` on slice rows, the rest on error and skipped rows).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ def slice_row(source: Path, frame: int, prediction: Prediction, heatmap: Path | 
 def error_row(source: Path, message: str, error_type: str) -> dict[str, Any]:
     """The JSON object for one file (or frame) that could not be read."""
     return {"source": str(source), "error": message, "error_type": error_type}
+
+
+def skipped_row(source: Path, reason: str) -> dict[str, Any]:
+    """The JSON object for one file that holds no image (nothing to classify, nothing wrong)."""
+    return {"source": str(source), "skipped": reason}
 
 
 class RowWriter(Protocol):
@@ -73,6 +81,7 @@ class CsvWriter:
             "use",
             "error",
             "error_type",
+            "skipped",
         ]
         self._stream = stream
         self._writer = csv.DictWriter(stream, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")

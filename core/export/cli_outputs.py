@@ -21,12 +21,10 @@ from numpy.typing import NDArray
 
 from core.export.destination import check_destination, check_output_folder
 from core.export.errors import DestinationError, ExportError
-from core.export.records import AlgorithmInfo, SliceResult, group_by_series, read_header
+from core.export.records import AlgorithmInfo, SliceResult, SourceHeaders, group_by_series
 from core.model.prediction import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pydicom.dataset import Dataset
-
     from core.export.identity import ExportIdentity
     from core.imaging import PixelStore, SliceRef
     from core.model.classifier import Classifier
@@ -196,13 +194,11 @@ class ResultCollector:
     def __init__(self) -> None:
         self.results: list[SliceResult] = []
         self._refs: dict[tuple[str, int], SliceRef] = {}
-        self._headers: dict[Path, Dataset | None] = {}
+        self._headers = SourceHeaders()
 
     def add(self, ref: SliceRef, prediction: Prediction) -> None:
         """Record one classified slice (reads the DICOM header of a new file, without pixels)."""
-        if ref.path not in self._headers:
-            self._headers[ref.path] = read_header(ref.path) if ref.kind == "dicom" else None
-        result = SliceResult.from_ref(ref, prediction, self._headers[ref.path])
+        result = SliceResult.from_ref(ref, prediction, self._headers.header(ref))
         self._refs[(result.source, result.frame)] = ref
         self.results.append(result)
 

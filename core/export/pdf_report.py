@@ -15,6 +15,7 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from fpdf import FPDF
@@ -25,6 +26,7 @@ from pydicom.dataset import Dataset
 from core.export.deidentify import Deidentifier, UidMap
 from core.export.destination import atomic_output, check_destination
 from core.export.errors import ExportError
+from core.export.nifti_source import NIFTI_FORMAT
 from core.export.overlay import blend_heatmap
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
 from core.model.series_summary import SeriesSummary, summarize_series
@@ -114,6 +116,10 @@ def _identification_rows(report: ReportInput, key: SliceResult) -> list[tuple[st
     if not report.include_identifiers:
         header = Deidentifier(report.uid_map or UidMap()).apply(header)
     rows = [(label, str(header.get(keyword, "") or "-")) for label, keyword in _IDENTIFICATION]
+    if key.source_format == NIFTI_FORMAT:  # a stand-in header: say so, and where the slice came from
+        volume = Path(key.source).name if report.include_identifiers else "withheld (de-identified report)"
+        rows.insert(0, ("Source format", f"NIfTI volume (not DICOM), slice {key.frame}; UIDs made for this export"))
+        rows.insert(1, ("Volume", volume))
     if not report.include_identifiers:
         rows.append(("De-identification", "DICOM PS3.15 Basic Profile; UIDs remapped for this export"))
     return rows

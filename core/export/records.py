@@ -62,11 +62,13 @@ class SliceResult:
     frame: int
     prediction: Prediction
     header: Dataset | None = None
+    source_format: str = ""  # "dicom", "raster" or "nifti" (core.imaging.SliceRef.kind)
 
     @classmethod
     def from_ref(cls, ref: _SliceLike, prediction: Prediction, header: Dataset | None = None) -> SliceResult:
         """From a ``core.imaging.SliceRef`` (anything with ``path`` and ``frame``)."""
-        return cls(source=str(ref.path), frame=int(ref.frame), prediction=prediction, header=header)
+        kind = str(getattr(ref, "kind", ""))
+        return cls(source=str(ref.path), frame=int(ref.frame), prediction=prediction, header=header, source_format=kind)
 
     @property
     def is_multiframe(self) -> bool:
@@ -91,6 +93,27 @@ def group_by_series(results: Sequence[SliceResult]) -> list[list[SliceResult]]:
     for result in results:
         groups.setdefault(result.series_key, []).append(result)
     return list(groups.values())
+
+
+class SourceHeaders:
+    """The header each classified slice's outputs describe: the DICOM file's (read once per file), a
+    stand-in for a NIfTI slice (:mod:`core.export.nifti_source`), None for PNG/JPEG."""
+
+    def __init__(self) -> None:
+        from core.export.nifti_source import NiftiHeaders
+
+        self._dicom: dict[Path, Dataset] = {}
+        self._nifti = NiftiHeaders()
+
+    def header(self, ref: _SliceLike) -> Dataset | None:
+        kind = getattr(ref, "kind", "")
+        if kind == "dicom":
+            if ref.path not in self._dicom:
+                self._dicom[ref.path] = read_header(ref.path)
+            return self._dicom[ref.path]
+        if kind == "nifti":
+            return self._nifti.header(ref.path, ref.frame, getattr(ref, "rows", 0), getattr(ref, "columns", 0))
+        return None
 
 
 def read_header(path: str | os.PathLike[str]) -> Dataset:

@@ -10,8 +10,6 @@ into the pixels.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterable
 
 import highdicom as hd
 import numpy as np

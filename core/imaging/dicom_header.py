@@ -28,6 +28,7 @@ from pydicom.uid import (
 )
 
 from core.imaging import imagecodecs_plugin, newer_syntaxes
+from core.imaging.completeness import MAGIC, PREAMBLE, check_data_set, check_file_meta
 from core.imaging.errors import (
     ImageTooLargeError,
     InvalidImageError,
@@ -110,6 +111,12 @@ def read_header(path: Path, fmt: FileFormat) -> tuple[Dataset, PixelElement | No
             return ds, PixelElement("PixelData", -1, None), tsyntax, file_size
         is_little, is_implicit = _encoding(ds, tsyntax)
         pixel = _probe_pixel_element(fp, is_little, is_implicit)
+        if pixel is None:  # pydicom ends quietly where a file ends: was the whole header there?
+            try:
+                start = check_file_meta(fp, file_size, PREAMBLE + len(MAGIC) if fmt == "dicom" else 0)
+                check_data_set(fp, file_size, start, is_little, is_implicit, frozenset(PIXEL_TAGS))
+            except TruncatedFileError as exc:
+                raise exc.with_path(path) from None
     if tsyntax is None:
         tsyntax = _infer_syntax(ds, pixel, path)
     if pixel is not None:
@@ -204,8 +211,12 @@ def _walk_fragments(fp: BinaryIO, offset: int, file_size: int, is_little: bool, 
 
 
 def is_image_object(ds: Dataset, pixel: PixelElement | None) -> bool:
-    """True when the object is meant to carry an image (Rows/Columns or a pixel data element)."""
-    return pixel is not None or "Rows" in ds or "Columns" in ds
+    """True when the object is meant to carry an image: Rows/Columns, a pixel data element, or an
+    image storage SOP class (whose missing pixel data is then an error, not a skipped file)."""
+    if pixel is not None or "Rows" in ds or "Columns" in ds:
+        return True
+    sop_class = UID(get_string(ds, "SOPClassUID"))
+    return sop_class.is_valid and "Image Storage" in sop_class.name
 
 
 def check_geometry(ds: Dataset, pixel: PixelElement | None, path: Path) -> Geometry:

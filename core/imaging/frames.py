@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 
 from core.imaging.dicom_header import Geometry
 from core.imaging.errors import InvalidImageError
+from core.imaging.mosaic import MosaicLayout, mosaic_layout, tile_positions
 from core.imaging.raw_values import get_floats, get_int, get_string, get_strings
 from core.imaging.study import SliceRef
 
@@ -49,8 +50,28 @@ def _frame_type(ds: Dataset, index: int) -> str:
     return "\\".join(get_strings(ds, "ImageType")[2:])
 
 
+def _mosaic_slices(base: SliceRef, ds: Dataset, layout: MosaicLayout) -> list[SliceRef]:
+    """One SliceRef per slice of a Siemens mosaic, with its own position."""
+    positions = tile_positions(ds, layout)
+    orientation = get_floats(ds, "ImageOrientationPatient", 6)
+    return [
+        dataclasses.replace(
+            base,
+            frame=index,
+            rows=layout.tile_rows,
+            columns=layout.tile_columns,
+            number_of_frames=layout.images,
+            position=positions[index] if positions is not None else None,
+            orientation=orientation if positions is not None else None,  # type: ignore[arg-type]
+            stack_key=_frame_type(ds, 0),
+            mosaic=layout,
+        )
+        for index in range(layout.images)
+    ]
+
+
 def slices_for_file(path: Path, ds: Dataset, geometry: Geometry, file_size: int, mtime_ns: int) -> list[SliceRef]:
-    """Every frame of the file as a SliceRef (never "frame 0 only")."""
+    """Every frame of the file as a SliceRef (never "frame 0 only"); every slice of a Siemens mosaic."""
     enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     # PS3.3 C.7.6.16 asks for one item per frame.  Extra items (seen in derived objects) are ignored;
@@ -75,6 +96,9 @@ def slices_for_file(path: Path, ds: Dataset, geometry: Geometry, file_size: int,
         file_size=file_size,
         file_mtime_ns=mtime_ns,
     )
+    layout = mosaic_layout(ds, geometry.rows, geometry.columns) if geometry.frames == 1 else None
+    if layout is not None:
+        return _mosaic_slices(base, ds, layout)
     classic_pos = get_floats(ds, "ImagePositionPatient", 3)
     classic_ori = get_floats(ds, "ImageOrientationPatient", 6)
     refs = []
@@ -87,6 +111,7 @@ def slices_for_file(path: Path, ds: Dataset, geometry: Geometry, file_size: int,
             orientation = get_floats(ori_item, "ImageOrientationPatient", 6) if ori_item is not None else None
         elif geometry.frames > 1:
             position = None  # classic multi-frame: one position for all frames, order by frame
+        temporal = _temporal_index(ds, index) if enhanced else get_int(ds, "TemporalPositionIdentifier")
         refs.append(
             dataclasses.replace(
                 base,
@@ -94,6 +119,13 @@ def slices_for_file(path: Path, ds: Dataset, geometry: Geometry, file_size: int,
                 position=position,  # type: ignore[arg-type]
                 orientation=orientation,  # type: ignore[arg-type]
                 stack_key=_frame_type(ds, index),
+                temporal_index=temporal,
             )
         )
     return refs
+
+
+def _temporal_index(ds: Dataset, index: int) -> int | None:
+    """Temporal Position Index of an enhanced object's frame (Frame Content macro, PS3.3 C.7.6.16.2.2)."""
+    item = functional_item(ds, index, "FrameContentSequence")
+    return get_int(item, "TemporalPositionIndex") if item is not None else None

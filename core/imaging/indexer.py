@@ -10,7 +10,8 @@ from pydicom.uid import UID
 from core.imaging.dicom_header import check_geometry, check_syntax, is_image_object, read_header
 from core.imaging.errors import FileAccessError, ImagingError, InvalidImageError, NonImageObjectError
 from core.imaging.frames import slices_for_file
-from core.imaging.organize import SeriesInfo, dicom_series_info, raster_series_info
+from core.imaging.nifti import nifti_slices
+from core.imaging.organize import SeriesInfo, dicom_series_info, nifti_series_info, raster_series_info
 from core.imaging.raster import raster_header
 from core.imaging.sniff import file_signature, sniff_format
 from core.imaging.study import SliceRef
@@ -22,6 +23,7 @@ class IndexedFile:
 
     info: SeriesInfo
     slices: list[SliceRef]
+    note: str = ""  # a remark for the Problems panel about a file that did open
 
 
 def _sop_class_name(uid: object) -> str:
@@ -33,7 +35,7 @@ def _sop_class_name(uid: object) -> str:
 
 
 def index_file(path: Path, known_series: dict[str, SeriesInfo] | None = None) -> IndexedFile:
-    """Read the header of ``path`` (DICOM, PNG or JPEG) and return its slices.
+    """Read the header of ``path`` (DICOM, NIfTI, PNG or JPEG) and return its slices.
 
     ``known_series`` (SeriesInstanceUID -> SeriesInfo) lets a folder scan skip re-reading the
     patient/study/series labels of a series it has already seen.  Raises an :class:`ImagingError`
@@ -49,6 +51,10 @@ def index_file(path: Path, known_series: dict[str, SeriesInfo] | None = None) ->
                 path, 0, "raster", rows, columns, samples_per_pixel=samples, file_size=size, file_mtime_ns=mtime
             )
             return IndexedFile(raster_series_info(path), [ref])
+        if fmt == "nifti":
+            refs, volumes = nifti_slices(path, size, mtime)
+            note = f"4-D NIfTI with {volumes} volumes: only the first volume is shown" if volumes > 1 else ""
+            return IndexedFile(nifti_series_info(path), refs, note)
         ds, pixel, tsyntax, _ = read_header(path, fmt)
         if not is_image_object(ds, pixel):
             raise NonImageObjectError(f"DICOM object without an image ({_sop_class_name(ds.get('SOPClassUID'))})", path)

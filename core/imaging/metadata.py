@@ -145,12 +145,25 @@ def _dicom_metadata(ref: SliceRef, ds: Dataset) -> SliceMetadata:
     )
 
 
+def _nifti_metadata(ref: SliceRef) -> SliceMetadata:
+    """What a NIfTI header tells: the file, spacing and slice position; no patient or study data."""
+    from core.imaging.nifti import read_geometry
+
+    _, _, spacing, thickness = read_geometry(ref.path).placement(ref.frame)
+    location = _location(ref, Dataset())
+    head = (ref.path.name, ref.frame, ref.number_of_frames, ref.rows, ref.columns)
+    return SliceMetadata(*head, series_description=ref.path.name, slice_location=location,
+                         slice_thickness=thickness, pixel_spacing=spacing)  # fmt: skip
+
+
 def read_metadata(ref: SliceRef, header: Dataset | None = None) -> SliceMetadata:
-    """Metadata of one slice; PNG/JPEG give only file name and size.  ``header`` is the file's
+    """Metadata of one slice; PNG/JPEG give only file name and size, NIfTI its geometry.  ``header`` is the file's
     already parsed header (e.g. :meth:`PixelStore.metadata`'s), else it is read.  Raises a typed
     ImagingError."""
     if ref.kind == "raster":
         return SliceMetadata(ref.path.name, ref.frame, 1, ref.rows, ref.columns, modality="OT")
+    if ref.kind == "nifti":
+        return _nifti_metadata(ref)
     try:
         ds = header if header is not None else pydicom.dcmread(ref.path, stop_before_pixels=True, force=True)
         return _dicom_metadata(ref, ds)

@@ -4,7 +4,9 @@ Grouping is by UIDs (PatientID + PatientName, StudyInstanceUID, SeriesInstanceUI
 series, slices are ordered by their distance along the slice normal (the cross product of the
 ImageOrientationPatient direction cosines, PS3.3 C.7.6.2.1.1), ties by InstanceNumber and frame;
 without complete geometry by InstanceNumber, then file name, then frame.  Frames of different
-frame types (e.g. magnitude and field map in one enhanced object) form consecutive stacks.
+frame types (e.g. magnitude and field map in one enhanced object) form consecutive stacks, and within a
+stack the slices of each time point (several temporal positions at one location: perfusion, fMRI,
+diffusion volumes) follow one another, each time point ordered through space.
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ def raster_series_info(path: Path) -> SeriesInfo:
     return SeriesInfo("", "", f"raster-study:{folder}", "", "Images", f"raster:{folder}", None, folder.name, "OT")
 
 
+def nifti_series_info(path: Path) -> SeriesInfo:
+    """A NIfTI volume is its own patient, study and series, named after the file (no patient data)."""
+    name = path.name
+    return SeriesInfo("", name, f"nifti-study:{path}", "", "NIfTI volume", f"nifti:{path}", None, name, "")
+
+
 def natural_key(text: str) -> tuple[object, ...]:
     """Sort key where "img2" < "img10"."""
     return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
@@ -94,19 +102,43 @@ def _fallback_key(ref: SliceRef) -> tuple[object, ...]:
     return (instance is None, instance or 0, natural_key(ref.path.name), ref.frame)
 
 
+def _with_time_points(refs: list[SliceRef]) -> list[SliceRef]:
+    """Number the time points of one stack: by Temporal Position Index/Identifier where the header gives
+    them, else the n-th slice (by InstanceNumber, name, frame) at a position is of time point n."""
+    if any(r.temporal_index is not None for r in refs):
+        values = sorted({r.temporal_index if r.temporal_index is not None else -1 for r in refs})
+        rank = {value: n for n, value in enumerate(values)}
+        return [
+            dataclasses.replace(r, time_point=rank[r.temporal_index if r.temporal_index is not None else -1])
+            for r in refs
+        ]
+    if not all(r.position is not None for r in refs):
+        return refs
+    seen: Counter[tuple[float, ...]] = Counter()
+    numbered = []
+    for ref in sorted(refs, key=_fallback_key):
+        where = tuple(round(v, 3) for v in ref.position or ())
+        time_point = seen[where]
+        numbered.append(ref if time_point == ref.time_point else dataclasses.replace(ref, time_point=time_point))
+        seen[where] += 1
+    return numbered
+
+
 def _ordered_stack(refs: list[SliceRef]) -> list[SliceRef]:
-    """Order one stack along its normal when every slice has geometry, else by the fallback key."""
+    """Order one stack by time point, then along its normal when every slice has geometry, else by the
+    fallback key: scrolling a time point goes through space, not through repeats of one position."""
+    refs = _with_time_points(refs)
     if not all(r.position is not None and r.orientation is not None for r in refs):
-        return sorted(refs, key=_fallback_key)
+        return sorted(refs, key=lambda r: (r.time_point, *_fallback_key(r)))
     orientation = Counter(r.orientation for r in refs).most_common(1)[0][0]
     assert orientation is not None
     normal = np.cross(np.asarray(orientation[:3]), np.asarray(orientation[3:]))
     if not np.linalg.norm(normal) > 1e-6:
-        return sorted(refs, key=_fallback_key)
+        return sorted(refs, key=lambda r: (r.time_point, *_fallback_key(r)))
 
     def key(ref: SliceRef) -> tuple[object, ...]:
         distance = float(np.dot(np.asarray(ref.position), normal))
-        return (round(distance, 3), *_fallback_key(ref))
+        return (ref.time_point, round(distance, 3), *_fallback_key(ref))
 
     return sorted(refs, key=key)
 
@@ -126,7 +158,8 @@ def order_slices(refs: Iterable[SliceRef], shared_window: bool = True) -> list[S
     ordered_stacks = sorted((_ordered_stack(s) for s in stacks.values()), key=lambda s: min(map(_fallback_key, s)))
     result: list[SliceRef] = []
     for stack in ordered_stacks:
-        middle = dataclasses.replace(stack[len(stack) // 2], representative=None) if shared_window else None
+        first_time = [r for r in stack if r.time_point == stack[0].time_point]
+        middle = dataclasses.replace(first_time[len(first_time) // 2], representative=None) if shared_window else None
         result.extend(dataclasses.replace(r, representative=middle) for r in stack)
     return result
 

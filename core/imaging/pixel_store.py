@@ -7,10 +7,13 @@ thread does not block cache hits in another.  Returned arrays are read-only view
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,14 +22,17 @@ from core.imaging.dicom_pixels import DecodedFrame, DicomSource, decode_frame, l
 from core.imaging.display import apply_file_lut, apply_window, auto_window, brain_window, full_range_window
 from core.imaging.errors import FileAccessError, ImagingError, InvalidImageError
 from core.imaging.metadata import SliceMetadata, read_metadata
+from core.imaging.nifti import NiftiVolume, load_volume
 from core.imaging.raster import load_raster
 from core.imaging.render import render_for_model
 from core.imaging.sniff import file_signature
 from core.imaging.study import SliceRef
 from core.imaging.window import Window
 
+T = TypeVar("T")
 _MAX_SOURCES = 64  # parsed headers kept (multi-frame files decode frame after frame)
 _MAX_AUTO = 4096
+_MAX_VOLUMES = 3  # whole NIfTI volumes kept (a .nii.gz can only be read from its start)
 
 
 @contextmanager
@@ -54,6 +60,7 @@ class PixelStore:
         self._bytes = 0
         self._sources: OrderedDict[str, tuple[tuple[int, int], DicomSource]] = OrderedDict()
         self._auto: OrderedDict[str, Window] = OrderedDict()
+        self._volumes: OrderedDict[str, tuple[tuple[int, int], NiftiVolume]] = OrderedDict()
 
     # -- cache -----------------------------------------------------------------------------------
     @property
@@ -68,6 +75,7 @@ class PixelStore:
             self._frames.clear()
             self._sources.clear()
             self._auto.clear()
+            self._volumes.clear()
             self._bytes = 0
 
     def _signature(self, ref: SliceRef) -> tuple[int, int]:
@@ -77,24 +85,38 @@ class PixelStore:
             raise FileAccessError("file has changed since it was opened; open it again", ref.path)
         return signature
 
-    def _source(self, ref: SliceRef, signature: tuple[int, int]) -> DicomSource:
+    def _per_file(self, cache: OrderedDict[str, tuple[tuple[int, int], T]], limit: int, ref: SliceRef,
+                  signature: tuple[int, int], load: Callable[[Path], T]) -> T:  # fmt: skip
+        """What ``load`` makes of ``ref``'s file, kept in ``cache`` (at most ``limit`` files) while unchanged."""
         key = str(ref.path)
         with self._lock:
-            hit = self._sources.get(key)
+            hit = cache.get(key)
             if hit is not None and hit[0] == signature:
-                self._sources.move_to_end(key)
+                cache.move_to_end(key)
                 return hit[1]
-        source = load_source(ref.path)
+        value = load(ref.path)
         with self._lock:
-            self._sources[key] = (signature, source)
-            while len(self._sources) > _MAX_SOURCES:
-                self._sources.popitem(last=False)
-        return source
+            cache[key] = (signature, value)
+            while len(cache) > limit:
+                cache.popitem(last=False)
+        return value
+
+    def _source(self, ref: SliceRef, signature: tuple[int, int]) -> DicomSource:
+        return self._per_file(self._sources, _MAX_SOURCES, ref, signature, load_source)
+
+    def _volume(self, ref: SliceRef, signature: tuple[int, int]) -> NiftiVolume:
+        """The NIfTI volume of ``ref`` (a few kept: scrolling reads the file once)."""
+        return self._per_file(self._volumes, _MAX_VOLUMES, ref, signature, load_volume)
 
     def _decode(self, ref: SliceRef, signature: tuple[int, int]) -> DecodedFrame:
         if ref.kind == "raster":
             values = load_raster(ref.path)
             return DecodedFrame(values, (), None, None)
+        if ref.kind == "nifti":
+            return DecodedFrame(self._volume(ref, signature).slice_values(ref.frame), (), None, None)
+        if ref.mosaic is not None:  # one slice of a Siemens mosaic: cut out of the decoded image
+            whole = decode_frame(self._source(ref, signature), 0)
+            return dataclasses.replace(whole, values=np.ascontiguousarray(ref.mosaic.tile(whole.values, ref.frame)))
         return decode_frame(self._source(ref, signature), ref.frame)
 
     def _frame(self, ref: SliceRef) -> DecodedFrame:
@@ -123,8 +145,9 @@ class PixelStore:
     def metadata(self, ref: SliceRef) -> SliceMetadata:
         """The slice's metadata from the header this store keeps for decoding (a multi-frame file's
         header is parsed once, not once per frame).  Raises a typed ImagingError."""
-        if ref.kind == "raster":
-            return read_metadata(ref)
+        if ref.kind != "dicom":
+            with _typed_errors(ref):
+                return read_metadata(ref)
         with _typed_errors(ref):
             header = self._source(ref, self._signature(ref)).header
         return read_metadata(ref, header)

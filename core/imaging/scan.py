@@ -37,6 +37,7 @@ class _Collector:
     limits: ScanLimits
     files: list[Path] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    skipped: list[FileError] = field(default_factory=list)
     seen: set[Path] = field(default_factory=set)
     full: bool = False
 
@@ -56,6 +57,14 @@ class _Collector:
 
     def error(self, path: Path, error: ImagingError) -> None:
         self.errors.append(_file_error(path, error))
+
+    def skip_dicomdir(self, path: Path, what_was_read: str) -> None:
+        """Account for a DICOMDIR file itself: an index, no image (listed once)."""
+        key = path.resolve()
+        if key not in self.seen:
+            self.seen.add(key)
+            reason = f"DICOMDIR: the index of a DICOM file set, no image; {what_was_read}"
+            self.skipped.append(FileError(path, reason, "DICOMDIR"))
 
 
 def _walk(root: Path, limits: ScanLimits, out: _Collector, cancel: CancelCallback | None) -> None:
@@ -95,7 +104,9 @@ def _walk(root: Path, limits: ScanLimits, out: _Collector, cancel: CancelCallbac
                             depth_reported = True
                         continue
                     subfolders.append(path)
-                elif entry.is_file() and not is_dicomdir(path):
+                elif entry.is_file() and is_dicomdir(path):
+                    out.skip_dicomdir(path, "the files of its folder were read directly")
+                elif entry.is_file():
                     out.add(path)
             except OSError as exc:
                 out.error(path, FileAccessError(f"cannot be read ({exc.strerror or exc})", path))
@@ -109,13 +120,16 @@ def _add_dicomdir(dicomdir: Path, limits: ScanLimits, out: _Collector, cancel: C
         files, refused = dicomdir_files(dicomdir)
     except ImagingError as exc:
         out.error(dicomdir, exc)
+        out.seen.add(dicomdir.resolve())
         _walk(dicomdir.parent, limits, out, cancel)
         return
     if refused and not files:  # a stale or foreign DICOMDIR: the images may still be in the folder
         message = f"none of the {len(refused)} files the DICOMDIR refers to could be used; the folder was read instead"
         out.error(dicomdir, InvalidImageError(message, dicomdir))
+        out.seen.add(dicomdir.resolve())
         _walk(dicomdir.parent, limits, out, cancel)
         return
+    out.skip_dicomdir(dicomdir, f"the {len(files)} files it lists were read")
     for path, error in refused:
         out.error(path, error)
     for path in files:
@@ -162,7 +176,7 @@ def open_paths(
     if progress is not None:
         progress(0, None)
     collected = _collect(paths, limits, cancel)
-    result = ScanResult(errors=list(collected.errors))
+    result = ScanResult(errors=list(collected.errors), ignored=list(collected.skipped))
     organizer = Organizer()
     total = len(collected.files)
     if cancel is not None and cancel():
@@ -192,6 +206,8 @@ def open_paths(
             result.errors.append(_file_error(path, exc))
             continue
         organizer.add(indexed.info, indexed.slices)
+        if indexed.note:
+            result.notes.append(FileError(path, indexed.note, "Note"))
     if on_series is not None:
         for series in organizer.take_changed():
             on_series(series)

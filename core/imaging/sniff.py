@@ -1,8 +1,8 @@
 """Decide what a file is from its first bytes, never from its name.
 
-Only DICOM (Part 10, or a bare data set that starts with a plausible group 0002/0008 element) and
-PNG/JPEG are accepted; everything else - TIFF or EPS renamed ``.png``, PDF or text named ``.dcm`` -
-is a :class:`NotAnImageError`.
+Only DICOM (Part 10, or a bare data set that starts with a plausible group 0002/0008 element),
+single-file NIfTI-1/2 (plain or gzip-compressed) and PNG/JPEG are accepted; everything else - TIFF or
+EPS renamed ``.png``, PDF or text named ``.dcm`` - is a :class:`NotAnImageError`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import struct
 from pathlib import Path
 from typing import Literal
 
-from core.imaging.errors import FileAccessError, NotAnImageError
+from core.imaging.completeness import truncated_preamble
+from core.imaging.errors import FileAccessError, NotAnImageError, TruncatedFileError
+from core.imaging.nifti import sniff_nifti
 
-FileFormat = Literal["dicom", "dicom-no-preamble", "png", "jpeg"]
+FileFormat = Literal["dicom", "dicom-no-preamble", "png", "jpeg", "nifti"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
@@ -52,6 +54,8 @@ def sniff_format(path: Path) -> FileFormat:
         raise FileAccessError(f"file cannot be read ({exc.strerror or exc})", path) from exc
     if not head:
         raise NotAnImageError("file is empty (0 bytes)", path)
+    if truncated_preamble(head):
+        raise TruncatedFileError(f"file is truncated: {len(head)} bytes, inside the 128-byte DICOM preamble", path)
     if head[128:132] == b"DICM":
         return "dicom"
     if head.startswith(PNG_SIGNATURE):
@@ -60,7 +64,9 @@ def sniff_format(path: Path) -> FileFormat:
         return "jpeg"
     if _looks_like_bare_dicom(head):
         return "dicom-no-preamble"
-    raise NotAnImageError("not a DICOM or image file (only DICOM, PNG and JPEG are supported)", path)
+    if sniff_nifti(path, head):
+        return "nifti"
+    raise NotAnImageError("not a DICOM or image file (only DICOM, NIfTI, PNG and JPEG are supported)", path)
 
 
 def file_signature(path: Path) -> tuple[int, int]:

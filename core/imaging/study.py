@@ -10,12 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-SliceKind = Literal["dicom", "raster"]
+from core.imaging.mosaic import MosaicLayout
+
+SliceKind = Literal["dicom", "raster", "nifti"]
 
 
 @dataclass(frozen=True)
 class SliceRef:
     """One displayable 2-D slice: frame ``frame`` (0-based) of the file at ``path``.
+
+    For a Siemens mosaic ``frame`` is the slice inside the mosaic (``mosaic`` says how to cut it out);
+    for a NIfTI volume (kind "nifti") it is the slice index along the file's axis closest to head-foot.
 
     Geometry fields come from the header (PS3.3 C.7.6.2 Image Plane, or the per-frame functional
     groups of enhanced objects, C.7.6.16) and are only used for ordering.  ``representative`` is the
@@ -35,6 +40,9 @@ class SliceRef:
     sop_instance_uid: str = ""
     series_uid: str = ""
     stack_key: str = ""  # frame/image type values 3+ (e.g. "M" vs "FIELD_MAP"): ordered as separate stacks
+    temporal_index: int | None = None  # Temporal Position Index/Identifier, when the header gives one
+    time_point: int = 0  # 0-based time point within its stack (set by the ordering)
+    mosaic: MosaicLayout | None = None
     file_size: int = field(default=-1, compare=False)
     file_mtime_ns: int = field(default=-1, compare=False)
     representative: SliceRef | None = field(default=None, compare=False, repr=False)
@@ -119,13 +127,17 @@ class FileError:
 class ScanResult:
     """Everything :func:`open_paths` found: the browsable tree plus one entry per file that failed.
 
-    ``ignored`` lists readable DICOM objects without an image (structured reports, presentation
-    states, ...); ``cancelled`` is True when the scan was stopped early (the tree holds what was read).
+    ``ignored`` lists the files skipped because they hold no image: readable DICOM objects without
+    one (structured reports, presentation states, raw data, ...) and DICOMDIR files themselves;
+    ``notes`` are remarks about files that did open (e.g. only the first volume of a 4-D NIfTI);
+    ``cancelled`` is True when the scan was stopped early (the tree holds what was read).  Every file
+    looked at is in exactly one of: a series' slices, ``errors`` or ``ignored``.
     """
 
     patients: list[Patient] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     ignored: list[FileError] = field(default_factory=list)
+    notes: list[FileError] = field(default_factory=list)
     cancelled: bool = False
 
     def all_series(self) -> list[Series]:

@@ -94,7 +94,7 @@ def test_csv_output(inputs: Path, tiny_weights_dir: Path, capsys: pytest.Capture
     table = list(csv.DictReader(captured.out.splitlines()))
     assert list(table[0]) == [
         "source", "frame", "label", "p_glioma", "p_meningioma", "p_notumor", "p_pituitary", "p_tumor",
-        "model_sha256", "device", "precision", "ms", "heatmap", "use", "error", "error_type",
+        "model_sha256", "device", "precision", "ms", "heatmap", "use", "error", "error_type", "skipped",
     ]  # fmt: skip
     error, ok = table
     assert error["error_type"] == "InvalidImageError" and error["label"] == ""

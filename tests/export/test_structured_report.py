@@ -137,7 +137,7 @@ def test_findings_use_standard_codes_and_private_ones_only_where_none_exists(tmp
     header = mr_series.headers[0]
     results = [SliceResult(str(mr_series.paths[0]), i, make_prediction(p), header) for i, p in enumerate(probabilities)]
     target = tmp_path / "sr.dcm"
-    write_structured_report(target, results, ALGORITHM)
+    save_dicom(build_structured_report(results, ALGORITHM), target)
     assert dciodvfy_errors(target) == []
     sr = pydicom.dcmread(target)
     names, values = _codes(sr)

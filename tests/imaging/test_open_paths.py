@@ -228,10 +228,10 @@ def test_real_enhanced_multiframe_all_frames_in_sane_order() -> None:
     assert len(result.all_slices()) == total_frames
     store = PixelStore(max_megabytes=32)
     for series in result.all_series():
-        for stack in {r.stack_key for r in series.slices}:
-            refs = [r for r in series.slices if r.stack_key == stack]
+        for stack in {(r.stack_key, r.time_point) for r in series.slices}:  # each time point through space
+            refs = [r for r in series.slices if (r.stack_key, r.time_point) == stack]
             z = [r.position[2] for r in refs if r.position]
-            assert len(z) == len(refs) and z == sorted(z)
+            assert len(z) == len(refs) and z == sorted(z) and len(set(z)) == len(z)
         ref = series.slices[len(series.slices) // 2]
         assert store.display(ref).dtype == np.uint8
     assert os.access(root, os.R_OK)

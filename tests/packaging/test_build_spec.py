@@ -53,6 +53,13 @@ def test_pixel_plugins_and_their_entry_points_are_bundled(spec: tuple[dict, dict
     assert any(dest == os.path.join("_gdcm", "XML") for _, dest in _datas(spec))
 
 
+def test_nibabel_travels_for_nifti_and_mosaics(spec: tuple[dict, dict]) -> None:
+    _, calls = spec
+    hidden = set(calls["Analysis"][1]["hiddenimports"])
+    assert {"nibabel", "nibabel.nifti1", "nibabel.nicom.csareader"} <= hidden
+    assert "nibabel" not in set(calls["Analysis"][1]["excludes"])
+
+
 def test_inference_free_packages_are_excluded(spec: tuple[dict, dict]) -> None:
     _, calls = spec
     excludes = set(calls["Analysis"][1]["excludes"])

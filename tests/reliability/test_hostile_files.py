@@ -26,6 +26,7 @@ from core.imaging import ImagingError, InvalidImageError, PixelStore, open_paths
 GROUP = "Hostile files"
 ANY = frozenset(IMAGING_ERRORS)
 OPENS = frozenset({"opens"})
+TRUNCATED = frozenset({"TruncatedFileError"})  # never a silent "object without an image"
 Builder = Callable[[Path], None]
 GOOD = pixels(seed=1)
 
@@ -149,6 +150,11 @@ def _series_description_middle(data: bytes) -> int:
     return data.index(b"RELIABILITY") + 5
 
 
+def _end_of_file_meta(data: bytes) -> int:
+    """Just after the file meta header: File Meta Information Group Length (PS3.10 7.1) past its element."""
+    return 144 + int.from_bytes(data[140:144], "little")
+
+
 def _jpeg_lossless(damage_huffman_table: bool) -> Builder:
     """mr_dataset() as JPEG Lossless SV1 (dcmcjpeg).
 
@@ -202,9 +208,16 @@ CASES: dict[str, tuple[str, Builder, frozenset[str]]] = {
     "wrong VR: unknown VR ZZ": ("vr_zz.dcm", _patched(ROWS_US, b"\x28\x00\x10\x00ZZ\x02\x00"), ANY),
     "wrong VR: Patient Name as US": ("vr_us.dcm", _patched(NAME_PN, b"\x10\x00\x10\x00US"), ANY | OPENS),
     "DICOM without pixel data": ("nopix.dcm", _no_pixels, frozenset({"NoPixelDataError"})),
-    "truncated in the file meta": ("cut_meta.dcm", _cut(lambda d: 150), ANY),
-    "truncated in the header": ("cut_head.dcm", _cut(lambda d: 420), ANY),
-    "truncated inside an element": ("cut_elem.dcm", _cut(_series_description_middle), ANY),
+    "truncated in the preamble": ("cut_pre.dcm", _cut(lambda d: 60), TRUNCATED),
+    "truncated inside the DICM prefix": ("cut_dicm.dcm", _cut(lambda d: 130), TRUNCATED),
+    "truncated right after the DICM prefix": ("cut_132.dcm", _cut(lambda d: 132), TRUNCATED),
+    "truncated inside the file meta group length": ("cut_glen.dcm", _cut(lambda d: 140), TRUNCATED),
+    "truncated after the file meta group length": ("cut_glen2.dcm", _cut(lambda d: 144), TRUNCATED),
+    "truncated in the file meta": ("cut_meta.dcm", _cut(lambda d: 150), TRUNCATED),
+    "truncated at the end of the file meta": ("cut_meta_end.dcm", _cut(_end_of_file_meta), TRUNCATED),
+    "truncated in the header": ("cut_head.dcm", _cut(lambda d: 420), TRUNCATED),
+    "truncated inside an element": ("cut_elem.dcm", _cut(_series_description_middle), TRUNCATED),
+    "truncated inside an element header": ("cut_tag.dcm", _cut(lambda d: _series_description_middle(d) - 9), TRUNCATED),
     "truncated in the pixel data": ("cut_pix.dcm", _cut(lambda d: len(d) - 40), frozenset({"TruncatedFileError"})),
     "Rows larger than the data": (
         "rows.dcm",
