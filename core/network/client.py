@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -70,11 +71,25 @@ def associate(
         return assoc
     if assoc.is_rejected:
         raise NetworkError(f"{node} rejected the association: {rejection_reason(assoc)}")
-    if assoc.is_aborted:
-        raise NetworkError(f"{node} aborted the association while it was being set up")
+    reachable = _reachable(node, ae.connection_timeout or 10.0)
+    if reachable is not None:
+        raise NetworkError(f"no connection to {node}: {reachable} (is the node running, and are host and port right?)")
     raise NetworkError(
-        f"no answer from {node}: connection refused or timed out (is the node running, and are host and port right?)"
+        f"{node} did not complete the association (aborted, or no answer within {ae.acse_timeout:.0f} s)"
     )
+
+
+def _reachable(node: DicomNode, timeout: float) -> str | None:
+    """Why a TCP connection to ``node`` fails, or None when it opens (then DICOM itself failed)."""
+    try:
+        with socket.create_connection((node.host, node.port), timeout=timeout):
+            return None
+    except ConnectionRefusedError:
+        return "connection refused"
+    except TimeoutError:
+        return f"no answer within {timeout:.0f} s"
+    except OSError as exc:
+        return exc.strerror or str(exc)
 
 
 @contextlib.contextmanager

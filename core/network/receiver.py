@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from pydicom.dataset import Dataset
 from pynetdicom import evt
 
 from core.audit import pseudonym
-from core.network.local_store import LocalStore, StoredInstance, StoreRefused
+from core.network.local_store import STATUS_OUT_OF_RESOURCES, LocalStore, StoredInstance, StoreRefused
 from core.network.nodes import NetworkLimits
 from core.network.sop_classes import IMAGE_STORAGE, sop_class_name
 
@@ -71,8 +72,10 @@ class InstanceReceiver:
         self.accepted = frozenset(str(u) for u in accepted)
         self.on_stored = on_stored
         self._lock = threading.Lock()
-        self._tallies: dict[int, Tally] = {}
-        self._pending: dict[int, int] = {}
+        # keyed by the association object itself (weakly): an id() could be reused by a later one
+        self._tallies: weakref.WeakKeyDictionary[Any, Tally] = weakref.WeakKeyDictionary()
+        self._pending: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()  # bytes of this message
+        self._oversize: weakref.WeakSet[Any] = weakref.WeakSet()  # sent an object over the limit
 
     def handlers(self) -> list[tuple[Any, Callable[..., Any]]]:
         return [
@@ -85,43 +88,39 @@ class InstanceReceiver:
         """What ``assoc`` delivered so far (``remove``: and forget it)."""
         with self._lock:
             if remove:
-                self._pending.pop(id(assoc), None)
-                return self._tallies.pop(id(assoc), Tally())
-            return self._tallies.setdefault(id(assoc), Tally())
+                self._pending.pop(assoc, None)
+                return self._tallies.pop(assoc, Tally())
+            return self._tallies.setdefault(assoc, Tally())
 
     def _on_data(self, event: Any) -> None:
         data: bytes = event.data
         if not data or data[0] != _P_DATA_TF:
             return
-        key = id(event.assoc)
+        key = event.assoc
         with self._lock:
             pending = self._pending.get(key, 0) + len(data)
             self._pending[key] = pending
-        if pending > self.limits.max_dataset_bytes:
-            peer = event.assoc.remote.get("ae_title", "?")
+            first = pending > self.limits.max_dataset_bytes and key not in self._oversize
+            if first:
+                self._oversize.add(key)
+        if first:
             _log.warning(
-                "aborted association from %s: one object exceeds the limit of %d MB",
-                peer,
-                self.limits.max_dataset_bytes // 1_000_000,
+                "aborting the association with %s: one object exceeds the limit of %s bytes",
+                event.assoc.remote.get("ae_title", "?"),
+                f"{self.limits.max_dataset_bytes:,}",
             )
-            with self._lock:
-                self._pending[key] = -(2**62)  # abort once
-                tally = self._tallies.setdefault(key, Tally())
-                tally.refused += 1
-                tally.reasons.append("object larger than the dataset size limit")
             event.assoc.abort()
 
     def _on_message(self, event: Any) -> None:
         with self._lock:
-            if self._pending.get(id(event.assoc), 0) >= 0:
-                self._pending[id(event.assoc)] = 0
+            self._pending[event.assoc] = 0
 
     def _refuse(self, event: Any, code: int, reason: str) -> Dataset:
         sop_class = sop_class_name(str(getattr(event.request, "AffectedSOPClassUID", "") or "?"))
         peer = event.assoc.remote.get("ae_title", "?")
         _log.warning("refused %s from %s: %s (status 0x%04X)", sop_class, peer, reason, code)
         with self._lock:
-            tally = self._tallies.setdefault(id(event.assoc), Tally())
+            tally = self._tallies.setdefault(event.assoc, Tally())
             tally.refused += 1
             tally.reasons.append(reason)
         return _status(code, reason)
@@ -130,6 +129,10 @@ class InstanceReceiver:
         request = event.request
         sop_class = str(request.AffectedSOPClassUID or "")
         sop_uid = str(request.AffectedSOPInstanceUID or "")
+        with self._lock:
+            oversize = event.assoc in self._oversize
+        if oversize:  # the abort is on its way; the object may have arrived complete before it
+            return self._refuse(event, STATUS_OUT_OF_RESOURCES, "object larger than the dataset size limit")
         if sop_class not in self.accepted:
             return self._refuse(event, STATUS_SOP_CLASS_NOT_SUPPORTED, "SOP class not accepted here")
         try:
@@ -150,7 +153,7 @@ class InstanceReceiver:
             return self._refuse(event, exc.status, str(exc))
         peer = str(event.assoc.remote.get("ae_title", ""))
         with self._lock:
-            tally = self._tallies.setdefault(id(event.assoc), Tally())
+            tally = self._tallies.setdefault(event.assoc, Tally())
             tally.studies.add(study)
             if stored.duplicate:
                 tally.duplicates += 1

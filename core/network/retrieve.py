@@ -119,6 +119,9 @@ def _responses(
     code: int | None = None
     final: Dataset | None = None
     for status, _ in responses:
+        if "Status" not in status and (result.cancelled or collector.cancelled()):
+            result.cancelled = True
+            break
         if "Status" not in status:
             raise NetworkError("the node stopped answering during the retrieval")
         code = int(status.Status)
