@@ -24,6 +24,7 @@ from core.network.client import association, make_ae, require_context
 from core.network.listener import StorageListener
 from core.network.local_store import LocalStore, StoredInstance, is_uid
 from core.network.nodes import DicomNode, NetworkError, NetworkLimits
+from core.network.query import QueryError
 from core.network.receiver import InstanceReceiver
 from core.network.sop_classes import IMAGE_STORAGE, STUDY_ROOT_GET, STUDY_ROOT_MOVE, TRANSFER_SYNTAXES
 
@@ -94,7 +95,7 @@ class _Collector:
 
 def _identifier(study_uid: str) -> Dataset:
     if not is_uid(study_uid):
-        raise NetworkError(f"not a Study Instance UID: {study_uid!r}")
+        raise QueryError(f"not a UID: {study_uid!r} (a Study Instance UID is digits and dots)")
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
     ds.StudyInstanceUID = study_uid

@@ -53,6 +53,12 @@ def test_pixel_plugins_and_their_entry_points_are_bundled(spec: tuple[dict, dict
     assert any(dest == os.path.join("_gdcm", "XML") for _, dest in _datas(spec))
 
 
+def test_dicom_networking_is_bundled_with_its_metadata(spec: tuple[dict, dict]) -> None:
+    _, calls = spec
+    assert {"pynetdicom", "core.network"} <= set(calls["Analysis"][1]["hiddenimports"])
+    assert any(Path(src).name.startswith("pynetdicom-") for src, _ in _datas(spec) if src.endswith(".dist-info"))
+
+
 def test_inference_free_packages_are_excluded(spec: tuple[dict, dict]) -> None:
     _, calls = spec
     excludes = set(calls["Analysis"][1]["excludes"])
