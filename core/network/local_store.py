@@ -15,7 +15,7 @@ import re
 import secrets
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,8 @@ _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_DUPLICATE = 0x0111
 _log = logging.getLogger("neuroreview.network")
+Buffer = bytes | bytearray | memoryview
+Chunks = Buffer | Sequence[Buffer]
 
 
 def default_store_root() -> Path:
@@ -121,22 +123,24 @@ class LocalStore:
                 removed += 1
         return removed
 
-    def put(self, encoded: bytes, study_uid: str, series_uid: str, sop_instance_uid: str) -> StoredInstance:
-        """Store one Part 10 file's bytes; StoreRefused (with its DIMSE status) when not stored."""
+    def put(self, encoded: Chunks, study_uid: str, series_uid: str, sop_instance_uid: str) -> StoredInstance:
+        """Store one Part 10 file's bytes (given whole or in consecutive chunks, which saves copying a
+        received object); StoreRefused (with its DIMSE status) when not stored."""
         target = self.path_for(study_uid, series_uid, sop_instance_uid)
-        size = len(encoded)
+        chunks = [encoded] if isinstance(encoded, bytes | bytearray | memoryview) else list(encoded)
+        size = sum(memoryview(c).nbytes for c in chunks)
         with self._lock:
             if target in self._writing:
                 raise StoreRefused("the same object is being received on another association", STATUS_OUT_OF_RESOURCES)
             if target.exists():
-                if target.stat().st_size == size and target.read_bytes() == encoded:
+                if target.stat().st_size == size and target.read_bytes() == b"".join(chunks):
                     return StoredInstance(target, study_uid, series_uid, sop_instance_uid, size, duplicate=True)
                 raise StoreRefused("a different object with this SOP Instance UID is already stored", STATUS_DUPLICATE)
             self._check_room(size)
             self._used = self._used_locked() + size  # reserved now, so concurrent writers see it
             self._writing.add(target)
         try:
-            self._write(target, encoded)
+            self._write(target, chunks)
         except BaseException:
             with self._lock:
                 self._used = (self._used or size) - size
@@ -162,12 +166,13 @@ class LocalStore:
                 STATUS_OUT_OF_RESOURCES,
             )
 
-    def _write(self, target: Path, encoded: bytes) -> None:
+    def _write(self, target: Path, chunks: list[Buffer]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f"{target.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
         try:
             with open(partial, "xb") as handle:
-                handle.write(encoded)
+                for chunk in chunks:
+                    handle.write(chunk)
             partial.replace(target)
         except OSError as exc:
             partial.unlink(missing_ok=True)

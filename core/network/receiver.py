@@ -18,6 +18,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pynetdicom import evt
+from pynetdicom.dsutils import encode_file_meta
 
 from core.audit import pseudonym
 from core.network.local_store import STATUS_OUT_OF_RESOURCES, LocalStore, StoredInstance, StoreRefused
@@ -148,7 +149,9 @@ class InstanceReceiver:
         if not any(k in ds for k in _PIXEL_KEYWORDS):
             return self._refuse(event, STATUS_DOES_NOT_MATCH_SOP_CLASS, "image object without pixel data")
         try:
-            stored = self.store.put(event.encoded_dataset(include_meta=True), study, series, sop_uid)
+            with event.request.DataSet.getbuffer() as body:  # the received bytes, not a copy
+                header = b"\x00" * 128 + b"DICM" + encode_file_meta(event.file_meta)
+                stored = self.store.put([header, body], study, series, sop_uid)
         except StoreRefused as exc:
             return self._refuse(event, exc.status, str(exc))
         peer = str(event.assoc.remote.get("ae_title", ""))
