@@ -137,9 +137,7 @@ class InstanceReceiver:
         if sop_class not in self.accepted:
             return self._refuse(event, STATUS_SOP_CLASS_NOT_SUPPORTED, "SOP class not accepted here")
         try:
-            ds = event.dataset
-            for _element in ds:  # pydicom parses lazily: make every element decode now
-                pass
+            ds = event.dataset  # parses every element's tag and length: a broken structure raises here
             study, series = str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
             own_class, own_uid = str(ds.SOPClassUID), str(ds.SOPInstanceUID)
         except Exception as exc:  # any decoding failure of a peer's bytes is a refusal, not a crash

@@ -224,3 +224,20 @@ def test_cancel_stops_the_retrieval_and_keeps_what_arrived(tmp_path: Path) -> No
     assert sorted(store.files()) == sorted(result.stored)
     assert leftovers(tmp_path / "store") == []
     assert transfers()[-1]["details"]["outcome"] == "cancelled"
+
+
+def test_undecodable_bytes_are_refused_as_cannot_understand(
+    listener: StorageListener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pynetdicom import _config
+
+    good = _files(tmp_path / "out", mr_slice())[0]
+    raw = good.read_bytes()
+    meta_end = 132 + 12 + int.from_bytes(raw[140:144], "little")  # preamble, DICM, group length element
+    broken = tmp_path / "broken.dcm"
+    broken.write_bytes(raw[:meta_end] + b"\x08\x00\x16\x00UI\xff\x7f" + b"\x01" * 40)  # a length past the end
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)  # pynetdicom sends the bytes as they are
+    result = send(_node(listener), "SCANNER", [broken], limits=FAST)
+    [(path, reason)] = result.failed
+    assert path == broken and "0xC000" in reason and "cannot be decoded" in reason
+    assert list(listener.store.files()) == []
