@@ -177,7 +177,6 @@ class QueryRetrieveDialog(QDialog):
         self._start(lambda _progress, cancel: find_studies(node, our_ae, query, cancel=cancel), self._on_found)
 
     def _on_found(self, studies: list[dict[str, Any]]) -> None:
-        self._running = False
         self.studies = studies
         self.table.setRowCount(len(studies))
         for row, study in enumerate(studies):
@@ -186,10 +185,7 @@ class QueryRetrieveDialog(QDialog):
                 text = "/".join(value) if isinstance(value, list) else "" if value is None else str(value)
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.status.setText(f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'} found")
-        self._update_buttons()
+        self._idle(True, f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'} found")
         self.search_finished.emit(studies)
 
     # ------------------------------------------------------------------ retrieve
@@ -225,20 +221,20 @@ class QueryRetrieveDialog(QDialog):
             self.progress.setValue(done)
         self.status.setText(f"Received {done}" + (f" of {total}" if total > 0 else "") + " objects")
 
-    def _on_retrieved(self, result: Any) -> None:
+    def _idle(self, done: bool, message: str) -> None:
+        """The task ended: full (done) or empty progress bar, ``message``, buttons enabled again."""
         self._running = False
         self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.status.setText(f"Retrieved: {result.summary()}")
+        self.progress.setValue(1 if done else 0)
+        self.status.setText(message)
         self._update_buttons()
+
+    def _on_retrieved(self, result: Any) -> None:
+        self._idle(True, f"Retrieved: {result.summary()}")
         self.retrieve_finished.emit(result)
         if result.files:
             self.study_retrieved.emit(Path(result.folder))
 
     def _on_failed(self, message: str) -> None:
-        self._running = False
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status.setText(f"Failed: {message}")
-        self._update_buttons()
+        self._idle(False, f"Failed: {message}")
         self.failed.emit(message)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.cli.args import parse_or_status
 from core.network import (
     DEFAULT_AE_TITLE,
     DEFAULT_PORT,
@@ -225,10 +226,9 @@ COMMANDS = {"echo": _cmd_echo, "find": _cmd_find, "get": _cmd_get, "listen": _cm
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (see the module docstring)."""
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse has printed the usage message
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    args = parse_or_status(parser, argv, EXIT_USAGE)
+    if isinstance(args, int):
+        return args
     with contextlib.suppress(OSError):  # logs under the platform log folder; never fatal
         from core.app_logging import configure_logging
 
