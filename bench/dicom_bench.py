@@ -98,7 +98,8 @@ def run() -> dict[str, object]:
     figures["dicom_retrieve_load_average_1min"] = round(os.getloadavg()[0], 2)
     figures["dicom_retrieve_notes"] = (
         "C-GET of one study from Orthanc 127.0.0.1 into a fresh folder per run; ours = core.network.retrieve_study "
-        "(pynetdicom, 4 MB PDUs, files by UID); getscu as installed and with TCP_NODELAY=1; medians of "
+        "(pynetdicom, files by UID; Orthanc sends 16 KB PDUs to both); getscu as installed and with TCP_NODELAY=1; "
+        "medians of "
         f"{REPEATS} alternating runs"
     )
     return figures
