@@ -108,7 +108,7 @@ def association(
         assoc.abort()
         raise
     else:
-        if assoc.is_established:
+        if assoc.is_established and not assoc.is_aborted:
             assoc.release()
     finally:
         ae.shutdown()

@@ -163,5 +163,8 @@ class InstanceReceiver:
                 tally.bytes += stored.size
         _log.info("received %s %s from %s", sop_class_name(sop_class), pseudonym(sop_uid), peer)
         if self.on_stored is not None:
-            self.on_stored(stored, peer)
+            try:
+                self.on_stored(stored, peer)
+            except Exception:  # the object is stored; a failing observer must not turn that into a refusal
+                _log.exception("after receiving %s", pseudonym(sop_uid))
         return STATUS_SUCCESS

@@ -120,17 +120,14 @@ def _responses(
     code: int | None = None
     final: Dataset | None = None
     for status, _ in responses:
-        if "Status" not in status and (result.cancelled or collector.cancelled()):
+        if result.cancelled or collector.cancelled():
             result.cancelled = True
+            assoc.abort()  # blocking here (not in a handler): the association is closed when it returns
             break
         if "Status" not in status:
             raise NetworkError("the node stopped answering during the retrieval")
         code = int(status.Status)
         collector.on_status(status)
-        if collector.cancelled():
-            result.cancelled = True
-            assoc.abort()
-            break
         if code not in _PENDING:
             final = status
     if code == _CANCELLED:
@@ -155,13 +152,10 @@ def retrieve_study(
     result = RetrieveResult(study_uid, store.study_folder(study_uid))
     collector = _Collector(result, progress, cancel)
 
-    def stored(instance: StoredInstance, peer: str) -> None:
-        collector.stored(instance, peer)
-        if collector.cancelled():
-            result.cancelled = True
-            assoc.abort()
-
-    receiver = InstanceReceiver(store, limits=limits, on_stored=stored)
+    # Cancel takes effect at the node's next pending response (sent after each object by Orthanc, DCMTK
+    # and pynetdicom), never inside the C-STORE handler: pynetdicom's state machine stops for good when
+    # an abort overtakes the handler's response, and the retrieval would then hang until the DIMSE timeout.
+    receiver = InstanceReceiver(store, limits=limits, on_stored=collector.stored)
     ae = make_ae(our_ae, limits)
     ae.add_requested_context(STUDY_ROOT_GET)
     for sop_class in IMAGE_STORAGE:

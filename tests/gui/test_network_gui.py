@@ -174,3 +174,29 @@ def test_send_dialog_sends_exported_results_to_the_pacs(
             capture_output=True, timeout=60, check=True,
         )  # fmt: skip
         assert len(list(answers.iterdir())) == 2
+
+
+def test_cancel_in_the_dialog_stops_the_retrieval_and_keeps_what_arrived(
+    qtbot, app_settings: AppSettings, runner: NetworkRunner, tmp_path: Path
+) -> None:
+    from network.helpers import leftovers, mr_slice
+    from network.test_failures import GetServer
+
+    peer = GetServer([mr_slice("1.2.3.6", "1.2.3.6.1", seed=n) for n in range(40)], pause_s=0.05)
+    try:
+        settings = NetworkSettings(app_settings.store)
+        settings.nodes = [peer.node]
+        dialog = QueryRetrieveDialog(settings, runner, store=LocalStore(tmp_path / "store", min_free_bytes=0))
+        qtbot.addWidget(dialog)
+        dialog.studies = [{"StudyInstanceUID": "1.2.3.6"}]
+        dialog.table.setRowCount(1)
+        dialog.table.selectRow(0)
+        with qtbot.waitSignal(dialog.retrieve_finished, timeout=WAIT_MS) as finished:
+            dialog.retrieve()
+            dialog.task.signals.progress.connect(lambda done, _total: done >= 3 and dialog.cancel_button.click())
+    finally:
+        peer.close()
+    result = finished.args[0]
+    assert result.cancelled and 3 <= len(result.stored) < 40 and "(cancelled)" in dialog.status.text()
+    assert sorted(p for p in (tmp_path / "store").rglob("*.dcm")) == sorted(result.stored)
+    assert leftovers(tmp_path / "store") == []

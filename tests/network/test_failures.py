@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def test_disk_full_is_a_dimse_failure_and_the_listener_goes_on(tmp_path: Path) -
         server.stop()
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
 def test_malformed_objects_are_refused_with_a_status_and_a_log_line(
     listener: StorageListener, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -157,8 +159,9 @@ class GetServer:
     """A pynetdicom C-GET SCP that sends ``datasets``; with ``abort_after_bytes`` its connection drops
     once that many P-DATA bytes went out (the peer vanishes in the middle of an object)."""
 
-    def __init__(self, datasets: list, abort_after_bytes: int | None = None) -> None:
+    def __init__(self, datasets: list, abort_after_bytes: int | None = None, pause_s: float = 0.0) -> None:
         self.datasets = datasets
+        self.pause_s = pause_s  # between objects, so that a cancel lands in the middle
         self.abort_after_bytes = abort_after_bytes
         self.sent = 0
         self.ae = AE(ae_title="GETSCP")
@@ -171,6 +174,7 @@ class GetServer:
     def _on_get(self, event):
         yield len(self.datasets)
         for ds in self.datasets:
+            time.sleep(self.pause_s)
             yield 0xFF00, ds
 
     def _on_sent(self, event) -> None:
