@@ -67,6 +67,7 @@ class NetworkSettingsDialog(QDialog):
         form.addRow("Local store limit", self.limit_spin)
         self.table = QTableWidget(0, len(NODE_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(NODE_COLUMNS))
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         for node in settings.nodes:
             self.add_node(node)

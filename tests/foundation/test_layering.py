@@ -30,15 +30,30 @@ def test_project_keeps_its_layering() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_contract_fails_when_core_imports_qt(tmp_path: Path) -> None:
-    for package in ("core", "training", "desktop_app"):
-        (tmp_path / package).mkdir()
-        (tmp_path / package / "__init__.py").write_text("")
-    (tmp_path / "core" / "sneaky.py").write_text("from PySide6 import QtCore  # forbidden\n")
+def _skeleton(tmp_path: Path) -> None:
+    """The three root packages and every module the contracts name, empty, with the contracts."""
+    named = re.findall(r'"((?:core|training|desktop_app)[a-z_.]*)"', _contract_section())
+    for package in ("core", "training", "desktop_app", *named):  # the contracts' own modules must exist
+        folder = tmp_path.joinpath(*package.split("."))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").write_text("")
     (tmp_path / "pyproject.toml").write_text(_contract_section())
+
+
+def test_contract_fails_when_core_imports_qt(tmp_path: Path) -> None:
+    _skeleton(tmp_path)
+    (tmp_path / "core" / "sneaky.py").write_text("from PySide6 import QtCore  # forbidden\n")
     result = _lint(tmp_path)
     assert result.returncode != 0
     assert re.search(r"core\.sneaky -> PySide6", result.stdout), result.stdout
+
+
+def test_contract_fails_when_networking_imports_the_exports(tmp_path: Path) -> None:
+    _skeleton(tmp_path)
+    (tmp_path / "core" / "network" / "leak.py").write_text("import core.export  # forbidden\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    assert re.search(r"core\.network\.leak -> core\.export", result.stdout), result.stdout
 
 
 def test_no_pickle_or_load_model_in_the_source_tree() -> None:

@@ -200,3 +200,18 @@ def test_cancel_in_the_dialog_stops_the_retrieval_and_keeps_what_arrived(
     assert result.cancelled and 3 <= len(result.stored) < 40 and "(cancelled)" in dialog.status.text()
     assert sorted(p for p in (tmp_path / "store").rglob("*.dcm")) == sorted(result.stored)
     assert leftovers(tmp_path / "store") == []
+
+
+def test_send_to_pacs_offers_the_last_dicom_export(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    sr, sc = tmp_path / "neuroreview_SR.dcm", tmp_path / "neuroreview_SC.dcm"
+    window.export_finished.emit([tmp_path / "report.pdf"])
+    window.export_finished.emit([sr, sc])
+    window.export_finished.emit([tmp_path / "results.csv"])  # not DICOM: the last DICOM export stays
+    dialog = window.network.open_send()
+    assert dialog.files == [sr, sc] and dialog.list.count() == 2
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Network")
+    assert [a.text() for a in menu.actions()] == [
+        "Query / Retrieve from PACS...",
+        "Send results to PACS...",
+        "DICOM network settings...",
+    ]
