@@ -245,3 +245,22 @@ def test_undecodable_bytes_are_refused_as_cannot_understand(
     [(path, reason)] = result.failed
     assert path == broken and "0xC000" in reason and "cannot be decoded" in reason
     assert list(listener.store.files()) == []
+
+
+def test_fast_polling_reaches_pynetdicoms_loop_delay(tmp_path: Path) -> None:
+    """retrieve_study sets pynetdicom's idle pause to 0 on its own association; if a pynetdicom release
+    renamed the attribute, this fails instead of the retrieval silently slowing down."""
+    from core.network.retrieve import fast_polling
+
+    peer = GetServer([])
+    ae = AE(ae_title="NRTEST")
+    ae.add_requested_context(STUDY_ROOT_GET)
+    assoc = ae.associate(LOCAL, peer.node.port, ae_title="GETSCP")
+    try:
+        assert assoc.is_established and assoc.dul._run_loop_delay > 0
+        fast_polling(assoc)
+        assert assoc.dul._run_loop_delay == 0
+    finally:
+        assoc.release()
+        ae.shutdown()
+        peer.close()

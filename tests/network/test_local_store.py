@@ -51,16 +51,20 @@ def test_uids_that_are_not_uids_never_become_paths(tmp_path: Path) -> None:
 
 
 def test_size_limit_and_disk_space_are_checked_before_writing(tmp_path: Path) -> None:
-    one = len(part10(mr_slice()))
-    store = LocalStore(tmp_path, max_bytes=one * 2 + 10, min_free_bytes=0)
-    _put(store, mr_slice(seed=1))
-    _put(store, mr_slice(seed=2))
+    first, second = mr_slice(seed=1), mr_slice(seed=2)
+    store = LocalStore(tmp_path, max_bytes=len(part10(first)) + len(part10(second)), min_free_bytes=0)
+    _put(store, first)
+    _put(store, second)  # exactly at the limit
     with pytest.raises(StoreRefused, match="local store full") as full:
         _put(store, mr_slice(seed=3))
     assert full.value.status == STATUS_OUT_OF_RESOURCES
-    tight = LocalStore(tmp_path / "tight", min_free_bytes=10_000, free_space=lambda _p: 10_000 + one - 1)
+    fourth = mr_slice(seed=4)
+    size = len(part10(fourth))  # UIDs differ in length: measure this very object
+    tight = LocalStore(tmp_path / "tight", min_free_bytes=10_000, free_space=lambda _p: 10_000 + size - 1)
     with pytest.raises(StoreRefused, match="not enough disk space"):
-        _put(tight, mr_slice(seed=4))
+        _put(tight, fourth)
+    roomy = LocalStore(tmp_path / "roomy", min_free_bytes=10_000, free_space=lambda _p: 10_000 + size)
+    assert not _put(roomy, fourth).duplicate  # exactly enough room is enough
     assert not (tmp_path / "tight").exists()
 
 
