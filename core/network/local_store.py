@@ -9,12 +9,14 @@ the free space of its disk.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import re
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,13 +116,20 @@ class LocalStore:
             self._used = sum(p.stat().st_size for p in self.files())
         return self._used
 
-    def remove_partials(self) -> int:
-        """Delete temporary files a killed process left behind; returns how many."""
+    def remove_partials(self, older_than_s: float = 600.0) -> int:
+        """Delete temporary files a killed process left behind; returns how many.
+
+        Only those untouched for ``older_than_s``: another association or process may be writing
+        into the same store right now (a partial file is written in one go from memory).
+        """
         removed = 0
         if self.root.is_dir():
+            cutoff = time.time() - older_than_s
             for path in self.root.glob(f"*/*/*{PARTIAL_SUFFIX}"):
-                path.unlink(missing_ok=True)
-                removed += 1
+                with contextlib.suppress(FileNotFoundError):
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
         return removed
 
     def put(self, encoded: Chunks, study_uid: str, series_uid: str, sop_instance_uid: str) -> StoredInstance:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -115,8 +117,11 @@ def test_remove_partials_cleans_what_a_killed_process_left(tmp_path: Path) -> No
     kept = _put(store, mr_slice())
     stale = kept.path.with_name("1.2.3.dcm.abcd.partial")
     stale.write_bytes(b"half")
+    fresh = kept.path.with_name("1.2.4.dcm.beef.partial")  # another writer's file, being written now
+    fresh.write_bytes(b"in progress")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
     assert store.remove_partials() == 1
-    assert leftovers(tmp_path) == [] and kept.path.exists()
+    assert leftovers(tmp_path) == [fresh] and kept.path.exists()
 
 
 def test_default_store_is_under_the_user_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
