@@ -175,7 +175,9 @@ class QueryRetrieveDialog(QDialog):
         our_ae = self.settings.our_ae
         self.status.setText(f"Searching {node}...")
         self.progress.setRange(0, 0)
-        self._start(lambda _progress, cancel: find_studies(node, our_ae, query, cancel=cancel), self._on_found)
+        self._start(
+            lambda _progress, cancel: find_studies(node, our_ae, query, cancel=cancel, via="gui"), self._on_found
+        )
 
     def _on_found(self, studies: list[dict[str, Any]]) -> None:
         self.studies = studies

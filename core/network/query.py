@@ -10,6 +10,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from core.audit_events import record_transfer
 from core.network.client import association, make_ae, require_context
 from core.network.nodes import DicomNode, NetworkError, NetworkLimits
 from core.network.sop_classes import STUDY_ROOT_FIND, VERIFICATION
@@ -106,8 +107,12 @@ def find_studies(
     *,
     limits: NetworkLimits | None = None,
     cancel: Callable[[], bool] | None = None,
+    via: str = "cli",
 ) -> list[dict[str, Any]]:
-    """Studies on ``node`` matching ``query``, as dicts keyed by STUDY_FIELDS (at most MAX_MATCHES)."""
+    """Studies on ``node`` matching ``query``, as dicts keyed by STUDY_FIELDS (at most MAX_MATCHES).
+
+    The answers name patients, so the search goes to the audit log too (the studies as pseudonyms).
+    """
     limits = limits or NetworkLimits()
     identifier = query.identifier()
     ae = make_ae(our_ae, limits)
@@ -127,4 +132,8 @@ def find_studies(
             elif code != 0x0000:
                 comment = status.get("ErrorComment", "")
                 raise NetworkError(f"{node} refused the search: status 0x{code:04X} {comment}".rstrip())
+    record_transfer(
+        "queried", peer=str(node), via=via, instances=0, outcome="completed",
+        studies=[s["StudyInstanceUID"] for s in studies], matches=len(studies),
+    )  # fmt: skip
     return studies

@@ -62,6 +62,8 @@ def test_find_filters_and_agrees_with_findscu(
     assert pacs_study.study_uid in uids("--study-date", "20240301-20240331", "--modality", "MR")
     assert pacs_study.study_uid not in uids("--study-date", "-20231231")
     assert uids("--accession", "ACC123") == [pacs_study.study_uid]
+    entry = transfers()[-1]["details"]
+    assert (entry["direction"], entry["matches"], entry["peer"]) == ("queried", 1, orthanc.node)
     code, _, err = _run(capsys, "find", "--pacs", orthanc.node, "--study-date", "March 2024")
     assert code == 2 and "StudyDate: expected YYYYMMDD" in err
 
