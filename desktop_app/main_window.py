@@ -55,6 +55,7 @@ from desktop_app.inference_worker import (
     SliceOutcome,
     SliceRequest,
 )
+from desktop_app.network_menu import NetworkFeatures
 from desktop_app.overlays import corner_text
 from desktop_app.result_cache import cache_key
 from desktop_app.settings import AppSettings
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
         self._read_config()
         self._start_index_worker()
         self._start_inference_worker(classifier_factory, load_model)
+        self.network = NetworkFeatures(self)  # Network menu: query/retrieve, send, listener
 
     # ================================================================ construction
     def _build_central(self) -> None:
@@ -428,6 +430,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
+        self.network.shutdown()
         self.index_worker.stop()
         self.inference_worker.stop()
         for thread in (self.index_thread, self.inference_thread):

@@ -22,6 +22,8 @@ if [ "$mode" = "test" ]; then
   command -v dciodvfy >/dev/null || missing+=(dicom3tools)
   command -v pdftotext >/dev/null || missing+=(poppler-utils)
   command -v ojph_compress >/dev/null || missing+=(openjph-tools)
+  command -v getscu >/dev/null || missing+=(dcmtk)  # storescu/findscu/getscu for the DICOM network tests
+  command -v Orthanc >/dev/null || [ -x /usr/sbin/Orthanc ] || missing+=(orthanc)  # a real PACS for those tests
   fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -32,4 +34,5 @@ fi
 echo "Installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

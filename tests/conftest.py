@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from orthanc_server import orthanc, pacs_study  # noqa: F401 - fixtures: a real PACS on 127.0.0.1
 from tiny_models import write_tiny_weights
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
+from core.cli.args import parse_or_status
 from core.cli.rows import FORMATS, RowWriter, error_row, make_writer, skipped_row, slice_row
 from core.model.saliency import METHODS
 from core.platform.progress import ProgressBar
@@ -83,10 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (see the module docstring)."""
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse has printed the usage message
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    args = parse_or_status(parser, argv, EXIT_USAGE)
+    if isinstance(args, int):
+        return args
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with contextlib.suppress(OSError):  # logs under the platform log folder; never fatal
         from core.platform.app_logging import configure_logging

@@ -59,3 +59,30 @@ def record_exported(kind: str, targets: Iterable[str | os.PathLike[str]], *, via
     """Results written (``kind``: "rows", "heatmaps", "pdf", "dicom", ...) to ``targets``."""
     names = _files(targets)
     _record("exported", via=via, kind=kind, target_count=len(names), targets=names, **details)
+
+
+def record_transfer(
+    direction: str,
+    *,
+    peer: str,
+    via: str,
+    instances: int,
+    outcome: str,
+    studies: Iterable[str] = (),
+    **details: Any,
+) -> None:
+    """A DICOM network transfer (``direction``: "received", "retrieved", "sent") with ``peer`` (AE@host:port).
+
+    Study UIDs are recorded as pseudonyms; ``outcome`` says how the association ended.
+    """
+    names = sorted({pseudonym(s) for s in studies})
+    _record(
+        "transfer",
+        via=via,
+        direction=direction,
+        peer=peer,
+        instances=instances,
+        outcome=outcome,
+        studies=names,
+        **details,
+    )

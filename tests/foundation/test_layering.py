@@ -30,11 +30,12 @@ def test_project_keeps_its_layering() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-CORE_LAYERS = ("cli", "export", "model", "imaging", "platform")
+CORE_LAYERS = ("cli", "export", "network", "model", "imaging", "platform")
 
 
 def _skeleton(root: Path) -> None:
-    """Empty packages with the project's names and its contracts, for a contract to bite on."""
+    """Empty packages with the project's names (core's layers included) and its contracts, for a contract to
+    bite on."""
     for package in ("core", "training", "desktop_app", *(f"core/{layer}" for layer in CORE_LAYERS)):
         (root / package).mkdir()
         (root / package / "__init__.py").write_text("")
@@ -56,6 +57,14 @@ def test_contract_fails_when_a_core_layer_imports_upwards(tmp_path: Path) -> Non
     result = _lint(tmp_path)
     assert result.returncode != 0
     assert re.search(r"core\.platform\.upward -> core\.model\.network", result.stdout), result.stdout
+
+
+def test_contract_fails_when_networking_imports_the_exports(tmp_path: Path) -> None:
+    _skeleton(tmp_path)
+    (tmp_path / "core" / "network" / "leak.py").write_text("import core.export  # forbidden\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    assert re.search(r"core\.network\.leak -> core\.export", result.stdout), result.stdout
 
 
 def test_no_pickle_or_load_model_in_the_source_tree() -> None:

@@ -60,6 +60,12 @@ def test_nibabel_travels_for_nifti_and_mosaics(spec: tuple[dict, dict]) -> None:
     assert "nibabel" not in set(calls["Analysis"][1]["excludes"])
 
 
+def test_dicom_networking_is_bundled_with_its_metadata(spec: tuple[dict, dict]) -> None:
+    _, calls = spec
+    assert {"pynetdicom", "core.network"} <= set(calls["Analysis"][1]["hiddenimports"])
+    assert any(Path(src).name.startswith("pynetdicom-") for src, _ in _datas(spec) if src.endswith(".dist-info"))
+
+
 def test_inference_free_packages_are_excluded(spec: tuple[dict, dict]) -> None:
     _, calls = spec
     excludes = set(calls["Analysis"][1]["excludes"])
