@@ -108,7 +108,7 @@ def run_export(request: ExportRequest) -> list[Path]:
     algorithm = AlgorithmInfo.from_config(request.config)
     uid_map = request.identity.uid_map if request.identity is not None else UidMap()
     results = _results(request)
-    summary = summarize_series([r.prediction for r in results])
+    summary = summarize_series([r.prediction for r in results], stacked=all(r.kind != "raster" for r in request.refs))
     if request.kind in ("csv", "json"):
         rows = result_rows(results, algorithm, deidentify=request.deidentify, uid_map=uid_map)
         if request.kind == "csv":

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.export.identity import ExportIdentity, IdentityMode
-from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
+from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window, is_stack_uid
 from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
@@ -94,12 +94,12 @@ def _pixel_aspect(meta: SliceMetadata | None) -> float:
     return row / column if row > 0 and column > 0 else 1.0
 
 
-def summarize(results: dict[int, Prediction]) -> tuple[SeriesSummary, int] | None:
+def summarize(results: dict[int, Prediction], series_uid: str) -> tuple[SeriesSummary, int] | None:
     """Series summary (core rule) of ``{slice index: prediction}`` and the key slice's index; None if empty."""
     if not results:
         return None
     order = sorted(results)
-    summary = summarize_series([results[i] for i in order])
+    summary = summarize_series([results[i] for i in order], stacked=is_stack_uid(series_uid))
     return summary, order[summary.key_index]
 
 
@@ -576,7 +576,7 @@ class MainWindow(QMainWindow):
         self.strip.reset(count)
         for index, prediction in results.items():
             self.strip.set_value(index, prediction.p_tumor)
-        self._set_summary(summarize(results))
+        self._set_summary(summarize(results, series.uid))
         if self._series_request < 0:  # no run going on: the last run's progress belongs to another series
             self.ai_panel.clear_series_progress()
         self.slider.blockSignals(True)
@@ -849,7 +849,7 @@ class MainWindow(QMainWindow):
             self._audit_classified([self.series.slices[i].path for i in results], list(results.values()))
         seconds = time.perf_counter() - self._series_started
         self.ai_panel.series_ended(f"{len(results)} slices in {seconds:.1f} s")
-        outcome = summarize(results)
+        outcome = summarize(results, uid)
         if self.series is not None and self.series.uid == uid:
             self._set_summary(outcome)
         self.series_run_finished.emit(outcome[0] if outcome else None)
@@ -866,7 +866,9 @@ class MainWindow(QMainWindow):
         partial = self._series_results.get(self._series_request_uid, {})
         self.ai_panel.series_ended(f"Cancelled after {len(partial)} slices")
         if self.series is not None and self.series.uid == self._series_request_uid:
-            self._set_summary(summarize(partial))  # what was classified, said as such (n of N)
+            self._set_summary(
+                summarize(partial, self._series_request_uid)
+            )  # what was classified, said as such (n of N)
         self.series_run_cancelled.emit()
 
     def jump_to_most_suspicious(self) -> None:
@@ -951,7 +953,7 @@ class MainWindow(QMainWindow):
         opacity = self.ai_panel.opacity()
         key = self.index if (kind == "pdf" and self.index in results) else -1
         if key < 0 and results:
-            outcome = summarize(results)
+            outcome = summarize(results, self.series.uid)
             key = outcome[1] if outcome is not None else order[0]
         display = overlay = None
         if results:

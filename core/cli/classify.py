@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a saliency overlay PNG per slice into DIR (not a source folder)",
     )
     parser.add_argument("--method", choices=METHODS, default=METHODS[0], help="saliency method for --heatmaps")
+    parser.add_argument(
+        "--series-out",
+        metavar="FILE",
+        type=Path,
+        help="write one JSON line per series (the series verdict, its score and key slice) to FILE",
+    )
     parser.add_argument("--weights", metavar="DIR", type=Path, help="weights folder (default: the bundled weights)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     from core.export.cli_outputs import add_export_arguments
@@ -167,6 +173,9 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     sources = [p for p in paths if p.is_file()] + sorted({ref.path for ref in refs})
     try:
         out_path = check_destination(args.out, sources, allow_beside_source=True) if args.out else None
+        series_path = check_destination(args.series_out, sources, allow_beside_source=True) if args.series_out else None
+        if series_path is not None and series_path == out_path:
+            raise DestinationError("--series-out and --out name the same file")
         heat_dir = check_output_folder(args.heatmaps, sources) if args.heatmaps else None
         check_cli_destinations(args, sources)
         if exports_requested(args):
@@ -190,6 +199,13 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             record_exported("rows", [out_path], via="cli", format=args.format)
         if heat_dir is not None:
             record_exported("heatmaps", [heat_dir], via="cli")
+    if series_path is not None:
+        try:
+            _write_series(series_path, scan, job)
+        except ExportError as exc:
+            print(f"{PROG}: {exc}", file=stderr)
+            return EXIT_EXPORT
+        record_exported("series", [series_path], via="cli")
     for note in scan.notes:
         print(f"{PROG}: note: {note.path.name}: {note.message}", file=stderr)
     print(f"{PROG}: {summary_line(scan, job)} {DISCLAIMER}", file=stderr)
@@ -208,6 +224,15 @@ def summary_line(scan: ScanResult, job: _Job) -> str:
         f"{total} input file(s): {job.classified} slice(s) classified from {len(classified)} file(s), "
         f"{len(skipped)} skipped (no image), {len(failed)} failed."
     )
+
+
+def _write_series(path: Path, scan: ScanResult, job: _Job) -> None:
+    """The ``--series-out`` file, written whole at the end (replacing an earlier one, like ``--out``)."""
+    from core.cli.series_rows import write_series_rows
+    from core.export.destination import atomic_output
+
+    with atomic_output(path, replace=True) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+        write_series_rows(stream, scan.all_series(), job.predictions)
 
 
 @contextlib.contextmanager
@@ -303,6 +328,7 @@ class _Job:
         self.failed: set[Path] = set()
         self.classified_files: set[Path] = set()
         self.classified = 0
+        self.predictions: dict[tuple[Path, int], Prediction] = {}  # heatmap-free, for the series verdicts
         self.run_suffix = ""  # heatmap PNGs of this run end with it: a second run into the folder adds files
         if heat_dir is not None:
             from core.export.naming import short_suffix
@@ -329,8 +355,10 @@ class _Job:
         for (ref, img), pred in zip(ready, predictions, strict=True):
             png = self._write_heatmap(ref, img, pred) if self.heat_dir is not None else None
             self.writer.write(slice_row(ref.path, ref.frame, pred, png))
+            plain = replace(pred, heatmap=None, heatmap_class=None, heatmap_method=None)
+            self.predictions[(ref.path, ref.frame)] = plain
             if self.collector is not None:  # without the heatmap: the exports recompute the key slice's
-                self.collector.add(ref, replace(pred, heatmap=None, heatmap_class=None, heatmap_method=None))
+                self.collector.add(ref, plain)
             self.classified += 1
             self.classified_files.add(ref.path)
 

@@ -142,7 +142,8 @@ def write_cli_exports(
     check_cli_destinations(args, sources)  # refuse a bad destination before anything is written
     reports: list[ReportInput] = []
     for index, series in enumerate(group_by_series(results), start=1):
-        summary = summarize_series([r.prediction for r in series])
+        stacked = all(r.source_format != "raster" for r in series)
+        summary = summarize_series([r.prediction for r in series], stacked=stacked)
         key = series[summary.key_index]
         if key.prediction.heatmap is None and explain is not None:
             key = dataclasses.replace(key, prediction=explain(key))

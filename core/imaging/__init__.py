@@ -23,7 +23,7 @@ from core.imaging.errors import (
 from core.imaging.metadata import SliceMetadata, read_metadata
 from core.imaging.pixel_store import PixelStore
 from core.imaging.scan import open_paths
-from core.imaging.study import FileError, Patient, ScanLimits, ScanResult, Series, SliceRef, Study
+from core.imaging.study import FileError, Patient, ScanLimits, ScanResult, Series, SliceRef, Study, is_stack_uid
 from core.imaging.window import Window
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "TruncatedFileError",
     "UnsupportedCompressionError",
     "Window",
+    "is_stack_uid",
     "open_paths",
     "read_metadata",
 ]

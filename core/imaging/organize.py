@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from core.imaging.study import Patient, Series, SliceRef, Study
+from core.imaging.study import RASTER_SERIES_PREFIX, Patient, Series, SliceRef, Study
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ def dicom_series_info(ds: Dataset, path: Path) -> SeriesInfo:
 def raster_series_info(path: Path) -> SeriesInfo:
     """PNG/JPEG files of one folder form one series (modality OT) under an unidentified patient."""
     folder = path.parent
-    return SeriesInfo("", "", f"raster-study:{folder}", "", "Images", f"raster:{folder}", None, folder.name, "OT")
+    uid = f"{RASTER_SERIES_PREFIX}{folder}"
+    return SeriesInfo("", "", f"raster-study:{folder}", "", "Images", uid, None, folder.name, "OT")
 
 
 def nifti_series_info(path: Path) -> SeriesInfo:
@@ -191,7 +192,7 @@ class Organizer:
             modality=info.modality,
             description=info.series_description,
             number=info.series_number,
-            slices=order_slices(self._slices[uid], shared_window=not uid.startswith("raster:")),
+            slices=order_slices(self._slices[uid], shared_window=not uid.startswith(RASTER_SERIES_PREFIX)),
             patient_id=info.patient_id,
             patient_name=info.patient_name,
             study_uid=info.study_uid,

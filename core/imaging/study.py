@@ -58,6 +58,14 @@ class SliceRef:
         return self.samples_per_pixel == 3
 
 
+RASTER_SERIES_PREFIX = "raster:"  # the series "uid" of a folder of PNG/JPEG images
+
+
+def is_stack_uid(series_uid: str) -> bool:
+    """False for the pseudo-series of a folder of PNG/JPEG images: neighbours there are unrelated images."""
+    return not series_uid.startswith(RASTER_SERIES_PREFIX)
+
+
 @dataclass
 class Series:
     """One series: slices ordered along the slice normal (fallback: InstanceNumber, frame, file name)."""
@@ -82,6 +90,11 @@ class Series:
 
     def __len__(self) -> int:
         return len(self.slices)
+
+    @property
+    def is_stack(self) -> bool:
+        """True for slices of one acquisition; False for a folder of PNG/JPEG images grouped as a series."""
+        return is_stack_uid(self.uid)
 
 
 @dataclass

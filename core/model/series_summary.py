@@ -11,15 +11,23 @@ from core.model.model_config import NO_TUMOR_CLASS
 from core.model.prediction import Prediction
 
 DEFAULT_THRESHOLD = 0.5
+DEFAULT_RUN = 3  # neighbouring slices that must agree: one stray slice of a stack does not make a verdict
 
 
-def aggregation_rule(threshold: float = DEFAULT_THRESHOLD) -> str:
+def aggregation_rule(threshold: float = DEFAULT_THRESHOLD, run: int = DEFAULT_RUN) -> str:
     """Human-readable statement of :func:`summarize_series`'s rule (printed in every export)."""
     return (
-        f"P(tumor) of the series = max P(tumor) over its slices; key slice = the slice with that maximum; "
-        f"series label = the tumor class ranked highest most often among slices with P(tumor) >= {threshold:g} "
-        f"(ties: larger summed probability), or {NO_TUMOR_CLASS} when no slice reaches {threshold:g}"
+        f"P(tumor) of the series = the highest mean P(tumor) of {run} neighbouring slices (all slices when the "
+        f"series has fewer); key slice = the slice with the highest P(tumor) among them; series label = the "
+        f"tumor class ranked highest most often among slices with P(tumor) >= {threshold:g} (ties: larger "
+        f"summed probability) when the series' P(tumor) reaches {threshold:g}, otherwise {NO_TUMOR_CLASS}"
     )
+
+
+def run_scores(p_tumor: Sequence[float], run: int = DEFAULT_RUN) -> list[float]:
+    """Mean P(tumor) of every window of ``run`` neighbouring slices (one window when there are fewer)."""
+    width = max(1, min(run, len(p_tumor)))
+    return [sum(p_tumor[i : i + width]) / width for i in range(len(p_tumor) - width + 1)]
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,13 @@ def _top_tumor_class(prediction: Prediction) -> tuple[str, float]:
     return name, p
 
 
-def summarize_series(predictions: Sequence[Prediction], threshold: float = DEFAULT_THRESHOLD) -> SeriesSummary:
-    """Aggregate per-slice predictions following :func:`aggregation_rule`.
+def summarize_series(
+    predictions: Sequence[Prediction], threshold: float = DEFAULT_THRESHOLD, stacked: bool = True
+) -> SeriesSummary:
+    """Aggregate per-slice predictions, given in slice order, following :func:`aggregation_rule`.
+
+    ``stacked`` is False for images that are not neighbouring slices (a folder of PNG/JPEG files): each
+    image then counts alone.
 
     Raises ValueError for an empty series or predictions from models with different classes.
     """
@@ -69,7 +82,12 @@ def summarize_series(predictions: Sequence[Prediction], threshold: float = DEFAU
     names = predictions[0].class_names
     if any(p.class_names != names for p in predictions):
         raise ValueError("the slices were classified with different class lists")
-    key_index = max(range(len(predictions)), key=lambda i: predictions[i].p_tumor)
+    run = DEFAULT_RUN if stacked else 1
+    p_tumor = [p.p_tumor for p in predictions]
+    windows = run_scores(p_tumor, run)
+    start = max(range(len(windows)), key=windows.__getitem__)
+    width = len(predictions) - len(windows) + 1
+    key_index = max(range(start, start + width), key=p_tumor.__getitem__)
     votes: Counter[str] = Counter()
     mass: dict[str, float] = {}
     for prediction in predictions:
@@ -77,14 +95,15 @@ def summarize_series(predictions: Sequence[Prediction], threshold: float = DEFAU
             name, p = _top_tumor_class(prediction)
             votes[name] += 1
             mass[name] = mass.get(name, 0.0) + p
-    label = max(votes, key=lambda n: (votes[n], mass[n])) if votes else NO_TUMOR_CLASS
+    series_p = float(windows[start])
+    label = max(votes, key=lambda n: (votes[n], mass[n])) if votes and series_p >= threshold else NO_TUMOR_CLASS
     return SeriesSummary(
         label=label,
-        p_tumor=float(predictions[key_index].p_tumor),
+        p_tumor=series_p,
         key_index=key_index,
         n_slices=len(predictions),
         n_suspicious=sum(votes.values()),
         votes=dict(votes),
         threshold=threshold,
-        rule=aggregation_rule(threshold),
+        rule=aggregation_rule(threshold, run),
     )

@@ -245,3 +245,27 @@ def test_rows_file_appears_only_when_the_run_completes(
     assert main(args) == 0
     assert seen and not any(seen)
     assert out.read_text(encoding="utf-8").startswith("source,")
+
+
+def test_series_out_gives_one_verdict_per_series(inputs: Path, decisive_weights: Path, tmp_path: Path) -> None:
+    rows_path, series_path = tmp_path / "rows.jsonl", tmp_path / "series.jsonl"
+    argv = [str(inputs), "--weights", str(decisive_weights), "--out", str(rows_path), "--quiet"]
+    assert main([*argv, "--series-out", str(series_path)]) == 0
+    slices = [r for r in _rows(rows_path) if "p_tumor" in r]
+    series = _rows(series_path)
+    assert len(series) == 2  # the folder of PNG images and the MR series
+    for row in series:
+        members = [r for r in slices if (r["source"].endswith(".dcm")) == (row["description"] != "study")]
+        assert row["slices"] == len(members) and row["slices_in_series"] == len(members)
+        key = next(r for r in members if r["source"] == row["key_source"] and r["frame"] == row["key_frame"])
+        # one image or unrelated images: the series score is the highest slice score, from the key slice
+        assert row["p_tumor"] == pytest.approx(max(r["p_tumor"] for r in members), abs=1e-5)
+        assert key["p_tumor"] == pytest.approx(row["p_tumor"], abs=1e-5)
+        assert row["label"] in {"glioma", "meningioma", "notumor", "pituitary"} and row["series_uid"]
+        assert "not for diagnostic use" in row["use"].lower()
+
+
+def test_series_out_over_the_rows_file_is_refused(inputs: Path, tiny_weights_dir: Path, tmp_path: Path) -> None:
+    same = tmp_path / "rows.jsonl"
+    argv = [str(inputs), "--weights", str(tiny_weights_dir), "--out", str(same), "--series-out", str(same)]
+    assert main(argv) == 2 and not same.exists()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.model.series_summary import aggregation_rule, summarize_series
+from core.model.series_summary import DEFAULT_RUN, aggregation_rule, summarize_series
 from export.helpers import make_prediction
 
 
-def test_max_p_tumor_and_majority_tumor_class() -> None:
+def test_best_run_of_neighbours_and_majority_tumor_class() -> None:
     preds = [
         make_prediction((0.05, 0.05, 0.85, 0.05), heatmap=False),  # P(tumor) 0.15
         make_prediction((0.10, 0.60, 0.20, 0.10), heatmap=False),  # meningioma, 0.80
@@ -17,10 +17,31 @@ def test_max_p_tumor_and_majority_tumor_class() -> None:
     ]
     summary = summarize_series(preds)
     assert summary.label == "meningioma"  # 2 votes beat 1, although glioma has the highest P(tumor)
-    assert summary.key_index == 3 and summary.p_tumor == pytest.approx(0.95)
+    assert summary.p_tumor == pytest.approx((0.80 + 0.70 + 0.95) / 3)  # slices 1-3 are the best run of three
+    assert summary.key_index == 3  # the run's highest slice
     assert summary.n_slices == 4 and summary.n_suspicious == 3
     assert summary.votes == {"meningioma": 2, "glioma": 1}
-    assert summary.rule == aggregation_rule(0.5) and "max P(tumor)" in summary.rule
+    assert summary.rule == aggregation_rule(0.5, DEFAULT_RUN) and "3 neighbouring slices" in summary.rule
+
+
+def test_one_stray_slice_does_not_make_a_stack_tumor() -> None:
+    quiet = make_prediction((0.02, 0.02, 0.94, 0.02), heatmap=False)
+    stray = make_prediction((0.97, 0.01, 0.01, 0.01), heatmap=False)
+    stack = [quiet] * 5 + [stray] + [quiet] * 5
+    summary = summarize_series(stack)
+    assert summary.label == "notumor" and summary.n_suspicious == 1  # the stray slice is still counted
+    assert summary.p_tumor == pytest.approx((0.06 + 0.99 + 0.06) / 3) and summary.key_index == 5
+    three = [quiet] * 4 + [stray] * 3 + [quiet] * 4
+    assert summarize_series(three).label == "glioma"
+    # images that are not neighbouring slices (a folder of PNG files) each count alone
+    assert summarize_series(stack, stacked=False).label == "glioma"
+    assert summarize_series(stack, stacked=False).p_tumor == pytest.approx(0.99)
+
+
+def test_a_short_series_is_one_run() -> None:
+    preds = [make_prediction((0.9, 0.02, 0.05, 0.03), False), make_prediction((0.1, 0.1, 0.7, 0.1), False)]
+    summary = summarize_series(preds)
+    assert summary.p_tumor == pytest.approx((0.95 + 0.30) / 2) and summary.label == "glioma" and summary.key_index == 0
 
 
 def test_no_slice_over_threshold_is_notumor() -> None:
