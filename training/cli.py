@@ -17,6 +17,7 @@ from training.errors import TrainingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from training.config import TrainConfig
+    from training.realism import RealismConfig
 
 
 def _stages(text: str) -> list[list[int]]:
@@ -62,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--realism",
         action="store_true",
         help="augment like real studies vary (contrast curves, bias field, noise, resolution, pasted gliomas)",
+    )
+    train.add_argument(
+        "--realism-set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one setting of --realism (a field of training.realism.RealismConfig), e.g. remove_tumor=0.5",
     )
     train.add_argument(
         "--masked-data", type=Path, default=None, help="extra tumor slices with masks (class folders + masks/)"
@@ -174,10 +182,26 @@ _TRAIN_FIELDS = {
 }
 
 
+def realism_from(settings: list[str]) -> RealismConfig:
+    """The default realistic augmentation with ``NAME=VALUE`` changes; unknown names and bad values refused."""
+    from training.realism import RealismConfig
+
+    defaults = RealismConfig().to_json()
+    changes: dict[str, float] = {}
+    for setting in settings:
+        name, _, text = setting.partition("=")
+        if name not in defaults:
+            raise TrainingError(f"--realism-set {setting!r}: unknown setting (known: {', '.join(sorted(defaults))})")
+        try:
+            changes[name] = type(defaults[name])(text)
+        except ValueError:
+            raise TrainingError(f"--realism-set {setting!r}: {text!r} is not a number") from None
+    return RealismConfig(**{**defaults, **changes})
+
+
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The run configuration a ``train`` command line asks for (defaults for what it leaves out)."""
     from training.config import TrainConfig
-    from training.realism import RealismConfig
 
     values = {field: getattr(args, arg) for arg, field in _TRAIN_FIELDS.items() if getattr(args, arg) is not None}
     if args.epochs is not None:
@@ -188,8 +212,10 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         values["stages"] = [[args.size or 128, args.epochs]]
     elif args.size is not None:
         raise TrainingError("--size goes with --epochs (or give --stages SIZE:EPOCHS)")
+    if args.realism_set and not args.realism:
+        raise TrainingError("--realism-set goes with --realism")
     if args.realism:
-        values["realism"] = RealismConfig()
+        values["realism"] = realism_from(args.realism_set)
     if args.mask_loss is not None:
         if args.mask_loss < 0:
             raise TrainingError("--mask-loss must not be negative")

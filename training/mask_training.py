@@ -64,9 +64,18 @@ class MaskedTraining:
     def masked_train(self) -> NDArray[np.int64]:
         return np.asarray(self.split.train if self.split else (), dtype=np.int64)
 
-    @property
-    def n_train(self) -> int:
-        return len(self.primary_train) + len(self.masked_train)
+    def n_train(self, realism: RealismConfig | None) -> int:
+        """Samples per epoch (the pool's length is the same every epoch)."""
+        extra = round((realism.extra_removed if realism else 0.0) * len(self.masked_train))
+        return len(self.primary_train) + len(self.masked_train) + extra
+
+    def epoch_pool(self, realism: RealismConfig, seed: int, epoch: int) -> list[tuple[int, int]]:
+        """(source, index) of one epoch's samples: 0 a class-folder image, 1 a masked slice, 2 a masked slice
+        whose tumor is removed (``realism.extra_removed`` of them, drawn per epoch)."""
+        masked = [int(i) for i in self.masked_train]
+        n_extra = round(realism.extra_removed * len(masked))
+        extra = np.random.default_rng([seed, epoch, 2]).permutation(masked)[:n_extra]
+        return [(0, int(i)) for i in self.primary_train] + [(1, i) for i in masked] + [(2, int(i)) for i in extra]
 
 
 def prepare_masked(cfg: TrainConfig, run_dir: Path, prepared: PreparedData, cache_dir: Path | None) -> MaskedTraining:
@@ -125,7 +134,7 @@ def epoch_samples(
     grid = grid_side(size, len(cfg.widths))
     no_tumor = cfg.class_names.index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in cfg.class_names else -1
     paste_label = cfg.class_names.index(PASTE_CLASS) if PASTE_CLASS in cfg.class_names else -1
-    pool = [(0, int(i)) for i in data.primary_train] + [(1, int(i)) for i in data.masked_train]
+    pool = data.epoch_pool(realism, cfg.seed, epoch)
     order = np.random.default_rng([cfg.seed, epoch]).permutation(len(pool))
     for position in order:
         source, index = pool[position]
@@ -138,7 +147,8 @@ def epoch_samples(
         patch = None
         if label == no_tumor and data.patches and paste_label >= 0 and rng.random() < realism.paste_tumor:
             patch = data.patches[int(rng.integers(len(data.patches)))]
-        remove = mask is not None and bool(mask.any()) and no_tumor >= 0 and rng.random() < realism.remove_tumor
+        chance = 1.0 if source == 2 else realism.remove_tumor
+        remove = mask is not None and bool(mask.any()) and no_tumor >= 0 and rng.random() < chance
         out, out_mask = augment(image, mask, rng, realism, patch, remove)
         if patch is not None and out_mask is not None:
             label = paste_label
@@ -173,7 +183,7 @@ def make_epoch_dataset(
     ds = tf.data.Dataset.from_generator(
         lambda: epoch_samples(cfg, data, images, labels, epoch, size), output_signature=signature
     )
-    ds = ds.apply(tf.data.experimental.assert_cardinality(data.n_train))  # a known length for the progress bar
+    ds = ds.apply(tf.data.experimental.assert_cardinality(data.n_train(cfg.realism)))  # a length for the progress bar
     ds = ds.map(lambda x, y, m: (x, {LOGITS_LAYER: y, FEATURES_OUTPUT: m}))
     ds = ds.batch(cfg.batch_size, drop_remainder=True)
     if cfg.max_steps_per_epoch:

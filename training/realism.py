@@ -55,6 +55,7 @@ class RealismConfig:
     noise_max: float = 0.06
     paste_tumor: float = 0.3  # share of tumor-free slices that receive a pasted glioma
     remove_tumor: float = 0.35  # share of masked tumor slices whose tumor is removed (then labelled no tumor)
+    extra_removed: float = 0.0  # share of masked slices seen a second time per epoch, tumor removed (more normals)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -249,7 +249,7 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
         from training.mask_training import make_epoch_dataset, prepare_masked
 
         realistic = prepare_masked(cfg, run_dir, prepared, cache_dir)
-    n_train = realistic.n_train if realistic is not None else len(prepared.train_idx)
+    n_train = realistic.n_train(cfg.realism) if realistic is not None else len(prepared.train_idx)
     model, fit_model, optimizer, policy = build_training_model(cfg, n_train)
     state = ckpt.load_state(run_dir)
     if state is None:

@@ -194,3 +194,39 @@ def test_epochs_shorthand(tmp_path: Path) -> None:
     )
     with pytest.raises(TrainingError, match="either"):
         train_config_from_args(args)
+
+
+def test_realism_settings_from_the_command_line(tmp_path: Path) -> None:
+    from training.cli import build_parser, train_config_from_args
+    from training.errors import TrainingError
+
+    data = make_dataset(tmp_path / "data", per_class=1)
+    base = ["train", "--data", str(data), "--out", str(tmp_path / "r"), "--epochs", "1"]
+    args = build_parser().parse_args([*base, "--realism", "--realism-set", "extra_removed=0.6"])
+    cfg = train_config_from_args(args)
+    assert cfg.realism == RealismConfig(extra_removed=0.6)
+    for bad, message in (("nonsense=1", "unknown setting"), ("noise=lots", "not a number")):
+        with pytest.raises(TrainingError, match=message):
+            train_config_from_args(build_parser().parse_args([*base, "--realism", "--realism-set", bad]))
+    with pytest.raises(TrainingError, match="goes with --realism"):
+        train_config_from_args(build_parser().parse_args([*base, "--realism-set", "noise=0.1"]))
+
+
+def test_extra_removed_copies_add_tumor_free_samples(tmp_path: Path) -> None:
+    from training.mask_training import MaskedTraining, epoch_samples
+    from training.masked_data import MaskedSplit
+
+    folder = make_masked_folder(tmp_path / "masked", per_class=2)
+    classes = ["glioma", "meningioma", "notumor", "pituitary"]
+    masked = load_masked(folder, classes, 32, tmp_path / "cache")
+    split = MaskedSplit(train=tuple(range(6)), val=(), replaced=(), min_similarity=0.99)
+    data = MaskedTraining(masked, split, np.zeros(0, dtype=np.int64), [])
+    none = np.zeros((0, 32, 32), np.uint8), np.zeros(0, np.int64)
+    plain = RealismConfig(**{**STILL.to_json(), "remove_tumor": 0.0})
+    extra = RealismConfig(**{**plain.to_json(), "extra_removed": 0.5})
+    for settings, expected_notumor in ((plain, 0), (extra, 3)):
+        cfg = TrainConfig(data="x", out="y", widths=[2, 2, 2, 2, 2], realism=settings, class_names=classes)
+        samples = list(epoch_samples(cfg, data, *none, epoch=1, size=32))
+        assert len(samples) == data.n_train(settings) == 6 + expected_notumor
+        notumor = [s for s in samples if s[1][2] == 1.0]
+        assert len(notumor) == expected_notumor and all(not s[2].any() for s in notumor)  # no mask target
