@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     real.add_argument("--method", default="gradcam", help="heatmap method judged against the masks")
     real.add_argument("--limit", type=int, default=None, help="first N patients/volumes of each set (quick checks)")
+    real.add_argument(
+        "--card", type=Path, default=None, help="model card whose real-volume table is replaced by these figures"
+    )
     real.add_argument("--out", type=Path, default=None, help="write real_metrics.json, traces and plots here")
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
     export.add_argument("run_dir", type=Path)
@@ -259,8 +262,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _validate_real(args: argparse.Namespace) -> int:
-    from training.real_eval import format_real_metrics, validate_sources
+    from training.real_eval import format_real_metrics, real_metrics_markdown, replace_card_section, validate_sources
 
+    if args.card is not None and args.limit is not None:
+        raise TrainingError("--card takes the figures of every volume: leave out --limit")
     metrics = validate_sources(
         args.source,
         lgg=args.lgg,
@@ -272,6 +277,9 @@ def _validate_real(args: argparse.Namespace) -> int:
         out=args.out,
     )
     print(format_real_metrics(metrics))
+    if args.card is not None:
+        replace_card_section(args.card, real_metrics_markdown(metrics))
+        print(f"real-volume figures written into {args.card}")
     return 0
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.model.prediction import Prediction
-from core.model.series_summary import DEFAULT_THRESHOLD, summarize_series
+from core.model.series_summary import DEFAULT_THRESHOLD, aggregation_rule, summarize_series
 from training.localisation import Localisation, localise, summarise
 from training.metrics import roc_auc
 from training.real_data import NO_TUMOR, Stack
@@ -138,6 +138,7 @@ def validate_real(
     metrics = {
         "method": method,
         "threshold": threshold,
+        "series_rule": aggregation_rule(threshold),
         "sets": {name: set_metrics(group, threshold) for name, group in by_set.items()},
     }
     if out is not None:
@@ -146,6 +147,7 @@ def validate_real(
         out.mkdir(parents=True, exist_ok=True)
         (out / "real_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         (out / "real_traces.json").write_text(json.dumps(traces(results)) + "\n", encoding="utf-8")
+        (out / "real_metrics.md").write_text(real_metrics_markdown(metrics), encoding="utf-8")
         real_volume_plots(traces(results), threshold, out)
     return metrics
 
@@ -174,6 +176,57 @@ def format_real_metrics(metrics: dict[str, Any]) -> str:
                     f"box mass {pct(loc['box_mass'])}, top-5 % IoU {loc['top_iou']:.3f} (n={loc['n']})"
                 )
     return "\n".join(lines)
+
+
+SET_TITLES = {
+    "lgg-flair": "LGG FLAIR (TCGA lower-grade glioma)",
+    "lgg-t1gd": "LGG T1-Gd (TCGA lower-grade glioma)",
+    "normal-flair": "normal heads, FLAIR",
+    "normal-t1": "normal heads, T1",
+    "figshare": "figshare T1-CE masked slices",
+}
+CARD_BEGIN, CARD_END = "<!-- real-volumes:begin -->", "<!-- real-volumes:end -->"
+
+
+def real_metrics_markdown(metrics: dict[str, Any]) -> str:
+    """The model card's real-volume table: one row per set, every figure from ``metrics``."""
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f} %"
+
+    rows = [
+        "| set | series | slices (tumor) | slice AUROC | sensitivity | specificity | tumor slices called "
+        "their class | series called tumor | pointing game (true class) | map mass in tumor box |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in metrics["sets"].items():
+        loc = m["localisation_true_class"]
+        auc = "-" if m["slice_auroc"] is None else f"{m['slice_auroc']:.3f}"
+        series = f"{m['series_called_tumor']} of {m['series']}" if "series_called_tumor" in m else "-"
+        rows.append(
+            f"| {SET_TITLES.get(name, name)} | {m['series']} | {m['slices']} ({m['tumor_slices']}) | {auc} | "
+            f"{pct(m['sensitivity'])} | {pct(m['specificity'])} | {pct(m['tumor_slices_called_true_class'])} | "
+            f"{series} | {pct(loc['pointing_game']) if loc['n'] else '-'} | "
+            f"{pct(loc['box_mass']) if loc['n'] else '-'} |"
+        )
+    rows.append("")
+    rows.append(
+        f"Threshold {metrics['threshold']:g} on P(tumor); heatmaps: {metrics['method']}; series rule: "
+        f"{metrics.get('series_rule', 'not recorded')}."
+    )
+    return "\n".join(rows) + "\n"
+
+
+def replace_card_section(card: Path, section: str) -> None:
+    """Put ``section`` between the real-volume markers of a model card (appended with them if absent)."""
+    text = card.read_text(encoding="utf-8")
+    block = f"{CARD_BEGIN}\n{section.rstrip()}\n{CARD_END}"
+    if CARD_BEGIN in text and CARD_END in text:
+        head, rest = text.split(CARD_BEGIN, 1)
+        text = head + block + rest.split(CARD_END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Real volumes\n" + block + "\n"
+    card.write_text(text, encoding="utf-8")
 
 
 def load_stacks(

@@ -1,0 +1,137 @@
+"""``neuroreview-train validate-real``: localisation measures, set metrics, the command on tiny synthetic
+volumes, and the model card's real-volume table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.model.prediction import Prediction
+from training.localisation import box_mass, localise, pointing_hit, top_area_iou
+from training.real_data import Stack
+from training.real_eval import (
+    CARD_BEGIN,
+    CARD_END,
+    StackResult,
+    real_metrics_markdown,
+    replace_card_section,
+    set_metrics,
+)
+
+CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
+
+
+def _disc(size: int, centre: tuple[int, int], radius: int) -> np.ndarray:
+    y, x = np.mgrid[:size, :size]
+    return (y - centre[0]) ** 2 + (x - centre[1]) ** 2 <= radius**2
+
+
+def test_pointing_game_box_mass_and_iou() -> None:
+    mask = _disc(100, (30, 30), 6)
+    on_tumor = _disc(100, (30, 30), 6).astype(np.float32)
+    beside = np.zeros((100, 100), np.float32)
+    beside[30, 40] = 1.0  # 4 pixels from the disc's edge: inside the 6 % tolerance
+    far = np.zeros((100, 100), np.float32)
+    far[80, 80] = 1.0
+    assert pointing_hit(on_tumor, mask) and pointing_hit(beside, mask) and not pointing_hit(far, mask)
+    assert box_mass(on_tumor, mask) == pytest.approx(1.0) and box_mass(far, mask) == 0.0
+    assert top_area_iou(on_tumor, mask) > 0.5 and top_area_iou(far, mask) < 0.05
+    assert localise(on_tumor, mask).hit and not localise(far, mask).hit
+
+
+def _prediction(p_tumor: float, label: str) -> Prediction:
+    """A prediction with the given P(tumor) and label (probabilities only roughly consistent: not used)."""
+    probabilities = tuple((1 - p_tumor) if c == "notumor" else p_tumor / 3 for c in CLASSES)
+    return Prediction(CLASSES, probabilities, label, p_tumor, "x" * 64, "CPU", "float32", 0.0)
+
+
+def test_set_metrics_on_known_scores() -> None:
+    masks = [np.zeros((8, 8), bool) for _ in range(6)]
+    for i in (2, 3):
+        masks[i][3:5, 3:5] = True
+    stack = Stack("lgg-flair", "p1", "glioma", [np.zeros((8, 8), np.uint8)] * 6, masks)
+    scores = [(0.1, "notumor"), (0.6, "meningioma"), (0.9, "glioma"), (0.8, "meningioma"), (0.2, "notumor"),
+              (0.3, "notumor")]  # fmt: skip
+    result = StackResult(stack, [_prediction(p, label) for p, label in scores], {}, {})
+    metrics = set_metrics([result], 0.5)
+    assert metrics["slice_auroc"] == pytest.approx(1.0)  # both tumor slices score above every other slice
+    assert metrics["sensitivity"] == 1.0 and metrics["specificity"] == pytest.approx(3 / 4)
+    assert metrics["tumor_slices_called_true_class"] == pytest.approx(0.5)
+    assert metrics["series_called_tumor"] == 1  # slices 1-3 average 0.77 >= 0.5
+    normal = Stack("normal-t1", "n1", "notumor", [np.zeros((8, 8), np.uint8)] * 6, [np.zeros((8, 8), bool)] * 6)
+    stray = [(0.1, "notumor")] * 2 + [(0.9, "glioma")] + [(0.1, "notumor")] * 3
+    normal_metrics = set_metrics([StackResult(normal, [_prediction(p, c) for p, c in stray], {}, {})], 0.5)
+    assert normal_metrics["specificity"] == pytest.approx(5 / 6) and normal_metrics["series_called_tumor"] == 0
+
+
+def _make_real_sets(root: Path) -> tuple[Path, Path, Path]:
+    """Two LGG patients, one normal NIfTI head and a figshare folder, all tiny."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(0)
+    lgg = root / "lgg"
+    for patient in ("TCGA_A", "TCGA_B"):
+        folder = lgg / patient
+        folder.mkdir(parents=True)
+        for n in range(1, 6):
+            mask = _disc(32, (12, 14), 4) if n in (2, 3) else np.zeros((32, 32), bool)
+            for sequence in ("flair", "t1gd"):
+                image = rng.integers(20, 80, (32, 32)).astype(np.uint8) + mask.astype(np.uint8) * 120
+                Image.fromarray(image).save(folder / f"{n:03d}_{sequence}.jpg")
+            Image.fromarray(mask.astype(np.uint8) * 255).save(folder / f"{n:03d}_mask.png")
+    normal = root / "normal"
+    normal.mkdir()
+    volume = rng.normal(100, 20, (24, 24, 7)).astype(np.float32)
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), str(normal / "Subj1_T1.nii.gz"))
+    figshare = root / "figshare"
+    (figshare / "masks").mkdir(parents=True)
+    for c, name in enumerate(("glioma", "meningioma", "pituitary")):
+        (figshare / name).mkdir()
+        for i in range(2):
+            stem = str(10 * c + i)
+            mask = _disc(32, (10 + 4 * c, 12 + 6 * i), 4)
+            image = rng.integers(20, 80, (32, 32)).astype(np.uint8) + mask.astype(np.uint8) * 120
+            Image.fromarray(image).save(figshare / name / f"{stem}.jpg")
+            Image.fromarray(mask.astype(np.uint8) * 255).save(figshare / "masks" / f"{stem}.png")
+    return lgg, normal, figshare
+
+
+@pytest.mark.slow
+def test_validate_real_command_writes_metrics_plots_and_the_card(tmp_path: Path) -> None:
+    from tiny_models import write_tiny_weights
+
+    from training.cli import main
+
+    weights = tmp_path / "weights"
+    write_tiny_weights(weights)
+    lgg, normal, figshare = _make_real_sets(tmp_path)
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text("# Model card\n\n## Limitations\n- few\n", encoding="utf-8")
+    out = tmp_path / "real"
+    argv = ["validate-real", str(weights), "--lgg", str(lgg), "--normal", str(normal), "--figshare", str(figshare)]
+    assert main([*argv, "--out", str(out), "--card", str(card)]) == 0
+    metrics = json.loads((out / "real_metrics.json").read_text())
+    sets = metrics["sets"]
+    assert set(sets) == {"lgg-flair", "lgg-t1gd", "normal-t1", "figshare"}
+    assert sets["lgg-flair"]["series"] == 2 and sets["lgg-flair"]["slices"] == 10
+    assert sets["lgg-flair"]["tumor_slices"] == 4 and sets["normal-t1"]["slices"] == 7
+    assert sets["figshare"]["slices"] == 6 and sets["figshare"]["localisation_true_class"]["n"] == 6
+    assert "neighbouring slices" in metrics["series_rule"]
+    assert {"roc.png", "real_traces.json", "real_metrics.md"} <= {p.name for p in out.iterdir()}
+    text = card.read_text()
+    assert text.count(CARD_BEGIN) == 1 and text.count(CARD_END) == 1 and "## Limitations" in text
+    assert real_metrics_markdown(metrics).strip() in text
+    assert main([*argv, "--limit", "1", "--card", str(card)]) == 1  # a partial evaluation never goes in the card
+
+
+def test_card_section_is_replaced_not_repeated(tmp_path: Path) -> None:
+    card = tmp_path / "card.md"
+    card.write_text("# Card\n\nintro\n", encoding="utf-8")
+    replace_card_section(card, "first table\n")
+    replace_card_section(card, "second table\n")
+    text = card.read_text()
+    assert "second table" in text and "first table" not in text and text.startswith("# Card\n\nintro")
