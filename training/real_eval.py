@@ -204,7 +204,8 @@ def real_metrics_markdown(metrics: dict[str, Any]) -> str:
         auc = "-" if m["slice_auroc"] is None else f"{m['slice_auroc']:.3f}"
         series = f"{m['series_called_tumor']} of {m['series']}" if "series_called_tumor" in m else "-"
         rows.append(
-            f"| {SET_TITLES.get(name, name)} | {m['series']} | {m['slices']} ({m['tumor_slices']}) | {auc} | "
+            f"| {SET_TITLES.get(name, name)} | {m['series'] if 'series_called_tumor' in m else '-'} | "
+            f"{m['slices']} ({m['tumor_slices']}) | {auc} | "
             f"{pct(m['sensitivity'])} | {pct(m['specificity'])} | {pct(m['tumor_slices_called_true_class'])} | "
             f"{series} | {pct(loc['pointing_game']) if loc['n'] else '-'} | "
             f"{pct(loc['box_mass']) if loc['n'] else '-'} |"
