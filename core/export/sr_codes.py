@@ -46,7 +46,9 @@ CLASS_CODES = {
 }
 
 TUMOR_PROBABILITY = hd.sr.CodedConcept("P-TUMOR", CODING_SCHEME, "Probability of any tumor class")
-SERIES_RULE = hd.sr.CodedConcept("SERIES-MAXP", CODING_SCHEME, "Series: max P(tumor) over slices, top tumor class vote")
+SERIES_RULE = hd.sr.CodedConcept(
+    "SERIES-RUNMEAN", CODING_SCHEME, "Series: best mean P(tumor) of neighbouring slices; class vote"
+)
 
 _MEANINGS = {"glioma": "Glioma", "meningioma": "Meningioma", NO_TUMOR: "No tumor", "pituitary": "Pituitary tumor"}
 

@@ -50,8 +50,10 @@ def test_nifti_exports_say_nifti_and_invent_no_patient(tiny_weights_dir: Path, t
     assert main([*args, "--pdf", str(out / "report.pdf"), "--dicom-out", str(out / "dicom"), "--pdf-identifiers"]) == 0
     text = run_tool(require_tool("pdftotext"), str(out / "report.pdf"), "-").stdout
     assert "NIfTI volume (not DICOM)" in text and "subject_07.nii.gz" in text
-    sr = pydicom.dcmread(out / "dicom" / "series001_SR.dcm")
-    sc = pydicom.dcmread(out / "dicom" / "series001_SC.dcm")
+    (sr_path,) = (out / "dicom").glob("*_SR_*.dcm")
+    (sc_path,) = (out / "dicom").glob("*_SC_*.dcm")
+    assert "NIfTI" in sr_path.name and "subject_07" in sr_path.name
+    sr, sc = pydicom.dcmread(sr_path), pydicom.dcmread(sc_path)
     for ds in (sr, sc):
         assert str(ds.get("PatientName", "") or "") == "" and str(ds.get("PatientID", "") or "") == ""
         assert str(ds.StudyInstanceUID).startswith("2.25.")

@@ -40,7 +40,7 @@ def test_report_pages_and_content(tmp_path: Path, slice_results: list[SliceResul
         f"NeuroReview {software_version()}",
         "window C 40 / W 80",
         "Aggregation rule",
-        "max P(tumor)",
+        "mean P(tumor) of 3 neighbouring slices",
         "glioma (predicted)",
         f"{slice_results[1].prediction.probability_of('glioma'):.4f}",
         f"{slice_results[1].prediction.p_tumor:.4f}",

@@ -147,8 +147,8 @@ def test_findings_use_standard_codes_and_private_ones_only_where_none_exists(tmp
     assert {("DCM", "121071"), ("DCM", "122157"), ("DCM", "111001"), ("DCM", "111003"), ("DCM", "111002")} <= names
     assert ("LN", "24590-2") in values  # Brain MRI
     private = {value for scheme, value in names | values if scheme == "99NRVW"}
-    assert private == {"P-GLIOMA", "P-MENINGIOMA", "P-NOTUMOR", "P-PITUITARY", "P-TUMOR", "SERIES-MAXP"}
-    assert not {v for s, v in values if s == "99NRVW"} - {"SERIES-MAXP"}  # no finding is coded privately
+    assert private == {"P-GLIOMA", "P-MENINGIOMA", "P-NOTUMOR", "P-PITUITARY", "P-TUMOR", "SERIES-RUNMEAN"}
+    assert not {v for s, v in values if s == "99NRVW"} - {"SERIES-RUNMEAN"}  # no finding is coded privately
     declared = {item.CodingSchemeDesignator for item in sr.CodingSchemeIdentificationSequence}
     assert "99NRVW" in declared
     findings = read_findings(target, CLASS_NAMES)
