@@ -39,9 +39,6 @@ class NetworkTask(QRunnable):
     def cancel(self) -> None:
         self._cancel.set()
 
-    def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     def _progress(self, done: int, total: int | None) -> None:
         self.signals.progress.emit(done, -1 if total is None else total)
 

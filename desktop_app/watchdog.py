@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QTimer
 
 
 class StallWatchdog(QObject):
-    """Measures GUI responsiveness: ``max_stall_ms`` is the worst delay beyond the timer interval."""
+    """Measures GUI responsiveness: ``max_gap_ms`` is the longest gap between ticks since :meth:`start`."""
 
     def __init__(self, interval_ms: int = 10, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -29,11 +29,6 @@ class StallWatchdog(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
-
-    @property
-    def max_stall_ms(self) -> float:
-        """Longest observed gap minus the nominal interval (0 when the loop never lagged)."""
-        return max(0.0, self.max_gap_ms - self.interval_ms)
 
     def _tick(self) -> None:
         now = time.perf_counter()

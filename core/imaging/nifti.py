@@ -222,12 +222,3 @@ def nifti_slices(path: Path, file_size: int, mtime_ns: int) -> tuple[list[SliceR
             )
         )
     return refs, geometry.volumes
-
-
-def volume_name(path: Path) -> str:
-    """The file name without ``.nii`` / ``.nii.gz``."""
-    name = path.name
-    for suffix in (".nii.gz", ".nii"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name

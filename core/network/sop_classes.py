@@ -1,8 +1,7 @@
 """Which SOP classes and transfer syntaxes NeuroReview negotiates (PS3.4 B.5, PS3.5 A/10).
 
 ``IMAGE_STORAGE`` are the image storage classes the viewer opens: our listener and our C-GET accept
-them and nothing else.  ``RESULT_STORAGE`` are the objects NeuroReview writes (Secondary Capture and
-Structured Report).  ``TRANSFER_SYNTAXES`` are the encodings the viewer decodes, native first.
+them and nothing else.  ``TRANSFER_SYNTAXES`` are the encodings the viewer decodes, native first.
 """
 
 from __future__ import annotations
@@ -31,13 +30,6 @@ IMAGE_STORAGE: tuple[UID, ...] = (
     uid.MultiFrameGrayscaleByteSecondaryCaptureImageStorage,
     uid.MultiFrameGrayscaleWordSecondaryCaptureImageStorage,
     uid.MultiFrameTrueColorSecondaryCaptureImageStorage,
-)
-RESULT_STORAGE: tuple[UID, ...] = (
-    uid.ComprehensiveSRStorage,
-    uid.EnhancedSRStorage,
-    uid.BasicTextSRStorage,
-    uid.Comprehensive3DSRStorage,
-    uid.SecondaryCaptureImageStorage,
 )
 NATIVE_SYNTAXES: tuple[UID, ...] = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian)
 TRANSFER_SYNTAXES: tuple[UID, ...] = (

@@ -20,7 +20,7 @@ FIGURES_ENV = "NEUROREVIEW_RELIABILITY_FIGURES"
 
 
 class Tally:
-    """Counts of hostile cases per group: tried, handled (as the issue demands) and lost."""
+    """Counts of hostile cases per group: tried, handled (as required) and lost."""
 
     def __init__(self) -> None:
         self.tried: defaultdict[str, int] = defaultdict(int)
