@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="change one setting of --realism (a field of training.realism.RealismConfig), e.g. remove_tumor=0.5",
     )
     train.add_argument(
+        "--crop-to-head",
+        action="store_true",
+        help="cut every slice to its head's box before resizing (training and, via the weights, the application)",
+    )
+    train.add_argument(
         "--masked-data", type=Path, default=None, help="extra tumor slices with masks (class folders + masks/)"
     )
     train.add_argument(
@@ -219,6 +224,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise TrainingError("--realism-set goes with --realism")
     if args.realism:
         values["realism"] = realism_from(args.realism_set)
+    if args.crop_to_head:
+        values["crop_to_head"] = True
     if args.mask_loss is not None:
         if args.mask_loss < 0:
             raise TrainingError("--mask-loss must not be negative")

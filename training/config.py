@@ -49,6 +49,7 @@ class TrainConfig:
     realism: RealismConfig | None = None
     masked_data: str | None = None  # figshare-style folder of tumor slices with masks (training.masked_data)
     masked_min_similarity: float = 0.95  # head-thumbnail correlation that makes a masked slice a twin
+    crop_to_head: bool = False  # every slice cut to its head's box, in training and in the application
     mask_loss_weight: float = 0.0  # weight of the loss keeping the class activation inside the tumor
 
     @property
@@ -98,7 +99,7 @@ class TrainConfig:
         return weights
 
     def preprocessing(self) -> Preprocessing:
-        return Preprocessing()
+        return Preprocessing(crop_to_head=self.crop_to_head)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -68,7 +68,13 @@ def evaluate_source(
 
     model, config = model_for(Path(source))
     manifest = build_manifest(Path(data_dir), config.class_names)
-    data = load_dataset(manifest, max(config.input_size, 32), cache_dir, show_progress=True)
+    data = load_dataset(
+        manifest,
+        max(config.input_size, 32),
+        cache_dir,
+        show_progress=True,
+        crop_to_head=config.preprocessing.crop_to_head,
+    )
     images, labels = list(data.images), data.labels
     if split_file is not None:
         chosen = _validation_positions(split_file, data.relpaths)

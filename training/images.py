@@ -64,9 +64,11 @@ def load_dataset(
     cache_dir: Path | None = None,
     *,
     show_progress: bool = False,
+    crop_to_head: bool = False,
 ) -> DecodedDataset:
-    """Decode (or read from cache) every manifest entry at ``size`` x ``size``; progress goes to stderr."""
-    folder = (cache_dir or default_cache_dir()) / f"{manifest.fingerprint[:24]}-{size}"
+    """Decode (or read from cache) every manifest entry at ``size`` x ``size`` (cut to the head first
+    when asked); progress goes to stderr."""
+    folder = (cache_dir or default_cache_dir()) / f"{manifest.fingerprint[:24]}-{size}{'-head' if crop_to_head else ''}"
     images_file, labels_file, meta_file = folder / "images.npy", folder / "labels.npy", folder / "meta.json"
     if images_file.is_file() and labels_file.is_file() and meta_file.is_file():
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
@@ -84,7 +86,7 @@ def load_dataset(
     for i, entry in enumerate(manifest.entries):
         try:
             rendered = render_file(manifest.root / entry.relpath)
-            images.append(resize_slice(rendered, size))
+            images.append(resize_slice(rendered, size, crop_to_head=crop_to_head))
             labels.append(manifest.class_names.index(entry.label))
             relpaths.append(entry.relpath)
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:

@@ -83,7 +83,7 @@ def prepare_masked(cfg: TrainConfig, run_dir: Path, prepared: PreparedData, cach
     folder) and cut the glioma patches that may be pasted into tumor-free slices."""
     if not cfg.masked_data:
         return MaskedTraining(None, None, prepared.train_idx, [])
-    masked = load_masked(Path(cfg.masked_data), cfg.class_names, cfg.cache_size, cache_dir)
+    masked = load_masked(Path(cfg.masked_data), cfg.class_names, cfg.cache_size, cache_dir, cfg.crop_to_head)
     split_file = run_dir / SPLIT_FILE
     if split_file.is_file():
         split = read_split(split_file, masked)

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from core.imaging.render import render_for_model
-from core.model.preprocess import resize_slice
+from core.model.preprocess import crop_box, head_box, resize_slice
 
 MASKS_FOLDER = "masks"
 SPLIT_FILE = "masked_split.json"
@@ -63,8 +63,23 @@ def _gray(path: Path) -> NDArray[np.uint8]:
         return np.asarray(img.convert("L"), dtype=np.uint8)
 
 
-def load_masked(root: Path, class_names: Sequence[str], size: int, cache_dir: Path | None = None) -> MaskedDataset:
-    """Decode (or read from the cache) every masked slice at ``size`` x ``size``, as the application renders it."""
+def _decoded_pair(
+    image: Path, mask: Path, size: int, crop_to_head: bool
+) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+    """One masked slice and its mask at ``size`` x ``size``; both cut to the slice's head box when asked."""
+    rendered = render_for_model(_gray(image))
+    binary = (_gray(mask) >= 128).astype(np.uint8) * 255
+    if crop_to_head:
+        box = head_box(rendered)
+        rendered, binary = crop_box(rendered, box), crop_box(binary, box)
+    return resize_slice(rendered, size), resize_slice(binary, size) >= 128
+
+
+def load_masked(
+    root: Path, class_names: Sequence[str], size: int, cache_dir: Path | None = None, crop_to_head: bool = False
+) -> MaskedDataset:
+    """Decode (or read from the cache) every masked slice at ``size`` x ``size``, as the application renders
+    it (cut to the head first when asked; the mask is cut to the same box)."""
     from training.images import default_cache_dir
 
     files = masked_files(root, class_names)
@@ -73,14 +88,16 @@ def load_masked(root: Path, class_names: Sequence[str], size: int, cache_dir: Pa
         digest.update(f"{image.name}\0{name}\0".encode())
         digest.update(hashlib.sha256(image.read_bytes() + mask.read_bytes()).digest())
     fingerprint = digest.hexdigest()
-    cache = (cache_dir or default_cache_dir()) / f"masked-{fingerprint[:24]}-{size}.npz"
+    suffix = "-head" if crop_to_head else ""
+    cache = (cache_dir or default_cache_dir()) / f"masked-{fingerprint[:24]}-{size}{suffix}.npz"
     relpaths = [f"{name}/{image.name}" for image, _, name in files]
     labels = np.asarray([list(class_names).index(name) for _, _, name in files], dtype=np.int64)
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as data:
             return MaskedDataset(data["images"], data["masks"], labels, relpaths, fingerprint)
-    images = np.stack([resize_slice(render_for_model(_gray(image)), size) for image, _, _ in files])
-    masks = np.stack([resize_slice((_gray(mask) >= 128).astype(np.uint8) * 255, size) >= 128 for _, mask, _ in files])
+    pairs = [_decoded_pair(image, mask, size, crop_to_head) for image, mask, _ in files]
+    images = np.stack([image for image, _ in pairs])
+    masks = np.stack([mask for _, mask in pairs])
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.name + ".tmp.npz")
     np.savez(tmp, images=images, masks=masks)

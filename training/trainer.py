@@ -61,7 +61,7 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, cache_dir: Path | None = None)
         save_manifest(manifest, manifest_file)
     elif json.loads(manifest_file.read_text(encoding="utf-8"))["fingerprint"] != manifest.fingerprint:
         raise RunFolderError(f"the data in {cfg.data} changed since this run started (manifest fingerprint differs)")
-    data = load_dataset(manifest, cfg.cache_size, cache_dir, show_progress=True)
+    data = load_dataset(manifest, cfg.cache_size, cache_dir, show_progress=True, crop_to_head=cfg.crop_to_head)
     if data.skipped:
         print(f"skipped {len(data.skipped)} unreadable image(s), listed in {run_dir / 'skipped.json'}", file=sys.stderr)
         (run_dir / "skipped.json").write_text(json.dumps(data.skipped, indent=1), encoding="utf-8")

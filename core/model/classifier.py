@@ -25,7 +25,7 @@ from core.model import device as dev
 from core.model import precision_cache
 from core.model.model_config import ModelConfig, load_model_config, verified_weights_path
 from core.model.prediction import Prediction
-from core.model.preprocess import flip_averaged_logits, to_model_input
+from core.model.preprocess import flip_averaged_logits, head_box, to_model_input
 from core.model.saliency import (
     OCCLUSION,
     check_method,
@@ -256,8 +256,11 @@ class Classifier:
                     raw = raw[: len(chunk)] + raw[len(chunk) :, :, ::-1]
                 cams = list(raw)
         if chosen is not None:
-            pad = self._config.preprocessing.pad_to_square
-            maps = [to_slice_geometry(cam, s.shape, pad) for cam, s in zip(cams, chunk, strict=True)]
+            prep = self._config.preprocessing
+            maps = [
+                to_slice_geometry(cam, s.shape, prep.pad_to_square, head_box(s) if prep.crop_to_head else None)
+                for cam, s in zip(cams, chunk, strict=True)
+            ]
         per_slice_ms = (time.perf_counter() - start) * 1000.0 / len(chunk)
         return [
             self._prediction(probs[i], device, precision, per_slice_ms, maps[i], chosen, i, method, len(chunk))

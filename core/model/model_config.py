@@ -33,16 +33,26 @@ class Preprocessing:
     """How a model-rendered 8-bit slice becomes the network input.
 
     ``scale``/``offset``: input = uint8 * scale + offset; ``resize``: interpolation used to bring
-    the slice to ``input_size`` (aspect ratio is kept by padding with zeros to a square first).
+    the slice to ``input_size`` (aspect ratio is kept by padding with zeros to a square first);
+    ``crop_to_head``: the slice is first cut to its head's box (:func:`core.model.preprocess.head_box`).
     """
 
     scale: float = 1.0 / 127.5
     offset: float = -1.0
     resize: str = "bilinear"
     pad_to_square: bool = True
+    crop_to_head: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"scale": self.scale, "offset": self.offset, "resize": self.resize, "pad_to_square": self.pad_to_square}
+        data: dict[str, Any] = {
+            "scale": self.scale,
+            "offset": self.offset,
+            "resize": self.resize,
+            "pad_to_square": self.pad_to_square,
+        }
+        if self.crop_to_head:  # absent in older weights' configs, which never crop
+            data["crop_to_head"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Preprocessing:
@@ -51,6 +61,7 @@ class Preprocessing:
             offset=float(data.get("offset", cls.offset)),
             resize=str(data.get("resize", cls.resize)),
             pad_to_square=bool(data.get("pad_to_square", cls.pad_to_square)),
+            crop_to_head=bool(data.get("crop_to_head", cls.crop_to_head)),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,12 +25,53 @@ def square_pad_box(height: int, width: int) -> tuple[int, int, int]:
     return side, (side - height) // 2, (side - width) // 2
 
 
+_Pixel = TypeVar("_Pixel", bound=np.generic)
+
+HEAD_LEVEL = 0.1  # a pixel belongs to the head above this share of the slice's brightest value
+HEAD_MARGIN = 0.04  # share of the head's height/width kept around its box
+
+
+def head_box(rendered: NDArray[np.uint8]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the head in a model-rendered slice, with a small margin.
+
+    Class-folder training images differ in how much dark background frames the head, and that framing
+    tells the class; cropping every slice to its head (training and application alike) takes the cue
+    away.  A slice with nothing above the level keeps its whole extent.
+    """
+    height, width = rendered.shape
+    mask = rendered > HEAD_LEVEL * max(1, int(rendered.max(initial=0)))
+    if not mask.any():
+        return 0, height, 0, width
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    dy = round(HEAD_MARGIN * (int(rows[-1]) + 1 - int(rows[0])))  # relative to the head, not the frame
+    dx = round(HEAD_MARGIN * (int(cols[-1]) + 1 - int(cols[0])))
+    return (
+        max(0, int(rows[0]) - dy),
+        min(height, int(rows[-1]) + 1 + dy),
+        max(0, int(cols[0]) - dx),
+        min(width, int(cols[-1]) + 1 + dx),
+    )
+
+
+def crop_box(image: NDArray[_Pixel], box: tuple[int, int, int, int]) -> NDArray[_Pixel]:
+    """``image`` cut to ``box`` (top, bottom, left, right), as a contiguous array."""
+    top, bottom, left, right = box
+    return np.ascontiguousarray(image[top:bottom, left:right])
+
+
 def resize_slice(
-    rendered: NDArray[np.uint8], size: int, resize: str = "bilinear", pad_to_square: bool = True
+    rendered: NDArray[np.uint8],
+    size: int,
+    resize: str = "bilinear",
+    pad_to_square: bool = True,
+    crop_to_head: bool = False,
 ) -> NDArray[np.uint8]:
-    """Pad a model-rendered slice to a centred square (zeros) and resize it to ``size`` x ``size``."""
+    """Optionally crop a model-rendered slice to its head, pad it to a centred square (zeros) and resize
+    it to ``size`` x ``size``."""
     if rendered.ndim != 2 or rendered.dtype != np.uint8:
         raise ValueError("expected a model-rendered uint8 (H, W) slice")
+    if crop_to_head:
+        rendered = crop_box(rendered, head_box(rendered))
     img = rendered
     if pad_to_square and rendered.shape[0] != rendered.shape[1]:
         side, top, left = square_pad_box(*rendered.shape)
@@ -50,7 +92,9 @@ def to_model_input(
     """Stack model-rendered slices into a float32 batch (N, S, S, C) as the config prescribes."""
     prep = config.preprocessing
     side = size or config.input_size
-    batch = np.stack([resize_slice(r, side, prep.resize, prep.pad_to_square) for r in rendered]).astype(np.float32)
+    batch = np.stack(
+        [resize_slice(r, side, prep.resize, prep.pad_to_square, prep.crop_to_head) for r in rendered]
+    ).astype(np.float32)
     batch = batch * np.float32(prep.scale) + np.float32(prep.offset)
     batch = batch[..., np.newaxis]
     if config.architecture.channels != 1:

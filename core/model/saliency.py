@@ -121,15 +121,25 @@ def normalise(cam: NDArray[np.floating]) -> FloatArray:
 
 
 def to_slice_geometry(
-    cam: NDArray[np.floating], slice_shape: tuple[int, int], pad_to_square: bool = True
+    cam: NDArray[np.floating],
+    slice_shape: tuple[int, int],
+    pad_to_square: bool = True,
+    box: tuple[int, int, int, int] | None = None,
 ) -> FloatArray:
     """Map a feature-resolution map (h, w) onto the model-rendered slice (H, W), normalised to 0..1.
 
     The network saw the slice padded to a centred square of side ``max(H, W)`` and resized; a
     feature cell covers an equal share of that square.  The map is therefore resized (bilinear,
     pixel-centre aligned) to the padded square and the slice's box is cut out of it.  Without
-    padding the map is resized straight to (H, W), undoing the anisotropic resize.
+    padding the map is resized straight to (H, W), undoing the anisotropic resize.  When the network
+    saw only ``box`` (top, bottom, left, right) of the slice, the map covers that box and is zero
+    outside it.
     """
+    if box is not None:
+        top, bottom, left, right = box
+        full = np.zeros(slice_shape, dtype=np.float32)
+        full[top:bottom, left:right] = to_slice_geometry(cam, (bottom - top, right - left), pad_to_square)
+        return full
     height, width = slice_shape
     img = Image.fromarray(np.ascontiguousarray(cam, dtype=np.float32))
     if pad_to_square:
