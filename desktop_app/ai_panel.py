@@ -187,15 +187,9 @@ class AIPanel(QWidget):
         self.colormap_combo.addItems(list(COLORMAPS))
         self.colormap_combo.currentIndexChanged.connect(self._colormap_changed)
         form.addRow("Colormap", self.colormap_combo)
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.valueChanged.connect(lambda _v: self.overlay_style_changed.emit())
-        form.addRow("Opacity", self.opacity_slider)
-        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
-        self.threshold_slider.setRange(0, 95)
+        self.opacity_slider, self.opacity_value = self._percent_slider(form, "Opacity", 100)
+        self.threshold_slider, self.threshold_value = self._percent_slider(form, "Threshold", 95)
         self.threshold_slider.setToolTip("Hide saliency below this fraction of the map's maximum")
-        self.threshold_slider.valueChanged.connect(lambda _v: self.overlay_style_changed.emit())
-        form.addRow("Threshold", self.threshold_slider)
         self.side_check = QCheckBox("Side by side (S)")
         self.side_check.toggled.connect(self.side_by_side_toggled)
         form.addRow(self.side_check)
@@ -213,6 +207,21 @@ class AIPanel(QWidget):
         form.addRow(self.heat_caption)
         self._colormap_changed()
         return box
+
+    def _percent_slider(self, form: QFormLayout, title: str, maximum: int) -> tuple[QSlider, QLabel]:
+        """A 0..``maximum`` % slider with its value written beside it."""
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(0, maximum)
+        value = QLabel("0 %")
+        value.setMinimumWidth(40)
+        value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        slider.valueChanged.connect(lambda v: value.setText(f"{v} %"))
+        slider.valueChanged.connect(lambda _v: self.overlay_style_changed.emit())
+        row = QHBoxLayout()
+        row.addWidget(slider, 1)
+        row.addWidget(value)
+        form.addRow(title, row)
+        return slider, value
 
     def _uncertain_changed(self, value: float) -> None:
         self.uncertain_below = float(value)
@@ -239,6 +248,12 @@ class AIPanel(QWidget):
 
     def method(self) -> str:
         return str(self.method_combo.currentData() or "gradcam")
+
+    def set_method(self, method: str) -> None:
+        """Choose the saliency method by its value (``gradcam``, ``gradcam++``); unknown values are ignored."""
+        index = self.method_combo.findData(method)
+        if index >= 0:
+            self.method_combo.setCurrentIndex(index)
 
     def colormap(self) -> str:
         return self.colormap_combo.currentText() or COLORMAPS[0]
@@ -337,15 +352,29 @@ class AIPanel(QWidget):
         self.progress.setValue(done)
         self.eta_text.setText(f"{done} / {total} slices, {_eta_text(eta_seconds)}")
 
-    def clear_series_progress(self) -> None:
-        """Forget the last run's progress bar and timing (another series is shown)."""
-        self.progress.setValue(0)
-        self.eta_text.setText("")
+    def show_kept_progress(self, done: int, total: int, finished: bool) -> None:
+        """The progress bar of a series shown again: its kept results, not the last run of another series."""
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        if not done:
+            self.eta_text.setText("")
+        elif finished:
+            self.eta_text.setText(f"{done} of {total} slices classified")
+        else:
+            self.eta_text.setText(f"Cancelled after {done} of {total} slices")
 
     def series_ended(self, message: str) -> None:
         self.cancel_button.setEnabled(False)
         self.series_button.setEnabled(True)
         self.eta_text.setText(message)
+
+    def show_partial(self, done: int, total: int) -> None:
+        """A run that stopped early: how far it got, and no series verdict."""
+        self.summary_text.setText(
+            f"Series: <b>partial ({done} of {total} slices)</b>, no verdict. Classify the series (Ctrl+R) for one."
+        )
+        self.rule_text.setText("A series result needs every slice classified.")
+        self.jump_button.setEnabled(False)
 
     def show_summary(self, summary: SeriesSummary | None, key_slice: int = -1, total: int = 0) -> None:
         """Show the series result; ``key_slice`` is the slice index of the maximum P(tumor)."""

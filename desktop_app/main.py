@@ -1,7 +1,8 @@
 """``neuroreview [PATH ...]``: start the review workstation.
 
 The window is shown before anything imports TensorFlow; the model loads in a worker thread.
-With no path the bundled demo study opens (``--no-sample`` starts empty).
+With no path the study opened last reopens when its files are still there, else the bundled demo
+study (``--no-sample`` starts empty instead of the demo).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from PySide6.QtWidgets import QApplication
+
+    from desktop_app.settings import AppSettings
 
 APP_DESCRIPTION = "NeuroReview brain-MRI review workstation (research use only - not for diagnostic use)"
 
@@ -52,6 +55,11 @@ def create_application(argv: Sequence[str]) -> QApplication:
     return app
 
 
+def last_study_paths(settings: AppSettings) -> list[Path]:
+    """The last study's paths that still exist (empty when none does: then the demo opens)."""
+    return [path for path in map(Path, settings.last_study) if path.exists()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.self_test:
@@ -67,8 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow(weights_folder=args.weights)
     window.show()
+    last = last_study_paths(window.settings)
     if args.paths:
         window.defer(lambda: window.open_paths(args.paths))
+    elif last:
+        window.defer(lambda: window.open_paths(last))
     elif not args.no_sample:
         window.defer(window.open_sample_study)
     return int(app.exec())

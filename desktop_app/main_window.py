@@ -58,6 +58,7 @@ from desktop_app.inference_worker import (
 from desktop_app.network_menu import NetworkFeatures
 from desktop_app.overlays import corner_text
 from desktop_app.result_cache import cache_key
+from desktop_app.review_session import ReviewSession
 from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
         self.presets: list[Window] = []
         self._presets_stack: str | None = None  # stack_key of the slices the presets were computed for
         self._series_results: dict[str, dict[int, Prediction]] = {}
+        self._finished_runs: set[str] = set()  # series whose last run classified every slice
         self._meta_cache: OrderedDict[str, SliceMetadata | None] = OrderedDict()
         self._next_request = 0
         self._slice_request = -1
@@ -288,11 +290,13 @@ class MainWindow(QMainWindow):
         self._action(export, "Export results as JSON...", lambda: self.export_dialog("json"))
         file.addSeparator()
         self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.session = ReviewSession(self, file)  # Close study / Close all, per-series view state
 
         view = menus.addMenu("&View")
         self._action(view, "Fit to window", self.viewer.fit, "F")
         self._action(view, "Actual pixels (1:1)", self.viewer.one_to_one, "Z")
-        self._action(view, "Zoom in", lambda: self.viewer.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        zoom_in = self._action(view, "Zoom in", lambda: self.viewer.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        zoom_in.setShortcuts([*zoom_in.shortcuts(), QKeySequence("Ctrl+=")])  # "+" needs Shift on most layouts
         self._action(view, "Zoom out", lambda: self.viewer.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
         self._action(view, "Invert", self.toggle_invert, "I")
         self._action(view, "Reset view and window", self.reset_view, "R")
@@ -346,7 +350,7 @@ class MainWindow(QMainWindow):
             ("B (hold)", "blink the heatmap"),
         ]
         for action in self.actions():
-            keys = action.shortcut().toString()
+            keys = " or ".join(k.toString() for k in action.shortcuts())
             if keys and not action.text().startswith("Window preset"):
                 items.append((keys, action.text()))
         return items
@@ -370,6 +374,10 @@ class MainWindow(QMainWindow):
         )
         auto = self.settings.auto_classify
         self.ai_panel.auto_check.setChecked(auto)
+        self.ai_panel.set_method(self.settings.heatmap_method)
+        self.ai_panel.method_combo.currentIndexChanged.connect(
+            lambda _i: setattr(self.settings, "heatmap_method", self.ai_panel.method())
+        )
 
     def _save_settings(self) -> None:
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
@@ -441,6 +449,7 @@ class MainWindow(QMainWindow):
         QThreadPool.globalInstance().waitForDone()  # an export in progress finishes its file
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.session.leave_series()
         self._save_settings()
         self.hide()  # the window goes at once; the workers finish their current step behind it
         self.shutdown()
@@ -448,7 +457,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================ opening
     def open_paths(self, paths: Sequence[Path], remember: bool = True) -> None:
-        """Index files/folders/DICOMDIRs off the GUI thread; the first series appears when found.
+        """Index files/folders/DICOMDIRs off the GUI thread and add them to the open studies; the first
+        series appears when found.
 
         ``remember`` adds the paths to File > Open recent (not done for the bundled sample study).
         """
@@ -458,19 +468,13 @@ class MainWindow(QMainWindow):
         if remember:
             for path in paths:
                 self.settings.add_recent(str(path))
+            self.settings.last_study = [str(p) for p in paths]
             self._fill_recent()
         self.cancel_series()
-        self.browser.clear_all()
         self.errors.setRowCount(0)
         self.errors_dock.hide()  # shown again if something of the new paths cannot be opened
-        self.series = None
-        self.strip.reset(0)
-        self.slider.setRange(0, 0)
-        self.slice_label.setText("-")
-        self.ai_panel.clear_prediction()
-        self.viewer.set_image(None)
-        self.viewer.set_heatmap(None)
-        self.viewer.set_message("Indexing...")
+        self.session.leave_series()  # the studies already open stay in the browser
+        self.show_nothing("Indexing...")
         self._index_job = self.index_worker.start(paths)
         self.statusBar().showMessage(f"Opening {', '.join(p.name or str(p) for p in paths)}...")
 
@@ -564,28 +568,49 @@ class MainWindow(QMainWindow):
             return None  # also while show_series switches to a shorter series
         return self.series.slices[self.index]
 
+    def show_nothing(self, message: str) -> None:
+        """An empty viewer with ``message`` (while indexing, or when the last study was closed)."""
+        self.series = None
+        self.strip.reset(0)
+        self.slider.setRange(0, 0)
+        self.slice_label.setText("-")
+        self.preset_combo.clear()
+        self.ai_panel.clear_prediction()
+        self.ai_panel.show_summary(None)
+        self.viewer.set_image(None)
+        self.viewer.set_heatmap(None)
+        self.viewer.set_message(message)
+
+    def forget_series(self, removed: Sequence[Series]) -> None:
+        """Free what closed series held: their results, headers and decoded pixels."""
+        refs = [r for series in removed for r in series.slices]
+        for series in removed:
+            self._series_results.pop(series.uid, None)
+            self._finished_runs.discard(series.uid)
+        for ref in refs:
+            self._meta_cache.pop(ref.key, None)
+        self.store.forget(refs)
+        if self.series is not None and self.series.uid in {s.uid for s in removed}:
+            self.series = None
+
     def show_series(self, series: Series) -> None:
-        """Put ``series`` in the viewer at its middle slice and reset the per-series state."""
+        """Put ``series`` in the viewer as it was left (else at its middle slice, fitted, default window)."""
+        self.session.leave_series()
         self.series = series
         self.voi = None
         self.invert = False
         self.viewer.fit()
         self.viewer.set_heatmap(None)
         count = len(series.slices)
-        results = self._series_results.get(series.uid, {})
-        self.strip.reset(count)
-        for index, prediction in results.items():
-            self.strip.set_value(index, prediction.p_tumor)
-        self._set_summary(summarize(results, series.uid))
-        if self._series_request < 0:  # no run going on: the last run's progress belongs to another series
-            self.ai_panel.clear_series_progress()
+        self._show_series_results(with_progress=True)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(count - 1, 0))
         self.slider.blockSignals(False)
         self.index = -1
         self._presets_stack = None
         self.series_shown.emit(series)
-        self.set_index(_middle_of_stack(series, series.slices[0].stack_key) if series.slices else 0)
+        if not self.session.restore(series):
+            self.set_index(_middle_of_stack(series, series.slices[0].stack_key) if series.slices else 0)
         self.viewer.setFocus()
 
     def _replace_series(self, series: Series) -> None:
@@ -596,7 +621,7 @@ class MainWindow(QMainWindow):
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(len(keys) - 1, 0))
         self.slider.blockSignals(False)
-        self.strip.reset(len(keys))
+        self._show_series_results(with_progress=True)
         self.index = keys.index(key) if key in keys else min(self.index, len(keys) - 1)
         self.slider.blockSignals(True)
         self.slider.setValue(self.index)
@@ -819,6 +844,7 @@ class MainWindow(QMainWindow):
         self._series_request = self._new_request()
         self._series_request_uid = self.series.uid
         self._series_results[self.series.uid] = {}
+        self._finished_runs.discard(self.series.uid)
         self._series_started = time.perf_counter()
         self.strip.reset(len(self.series.slices))
         self.ai_panel.series_started(len(self.series.slices))
@@ -827,6 +853,10 @@ class MainWindow(QMainWindow):
     def cancel_series(self) -> None:
         if self._series_request >= 0:
             self.inference_worker.cancel_series()
+
+    def series_run_uid(self) -> str:
+        """Series Instance UID of the series run going on, "" when none."""
+        return self._series_request_uid if self._series_request >= 0 else ""
 
     def _on_series_progress(self, request_id: int, done: int, total: int, eta: float) -> None:
         if request_id == self._series_request:
@@ -845,19 +875,37 @@ class MainWindow(QMainWindow):
         self._series_request = -1
         uid = self._series_request_uid
         self._series_results[uid] = dict(results)
+        self._finished_runs.add(uid)
         if self.series is not None and self.series.uid == uid:
             self._audit_classified([self.series.slices[i].path for i in results], list(results.values()))
         seconds = time.perf_counter() - self._series_started
         self.ai_panel.series_ended(f"{len(results)} slices in {seconds:.1f} s")
-        outcome = summarize(results, uid)
         if self.series is not None and self.series.uid == uid:
-            self._set_summary(outcome)
+            self._show_series_results(with_progress=False)
+        outcome = summarize(results, uid)
         self.series_run_finished.emit(outcome[0] if outcome else None)
 
-    def _set_summary(self, outcome: tuple[SeriesSummary, int] | None) -> None:
+    def _show_series_results(self, *, with_progress: bool) -> None:
+        """Strip, series result and (``with_progress``, no run going on) progress bar of the series on
+        screen from the results kept for it; a verdict only for a run that classified every slice."""
+        if self.series is None:
+            return
+        uid, total = self.series.uid, len(self.series.slices)
+        results = self._series_results.get(uid, {})
+        self.strip.reset(total)
+        for index, prediction in results.items():
+            self.strip.set_value(index, prediction.p_tumor)
+        finished = uid in self._finished_runs
+        outcome = summarize(results, uid) if finished else None
         self.summary, self.summary_slice = outcome if outcome is not None else (None, -1)
-        total = len(self.series.slices) if self.series is not None else 0
-        self.ai_panel.show_summary(self.summary, self.summary_slice, total)
+        if self.series_run_uid() == uid:
+            return  # the run on screen says "Running..." and fills the strip itself
+        if finished or not results:
+            self.ai_panel.show_summary(self.summary, self.summary_slice, total)
+        else:
+            self.ai_panel.show_partial(len(results), total)
+        if with_progress and self._series_request < 0:  # else the bar belongs to another series' run
+            self.ai_panel.show_kept_progress(len(results), total, finished)
 
     def _on_series_cancelled(self, request_id: int) -> None:
         if request_id != self._series_request:
@@ -866,9 +914,7 @@ class MainWindow(QMainWindow):
         partial = self._series_results.get(self._series_request_uid, {})
         self.ai_panel.series_ended(f"Cancelled after {len(partial)} slices")
         if self.series is not None and self.series.uid == self._series_request_uid:
-            self._set_summary(
-                summarize(partial, self._series_request_uid)
-            )  # what was classified, said as such (n of N)
+            self._show_series_results(with_progress=False)  # "partial (k of n slices)", never a verdict
         self.series_run_cancelled.emit()
 
     def jump_to_most_suspicious(self) -> None:

@@ -36,6 +36,7 @@ CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 ZOOM_MIN, ZOOM_MAX = 0.05, 40.0
 BLINK_KEY = Qt.Key.Key_B
 PIXEL_PEEP_FACTOR = 8  # from this many device pixels per image pixel on, show pixels as squares
+OUTLINE_OFFSETS = tuple((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy)
 
 
 class SliceViewer(QWidget):
@@ -132,8 +133,22 @@ class SliceViewer(QWidget):
         self._view_changed()
 
     def one_to_one(self) -> None:
-        """One image pixel per physical screen pixel."""
+        """One image pixel per physical screen pixel, centred in the pane (the old pan would leave it off-centre)."""
         self._zoom = 1.0 / self.devicePixelRatioF()
+        self._pan = QPointF(0.0, 0.0)
+        self._view_changed()
+
+    def view_state(self) -> tuple[float | None, float, float]:
+        """(zoom or None for fit, pan x, pan y): what :meth:`set_view_state` restores."""
+        return self._zoom, self._pan.x(), self._pan.y()
+
+    def set_view_state(self, zoom: float | None, pan_x: float, pan_y: float) -> None:
+        """Restore a zoom (None = fit) and pan saved by :meth:`view_state`; bad values mean fit."""
+        if zoom is not None and not (math.isfinite(zoom) and ZOOM_MIN <= zoom <= ZOOM_MAX):
+            zoom = None
+        finite = math.isfinite(pan_x) and math.isfinite(pan_y)
+        self._zoom = zoom
+        self._pan = QPointF(pan_x, pan_y) if finite and zoom is not None else QPointF(0.0, 0.0)
         self._view_changed()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
@@ -254,8 +269,9 @@ class SliceViewer(QWidget):
         for corner, text in self._corners.items():
             if not text or corner not in flags:
                 continue
-            painter.setPen(QColor(0, 0, 0, 200))
-            painter.drawText(area.translated(1, 1), int(flags[corner]), text)
+            painter.setPen(QColor(0, 0, 0))  # a full outline keeps it readable on bright or inverted images
+            for dx, dy in OUTLINE_OFFSETS:
+                painter.drawText(area.translated(dx, dy), int(flags[corner]), text)
             painter.setPen(QColor(235, 235, 200))
             painter.drawText(area, int(flags[corner]), text)
 

@@ -1,0 +1,102 @@
+"""The open studies of one reading session, and how each series was left.
+
+Kept out of the main window: it adds File > Close study (Ctrl+W) and Close all studies
+(Ctrl+Shift+W), remembers each series' view (slice, window, zoom/pan, invert) through
+:class:`SeriesMemory` when the reader leaves it, puts it back when the series is shown again,
+and frees what a closed study held (its results, headers and decoded pixels).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from core.imaging import Series
+from desktop_app.series_memory import SeriesMemory, ViewState
+
+CLOSE_STUDY_KEYS = "Ctrl+W"
+CLOSE_ALL_KEYS = "Ctrl+Shift+W"
+
+
+class ReviewSession(QObject):
+    """Studies open in ``window`` (a MainWindow) and their series' view states."""
+
+    def __init__(self, window: Any, file_menu: QMenu) -> None:
+        super().__init__(window)
+        self.window = window
+        self.memory = SeriesMemory(window.settings.store)
+        actions = []
+        for text, slot, keys in (
+            ("Close study", self.close_current_study, CLOSE_STUDY_KEYS),
+            ("Close all studies", self.close_all, CLOSE_ALL_KEYS),
+        ):
+            action = QAction(text, window)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(slot)
+            window.addAction(action)
+            actions.append(action)
+        quit_action = next((a for a in file_menu.actions() if a.text() == "Quit"), None)
+        if quit_action is None:
+            file_menu.addActions(actions)
+        else:  # above Quit, after the export entries
+            file_menu.insertActions(quit_action, actions)
+            file_menu.insertSeparator(quit_action)
+
+    # ----- view state ------------------------------------------------------------------------
+    def leave_series(self) -> None:
+        """Remember how the series on screen is shown (called before another one replaces it)."""
+        win = self.window
+        if win.series is None or win.ref is None:
+            return
+        zoom, pan_x, pan_y = win.viewer.view_state()
+        self.memory.remember(win.series.uid, ViewState(win.index, win.voi, zoom, pan_x, pan_y, win.invert))
+
+    def restore(self, series: Series) -> bool:
+        """Show ``series`` as it was left (it is already the window's series); False when never seen."""
+        state = self.memory.recall(series.uid)
+        if state is None or not series.slices:
+            return False
+        win = self.window
+        win.set_index(min(state.index, len(series.slices) - 1))
+        win.voi = state.window
+        win.invert = state.invert
+        win.viewer.set_view_state(state.zoom, state.pan_x, state.pan_y)
+        win.render_slice()
+        return True
+
+    # ----- closing -----------------------------------------------------------------------------
+    def close_current_study(self) -> None:
+        """Close the study of the series on screen (else the one selected in the browser)."""
+        win = self.window
+        uid = win.series.uid if win.series is not None else win.browser.current_series_uid()
+        study = win.browser.study_of(uid) if uid else None
+        if study is not None:
+            self.close_study(study)
+
+    def close_all(self) -> None:
+        for study in self.window.browser.study_uids():
+            self.close_study(study)
+
+    def close_study(self, study_uid: str) -> None:
+        """Take the study out of the browser, free what it held; show another open series, if any."""
+        win = self.window
+        showing = win.series is not None and win.series.study_uid == study_uid
+        if showing:
+            self.leave_series()
+            if win.series_run_uid() == win.series.uid:
+                win.cancel_series()
+        removed = win.browser.remove_study(study_uid)
+        uids = {s.uid for s in removed}
+        self.memory.forget_session(uids)
+        win.forget_series(removed)
+        if showing:
+            remaining = win.browser.series()
+            if remaining:
+                win.show_series(remaining[0])
+                win.browser.select_series(remaining[0].uid)
+            else:
+                win.show_nothing("Open a study: File > Open, drop files here, or Help > Open sample study")
+        win.statusBar().showMessage(f"Closed a study ({len(removed)} series)", 5000)
