@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.model.heatmap_policy import heatmap_note
 from core.model.prediction import Prediction
 from core.model.series_summary import SeriesSummary
 from desktop_app.colormap import COLORMAPS, legend_strip
@@ -37,6 +38,14 @@ RESEARCH_ONLY = "Research use only - not for diagnostic use"
 METHODS = (("Grad-CAM", "gradcam"), ("Grad-CAM++", "gradcam++"))
 PREDICTED = "Predicted class"
 INSET_SIZE = 112
+
+
+def heatmap_caption(prediction: Prediction) -> str:
+    """What the prediction's map shows, e.g. "Grad-CAM for class 'glioma'" ("" without a map)."""
+    if prediction.heatmap is None:
+        return ""
+    method = dict((v, t) for t, v in METHODS).get(prediction.heatmap_method or "", prediction.heatmap_method)
+    return f"{method} for class '{prediction.heatmap_class}'"
 
 
 def _eta_text(seconds: float) -> str:
@@ -333,9 +342,7 @@ class AIPanel(QWidget):
         )
         source = "cached" if cached else f"{prediction.milliseconds:.0f} ms"
         self.timing_text.setText(f"{prediction.device}, {prediction.precision}, {source}")
-        if prediction.heatmap is not None:
-            method = dict((v, t) for t, v in METHODS).get(prediction.heatmap_method or "", prediction.heatmap_method)
-            self.heat_caption.setText(f"{method} for class '{prediction.heatmap_class}'")
+        self.heat_caption.setText(heatmap_caption(prediction) or heatmap_note(prediction))
 
     def series_started(self, total: int) -> None:
         self.progress.setRange(0, max(total, 1))

@@ -35,12 +35,13 @@ from PySide6.QtWidgets import (
 from core.export.identity import ExportIdentity, IdentityMode
 from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window, is_stack_uid
 from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
+from core.model.heatmap_policy import withhold_no_tumor_heatmap
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
 from core.model.series_summary import SeriesSummary, summarize_series
 from core.platform.audit_events import record_classified, record_exported, record_opened  # audit log
 from core.platform.locator import resource_path, weights_dir
-from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
+from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel, heatmap_caption
 from desktop_app.colormap import colorize, lut
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
 from desktop_app.errors_panel import ErrorsPanel
@@ -807,7 +808,7 @@ class MainWindow(QMainWindow):
         ref = self.ref
         if ref is None or outcome.request_id != self._slice_request or outcome.slice_key != ref.key:
             return  # an answer for a slice no longer on screen
-        prediction = outcome.prediction
+        prediction = withhold_no_tumor_heatmap(outcome.prediction)  # a "notumor" map reads as "look here"
         self._requested_key = ""
         if not outcome.from_cache:
             self._audit_classified([ref.path], [prediction])
@@ -825,7 +826,9 @@ class MainWindow(QMainWindow):
             self.viewer.set_heatmap(None)
             return
         panel = self.ai_panel
-        self.viewer.set_heatmap(colorize(self._heat, panel.colormap(), panel.opacity(), panel.threshold()))
+        caption = heatmap_caption(panel.prediction) if panel.prediction is not None else ""
+        heat = colorize(self._heat, panel.colormap(), panel.opacity(), panel.threshold())
+        self.viewer.set_heatmap(heat, caption)
 
     def _on_overlay_style(self) -> None:
         self._apply_heatmap()
@@ -992,6 +995,7 @@ class MainWindow(QMainWindow):
         shown = self.ai_panel.prediction
         if shown is not None:
             results[self.index] = with_heatmap_from(results.get(self.index, shown), shown)
+        results = {i: withhold_no_tumor_heatmap(p) for i, p in results.items()}  # as on screen
         if kind != "png" and (config is None or not results):
             raise ExportError("nothing classified yet: classify the slice (Space) or the series (Ctrl+R) first")
         order = sorted(results)

@@ -39,6 +39,17 @@ PIXEL_PEEP_FACTOR = 8  # from this many device pixels per image pixel on, show p
 OUTLINE_OFFSETS = tuple((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy)
 
 
+def _outlined_text(
+    painter: QPainter, area: QRectF, flags: Qt.AlignmentFlag, text: str, color: QColor | None = None
+) -> None:
+    """Text with a full black outline: readable on bright or inverted images too."""
+    painter.setPen(QColor(0, 0, 0))
+    for dx, dy in OUTLINE_OFFSETS:
+        painter.drawText(area.translated(dx, dy), int(flags), text)
+    painter.setPen(color if color is not None else QColor(235, 235, 200))
+    painter.drawText(area, int(flags), text)
+
+
 class SliceViewer(QWidget):
     """Shows one rendered slice; it never reads files or talks to the model."""
 
@@ -66,6 +77,7 @@ class SliceViewer(QWidget):
         self._last_pos = QPointF()
         self._corners: dict[str, str] = {}
         self._message = ""
+        self.heat_caption = ""
         self._cache_key: tuple[object, ...] | None = None
         self._cache: QPixmap | None = None
 
@@ -84,9 +96,11 @@ class SliceViewer(QWidget):
             self._pixel_aspect = aspect
             self._view_changed()
 
-    def set_heatmap(self, rgba: NDArray[np.uint8] | None) -> None:
-        """Overlay an RGBA heatmap (any size; stretched onto the image); None removes it."""
+    def set_heatmap(self, rgba: NDArray[np.uint8] | None, caption: str = "") -> None:
+        """Overlay an RGBA heatmap (any size; stretched onto the image); None removes it.  ``caption``
+        (e.g. the class the map is for) is written on the image while the map is shown."""
         self._heat = to_qimage(rgba) if rgba is not None else None
+        self.heat_caption = caption if rgba is not None else ""
         self.update()
 
     def has_image(self) -> bool:
@@ -267,13 +281,12 @@ class SliceViewer(QWidget):
             "bottom": Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
         }
         for corner, text in self._corners.items():
-            if not text or corner not in flags:
-                continue
-            painter.setPen(QColor(0, 0, 0))  # a full outline keeps it readable on bright or inverted images
-            for dx, dy in OUTLINE_OFFSETS:
-                painter.drawText(area.translated(dx, dy), int(flags[corner]), text)
-            painter.setPen(QColor(235, 235, 200))
-            painter.drawText(area, int(flags[corner]), text)
+            if text and corner in flags:
+                _outlined_text(painter, area, flags[corner], text)
+        if self.heat_caption and self.heatmap_shown():  # below the top orientation letter
+            top = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+            _outlined_text(painter, area.adjusted(0, painter.fontMetrics().height() + 4, 0, 0), top,
+                           self.heat_caption, QColor(255, 190, 90))  # fmt: skip
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace as dataclasses_replace
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,52 @@ def test_corner_text_is_outlined_on_a_white_image(qtbot) -> None:
     image = viewer.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
     text = np.array([[image.pixelColor(x, y).value() for x in range(0, 120)] for y in range(0, 30)])
     assert text.min() < 20  # a black outline, not a faint grey shadow
+
+
+def _answer_on_screen(window: MainWindow, prediction) -> None:
+    """Show ``prediction`` as the worker's answer for the slice on screen."""
+    from desktop_app.inference_worker import SliceOutcome
+
+    assert window.ref is not None
+    rendered = np.zeros((8, 8), dtype=np.uint8)
+    window._on_slice_result(SliceOutcome(window._slice_request, window.ref.key, prediction, rendered, False))
+
+
+def test_no_heatmap_on_a_notumor_answer_unless_a_tumour_class_is_chosen(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from export.helpers import require_tool, run_tool
+
+    window.ai_panel.auto_check.setChecked(False)
+    write_series(tmp_path / "s", 3, size=32)
+    open_and_wait(qtbot, window, [tmp_path / "s"])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS) as blocker:
+        window.classify_current(force=True)
+    heat = np.ones((8, 8), dtype=np.float32)
+    notumor = dataclasses.replace(blocker.args[0], label="notumor", heatmap=heat, heatmap_class="notumor")
+    _answer_on_screen(window, notumor)
+    assert not window.viewer.heatmap_shown() and "left out" in window.ai_panel.heat_caption.text()
+    with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS):
+        window.export("pdf", tmp_path / "r.pdf")
+    text = run_tool(require_tool("pdftotext"), str(tmp_path / "r.pdf"), "-").stdout
+    assert "Heatmap left out" in " ".join(text.split())  # the PDF says the map was left out, and why
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS) as blocker:
+        window.ai_panel.class_combo.setCurrentText("glioma")  # a tumour class, chosen by the reader
+    assert blocker.args[0].heatmap_class == "glioma"
+    _answer_on_screen(window, dataclasses.replace(blocker.args[0], label="notumor"))
+    assert window.viewer.heatmap_shown() and "glioma" in window.viewer.heat_caption
+
+
+def test_the_heatmap_policy_keeps_a_chosen_tumour_map() -> None:
+    from core.model.heatmap_policy import heatmap_note, withhold_no_tumor_heatmap
+    from core.model.prediction import Prediction
+
+    heat = np.ones((4, 4), dtype=np.float32)
+    base = Prediction(("glioma", "notumor"), (0.2, 0.8), "notumor", 0.2, "x", "cpu", "fp32", 1.0, heat, "notumor")
+    withheld = withhold_no_tumor_heatmap(base)
+    assert withheld.heatmap is None and "left out" in heatmap_note(withheld)
+    chosen = dataclasses_replace(base, heatmap_class="glioma")
+    assert withhold_no_tumor_heatmap(chosen) is chosen
+    assert heatmap_note(withhold_no_tumor_heatmap(dataclasses_replace(base, heatmap=None, heatmap_class=None)))

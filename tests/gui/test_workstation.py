@@ -72,6 +72,7 @@ def test_zoom_pan_and_deidentified_overlay(qtbot, window: MainWindow) -> None:
 
 def test_classify_heatmap_toggle_and_blink(qtbot, window: MainWindow) -> None:
     window.ai_panel.auto_check.setChecked(False)
+    window.ai_panel.class_combo.setCurrentText("glioma")  # the tiny model says "notumor": no map of that
     open_and_wait(qtbot, window, [SAMPLE])
     with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS) as blocker:
         qtbot.mouseClick(window.ai_panel.classify_button, Qt.MouseButton.LeftButton)
