@@ -48,6 +48,16 @@ def heatmap_caption(prediction: Prediction) -> str:
     return f"{method} for class '{prediction.heatmap_class}'"
 
 
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side in one form row (the panel fits the window without scrolling)."""
+    holder = QWidget()
+    layout = QHBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return holder
+
+
 def _eta_text(seconds: float) -> str:
     if math.isnan(seconds):
         return "estimating..."
@@ -81,8 +91,8 @@ class AIPanel(QWidget):
         self.model_status.setWordWrap(True)
         layout.addWidget(self.model_status)
         layout.addWidget(self._build_result_box())
+        layout.addWidget(self._build_heatmap_box())  # the slice's map next to its result, reached without scrolling
         layout.addWidget(self._build_series_box())
-        layout.addWidget(self._build_heatmap_box())
         layout.addStretch(1)
         self.set_classes(())
         self.set_model_available(False)
@@ -121,6 +131,7 @@ class AIPanel(QWidget):
             widget.setWordWrap(True)
             facts.addWidget(widget)
         facts.addStretch(1)
+        facts.addLayout(self._build_uncertain_row())
         row.addLayout(facts, 1)
         layout.addLayout(row)
         buttons = QHBoxLayout()
@@ -132,17 +143,22 @@ class AIPanel(QWidget):
         self.auto_check.toggled.connect(self.auto_toggled)
         buttons.addWidget(self.auto_check)
         layout.addLayout(buttons)
-        threshold_row = QHBoxLayout()
-        threshold_row.addWidget(QLabel("Flag as uncertain below confidence"))
+        return box
+
+    def _build_uncertain_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        label = QLabel("Uncertain below")
+        label.setToolTip("Flag a result as uncertain when its calibrated confidence is below this value")
+        row.addWidget(label)
         self.uncertain_spin = QDoubleSpinBox()
         self.uncertain_spin.setRange(0.0, 1.0)
         self.uncertain_spin.setSingleStep(0.05)
         self.uncertain_spin.setDecimals(2)
         self.uncertain_spin.setValue(self.uncertain_below)
         self.uncertain_spin.valueChanged.connect(self._uncertain_changed)
-        threshold_row.addWidget(self.uncertain_spin)
-        layout.addLayout(threshold_row)
-        return box
+        row.addWidget(self.uncertain_spin)
+        row.addStretch(1)
+        return row
 
     def _build_series_box(self) -> QGroupBox:
         box = QGroupBox("Series")
@@ -157,7 +173,7 @@ class AIPanel(QWidget):
         self.cancel_button.setEnabled(False)
         buttons.addWidget(self.series_button)
         buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
+        layout.addLayout(buttons)  # the jump button joins this row below
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -169,47 +185,42 @@ class AIPanel(QWidget):
         self.rule_text = QLabel("")
         self.rule_text.setWordWrap(True)
         self.rule_text.setStyleSheet("color: gray; font-size: 11px;")
-        self.jump_button = QPushButton("Jump to most suspicious slice")
-        self.jump_button.setToolTip("Go to the slice with the highest P(tumor) (J)")
+        self.jump_button = QPushButton("Jump to key slice")
+        self.jump_button.setToolTip("Go to the series' key slice, the one with the highest P(tumor) (J)")
         self.jump_button.clicked.connect(self.jump_clicked)
         self.jump_button.setEnabled(False)
-        for widget in (self.summary_text, self.rule_text, self.jump_button):
+        buttons.addWidget(self.jump_button)
+        for widget in (self.summary_text, self.rule_text):
             layout.addWidget(widget)
         return box
 
     def _build_heatmap_box(self) -> QGroupBox:
         box = QGroupBox("Heatmap overlay")
         form = QFormLayout(box)
-        self.heat_check = QCheckBox("Show heatmap (H; hold B to blink)")
+        self.heat_check = QCheckBox("Show (H; hold B to blink)")
         self.heat_check.setChecked(True)
         self.heat_check.toggled.connect(self.heatmap_toggled)
-        form.addRow(self.heat_check)
+        self.side_check = QCheckBox("Side by side (S)")
+        self.side_check.toggled.connect(self.side_by_side_toggled)
+        form.addRow(_row(self.heat_check, self.side_check))
         self.class_combo = QComboBox()
+        self.class_combo.setToolTip("The class the map is for; 'Predicted class' shows no map of a 'notumor' answer")
         self.class_combo.currentIndexChanged.connect(lambda _i: self.heatmap_request_changed.emit())
-        form.addRow("Class", self.class_combo)
         self.method_combo = QComboBox()
         for text, value in METHODS:
             self.method_combo.addItem(text, value)
+        self.method_combo.setToolTip("Saliency method")
         self.method_combo.currentIndexChanged.connect(lambda _i: self.heatmap_request_changed.emit())
-        form.addRow("Method", self.method_combo)
+        form.addRow("Class", _row(self.class_combo, self.method_combo))
         self.colormap_combo = QComboBox()
         self.colormap_combo.addItems(list(COLORMAPS))
         self.colormap_combo.currentIndexChanged.connect(self._colormap_changed)
-        form.addRow("Colormap", self.colormap_combo)
         self.opacity_slider, self.opacity_value = self._percent_slider(form, "Opacity", 100)
         self.threshold_slider, self.threshold_value = self._percent_slider(form, "Threshold", 95)
         self.threshold_slider.setToolTip("Hide saliency below this fraction of the map's maximum")
-        self.side_check = QCheckBox("Side by side (S)")
-        self.side_check.toggled.connect(self.side_by_side_toggled)
-        form.addRow(self.side_check)
-        legend = QWidget()
-        legend_layout = QHBoxLayout(legend)
-        legend_layout.setContentsMargins(0, 0, 0, 0)
-        legend_layout.addWidget(QLabel("low"))
         self.legend_image = QLabel()
-        legend_layout.addWidget(self.legend_image, 1)
-        legend_layout.addWidget(QLabel("high"))
-        form.addRow("Saliency", legend)
+        self.legend_image.setToolTip("Saliency: low (left) to high (right)")
+        form.addRow("Colormap", _row(self.colormap_combo, QLabel("low"), self.legend_image, QLabel("high")))
         self.heat_caption = QLabel("")
         self.heat_caption.setWordWrap(True)
         self.heat_caption.setStyleSheet("color: gray; font-size: 11px;")
@@ -246,7 +257,7 @@ class AIPanel(QWidget):
         self.uncertain_flag.setVisible(prediction.confidence < self.uncertain_below)
 
     def _colormap_changed(self, _index: int = 0) -> None:
-        self.legend_image.setPixmap(QPixmap.fromImage(to_qimage(legend_strip(self.colormap(), 160, 12))))
+        self.legend_image.setPixmap(QPixmap.fromImage(to_qimage(legend_strip(self.colormap(), 90, 12))))
         self.overlay_style_changed.emit()
 
     # ----- state read by the main window ---------------------------------------------------

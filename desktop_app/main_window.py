@@ -58,6 +58,7 @@ from desktop_app.inference_worker import (
 )
 from desktop_app.network_menu import NetworkFeatures
 from desktop_app.overlays import corner_text
+from desktop_app.preset_box import preset_label, show_in_box
 from desktop_app.result_cache import cache_key
 from desktop_app.review_session import ReviewSession
 from desktop_app.settings import AppSettings
@@ -704,6 +705,7 @@ class MainWindow(QMainWindow):
                 window = self.store.default_window(ref)
             except ImagingError:
                 window = None
+        show_in_box(self.preset_combo, self.presets, window)
         self.viewer.set_corner_text(
             corner_text(
                 self._metadata(ref),
@@ -730,12 +732,11 @@ class MainWindow(QMainWindow):
                 self.presets = []
         self.preset_combo.clear()
         for n, window in enumerate(self.presets, start=1):
-            self.preset_combo.addItem(f"{n}: {window.name or 'Window'} (W {window.width:.0f} L {window.center:.0f})")
+            self.preset_combo.addItem(preset_label(n, window))
 
     def apply_preset(self, index: int) -> None:
         if 0 <= index < len(self.presets):
             self.voi = self.presets[index]
-            self.preset_combo.setCurrentIndex(index)
             self.render_slice()
 
     def _on_window_drag(self, dx: int, dy: int) -> None:
@@ -751,8 +752,7 @@ class MainWindow(QMainWindow):
         width = max(1.0, self.voi.width + dx * step)
         center = self.voi.center + dy * step
         self.voi = Window(center=center, width=width, name="")
-        self.preset_combo.setCurrentIndex(-1)  # a window of the user's own, no preset
-        self.render_slice()
+        self.render_slice()  # a window of the user's own: the preset box selects nothing
 
     def toggle_invert(self) -> None:
         self.invert = not self.invert
@@ -761,7 +761,6 @@ class MainWindow(QMainWindow):
     def reset_view(self) -> None:
         self.voi = None
         self.invert = False
-        self.preset_combo.setCurrentIndex(-1)  # the slice's default window, whichever preset it matches
         self.viewer.fit()
         self.render_slice()
 

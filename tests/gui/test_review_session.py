@@ -107,6 +107,8 @@ def test_several_studies_stay_open_until_closed(qtbot, window: MainWindow, tmp_p
     first = window.series
     open_and_wait(qtbot, window, [tmp_path / "b"])  # adds, and shows what was just opened
     assert window.browser.series_count() == 2 and len(window.browser.study_uids()) == 2
+    item = window.browser._series_items[first.uid]
+    assert item.toolTip(0) == first.label  # a name cut off in the tree is read whole in its tooltip
     assert window.series is not None and len(window.series.slices) == 3
     second_refs = list(window.series.slices)
     with qtbot.waitSignal(window.series_run_finished, timeout=WAIT_MS):
@@ -218,3 +220,42 @@ def test_the_heatmap_policy_keeps_a_chosen_tumour_map() -> None:
     chosen = dataclasses_replace(base, heatmap_class="glioma")
     assert withhold_no_tumor_heatmap(chosen) is chosen
     assert heatmap_note(withhold_no_tumor_heatmap(dataclasses_replace(base, heatmap=None, heatmap_class=None)))
+
+
+def test_the_preset_box_names_the_window_on_screen(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from dicom_factory import make_dataset, write
+    from pydicom.uid import generate_uid
+
+    window.ai_panel.auto_check.setChecked(False)
+    study, series = generate_uid(), generate_uid()
+    for i in range(5):  # each slice has its own file window, as scanners write them
+        extra = {"WindowCenter": 1000 + 50 * i, "WindowWidth": 600 + 20 * i, "WindowCenterWidthExplanation": "SOFT"}
+        pixels = np.random.default_rng(i).integers(0, 4000, (16, 16), dtype=np.uint16)
+        ds = make_dataset(pixels, bits_allocated=16, bits_stored=12, study_uid=study, series_uid=series,
+                          instance=i + 1, position=(0.0, 0.0, float(i)), extra=extra)  # fmt: skip
+        write(ds, tmp_path / "w" / f"{i}.dcm")
+    open_and_wait(qtbot, window, [tmp_path / "w"])
+    window.set_index(0)
+    assert window.viewer._corners["bottom_right"].startswith("W 600  L 1000 (SOFT)")
+    assert window.preset_combo.currentText() == "1: SOFT (W 600 L 1000)"  # not the middle slice's W 640 L 1100
+    qtbot.keyClick(window, Qt.Key.Key_3)  # another preset, then R: back to the file's window, named in the box
+    assert window.preset_combo.currentIndex() == 2
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    assert window.preset_combo.currentText() == "1: SOFT (W 600 L 1000)"
+
+
+@pytest.mark.parametrize("screen", [(1600, 1050), (1366, 768)])
+def test_the_overlay_controls_are_reached_without_scrolling(qtbot, window: MainWindow, screen) -> None:
+    from PySide6.QtCore import QSize
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.window_size import fitting_size
+
+    window.resize(fitting_size(QSize(*screen)))  # the first size on that screen
+    QApplication.processEvents()
+    viewport = window.ai_dock.widget().viewport()  # type: ignore[union-attr]
+    panel = window.ai_panel
+    for widget in (panel.opacity_slider, panel.threshold_slider, panel.class_combo):
+        assert widget.mapTo(viewport, QPoint(0, widget.height())).y() <= viewport.height(), widget
+    if screen == (1600, 1050):  # the preferred size: the whole panel fits
+        assert panel.jump_button.mapTo(viewport, QPoint(0, panel.jump_button.height())).y() <= viewport.height()
