@@ -2,7 +2,7 @@
 
 The window is shown before anything imports TensorFlow; the model loads in a worker thread.
 With no path the study opened last reopens when its files are still there, else the bundled demo
-study (``--no-sample`` starts empty instead of the demo).
+study (``--no-sample`` starts empty).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line; other entry points (e.g. a self-test) add their options here."""
     parser = argparse.ArgumentParser(prog="neuroreview", description=APP_DESCRIPTION)
     parser.add_argument("paths", nargs="*", type=Path, help="DICOM/PNG/JPEG files, folders or DICOMDIRs to open")
-    parser.add_argument("--no-sample", action="store_true", help="start empty instead of opening the demo study")
+    parser.add_argument("--no-sample", action="store_true", help="start empty (no last study, no demo)")
     parser.add_argument("--weights", type=Path, default=None, help="weights folder (default: bundled, or "
                         "$NEUROREVIEW_WEIGHTS_DIR)")  # fmt: skip
     parser.add_argument("--self-test", action="store_true", help="check this installation offscreen (weights, "
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow(weights_folder=args.weights)
     window.show()
-    last = last_study_paths(window.settings)
+    last = [] if args.no_sample else last_study_paths(window.settings)
     if args.paths:
         window.defer(lambda: window.open_paths(args.paths))
     elif last:

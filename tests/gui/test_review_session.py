@@ -153,6 +153,7 @@ def test_ctrl_equals_zooms_and_one_to_one_recentres(qtbot, window: MainWindow, t
     window.viewer.pan_by(40, 25)
     qtbot.keyClick(window, Qt.Key.Key_Z)
     assert window.viewer.pan == QPointF(0, 0)
+    assert "Ctrl+=" in dict((text, key) for key, text in window.shortcut_list())["Zoom in"]  # Help lists both
 
 
 def test_overlay_sliders_show_their_values(qtbot, window: MainWindow) -> None:
