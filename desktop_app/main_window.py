@@ -1024,6 +1024,7 @@ class MainWindow(QMainWindow):
             colormap=colormap,
             opacity=opacity,
             identity=identity,
+            partial_of=0 if self.series.uid in self._finished_runs else len(self.series.slices),
         )
 
     def export_dialog(self, kind: ExportKind) -> None:

@@ -74,6 +74,7 @@ class ReportInput:
     heatmap_opacity: float = 0.5
     created: dt.datetime | None = None
     uid_map: UidMap | None = None
+    slices_in_series: int = 0  # more than the classified slices: a partial run, so no series verdict
 
 
 def _latin1(text: object) -> str:
@@ -241,11 +242,13 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     pdf.add_page()
     _heading(pdf, "Series summary")
     votes = ", ".join(f"{name}: {count}" for name, count in sorted(summary.votes.items())) or "none"
+    partial = summary.n_slices < report.slices_in_series
+    label = f"partial ({summary.n_slices} of {report.slices_in_series} slices), no verdict"
     _two_column_table(
         pdf,
         [
-            ("Series label", summary.label),
-            ("P(tumor)", f"{summary.p_tumor:.4f}"),
+            ("Series label", label if partial else summary.label),
+            ("P(tumor)", "-" if partial else f"{summary.p_tumor:.4f}"),
             ("Slices classified", str(summary.n_slices)),
             (f"Slices with P(tumor) >= {summary.threshold:g}", str(summary.n_suspicious)),
             ("Votes", votes),

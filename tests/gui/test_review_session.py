@@ -260,3 +260,21 @@ def test_the_overlay_controls_are_reached_without_scrolling(qtbot, window: MainW
         assert widget.mapTo(viewport, QPoint(0, widget.height())).y() <= viewport.height(), widget
     if screen == (1600, 1050):  # the preferred size: the whole panel fits
         assert panel.jump_button.mapTo(viewport, QPoint(0, panel.jump_button.height())).y() <= viewport.height()
+
+
+def test_exports_of_a_partly_classified_series_give_no_verdict(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    import json
+
+    from export.helpers import require_tool, run_tool
+
+    window.ai_panel.auto_check.setChecked(False)
+    write_series(tmp_path / "s", 3)
+    open_and_wait(qtbot, window, [tmp_path / "s"])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.classify_current(force=True)  # one slice of three
+    for kind in ("pdf", "json"):
+        with qtbot.waitSignal(window.export_finished, timeout=WAIT_MS):
+            window.export(kind, tmp_path / f"r.{kind}")
+    text = " ".join(run_tool(require_tool("pdftotext"), str(tmp_path / "r.pdf"), "-").stdout.split())
+    assert "partial (1 of 3 slices), no verdict" in text
+    assert json.loads((tmp_path / "r.json").read_text())["series_summary"] is None
