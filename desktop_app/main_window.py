@@ -33,12 +33,12 @@ from PySide6.QtWidgets import (
 )
 
 from core.export.identity import ExportIdentity, IdentityMode
-from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window, is_stack_uid
+from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
 from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
 from core.model.heatmap_policy import withhold_no_tumor_heatmap
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
-from core.model.series_summary import SeriesSummary, summarize_series
+from core.model.series_summary import SeriesSummary
 from core.platform.audit_events import record_classified, record_exported, record_opened  # audit log
 from core.platform.locator import resource_path, weights_dir
 from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel, heatmap_caption
@@ -61,6 +61,7 @@ from desktop_app.overlays import corner_text
 from desktop_app.preset_box import preset_label, show_in_box
 from desktop_app.result_cache import cache_key
 from desktop_app.review_session import ReviewSession
+from desktop_app.series_results import SeriesResults, summarize
 from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
@@ -97,15 +98,6 @@ def _pixel_aspect(meta: SliceMetadata | None) -> float:
     return row / column if row > 0 and column > 0 else 1.0
 
 
-def summarize(results: dict[int, Prediction], series_uid: str) -> tuple[SeriesSummary, int] | None:
-    """Series summary (core rule) of ``{slice index: prediction}`` and the key slice's index; None if empty."""
-    if not results:
-        return None
-    order = sorted(results)
-    summary = summarize_series([results[i] for i in order], stacked=is_stack_uid(series_uid))
-    return summary, order[summary.key_index]
-
-
 def sample_study_path() -> Path:
     """The bundled demo study (resources/sample_study)."""
     return resource_path("sample_study")
@@ -116,7 +108,7 @@ class MainWindow(QMainWindow):
 
     series_shown = Signal(object)  # Series now in the viewer
     slice_shown = Signal(int)  # index of the slice now rendered
-    prediction_shown = Signal(object)  # Prediction now displayed for the current slice
+    prediction_shown = Signal(object)  # the answer now shown for the current slice (its map may be left out)
     indexing_finished = Signal(object)  # ScanResult
     series_run_finished = Signal(object)  # SeriesSummary
     series_run_cancelled = Signal()
@@ -149,8 +141,7 @@ class MainWindow(QMainWindow):
         self.summary_slice = -1
         self.presets: list[Window] = []
         self._presets_stack: str | None = None  # stack_key of the slices the presets were computed for
-        self._series_results: dict[str, dict[int, Prediction]] = {}
-        self._finished_runs: set[str] = set()  # series whose last run classified every slice
+        self.results = SeriesResults()
         self._meta_cache: OrderedDict[str, SliceMetadata | None] = OrderedDict()
         self._next_request = 0
         self._slice_request = -1
@@ -476,7 +467,7 @@ class MainWindow(QMainWindow):
         self.errors.setRowCount(0)
         self.errors_dock.hide()  # shown again if something of the new paths cannot be opened
         self.session.leave_series()  # the studies already open stay in the browser
-        self.show_nothing("Indexing...")
+        self.session.show_nothing("Indexing...")
         self._index_job = self.index_worker.start(paths)
         self.statusBar().showMessage(f"Opening {', '.join(p.name or str(p) for p in paths)}...")
 
@@ -570,31 +561,6 @@ class MainWindow(QMainWindow):
             return None  # also while show_series switches to a shorter series
         return self.series.slices[self.index]
 
-    def show_nothing(self, message: str) -> None:
-        """An empty viewer with ``message`` (while indexing, or when the last study was closed)."""
-        self.series = None
-        self.strip.reset(0)
-        self.slider.setRange(0, 0)
-        self.slice_label.setText("-")
-        self.preset_combo.clear()
-        self.ai_panel.clear_prediction()
-        self.ai_panel.show_summary(None)
-        self.viewer.set_image(None)
-        self.viewer.set_heatmap(None)
-        self.viewer.set_message(message)
-
-    def forget_series(self, removed: Sequence[Series]) -> None:
-        """Free what closed series held: their results, headers and decoded pixels."""
-        refs = [r for series in removed for r in series.slices]
-        for series in removed:
-            self._series_results.pop(series.uid, None)
-            self._finished_runs.discard(series.uid)
-        for ref in refs:
-            self._meta_cache.pop(ref.key, None)
-        self.store.forget(refs)
-        if self.series is not None and self.series.uid in {s.uid for s in removed}:
-            self.series = None
-
     def show_series(self, series: Series) -> None:
         """Put ``series`` in the viewer as it was left (else at its middle slice, fitted, default window)."""
         self.session.leave_series()
@@ -604,7 +570,7 @@ class MainWindow(QMainWindow):
         self.viewer.fit()
         self.viewer.set_heatmap(None)
         count = len(series.slices)
-        self._show_series_results(with_progress=True)
+        self.session.show_series_results(with_progress=True)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(count - 1, 0))
         self.slider.blockSignals(False)
@@ -623,7 +589,7 @@ class MainWindow(QMainWindow):
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(len(keys) - 1, 0))
         self.slider.blockSignals(False)
-        self._show_series_results(with_progress=True)
+        self.session.show_series_results(with_progress=True)
         self.index = keys.index(key) if key in keys else min(self.index, len(keys) - 1)
         self.slider.blockSignals(True)
         self.slider.setValue(self.index)
@@ -818,7 +784,7 @@ class MainWindow(QMainWindow):
             self.timing_label.setText(f"Last inference: {prediction.milliseconds:.0f} ms")
         self._heat = prediction.heatmap
         self._apply_heatmap()
-        self.prediction_shown.emit(prediction)
+        self.prediction_shown.emit(outcome.prediction)
 
     def _apply_heatmap(self) -> None:
         if self._heat is None:
@@ -845,8 +811,7 @@ class MainWindow(QMainWindow):
             return
         self._series_request = self._new_request()
         self._series_request_uid = self.series.uid
-        self._series_results[self.series.uid] = {}
-        self._finished_runs.discard(self.series.uid)
+        self.results.start(self.series.uid)
         self._series_started = time.perf_counter()
         self.strip.reset(len(self.series.slices))
         self.ai_panel.series_started(len(self.series.slices))
@@ -867,7 +832,7 @@ class MainWindow(QMainWindow):
     def _on_series_slice(self, request_id: int, index: int, prediction: Prediction) -> None:
         if request_id != self._series_request:
             return
-        self._series_results.setdefault(self._series_request_uid, {})[index] = prediction
+        self.results.add(self._series_request_uid, index, prediction)
         if self.series is not None and self.series.uid == self._series_request_uid:
             self.strip.set_value(index, prediction.p_tumor)
 
@@ -876,47 +841,24 @@ class MainWindow(QMainWindow):
             return
         self._series_request = -1
         uid = self._series_request_uid
-        self._series_results[uid] = dict(results)
-        self._finished_runs.add(uid)
+        self.results.finish(uid, results)
         if self.series is not None and self.series.uid == uid:
             self._audit_classified([self.series.slices[i].path for i in results], list(results.values()))
         seconds = time.perf_counter() - self._series_started
         self.ai_panel.series_ended(f"{len(results)} slices in {seconds:.1f} s")
         if self.series is not None and self.series.uid == uid:
-            self._show_series_results(with_progress=False)
+            self.session.show_series_results(with_progress=False)
         outcome = summarize(results, uid)
         self.series_run_finished.emit(outcome[0] if outcome else None)
-
-    def _show_series_results(self, *, with_progress: bool) -> None:
-        """Strip, series result and (``with_progress``, no run going on) progress bar of the series on
-        screen from the results kept for it; a verdict only for a run that classified every slice."""
-        if self.series is None:
-            return
-        uid, total = self.series.uid, len(self.series.slices)
-        results = self._series_results.get(uid, {})
-        self.strip.reset(total)
-        for index, prediction in results.items():
-            self.strip.set_value(index, prediction.p_tumor)
-        finished = uid in self._finished_runs
-        outcome = summarize(results, uid) if finished else None
-        self.summary, self.summary_slice = outcome if outcome is not None else (None, -1)
-        if self.series_run_uid() == uid:
-            return  # the run on screen says "Running..." and fills the strip itself
-        if finished or not results:
-            self.ai_panel.show_summary(self.summary, self.summary_slice, total)
-        else:
-            self.ai_panel.show_partial(len(results), total)
-        if with_progress and self._series_request < 0:  # else the bar belongs to another series' run
-            self.ai_panel.show_kept_progress(len(results), total, finished)
 
     def _on_series_cancelled(self, request_id: int) -> None:
         if request_id != self._series_request:
             return
         self._series_request = -1
-        partial = self._series_results.get(self._series_request_uid, {})
+        partial = self.results.of(self._series_request_uid)
         self.ai_panel.series_ended(f"Cancelled after {len(partial)} slices")
         if self.series is not None and self.series.uid == self._series_request_uid:
-            self._show_series_results(with_progress=False)  # "partial (k of n slices)", never a verdict
+            self.session.show_series_results(with_progress=False)  # "partial (k of n slices)", never a verdict
         self.series_run_cancelled.emit()
 
     def jump_to_most_suspicious(self) -> None:
@@ -990,7 +932,7 @@ class MainWindow(QMainWindow):
         if self.series is None or self.ref is None:
             raise ExportError("open a study first")
         config = self.model_info.config if self.model_info is not None else self.config
-        results = dict(self._series_results.get(self.series.uid, {}))
+        results = self.results.of(self.series.uid)
         shown = self.ai_panel.prediction
         if shown is not None:
             results[self.index] = with_heatmap_from(results.get(self.index, shown), shown)
@@ -1024,7 +966,7 @@ class MainWindow(QMainWindow):
             colormap=colormap,
             opacity=opacity,
             identity=identity,
-            partial_of=0 if self.series.uid in self._finished_runs else len(self.series.slices),
+            partial_of=0 if self.results.finished(self.series.uid) else len(self.series.slices),
         )
 
     def export_dialog(self, kind: ExportKind) -> None:

@@ -1,4 +1,4 @@
-"""The open studies of one reading session, and how each series was left.
+"""The open studies of one reading session, how each series was left, and what was found in it.
 
 Kept out of the main window: it adds File > Close study (Ctrl+W) and Close all studies
 (Ctrl+Shift+W), remembers each series' view (slice, window, zoom/pan, invert) through
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu
 
 from core.imaging import Series
 from desktop_app.series_memory import SeriesMemory, ViewState
+from desktop_app.series_results import summarize
 
 CLOSE_STUDY_KEYS = "Ctrl+W"
 CLOSE_ALL_KEYS = "Ctrl+Shift+W"
@@ -67,6 +68,29 @@ class ReviewSession(QObject):
         win.render_slice()
         return True
 
+    def show_series_results(self, *, with_progress: bool) -> None:
+        """Strip, series result and (``with_progress``, no run going on) progress bar of the series on
+        screen from the results kept for it; a verdict only for a run that classified every slice."""
+        win = self.window
+        if win.series is None:
+            return
+        uid, total = win.series.uid, len(win.series.slices)
+        results = win.results.of(uid)
+        win.strip.reset(total)
+        for index, prediction in results.items():
+            win.strip.set_value(index, prediction.p_tumor)
+        finished = win.results.finished(uid)
+        outcome = summarize(results, uid) if finished else None
+        win.summary, win.summary_slice = outcome if outcome is not None else (None, -1)
+        if win.series_run_uid() == uid:
+            return  # the run on screen says "Running..." and fills the strip itself
+        if finished or not results:
+            win.ai_panel.show_summary(win.summary, win.summary_slice, total)
+        else:
+            win.ai_panel.show_partial(len(results), total)
+        if with_progress and not win.series_run_uid():  # else the bar belongs to another series' run
+            win.ai_panel.show_kept_progress(len(results), total, finished)
+
     # ----- closing -----------------------------------------------------------------------------
     def close_current_study(self) -> None:
         """Close the study of the series on screen (else the one selected in the browser)."""
@@ -89,14 +113,38 @@ class ReviewSession(QObject):
             if win.series_run_uid() == win.series.uid:
                 win.cancel_series()
         removed = win.browser.remove_study(study_uid)
-        uids = {s.uid for s in removed}
-        self.memory.forget_session(uids)
-        win.forget_series(removed)
+        self.memory.forget_session({s.uid for s in removed})
+        self._free(removed)
         if showing:
             remaining = win.browser.series()
             if remaining:
                 win.show_series(remaining[0])
                 win.browser.select_series(remaining[0].uid)
             else:
-                win.show_nothing("Open a study: File > Open, drop files here, or Help > Open sample study")
+                self.show_nothing("Open a study: File > Open, drop files here, or Help > Open sample study")
         win.statusBar().showMessage(f"Closed a study ({len(removed)} series)", 5000)
+
+    def _free(self, removed: list[Series]) -> None:
+        """What closed series held: their results, headers and decoded pixels."""
+        win = self.window
+        refs = [r for series in removed for r in series.slices]
+        win.results.forget(s.uid for s in removed)
+        for ref in refs:
+            win._meta_cache.pop(ref.key, None)
+        win.store.forget(refs)
+        if win.series is not None and win.series.uid in {s.uid for s in removed}:
+            win.series = None
+
+    def show_nothing(self, message: str) -> None:
+        """An empty viewer with ``message`` (while indexing, or when the last study was closed)."""
+        win = self.window
+        win.series = None
+        win.strip.reset(0)
+        win.slider.setRange(0, 0)
+        win.slice_label.setText("-")
+        win.preset_combo.clear()
+        win.ai_panel.clear_prediction()
+        win.ai_panel.show_summary(None)
+        win.viewer.set_image(None)
+        win.viewer.set_heatmap(None)
+        win.viewer.set_message(message)

@@ -118,7 +118,7 @@ def test_several_studies_stay_open_until_closed(qtbot, window: MainWindow, tmp_p
     assert window.browser.series_count() == 1 and window.series is not None and window.series.uid == first.uid
     assert not {r.key for r in second_refs} & set(window.store._frames)  # its decoded pixels are freed
     assert not {r.key for r in second_refs} & set(window._meta_cache)
-    assert window._series_results.keys() <= {first.uid}
+    assert window.results.uids() <= {first.uid}
     window.session.close_all()
     assert window.browser.series_count() == 0 and window.series is None and not window.viewer.has_image()
     keys = dict((text, key) for key, text in window.shortcut_list())
