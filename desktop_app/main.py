@@ -60,6 +60,16 @@ def last_study_paths(settings: AppSettings) -> list[Path]:
     return [path for path in map(Path, settings.last_study) if path.exists()]
 
 
+def start_with(args: argparse.Namespace, settings: AppSettings) -> list[Path] | None:
+    """What the window opens at start: the given paths, else the last study (still there), else None
+    for the demo study; ``--no-sample`` without paths opens nothing (``[]``)."""
+    if args.paths:
+        return list(args.paths)
+    if args.no_sample:
+        return []
+    return last_study_paths(settings) or None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.self_test:
@@ -75,13 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow(weights_folder=args.weights)
     window.show()
-    last = [] if args.no_sample else last_study_paths(window.settings)
-    if args.paths:
-        window.defer(lambda: window.open_paths(args.paths))
-    elif last:
-        window.defer(lambda: window.open_paths(last))
-    elif not args.no_sample:
+    paths = start_with(args, window.settings)
+    if paths is None:
         window.defer(window.open_sample_study)
+    elif paths:
+        window.defer(lambda: window.open_paths(paths))
     return int(app.exec())
 
 

@@ -128,7 +128,7 @@ def test_several_studies_stay_open_until_closed(qtbot, window: MainWindow, tmp_p
 def test_the_heatmap_method_and_last_study_are_remembered(
     qtbot, window: MainWindow, app_settings: AppSettings, tmp_path: Path, tiny_weights_dir: Path
 ) -> None:
-    from desktop_app.main import last_study_paths
+    from desktop_app.main import build_parser, last_study_paths, start_with
 
     window.ai_panel.method_combo.setCurrentIndex(window.ai_panel.method_combo.findData("gradcam++"))
     write_series(tmp_path / "study", 2)
@@ -138,10 +138,14 @@ def test_the_heatmap_method_and_last_study_are_remembered(
     assert again.ai_panel.method() == "gradcam++"
     again.close()
     assert last_study_paths(app_settings) == [tmp_path / "study"]
+    assert start_with(build_parser().parse_args([]), app_settings) == [tmp_path / "study"]
+    assert start_with(build_parser().parse_args(["x.dcm"]), app_settings) == [Path("x.dcm")]
+    assert start_with(build_parser().parse_args(["--no-sample"]), app_settings) == []
     (tmp_path / "study" / "000.dcm").unlink()
     (tmp_path / "study" / "001.dcm").unlink()
     (tmp_path / "study").rmdir()
-    assert last_study_paths(app_settings) == []  # gone: the demo opens instead
+    assert last_study_paths(app_settings) == []
+    assert start_with(build_parser().parse_args([]), app_settings) is None  # gone: the demo opens instead
 
 
 def test_ctrl_equals_zooms_and_one_to_one_recentres(qtbot, window: MainWindow, tmp_path: Path) -> None:
@@ -278,3 +282,16 @@ def test_exports_of_a_partly_classified_series_give_no_verdict(qtbot, window: Ma
     text = " ".join(run_tool(require_tool("pdftotext"), str(tmp_path / "r.pdf"), "-").stdout.split())
     assert "partial (1 of 3 slices), no verdict" in text
     assert json.loads((tmp_path / "r.json").read_text())["series_summary"] is None
+
+
+def test_closing_a_study_during_its_series_run_stops_the_run(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    write_series(tmp_path / "long", 48)
+    open_and_wait(qtbot, window, [tmp_path / "long"])
+    with qtbot.waitSignal(window.ai_panel.progress.valueChanged, timeout=WAIT_MS):
+        window.classify_series()
+    with qtbot.waitSignal(window.inference_worker.cancelled, timeout=WAIT_MS):
+        window.session.close_current_study()
+        assert window.series_run_uid() == "" and window.ai_panel.series_button.isEnabled()
+        assert "closed" in window.ai_panel.eta_text.text()
+    assert window.results.uids() == set()  # answers that were on their way are dropped
