@@ -1,16 +1,17 @@
 """The open studies of one reading session, how each series was left, and what was found in it.
 
 Kept out of the main window: it adds File > Close study (Ctrl+W) and Close all studies
-(Ctrl+Shift+W), remembers each series' view (slice, window, zoom/pan, invert) through
-:class:`SeriesMemory` when the reader leaves it, puts it back when the series is shown again,
-and frees what a closed study held (its results, headers and decoded pixels).
+(Ctrl+Shift+W), and both on the study browser's right-click menu; it remembers each series' view
+(slice, window, zoom/pan, invert) through :class:`SeriesMemory` when the reader leaves it, puts it
+back when the series is shown again, shows the series' kept results, and frees what a closed study
+held (its results, headers and decoded pixels).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
@@ -39,6 +40,8 @@ class ReviewSession(QObject):
             action.triggered.connect(slot)
             window.addAction(action)
             actions.append(action)
+        window.browser.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        window.browser.customContextMenuRequested.connect(self.browser_menu)
         quit_action = next((a for a in file_menu.actions() if a.text() == "Quit"), None)
         if quit_action is None:
             file_menu.addActions(actions)
@@ -99,6 +102,18 @@ class ReviewSession(QObject):
         study = win.browser.study_of(uid) if uid else None
         if study is not None:
             self.close_study(study)
+
+    def browser_menu(self, pos: QPoint) -> QMenu | None:
+        """The browser's right-click menu: close the study under the pointer, or all of them."""
+        browser = self.window.browser
+        study = browser.study_at(pos)
+        if study is None:
+            return None
+        menu = QMenu(browser)
+        menu.addAction("Close this study", lambda: self.close_study(study))
+        menu.addAction("Close all studies", self.close_all)
+        menu.popup(browser.viewport().mapToGlobal(pos))
+        return menu
 
     def close_all(self) -> None:
         for study in self.window.browser.study_uids():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QWidget
 
@@ -57,6 +57,14 @@ class StudyBrowser(QTreeWidget):
         """The Study Instance UID of an open series, or None."""
         series = self._series.get(series_uid)
         return series.study_uid if series is not None else None
+
+    def study_at(self, pos: QPoint) -> str | None:
+        """Study Instance UID of the study or series row at ``pos`` (viewport coordinates), else None."""
+        item = self.itemAt(pos)
+        uid = item.data(0, SERIES_ROLE) if item is not None else None
+        if uid:
+            return self.study_of(str(uid))
+        return next((study for study, row in self._studies.items() if row is item), None)
 
     def remove_study(self, study_uid: str) -> list[Series]:
         """Take one study (and its patient, when it was the last of theirs) out; returns its series."""

@@ -295,3 +295,16 @@ def test_closing_a_study_during_its_series_run_stops_the_run(qtbot, window: Main
         assert window.series_run_uid() == "" and window.ai_panel.series_button.isEnabled()
         assert "closed" in window.ai_panel.eta_text.text()
     assert window.results.uids() == set()  # answers that were on their way are dropped
+
+
+def test_the_browser_menu_closes_the_study_under_the_pointer(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    first, second = _two_series(window, tmp_path, qtbot)
+    _show(window, first)
+    browser = window.browser
+    pos = browser.visualItemRect(browser._series_items[second]).center()
+    menu = window.session.browser_menu(pos)
+    assert menu is not None
+    next(a for a in menu.actions() if a.text() == "Close this study").trigger()
+    assert [s.uid for s in browser.series()] == [first] and window.series is not None
+    assert window.series.uid == first  # the series on screen stays
