@@ -283,9 +283,9 @@ class SliceViewer(QWidget):
         for corner, text in self._corners.items():
             if text and corner in flags:
                 _outlined_text(painter, area, flags[corner], text)
-        if self.heat_caption and self.heatmap_shown():  # below the top orientation letter
-            top = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-            _outlined_text(painter, area.adjusted(0, painter.fontMetrics().height() + 4, 0, 0), top,
+        if self.heat_caption and self.heatmap_shown():  # above the bottom orientation letter, clear of the corners
+            bottom = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+            _outlined_text(painter, area.adjusted(0, 0, 0, -(painter.fontMetrics().height() + 4)), bottom,
                            self.heat_caption, QColor(255, 190, 90))  # fmt: skip
 
     def resizeEvent(self, event: QResizeEvent) -> None:
