@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.model.heatmap_policy import heatmap_note
 from core.model.prediction import Prediction
 from core.model.series_summary import SeriesSummary
 from desktop_app.colormap import COLORMAPS, legend_strip
@@ -37,6 +38,24 @@ RESEARCH_ONLY = "Research use only - not for diagnostic use"
 METHODS = (("Grad-CAM", "gradcam"), ("Grad-CAM++", "gradcam++"))
 PREDICTED = "Predicted class"
 INSET_SIZE = 112
+
+
+def heatmap_caption(prediction: Prediction) -> str:
+    """What the prediction's map shows, e.g. "Grad-CAM for class 'glioma'" ("" without a map)."""
+    if prediction.heatmap is None:
+        return ""
+    method = dict((v, t) for t, v in METHODS).get(prediction.heatmap_method or "", prediction.heatmap_method)
+    return f"{method} for class '{prediction.heatmap_class}'"
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side in one form row (the panel fits the window without scrolling)."""
+    holder = QWidget()
+    layout = QHBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return holder
 
 
 def _eta_text(seconds: float) -> str:
@@ -72,8 +91,8 @@ class AIPanel(QWidget):
         self.model_status.setWordWrap(True)
         layout.addWidget(self.model_status)
         layout.addWidget(self._build_result_box())
+        layout.addWidget(self._build_heatmap_box())  # the slice's map next to its result, reached without scrolling
         layout.addWidget(self._build_series_box())
-        layout.addWidget(self._build_heatmap_box())
         layout.addStretch(1)
         self.set_classes(())
         self.set_model_available(False)
@@ -112,6 +131,7 @@ class AIPanel(QWidget):
             widget.setWordWrap(True)
             facts.addWidget(widget)
         facts.addStretch(1)
+        facts.addLayout(self._build_uncertain_row())
         row.addLayout(facts, 1)
         layout.addLayout(row)
         buttons = QHBoxLayout()
@@ -123,17 +143,22 @@ class AIPanel(QWidget):
         self.auto_check.toggled.connect(self.auto_toggled)
         buttons.addWidget(self.auto_check)
         layout.addLayout(buttons)
-        threshold_row = QHBoxLayout()
-        threshold_row.addWidget(QLabel("Flag as uncertain below confidence"))
+        return box
+
+    def _build_uncertain_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        label = QLabel("Uncertain below")
+        label.setToolTip("Flag a result as uncertain when its calibrated confidence is below this value")
+        row.addWidget(label)
         self.uncertain_spin = QDoubleSpinBox()
         self.uncertain_spin.setRange(0.0, 1.0)
         self.uncertain_spin.setSingleStep(0.05)
         self.uncertain_spin.setDecimals(2)
         self.uncertain_spin.setValue(self.uncertain_below)
         self.uncertain_spin.valueChanged.connect(self._uncertain_changed)
-        threshold_row.addWidget(self.uncertain_spin)
-        layout.addLayout(threshold_row)
-        return box
+        row.addWidget(self.uncertain_spin)
+        row.addStretch(1)
+        return row
 
     def _build_series_box(self) -> QGroupBox:
         box = QGroupBox("Series")
@@ -148,7 +173,7 @@ class AIPanel(QWidget):
         self.cancel_button.setEnabled(False)
         buttons.addWidget(self.series_button)
         buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
+        layout.addLayout(buttons)  # the jump button joins this row below
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -160,59 +185,63 @@ class AIPanel(QWidget):
         self.rule_text = QLabel("")
         self.rule_text.setWordWrap(True)
         self.rule_text.setStyleSheet("color: gray; font-size: 11px;")
-        self.jump_button = QPushButton("Jump to most suspicious slice")
-        self.jump_button.setToolTip("Go to the slice with the highest P(tumor) (J)")
+        self.jump_button = QPushButton("Jump to key slice")
+        self.jump_button.setToolTip("Go to the series' key slice, the one with the highest P(tumor) (J)")
         self.jump_button.clicked.connect(self.jump_clicked)
         self.jump_button.setEnabled(False)
-        for widget in (self.summary_text, self.rule_text, self.jump_button):
+        buttons.addWidget(self.jump_button)
+        for widget in (self.summary_text, self.rule_text):
             layout.addWidget(widget)
         return box
 
     def _build_heatmap_box(self) -> QGroupBox:
         box = QGroupBox("Heatmap overlay")
         form = QFormLayout(box)
-        self.heat_check = QCheckBox("Show heatmap (H; hold B to blink)")
+        self.heat_check = QCheckBox("Show (H; hold B to blink)")
         self.heat_check.setChecked(True)
         self.heat_check.toggled.connect(self.heatmap_toggled)
-        form.addRow(self.heat_check)
+        self.side_check = QCheckBox("Side by side (S)")
+        self.side_check.toggled.connect(self.side_by_side_toggled)
+        form.addRow(_row(self.heat_check, self.side_check))
         self.class_combo = QComboBox()
+        self.class_combo.setToolTip("The class the map is for; 'Predicted class' shows no map of a 'notumor' answer")
         self.class_combo.currentIndexChanged.connect(lambda _i: self.heatmap_request_changed.emit())
-        form.addRow("Class", self.class_combo)
         self.method_combo = QComboBox()
         for text, value in METHODS:
             self.method_combo.addItem(text, value)
+        self.method_combo.setToolTip("Saliency method")
         self.method_combo.currentIndexChanged.connect(lambda _i: self.heatmap_request_changed.emit())
-        form.addRow("Method", self.method_combo)
+        form.addRow("Class", _row(self.class_combo, self.method_combo))
         self.colormap_combo = QComboBox()
         self.colormap_combo.addItems(list(COLORMAPS))
         self.colormap_combo.currentIndexChanged.connect(self._colormap_changed)
-        form.addRow("Colormap", self.colormap_combo)
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.valueChanged.connect(lambda _v: self.overlay_style_changed.emit())
-        form.addRow("Opacity", self.opacity_slider)
-        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
-        self.threshold_slider.setRange(0, 95)
+        self.opacity_slider, self.opacity_value = self._percent_slider(form, "Opacity", 100)
+        self.threshold_slider, self.threshold_value = self._percent_slider(form, "Threshold", 95)
         self.threshold_slider.setToolTip("Hide saliency below this fraction of the map's maximum")
-        self.threshold_slider.valueChanged.connect(lambda _v: self.overlay_style_changed.emit())
-        form.addRow("Threshold", self.threshold_slider)
-        self.side_check = QCheckBox("Side by side (S)")
-        self.side_check.toggled.connect(self.side_by_side_toggled)
-        form.addRow(self.side_check)
-        legend = QWidget()
-        legend_layout = QHBoxLayout(legend)
-        legend_layout.setContentsMargins(0, 0, 0, 0)
-        legend_layout.addWidget(QLabel("low"))
         self.legend_image = QLabel()
-        legend_layout.addWidget(self.legend_image, 1)
-        legend_layout.addWidget(QLabel("high"))
-        form.addRow("Saliency", legend)
+        self.legend_image.setToolTip("Saliency: low (left) to high (right)")
+        form.addRow("Colormap", _row(self.colormap_combo, QLabel("low"), self.legend_image, QLabel("high")))
         self.heat_caption = QLabel("")
         self.heat_caption.setWordWrap(True)
         self.heat_caption.setStyleSheet("color: gray; font-size: 11px;")
         form.addRow(self.heat_caption)
         self._colormap_changed()
         return box
+
+    def _percent_slider(self, form: QFormLayout, title: str, maximum: int) -> tuple[QSlider, QLabel]:
+        """A 0..``maximum`` % slider with its value written beside it."""
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(0, maximum)
+        value = QLabel("0 %")
+        value.setMinimumWidth(40)
+        value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        slider.valueChanged.connect(lambda v: value.setText(f"{v} %"))
+        slider.valueChanged.connect(lambda _v: self.overlay_style_changed.emit())
+        row = QHBoxLayout()
+        row.addWidget(slider, 1)
+        row.addWidget(value)
+        form.addRow(title, row)
+        return slider, value
 
     def _uncertain_changed(self, value: float) -> None:
         self.uncertain_below = float(value)
@@ -228,7 +257,7 @@ class AIPanel(QWidget):
         self.uncertain_flag.setVisible(prediction.confidence < self.uncertain_below)
 
     def _colormap_changed(self, _index: int = 0) -> None:
-        self.legend_image.setPixmap(QPixmap.fromImage(to_qimage(legend_strip(self.colormap(), 160, 12))))
+        self.legend_image.setPixmap(QPixmap.fromImage(to_qimage(legend_strip(self.colormap(), 90, 12))))
         self.overlay_style_changed.emit()
 
     # ----- state read by the main window ---------------------------------------------------
@@ -239,6 +268,12 @@ class AIPanel(QWidget):
 
     def method(self) -> str:
         return str(self.method_combo.currentData() or "gradcam")
+
+    def set_method(self, method: str) -> None:
+        """Choose the saliency method by its value (``gradcam``, ``gradcam++``); unknown values are ignored."""
+        index = self.method_combo.findData(method)
+        if index >= 0:
+            self.method_combo.setCurrentIndex(index)
 
     def colormap(self) -> str:
         return self.colormap_combo.currentText() or COLORMAPS[0]
@@ -318,9 +353,7 @@ class AIPanel(QWidget):
         )
         source = "cached" if cached else f"{prediction.milliseconds:.0f} ms"
         self.timing_text.setText(f"{prediction.device}, {prediction.precision}, {source}")
-        if prediction.heatmap is not None:
-            method = dict((v, t) for t, v in METHODS).get(prediction.heatmap_method or "", prediction.heatmap_method)
-            self.heat_caption.setText(f"{method} for class '{prediction.heatmap_class}'")
+        self.heat_caption.setText(heatmap_caption(prediction) or heatmap_note(prediction))
 
     def series_started(self, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -337,15 +370,29 @@ class AIPanel(QWidget):
         self.progress.setValue(done)
         self.eta_text.setText(f"{done} / {total} slices, {_eta_text(eta_seconds)}")
 
-    def clear_series_progress(self) -> None:
-        """Forget the last run's progress bar and timing (another series is shown)."""
-        self.progress.setValue(0)
-        self.eta_text.setText("")
+    def show_kept_progress(self, done: int, total: int, finished: bool) -> None:
+        """The progress bar of a series shown again: its kept results, not the last run of another series."""
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        if not done:
+            self.eta_text.setText("")
+        elif finished:
+            self.eta_text.setText(f"{done} of {total} slices classified")
+        else:
+            self.eta_text.setText(f"Cancelled after {done} of {total} slices")
 
     def series_ended(self, message: str) -> None:
         self.cancel_button.setEnabled(False)
         self.series_button.setEnabled(True)
         self.eta_text.setText(message)
+
+    def show_partial(self, done: int, total: int) -> None:
+        """A run that stopped early: how far it got, and no series verdict."""
+        self.summary_text.setText(
+            f"Series: <b>partial ({done} of {total} slices)</b>, no verdict. Classify the series (Ctrl+R) for one."
+        )
+        self.rule_text.setText("A series result needs every slice classified.")
+        self.jump_button.setEnabled(False)
 
     def show_summary(self, summary: SeriesSummary | None, key_slice: int = -1, total: int = 0) -> None:
         """Show the series result; ``key_slice`` is the slice index of the maximum P(tumor)."""

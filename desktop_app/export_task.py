@@ -51,6 +51,7 @@ class ExportRequest:
     opacity: float = 0.5
     identity: ExportIdentity | None = None  # attached or de-identified, with the export's UID map; None: de-identified
     name: ExportName | None = None  # DICOM file names; None: built from the content
+    partial_of: int = 0  # slices in the series when not all were classified (no series verdict); 0: all were
 
     @property
     def deidentify(self) -> bool:
@@ -114,7 +115,8 @@ def run_export(request: ExportRequest) -> list[Path]:
         if request.kind == "csv":
             write_results_csv(request.target, rows, sources=sources)
         else:
-            write_results_json(request.target, rows, algorithm=algorithm, summary=summary, sources=sources)
+            verdict = None if request.partial_of else summary
+            write_results_json(request.target, rows, algorithm=algorithm, summary=verdict, sources=sources)
         return [request.target]
     if request.key_display is None:
         raise ExportError("the key slice could not be rendered")
@@ -130,6 +132,7 @@ def run_export(request: ExportRequest) -> list[Path]:
             include_identifiers=not request.deidentify,
             heatmap_opacity=request.opacity,
             uid_map=uid_map,
+            slices_in_series=request.partial_of,
         )
         write_pdf_report(request.target, report, sources=sources)
         return [request.target]
@@ -149,6 +152,7 @@ def run_export(request: ExportRequest) -> list[Path]:
         deidentify=request.deidentify,
         uid_map=uid_map,
         sources=sources,
+        series_verdict=not request.partial_of,
     )
 
 

@@ -1,7 +1,8 @@
 """``neuroreview [PATH ...]``: start the review workstation.
 
 The window is shown before anything imports TensorFlow; the model loads in a worker thread.
-With no path the bundled demo study opens (``--no-sample`` starts empty).
+With no path the study opened last reopens when its files are still there, else the bundled demo
+study (``--no-sample`` starts empty).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from PySide6.QtWidgets import QApplication
 
+    from desktop_app.settings import AppSettings
+
 APP_DESCRIPTION = "NeuroReview brain-MRI review workstation (research use only - not for diagnostic use)"
 
 
@@ -23,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line; other entry points (e.g. a self-test) add their options here."""
     parser = argparse.ArgumentParser(prog="neuroreview", description=APP_DESCRIPTION)
     parser.add_argument("paths", nargs="*", type=Path, help="DICOM/PNG/JPEG files, folders or DICOMDIRs to open")
-    parser.add_argument("--no-sample", action="store_true", help="start empty instead of opening the demo study")
+    parser.add_argument("--no-sample", action="store_true", help="start empty (no last study, no demo)")
     parser.add_argument("--weights", type=Path, default=None, help="weights folder (default: bundled, or "
                         "$NEUROREVIEW_WEIGHTS_DIR)")  # fmt: skip
     parser.add_argument("--self-test", action="store_true", help="check this installation offscreen (weights, "
@@ -52,6 +55,21 @@ def create_application(argv: Sequence[str]) -> QApplication:
     return app
 
 
+def last_study_paths(settings: AppSettings) -> list[Path]:
+    """The last study's paths that still exist (empty when none does: then the demo opens)."""
+    return [path for path in map(Path, settings.last_study) if path.exists()]
+
+
+def start_with(args: argparse.Namespace, settings: AppSettings) -> list[Path] | None:
+    """What the window opens at start: the given paths, else the last study (still there), else None
+    for the demo study; ``--no-sample`` without paths opens nothing (``[]``)."""
+    if args.paths:
+        return list(args.paths)
+    if args.no_sample:
+        return []
+    return last_study_paths(settings) or None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.self_test:
@@ -67,10 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow(weights_folder=args.weights)
     window.show()
-    if args.paths:
-        window.defer(lambda: window.open_paths(args.paths))
-    elif not args.no_sample:
+    paths = start_with(args, window.settings)
+    if paths is None:
         window.defer(window.open_sample_study)
+    elif paths:
+        window.defer(lambda: window.open_paths(paths))
     return int(app.exec())
 
 

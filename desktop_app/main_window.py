@@ -33,14 +33,15 @@ from PySide6.QtWidgets import (
 )
 
 from core.export.identity import ExportIdentity, IdentityMode
-from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window, is_stack_uid
+from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
 from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
+from core.model.heatmap_policy import withhold_no_tumor_heatmap
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
-from core.model.series_summary import SeriesSummary, summarize_series
+from core.model.series_summary import SeriesSummary
 from core.platform.audit_events import record_classified, record_exported, record_opened  # audit log
 from core.platform.locator import resource_path, weights_dir
-from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
+from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel, heatmap_caption
 from desktop_app.colormap import colorize, lut
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
 from desktop_app.errors_panel import ErrorsPanel
@@ -57,7 +58,10 @@ from desktop_app.inference_worker import (
 )
 from desktop_app.network_menu import NetworkFeatures
 from desktop_app.overlays import corner_text
+from desktop_app.preset_box import preset_label, show_in_box
 from desktop_app.result_cache import cache_key
+from desktop_app.review_session import ReviewSession
+from desktop_app.series_results import SeriesResults, summarize
 from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
@@ -94,15 +98,6 @@ def _pixel_aspect(meta: SliceMetadata | None) -> float:
     return row / column if row > 0 and column > 0 else 1.0
 
 
-def summarize(results: dict[int, Prediction], series_uid: str) -> tuple[SeriesSummary, int] | None:
-    """Series summary (core rule) of ``{slice index: prediction}`` and the key slice's index; None if empty."""
-    if not results:
-        return None
-    order = sorted(results)
-    summary = summarize_series([results[i] for i in order], stacked=is_stack_uid(series_uid))
-    return summary, order[summary.key_index]
-
-
 def sample_study_path() -> Path:
     """The bundled demo study (resources/sample_study)."""
     return resource_path("sample_study")
@@ -113,7 +108,7 @@ class MainWindow(QMainWindow):
 
     series_shown = Signal(object)  # Series now in the viewer
     slice_shown = Signal(int)  # index of the slice now rendered
-    prediction_shown = Signal(object)  # Prediction now displayed for the current slice
+    prediction_shown = Signal(object)  # the answer now shown for the current slice (its map may be left out)
     indexing_finished = Signal(object)  # ScanResult
     series_run_finished = Signal(object)  # SeriesSummary
     series_run_cancelled = Signal()
@@ -146,7 +141,7 @@ class MainWindow(QMainWindow):
         self.summary_slice = -1
         self.presets: list[Window] = []
         self._presets_stack: str | None = None  # stack_key of the slices the presets were computed for
-        self._series_results: dict[str, dict[int, Prediction]] = {}
+        self.results = SeriesResults()
         self._meta_cache: OrderedDict[str, SliceMetadata | None] = OrderedDict()
         self._next_request = 0
         self._slice_request = -1
@@ -288,11 +283,13 @@ class MainWindow(QMainWindow):
         self._action(export, "Export results as JSON...", lambda: self.export_dialog("json"))
         file.addSeparator()
         self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.session = ReviewSession(self, file)  # Close study / Close all, per-series view state
 
         view = menus.addMenu("&View")
         self._action(view, "Fit to window", self.viewer.fit, "F")
         self._action(view, "Actual pixels (1:1)", self.viewer.one_to_one, "Z")
-        self._action(view, "Zoom in", lambda: self.viewer.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        zoom_in = self._action(view, "Zoom in", lambda: self.viewer.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        zoom_in.setShortcuts([*zoom_in.shortcuts(), QKeySequence("Ctrl+=")])  # "+" needs Shift on most layouts
         self._action(view, "Zoom out", lambda: self.viewer.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
         self._action(view, "Invert", self.toggle_invert, "I")
         self._action(view, "Reset view and window", self.reset_view, "R")
@@ -346,7 +343,7 @@ class MainWindow(QMainWindow):
             ("B (hold)", "blink the heatmap"),
         ]
         for action in self.actions():
-            keys = action.shortcut().toString()
+            keys = " or ".join(k.toString() for k in action.shortcuts())
             if keys and not action.text().startswith("Window preset"):
                 items.append((keys, action.text()))
         return items
@@ -370,6 +367,10 @@ class MainWindow(QMainWindow):
         )
         auto = self.settings.auto_classify
         self.ai_panel.auto_check.setChecked(auto)
+        self.ai_panel.set_method(self.settings.heatmap_method)
+        self.ai_panel.method_combo.currentIndexChanged.connect(
+            lambda _i: setattr(self.settings, "heatmap_method", self.ai_panel.method())
+        )
 
     def _save_settings(self) -> None:
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
@@ -441,6 +442,7 @@ class MainWindow(QMainWindow):
         QThreadPool.globalInstance().waitForDone()  # an export in progress finishes its file
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.session.leave_series()
         self._save_settings()
         self.hide()  # the window goes at once; the workers finish their current step behind it
         self.shutdown()
@@ -448,7 +450,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================ opening
     def open_paths(self, paths: Sequence[Path], remember: bool = True) -> None:
-        """Index files/folders/DICOMDIRs off the GUI thread; the first series appears when found.
+        """Index files/folders/DICOMDIRs off the GUI thread and add them to the open studies; the first
+        series appears when found.
 
         ``remember`` adds the paths to File > Open recent (not done for the bundled sample study).
         """
@@ -458,19 +461,13 @@ class MainWindow(QMainWindow):
         if remember:
             for path in paths:
                 self.settings.add_recent(str(path))
+            self.settings.last_study = [str(p) for p in paths]
             self._fill_recent()
         self.cancel_series()
-        self.browser.clear_all()
         self.errors.setRowCount(0)
         self.errors_dock.hide()  # shown again if something of the new paths cannot be opened
-        self.series = None
-        self.strip.reset(0)
-        self.slider.setRange(0, 0)
-        self.slice_label.setText("-")
-        self.ai_panel.clear_prediction()
-        self.viewer.set_image(None)
-        self.viewer.set_heatmap(None)
-        self.viewer.set_message("Indexing...")
+        self.session.leave_series()  # the studies already open stay in the browser
+        self.session.show_nothing("Indexing...")
         self._index_job = self.index_worker.start(paths)
         self.statusBar().showMessage(f"Opening {', '.join(p.name or str(p) for p in paths)}...")
 
@@ -565,27 +562,23 @@ class MainWindow(QMainWindow):
         return self.series.slices[self.index]
 
     def show_series(self, series: Series) -> None:
-        """Put ``series`` in the viewer at its middle slice and reset the per-series state."""
+        """Put ``series`` in the viewer as it was left (else at its middle slice, fitted, default window)."""
+        self.session.leave_series()
         self.series = series
         self.voi = None
         self.invert = False
         self.viewer.fit()
         self.viewer.set_heatmap(None)
         count = len(series.slices)
-        results = self._series_results.get(series.uid, {})
-        self.strip.reset(count)
-        for index, prediction in results.items():
-            self.strip.set_value(index, prediction.p_tumor)
-        self._set_summary(summarize(results, series.uid))
-        if self._series_request < 0:  # no run going on: the last run's progress belongs to another series
-            self.ai_panel.clear_series_progress()
+        self.session.show_series_results(with_progress=True)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(count - 1, 0))
         self.slider.blockSignals(False)
         self.index = -1
         self._presets_stack = None
         self.series_shown.emit(series)
-        self.set_index(_middle_of_stack(series, series.slices[0].stack_key) if series.slices else 0)
+        if not self.session.restore(series):
+            self.set_index(_middle_of_stack(series, series.slices[0].stack_key) if series.slices else 0)
         self.viewer.setFocus()
 
     def _replace_series(self, series: Series) -> None:
@@ -596,7 +589,7 @@ class MainWindow(QMainWindow):
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(len(keys) - 1, 0))
         self.slider.blockSignals(False)
-        self.strip.reset(len(keys))
+        self.session.show_series_results(with_progress=True)
         self.index = keys.index(key) if key in keys else min(self.index, len(keys) - 1)
         self.slider.blockSignals(True)
         self.slider.setValue(self.index)
@@ -678,6 +671,7 @@ class MainWindow(QMainWindow):
                 window = self.store.default_window(ref)
             except ImagingError:
                 window = None
+        show_in_box(self.preset_combo, self.presets, window)
         self.viewer.set_corner_text(
             corner_text(
                 self._metadata(ref),
@@ -704,12 +698,11 @@ class MainWindow(QMainWindow):
                 self.presets = []
         self.preset_combo.clear()
         for n, window in enumerate(self.presets, start=1):
-            self.preset_combo.addItem(f"{n}: {window.name or 'Window'} (W {window.width:.0f} L {window.center:.0f})")
+            self.preset_combo.addItem(preset_label(n, window))
 
     def apply_preset(self, index: int) -> None:
         if 0 <= index < len(self.presets):
             self.voi = self.presets[index]
-            self.preset_combo.setCurrentIndex(index)
             self.render_slice()
 
     def _on_window_drag(self, dx: int, dy: int) -> None:
@@ -725,8 +718,7 @@ class MainWindow(QMainWindow):
         width = max(1.0, self.voi.width + dx * step)
         center = self.voi.center + dy * step
         self.voi = Window(center=center, width=width, name="")
-        self.preset_combo.setCurrentIndex(-1)  # a window of the user's own, no preset
-        self.render_slice()
+        self.render_slice()  # a window of the user's own: the preset box selects nothing
 
     def toggle_invert(self) -> None:
         self.invert = not self.invert
@@ -735,7 +727,6 @@ class MainWindow(QMainWindow):
     def reset_view(self) -> None:
         self.voi = None
         self.invert = False
-        self.preset_combo.setCurrentIndex(-1)  # the slice's default window, whichever preset it matches
         self.viewer.fit()
         self.render_slice()
 
@@ -782,7 +773,7 @@ class MainWindow(QMainWindow):
         ref = self.ref
         if ref is None or outcome.request_id != self._slice_request or outcome.slice_key != ref.key:
             return  # an answer for a slice no longer on screen
-        prediction = outcome.prediction
+        prediction = withhold_no_tumor_heatmap(outcome.prediction)  # a "notumor" map reads as "look here"
         self._requested_key = ""
         if not outcome.from_cache:
             self._audit_classified([ref.path], [prediction])
@@ -793,14 +784,16 @@ class MainWindow(QMainWindow):
             self.timing_label.setText(f"Last inference: {prediction.milliseconds:.0f} ms")
         self._heat = prediction.heatmap
         self._apply_heatmap()
-        self.prediction_shown.emit(prediction)
+        self.prediction_shown.emit(outcome.prediction)
 
     def _apply_heatmap(self) -> None:
         if self._heat is None:
             self.viewer.set_heatmap(None)
             return
         panel = self.ai_panel
-        self.viewer.set_heatmap(colorize(self._heat, panel.colormap(), panel.opacity(), panel.threshold()))
+        caption = heatmap_caption(panel.prediction) if panel.prediction is not None else ""
+        heat = colorize(self._heat, panel.colormap(), panel.opacity(), panel.threshold())
+        self.viewer.set_heatmap(heat, caption)
 
     def _on_overlay_style(self) -> None:
         self._apply_heatmap()
@@ -818,7 +811,7 @@ class MainWindow(QMainWindow):
             return
         self._series_request = self._new_request()
         self._series_request_uid = self.series.uid
-        self._series_results[self.series.uid] = {}
+        self.results.start(self.series.uid)
         self._series_started = time.perf_counter()
         self.strip.reset(len(self.series.slices))
         self.ai_panel.series_started(len(self.series.slices))
@@ -828,6 +821,10 @@ class MainWindow(QMainWindow):
         if self._series_request >= 0:
             self.inference_worker.cancel_series()
 
+    def series_run_uid(self) -> str:
+        """Series Instance UID of the series run going on, "" when none."""
+        return self._series_request_uid if self._series_request >= 0 else ""
+
     def _on_series_progress(self, request_id: int, done: int, total: int, eta: float) -> None:
         if request_id == self._series_request:
             self.ai_panel.series_progress(done, total, eta)
@@ -835,7 +832,7 @@ class MainWindow(QMainWindow):
     def _on_series_slice(self, request_id: int, index: int, prediction: Prediction) -> None:
         if request_id != self._series_request:
             return
-        self._series_results.setdefault(self._series_request_uid, {})[index] = prediction
+        self.results.add(self._series_request_uid, index, prediction)
         if self.series is not None and self.series.uid == self._series_request_uid:
             self.strip.set_value(index, prediction.p_tumor)
 
@@ -844,31 +841,24 @@ class MainWindow(QMainWindow):
             return
         self._series_request = -1
         uid = self._series_request_uid
-        self._series_results[uid] = dict(results)
+        self.results.finish(uid, results)
         if self.series is not None and self.series.uid == uid:
             self._audit_classified([self.series.slices[i].path for i in results], list(results.values()))
         seconds = time.perf_counter() - self._series_started
         self.ai_panel.series_ended(f"{len(results)} slices in {seconds:.1f} s")
-        outcome = summarize(results, uid)
         if self.series is not None and self.series.uid == uid:
-            self._set_summary(outcome)
+            self.session.show_series_results(with_progress=False)
+        outcome = summarize(results, uid)
         self.series_run_finished.emit(outcome[0] if outcome else None)
-
-    def _set_summary(self, outcome: tuple[SeriesSummary, int] | None) -> None:
-        self.summary, self.summary_slice = outcome if outcome is not None else (None, -1)
-        total = len(self.series.slices) if self.series is not None else 0
-        self.ai_panel.show_summary(self.summary, self.summary_slice, total)
 
     def _on_series_cancelled(self, request_id: int) -> None:
         if request_id != self._series_request:
             return
         self._series_request = -1
-        partial = self._series_results.get(self._series_request_uid, {})
+        partial = self.results.of(self._series_request_uid)
         self.ai_panel.series_ended(f"Cancelled after {len(partial)} slices")
         if self.series is not None and self.series.uid == self._series_request_uid:
-            self._set_summary(
-                summarize(partial, self._series_request_uid)
-            )  # what was classified, said as such (n of N)
+            self.session.show_series_results(with_progress=False)  # "partial (k of n slices)", never a verdict
         self.series_run_cancelled.emit()
 
     def jump_to_most_suspicious(self) -> None:
@@ -942,10 +932,11 @@ class MainWindow(QMainWindow):
         if self.series is None or self.ref is None:
             raise ExportError("open a study first")
         config = self.model_info.config if self.model_info is not None else self.config
-        results = dict(self._series_results.get(self.series.uid, {}))
+        results = self.results.of(self.series.uid)
         shown = self.ai_panel.prediction
         if shown is not None:
             results[self.index] = with_heatmap_from(results.get(self.index, shown), shown)
+        results = {i: withhold_no_tumor_heatmap(p) for i, p in results.items()}  # as on screen
         if kind != "png" and (config is None or not results):
             raise ExportError("nothing classified yet: classify the slice (Space) or the series (Ctrl+R) first")
         order = sorted(results)
@@ -975,6 +966,7 @@ class MainWindow(QMainWindow):
             colormap=colormap,
             opacity=opacity,
             identity=identity,
+            partial_of=0 if self.results.finished(self.series.uid) else len(self.series.slices),
         )
 
     def export_dialog(self, kind: ExportKind) -> None:

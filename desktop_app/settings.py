@@ -87,6 +87,28 @@ class AppSettings:
         self.store.setValue("overlay/colormap", value)
 
     @property
+    def heatmap_method(self) -> str:
+        """The saliency method last chosen (``gradcam`` or ``gradcam++``)."""
+        value = str(self.store.value("overlay/method", "gradcam"))
+        return value if value in ("gradcam", "gradcam++") else "gradcam"
+
+    @heatmap_method.setter
+    def heatmap_method(self, value: str) -> None:
+        self.store.setValue("overlay/method", value)
+
+    @property
+    def last_study(self) -> list[str]:
+        """The paths of the study opened last (files, folders or DICOMDIRs), reopened at the next start."""
+        value = self.store.value("files/last_study", [])
+        if isinstance(value, str):
+            value = [value] if value else []
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    @last_study.setter
+    def last_study(self, paths: list[str]) -> None:
+        self.store.setValue("files/last_study", list(paths))
+
+    @property
     def last_folder(self) -> str:
         return str(self.store.value("files/last_folder", ""))
 

@@ -1,10 +1,14 @@
-"""Study browser: Patient -> Study -> Series tree with thumbnails, slice counts and modality."""
+"""Study browser: Patient -> Study -> Series tree with thumbnails, slice counts and modality.
+
+Several studies can be open at once: opening adds (a study opened again replaces its own rows),
+and :meth:`remove_study` takes one out again.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QWidget
 
@@ -43,6 +47,42 @@ class StudyBrowser(QTreeWidget):
         self._studies.clear()
         self._series_items.clear()
         self._series.clear()
+        self._thumbs.clear()
+
+    def study_uids(self) -> list[str]:
+        """Study Instance UIDs of the open studies, in tree order."""
+        return [uid for uid, item in self._studies.items() if item.parent() is not None]
+
+    def study_of(self, series_uid: str) -> str | None:
+        """The Study Instance UID of an open series, or None."""
+        series = self._series.get(series_uid)
+        return series.study_uid if series is not None else None
+
+    def study_at(self, pos: QPoint) -> str | None:
+        """Study Instance UID of the study or series row at ``pos`` (viewport coordinates), else None."""
+        item = self.itemAt(pos)
+        uid = item.data(0, SERIES_ROLE) if item is not None else None
+        if uid:
+            return self.study_of(str(uid))
+        return next((study for study, row in self._studies.items() if row is item), None)
+
+    def remove_study(self, study_uid: str) -> list[Series]:
+        """Take one study (and its patient, when it was the last of theirs) out; returns its series."""
+        item = self._studies.pop(study_uid, None)
+        if item is None:
+            return []
+        removed = [s for s in self._series.values() if s.study_uid == study_uid]
+        for series in removed:
+            self._series.pop(series.uid, None)
+            self._series_items.pop(series.uid, None)
+            self._thumbs.pop(series.uid, None)
+        patient = item.parent()
+        if patient is not None:
+            patient.removeChild(item)
+            if patient.childCount() == 0:
+                self.takeTopLevelItem(self.indexOfTopLevelItem(patient))
+                self._patients = {k: v for k, v in self._patients.items() if v is not patient}
+        return removed
 
     def series_count(self) -> int:
         return len(self._series)
@@ -92,10 +132,15 @@ class StudyBrowser(QTreeWidget):
         self._series[series.uid] = series
 
     def set_result(self, result: ScanResult) -> None:
-        """Replace the tree by the scanner's final, ordered result (thumbnails are kept)."""
+        """Put the scanner's final, ordered result in place of its studies' rows; other studies stay
+        (thumbnails are kept)."""
         current = self.current_series_uid()
-        self.clear_all()
-        for series in result.all_series():
+        final = result.all_series()
+        for study_uid in {s.study_uid for s in final}:
+            thumbs = dict(self._thumbs)
+            self.remove_study(study_uid)
+            self._thumbs = thumbs
+        for series in final:
             self.add_series(series)
         if current is not None:
             self.select_series(current)

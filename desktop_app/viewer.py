@@ -36,6 +36,18 @@ CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 ZOOM_MIN, ZOOM_MAX = 0.05, 40.0
 BLINK_KEY = Qt.Key.Key_B
 PIXEL_PEEP_FACTOR = 8  # from this many device pixels per image pixel on, show pixels as squares
+OUTLINE_OFFSETS = tuple((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy)
+
+
+def _outlined_text(
+    painter: QPainter, area: QRectF, flags: Qt.AlignmentFlag, text: str, color: QColor | None = None
+) -> None:
+    """Text with a full black outline: readable on bright or inverted images too."""
+    painter.setPen(QColor(0, 0, 0))
+    for dx, dy in OUTLINE_OFFSETS:
+        painter.drawText(area.translated(dx, dy), int(flags), text)
+    painter.setPen(color if color is not None else QColor(235, 235, 200))
+    painter.drawText(area, int(flags), text)
 
 
 class SliceViewer(QWidget):
@@ -65,6 +77,7 @@ class SliceViewer(QWidget):
         self._last_pos = QPointF()
         self._corners: dict[str, str] = {}
         self._message = ""
+        self.heat_caption = ""
         self._cache_key: tuple[object, ...] | None = None
         self._cache: QPixmap | None = None
 
@@ -83,9 +96,11 @@ class SliceViewer(QWidget):
             self._pixel_aspect = aspect
             self._view_changed()
 
-    def set_heatmap(self, rgba: NDArray[np.uint8] | None) -> None:
-        """Overlay an RGBA heatmap (any size; stretched onto the image); None removes it."""
+    def set_heatmap(self, rgba: NDArray[np.uint8] | None, caption: str = "") -> None:
+        """Overlay an RGBA heatmap (any size; stretched onto the image); None removes it.  ``caption``
+        (e.g. the class the map is for) is written on the image while the map is shown."""
         self._heat = to_qimage(rgba) if rgba is not None else None
+        self.heat_caption = caption if rgba is not None else ""
         self.update()
 
     def has_image(self) -> bool:
@@ -132,8 +147,22 @@ class SliceViewer(QWidget):
         self._view_changed()
 
     def one_to_one(self) -> None:
-        """One image pixel per physical screen pixel."""
+        """One image pixel per physical screen pixel, centred in the pane (the old pan would leave it off-centre)."""
         self._zoom = 1.0 / self.devicePixelRatioF()
+        self._pan = QPointF(0.0, 0.0)
+        self._view_changed()
+
+    def view_state(self) -> tuple[float | None, float, float]:
+        """(zoom or None for fit, pan x, pan y): what :meth:`set_view_state` restores."""
+        return self._zoom, self._pan.x(), self._pan.y()
+
+    def set_view_state(self, zoom: float | None, pan_x: float, pan_y: float) -> None:
+        """Restore a zoom (None = fit) and pan saved by :meth:`view_state`; bad values mean fit."""
+        if zoom is not None and not (math.isfinite(zoom) and ZOOM_MIN <= zoom <= ZOOM_MAX):
+            zoom = None
+        finite = math.isfinite(pan_x) and math.isfinite(pan_y)
+        self._zoom = zoom
+        self._pan = QPointF(pan_x, pan_y) if finite and zoom is not None else QPointF(0.0, 0.0)
         self._view_changed()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
@@ -252,12 +281,12 @@ class SliceViewer(QWidget):
             "bottom": Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
         }
         for corner, text in self._corners.items():
-            if not text or corner not in flags:
-                continue
-            painter.setPen(QColor(0, 0, 0, 200))
-            painter.drawText(area.translated(1, 1), int(flags[corner]), text)
-            painter.setPen(QColor(235, 235, 200))
-            painter.drawText(area, int(flags[corner]), text)
+            if text and corner in flags:
+                _outlined_text(painter, area, flags[corner], text)
+        if self.heat_caption and self.heatmap_shown():  # above the bottom orientation letter, clear of the corners
+            bottom = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+            _outlined_text(painter, area.adjusted(0, 0, 0, -(painter.fontMetrics().height() + 4)), bottom,
+                           self.heat_caption, QColor(255, 190, 90))  # fmt: skip
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -129,6 +129,7 @@ def write_cli_exports(
     from core.export.dicom_outputs import write_series_dicom
     from core.export.overlay import burn_in_overlay
     from core.export.pdf_report import ReportInput, write_pdf_report
+    from core.model.heatmap_policy import heatmap_withheld, withhold_no_tumor_heatmap
     from core.model.series_summary import summarize_series
 
     outcome = CliExportOutcome()
@@ -145,9 +146,10 @@ def write_cli_exports(
         stacked = all(r.source_format != "raster" for r in series)
         summary = summarize_series([r.prediction for r in series], stacked=stacked)
         key = series[summary.key_index]
-        if key.prediction.heatmap is None and explain is not None:
+        if key.prediction.heatmap is None and explain is not None and not heatmap_withheld(key.prediction):
             key = dataclasses.replace(key, prediction=explain(key))
-            series = [*series[: summary.key_index], key, *series[summary.key_index + 1 :]]
+        key = dataclasses.replace(key, prediction=withhold_no_tumor_heatmap(key.prediction))  # never a "notumor" map
+        series = [*series[: summary.key_index], key, *series[summary.key_index + 1 :]]
         display = render(key)
         if args.pdf is not None:
             reports.append(

@@ -33,8 +33,10 @@ def write_series_dicom(
     uid_map: UidMap | None = None,
     sources: Iterable[str | os.PathLike[str]] = (),
     allow_beside_source: bool = False,
+    series_verdict: bool = True,
 ) -> list[Path]:
-    """Write the SR and, when ``key_picture`` is given, the SC of one series into ``folder``.
+    """Write the SR and, when ``key_picture`` is given, the SC of one series into ``folder``
+    (``series_verdict`` False: a partial run, the SR has no series group).
 
     The files are named by :func:`core.export.naming.export_name` (``name``, or one built from the
     series' key slice), e.g. ``PID_S3-AX_T1_SR_4f9c2a.dcm`` and ``..._SC_4f9c2a.dcm``; an existing
@@ -54,7 +56,9 @@ def write_series_dicom(
     uid_map = uid_map if uid_map is not None else UidMap()
     summary = summary or summarize_series([r.prediction for r in results])
     name = name or export_name(results[summary.key_index].header, deidentify=deidentify, uid_map=uid_map)
-    sr = build_structured_report(results, algorithm, summary=summary, deidentify=deidentify, uid_map=uid_map)
+    sr = build_structured_report(
+        results, algorithm, summary=summary, deidentify=deidentify, uid_map=uid_map, series_verdict=series_verdict
+    )
     outputs: list[tuple[Path, Dataset]] = [(check_destination(target / name.file("SR", "dcm")), sr)]
     if key_picture is not None:
         key = results[summary.key_index]

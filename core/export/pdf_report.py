@@ -29,6 +29,7 @@ from core.export.errors import ExportError
 from core.export.nifti_source import NIFTI_FORMAT
 from core.export.overlay import blend_heatmap
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
+from core.model.heatmap_policy import heatmap_note
 from core.model.series_summary import SeriesSummary, summarize_series
 from core.platform.locator import resource_path
 
@@ -73,6 +74,7 @@ class ReportInput:
     heatmap_opacity: float = 0.5
     created: dt.datetime | None = None
     uid_map: UidMap | None = None
+    slices_in_series: int = 0  # more than the classified slices: a partial run, so no series verdict
 
 
 def _latin1(text: object) -> str:
@@ -225,12 +227,12 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     pdf.use_font("", 8)
     pred = key.prediction
     if pred.heatmap is None and report.key_overlay is None:
-        with_heat = "No heatmap was computed for this slice"
+        with_heat = heatmap_note(pred) or "No heatmap was computed for this slice"
     else:
         with_heat = f"With {pred.heatmap_method or 'saliency'} heatmap for '{pred.heatmap_class or pred.label}'"
     pdf.cell(95, 5, pdf.clean(f"Without heatmap ({window})"))
-    pdf.cell(85, 5, pdf.clean(with_heat))
-    pdf.ln(6)
+    pdf.multi_cell(85, 4, pdf.clean(with_heat), new_x="LMARGIN", new_y="NEXT")  # a note may need lines
+    pdf.ln(1)
     key_name = key.display_name if report.include_identifiers else f"slice {key_index + 1} of {len(results)}"
     pdf.use_font("B", 10)
     key_line = f"Key slice: {key_name} - predicted {key.prediction.label}"
@@ -240,11 +242,13 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     pdf.add_page()
     _heading(pdf, "Series summary")
     votes = ", ".join(f"{name}: {count}" for name, count in sorted(summary.votes.items())) or "none"
+    partial = summary.n_slices < report.slices_in_series
+    label = f"partial ({summary.n_slices} of {report.slices_in_series} slices), no verdict"
     _two_column_table(
         pdf,
         [
-            ("Series label", summary.label),
-            ("P(tumor)", f"{summary.p_tumor:.4f}"),
+            ("Series label", label if partial else summary.label),
+            ("P(tumor)", "-" if partial else f"{summary.p_tumor:.4f}"),
             ("Slices classified", str(summary.n_slices)),
             (f"Slices with P(tumor) >= {summary.threshold:g}", str(summary.n_suspicious)),
             ("Votes", votes),

@@ -107,8 +107,10 @@ def build_structured_report(
     uid_map: UidMap | None = None,
     series_instance_uid: str | None = None,
     instance_number: int = 1,
+    series_verdict: bool = True,
 ) -> hd.sr.ComprehensiveSR:
-    """Build (not write) the SR for ``results`` (every result needs its DICOM ``header``)."""
+    """Build (not write) the SR for ``results`` (every result needs its DICOM ``header``); without
+    ``series_verdict`` (a partial run) it holds the slices' findings only, no series group."""
     if not results:
         raise ExportError("there are no classified slices to report")
     if any(r.header is None for r in results):
@@ -127,7 +129,7 @@ def build_structured_report(
         _slice_group(i, r, headers[str(r.header.SOPInstanceUID)], algorithm)  # type: ignore[union-attr]
         for i, r in enumerate(results)
     ]
-    if len(results) > 1:
+    if len(results) > 1 and series_verdict:
         summary = summary or summarize_series([r.prediction for r in results])
         groups.append(_series_group(summary, algorithm))
     device = hd.sr.ObserverContext(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -77,6 +77,21 @@ class PixelStore:
             self._auto.clear()
             self._volumes.clear()
             self._bytes = 0
+
+    def forget(self, refs: Iterable[SliceRef]) -> None:
+        """Drop what is cached for ``refs`` (a closed study): their decoded slices, headers, volumes and
+        automatic windows; the rest of the cache stays."""
+        refs = list(refs)
+        keys = {r.key for r in refs} | {r.representative.key for r in refs if r.representative is not None}
+        paths = {str(r.path) for r in refs}
+        with self._lock:
+            for key in keys & self._frames.keys():
+                self._bytes -= self._frames.pop(key)[1].nbytes
+            for key in keys & self._auto.keys():
+                del self._auto[key]
+            for cache in (self._sources, self._volumes):
+                for path in paths & cache.keys():
+                    del cache[path]
 
     def _signature(self, ref: SliceRef) -> tuple[int, int]:
         """Current (size, mtime) of the file; FileAccessError if it vanished or changed since opening."""

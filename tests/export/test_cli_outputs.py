@@ -178,3 +178,19 @@ def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series
     assert load_model_config(tiny_weights_dir).weights_sha256 in text
     assert "Research use only - not for diagnostic use" in text
     assert "With gradcam heatmap for" in text  # the key slice was explained after the plain run
+
+
+def test_a_notumor_key_slice_gets_no_heatmap_and_the_pdf_says_why(
+    tmp_path: Path, slice_results: list[SliceResult]
+) -> None:
+    notumor = [
+        dataclasses.replace(r, prediction=dataclasses.replace(r.prediction, label="notumor", heatmap=None))
+        for r in slice_results
+    ]
+    asked: list[SliceResult] = []
+    write_cli_exports(
+        _parse("--pdf", str(tmp_path / "r.pdf")), notumor, ALGORITHM, _render, explain=lambda r: asked.append(r)
+    )
+    assert asked == []  # no map of "no tumour" is even computed
+    text = " ".join(run_tool(require_tool("pdftotext"), str(tmp_path / "r.pdf"), "-").stdout.split())
+    assert "Heatmap left out: the answer is 'notumor'" in text

@@ -154,3 +154,12 @@ def test_findings_use_standard_codes_and_private_ones_only_where_none_exists(tmp
     findings = read_findings(target, CLASS_NAMES)
     assert [f.label for f in findings] == ["glioma", "meningioma", "pituitary", "notumor", "glioma"]
     assert findings[3].probabilities["notumor"] == pytest.approx(0.85)
+
+
+def test_a_partial_run_has_no_series_verdict(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    target = tmp_path / "partial.dcm"
+    save_dicom(build_structured_report(slice_results, ALGORITHM, series_verdict=False), target)
+    assert dciodvfy_errors(target) == []
+    findings = read_findings(target, CLASS_NAMES)
+    assert [f.label for f in findings] == [r.prediction.label for r in slice_results]  # the slices only
+    assert all(f.tracking_identifier != "series summary" for f in findings)

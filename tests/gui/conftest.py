@@ -13,6 +13,8 @@ pytest.importorskip("pytestqt")
 
 from desktop_app.settings import AppSettings
 
+WAIT_MS = 60_000
+
 
 def write_series(folder: Path, count: int, size: int = 16, seed: int = 0) -> list[Path]:
     """``count`` tiny MR slices of one series (positions along z), random but seeded pixels."""
@@ -48,3 +50,23 @@ def tiny_classifier(tiny_weights_dir: Path):
     from core.model.classifier import Classifier
 
     return Classifier.from_folder(tiny_weights_dir)
+
+
+@pytest.fixture
+def window(qtbot, app_settings: AppSettings, tiny_weights_dir: Path, tiny_classifier):
+    """A main window whose worker 'loads' the shared tiny classifier."""
+    from desktop_app.main_window import MainWindow
+
+    win = MainWindow(weights_folder=tiny_weights_dir, settings=app_settings, classifier_factory=lambda: tiny_classifier)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.model_state_changed, timeout=WAIT_MS, check_params_cb=lambda s: s == "ready"):
+        win.show()
+    yield win
+    win.close()
+    assert win.inference_thread.isFinished() and win.index_thread.isFinished()
+
+
+def open_and_wait(qtbot, win, paths: list[Path]) -> None:
+    """Open ``paths`` in ``win`` and wait until they are indexed."""
+    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT_MS):
+        win.open_paths(paths)

@@ -209,7 +209,7 @@ def test_storm_of_requests_never_overlaps_or_mislabels(
     with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
         window.classify_current(force=True)
     uid = window.series.uid if window.series is not None else ""
-    final = window._series_results.get(uid, {})
+    final = window.results.of(uid)
     tagged = all(
         probe.source_of(p) == _digest(window.store.model_rendering(window.series.slices[i]))  # type: ignore[union-attr]
         for i, p in final.items()
