@@ -218,15 +218,17 @@ def real_metrics_markdown(metrics: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def replace_card_section(card: Path, section: str) -> None:
-    """Put ``section`` between the real-volume markers of a model card (appended with them if absent)."""
+def replace_card_section(
+    card: Path, section: str, *, begin: str = CARD_BEGIN, end: str = CARD_END, title: str = "Real volumes"
+) -> None:
+    """Put ``section`` between a model card's ``begin``/``end`` markers (appended under ``title`` if absent)."""
     text = card.read_text(encoding="utf-8")
-    block = f"{CARD_BEGIN}\n{section.rstrip()}\n{CARD_END}"
-    if CARD_BEGIN in text and CARD_END in text:
-        head, rest = text.split(CARD_BEGIN, 1)
-        text = head + block + rest.split(CARD_END, 1)[1]
+    block = f"{begin}\n{section.rstrip()}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
-        text = text.rstrip() + "\n\n## Real volumes\n" + block + "\n"
+        text = text.rstrip() + f"\n\n## {title}\n" + block + "\n"
     card.write_text(text, encoding="utf-8")
 
 
