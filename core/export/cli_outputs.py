@@ -204,9 +204,16 @@ class ResultCollector:
         self.results.append(result)
 
     def export(
-        self, args: argparse.Namespace, classifier: Classifier, store: PixelStore, method: str = "gradcam"
+        self,
+        args: argparse.Namespace,
+        classifier: Classifier,
+        store: PixelStore,
+        method: str | None = None,
+        *,
+        heatmap_class: str | None = None,
     ) -> CliExportOutcome:
-        """Write the requested exports: key slices at their default window, heatmaps computed for them."""
+        """Write the requested exports: key slices at their default window, heatmaps computed for them
+        (``method`` None: the weights config's default; ``heatmap_class`` None: the predicted class)."""
 
         def ref_of(result: SliceResult) -> SliceRef:
             return self._refs[(result.source, result.frame)]
@@ -216,7 +223,8 @@ class ResultCollector:
 
         def explain(result: SliceResult) -> Prediction:
             rendered = store.model_rendering(ref_of(result))
-            (again,) = classifier.predict([rendered], heatmap=result.prediction.label, method=method)
+            target = heatmap_class or result.prediction.label
+            (again,) = classifier.predict([rendered], heatmap=target, method=method)
             return dataclasses.replace(
                 result.prediction,
                 heatmap=again.heatmap,
