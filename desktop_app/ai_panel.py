@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.imaging.heatmap import COLORMAPS, HeatmapStyle, legend_strip
 from core.model.prediction import Prediction
 from core.model.series_summary import SeriesSummary
-from desktop_app.colormap import COLORMAPS, legend_strip
 from desktop_app.qimage import to_qimage
 
 RESEARCH_ONLY = "Research use only - not for diagnostic use"
@@ -248,6 +248,10 @@ class AIPanel(QWidget):
 
     def threshold(self) -> float:
         return self.threshold_slider.value() / 100.0
+
+    def heatmap_style(self) -> HeatmapStyle:
+        """Colormap, opacity and threshold as set here: the screen and every export draw with them."""
+        return HeatmapStyle(self.colormap(), self.opacity(), self.threshold())
 
     def set_overlay_style(self, colormap: str, opacity: float, threshold: float) -> None:
         if colormap in COLORMAPS:

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.export.identity import ExportIdentity, IdentityMode
 from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window, is_stack_uid
+from core.imaging.heatmap import colorize
 from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
@@ -41,7 +42,6 @@ from core.model.series_summary import SeriesSummary, summarize_series
 from core.platform.audit_events import record_classified, record_exported, record_opened  # audit log
 from core.platform.locator import resource_path, weights_dir
 from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
-from desktop_app.colormap import colorize, lut
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
 from desktop_app.errors_panel import ErrorsPanel
 from desktop_app.export_dialog import ask_export
@@ -800,7 +800,8 @@ class MainWindow(QMainWindow):
             self.viewer.set_heatmap(None)
             return
         panel = self.ai_panel
-        self.viewer.set_heatmap(colorize(self._heat, panel.colormap(), panel.opacity(), panel.threshold()))
+        style = panel.heatmap_style()
+        self.viewer.set_heatmap(colorize(self._heat, style.colormap, style.opacity, style.threshold))
 
     def _on_overlay_style(self) -> None:
         self._apply_heatmap()
@@ -949,8 +950,7 @@ class MainWindow(QMainWindow):
         if kind != "png" and (config is None or not results):
             raise ExportError("nothing classified yet: classify the slice (Space) or the series (Ctrl+R) first")
         order = sorted(results)
-        colormap = lut(self.ai_panel.colormap())
-        opacity = self.ai_panel.opacity()
+        style = self.ai_panel.heatmap_style()
         key = self.index if (kind == "pdf" and self.index in results) else -1
         if key < 0 and results:
             outcome = summarize(results, self.series.uid)
@@ -959,7 +959,7 @@ class MainWindow(QMainWindow):
         if results:
             display = self.store.display(self.series.slices[key], self.voi, self.invert)
             heat = results[key].heatmap
-            overlay = blend_heatmap(display, heat, opacity, colormap) if heat is not None else None
+            overlay = blend_heatmap(display, heat, style) if heat is not None else None
         voi = self.voi or (self.store.default_window(self.ref) if self.ref is not None else None)
         return ExportRequest(
             kind=kind,
@@ -972,8 +972,7 @@ class MainWindow(QMainWindow):
             key_overlay=overlay,
             view=self._view_pixels(identity.deidentify) if kind == "png" else None,
             window=(voi.center, voi.width) if voi is not None else None,
-            colormap=colormap,
-            opacity=opacity,
+            style=style,
             identity=identity,
         )
 

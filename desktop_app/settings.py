@@ -12,7 +12,7 @@ from pathlib import Path
 import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 
-from desktop_app.colormap import COLORMAPS, DEFAULT_COLORMAP
+from core.imaging.heatmap import COLORMAPS, DEFAULT_COLORMAP
 
 ORGANIZATION = "NeuroReview"
 APPLICATION = "NeuroReview"

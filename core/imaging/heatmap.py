@@ -8,7 +8,8 @@ same in the window, in a PNG and in a PDF.
 
 The colormaps are perceptually uniform (``viridis`` and ``inferno``, van der Walt & Smith, CC0),
 stored as their ten reference stops and interpolated to 256 entries (no matplotlib at run time);
-``inferno`` is the default.  ``jet`` is kept for users who ask for it by name.
+``inferno`` is the default.  There is no ``jet``: its lightness is not monotonic, so it invents
+edges where the map has none.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ _STOPS: dict[str, tuple[str, ...]] = {
     "viridis": ("440154", "482878", "3e4989", "31688e", "26828e", "1f9e89", "35b779", "6ece58", "b5de2b", "fde725"),
     "inferno": ("000004", "1b0c41", "4a0c6b", "781c6d", "a52c60", "cf4446", "ed6925", "fb9b06", "f7d13d", "fcffa4"),
 }
-PERCEPTUAL_COLORMAPS: tuple[str, ...] = tuple(_STOPS)
-COLORMAPS: tuple[str, ...] = (*PERCEPTUAL_COLORMAPS, "jet")
+COLORMAPS: tuple[str, ...] = tuple(_STOPS)
 DEFAULT_COLORMAP = "inferno"
 DEFAULT_OPACITY = 0.5
 DEFAULT_THRESHOLD = 0.0
@@ -40,28 +40,17 @@ class HeatmapStyle:
     threshold: float = DEFAULT_THRESHOLD
 
 
-def _jet() -> NDArray[np.float64]:
-    x = np.linspace(0.0, 1.0, 256)
-    r = np.clip(1.5 - np.abs(4.0 * x - 3.0), 0.0, 1.0)
-    g = np.clip(1.5 - np.abs(4.0 * x - 2.0), 0.0, 1.0)
-    b = np.clip(1.5 - np.abs(4.0 * x - 1.0), 0.0, 1.0)
-    return np.stack([r, g, b], axis=1) * 255.0
-
-
 @cache
 def lut(name: str) -> NDArray[np.uint8]:
     """256 x 3 uint8 RGB table of colormap ``name`` (read-only)."""
-    if name == "jet":
-        table = _jet()
-    else:
-        try:
-            stops = _STOPS[name]
-        except KeyError as exc:
-            raise ValueError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}") from exc
-        rgb = np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in stops], dtype=np.float64)
-        where = np.linspace(0.0, 1.0, len(stops))
-        x = np.linspace(0.0, 1.0, 256)
-        table = np.stack([np.interp(x, where, rgb[:, c]) for c in range(3)], axis=1)
+    try:
+        stops = _STOPS[name]
+    except KeyError as exc:
+        raise ValueError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}") from exc
+    rgb = np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in stops], dtype=np.float64)
+    where = np.linspace(0.0, 1.0, len(stops))
+    x = np.linspace(0.0, 1.0, 256)
+    table = np.stack([np.interp(x, where, rgb[:, c]) for c in range(3)], axis=1)
     out: NDArray[np.uint8] = np.rint(table).astype(np.uint8)
     out.setflags(write=False)
     return out

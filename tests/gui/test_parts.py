@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from core.imaging import SliceMetadata, SliceRef, Window
+from core.imaging.heatmap import COLORMAPS, colorize, legend_strip, lut
 from core.model.prediction import Prediction
-from desktop_app.colormap import COLORMAPS, colorize, legend_strip, lut
 from desktop_app.inference_worker import InferenceWorker, SliceOutcome, SliceRequest
 from desktop_app.overlays import corner_text
 from desktop_app.result_cache import ResultCache, cache_key
@@ -40,6 +40,28 @@ def test_colorize_threshold_and_opacity() -> None:
     assert tuple(rgba[1, 1, :3]) == tuple(lut("viridis")[255])
     with pytest.raises(ValueError, match="unknown colormap"):
         lut("jet")
+
+
+def test_screen_and_export_draw_the_heatmap_alike(qtbot) -> None:
+    """The viewer paints the colorized layer over the slice with QPainter; exports call composite()."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from core.imaging.heatmap import HeatmapStyle, composite
+    from desktop_app.qimage import to_qimage
+
+    rng = np.random.default_rng(3)
+    display = rng.integers(0, 256, (24, 32), dtype=np.uint8)
+    heat = rng.random((24, 32)).astype(np.float32)
+    style = HeatmapStyle("inferno", opacity=0.6, threshold=0.3)
+    base = to_qimage(display).convertToFormat(QImage.Format.Format_RGB32)
+    painter = QPainter(base)
+    painter.drawImage(0, 0, to_qimage(colorize(heat, style.colormap, style.opacity, style.threshold)))
+    painter.end()
+    rgb = base.convertToFormat(QImage.Format.Format_RGB888)
+    raw = np.frombuffer(rgb.constBits(), dtype=np.uint8).reshape(24, rgb.bytesPerLine())[:, : 32 * 3]
+    on_screen = raw.reshape(24, 32, 3).astype(int)
+    exported = composite(display, heat, style).astype(int)
+    assert np.abs(on_screen - exported).max() <= 2
 
 
 def test_result_cache_is_keyed_by_weights_and_heatmap() -> None:
