@@ -300,8 +300,12 @@ def saliency_markdown(results: dict[str, Any]) -> str:
         f"({results['chosen_by']}).",
         "Pointing game: the map's maximum lies inside the tumor mask or within 6 % of the image's larger side "
         "of it; map mass: share of the map inside the tumor's bounding box; top-5 % IoU: the map's top 5 % of "
-        "pixels against the mask.  Times are medians of batch-1 calls on the machine that ran the benchmark.",
+        "pixels against the mask.  Times: medians of batch-1 calls, every method's calls taking turns, on the "
+        "machine that ran the benchmark (noisy on a loaded CPU; `make bench` judges the latency target against "
+        "its peer).",
     ]
+    if results.get("limit") is not None:
+        rows.append(f"Slices: at most {results['limit']} per set (`--limit`), spread evenly over the set.")
     return "\n".join(rows) + "\n"
 
 
