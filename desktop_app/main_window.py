@@ -394,6 +394,13 @@ class MainWindow(QMainWindow):
             self.config = None
         if self.config is not None:
             self.ai_panel.set_classes(self.config.class_names)
+            self._show_saliency_figures(self.config)
+
+    def _show_saliency_figures(self, config: ModelConfig) -> None:
+        localisation = config.saliency.get("localisation", {})
+        self.ai_panel.set_saliency(
+            config.default_saliency_method, localisation if isinstance(localisation, dict) else {}
+        )
 
     def _start_index_worker(self) -> None:
         self.index_thread = QThread(self)
@@ -901,6 +908,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {info.device}")
         self.precision_label.setText(f"Precision: {info.precision}")
         self.ai_panel.set_classes(info.config.class_names)
+        self._show_saliency_figures(info.config)
         self.ai_panel.set_model_available(True)
         self.ai_panel.set_status(
             f"{info.config.model_name} {info.config.model_version} loaded in {info.load_seconds:.1f} s "

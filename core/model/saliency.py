@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -108,6 +109,27 @@ _ALIASES = {
     "gradcamblock4": GRADCAM_BLOCK4,
     "layercam": LAYERCAM,
 }
+
+
+LOCALISATION_SETS: tuple[tuple[str, str], ...] = (
+    ("figshare-val", "figshare T1-CE validation slices"),
+    ("lgg-flair", "LGG FLAIR tumor slices"),
+)
+
+
+def localisation_summary(figures: dict[str, Any] | None) -> str:
+    """One sentence on how often a method's map points at the tumor, from the weights config's figures
+    (``saliency.localisation[method]``, written by ``neuroreview-train saliency-bench --record``)."""
+    if not figures:
+        return "Not measured against tumor masks for these weights."
+    parts = []
+    for key, title in LOCALISATION_SETS:
+        one = figures.get(key)
+        if isinstance(one, dict) and isinstance(one.get("pointing_game"), int | float):
+            parts.append(f"{100 * float(one['pointing_game']):.0f} % of {title} (n={int(one.get('n', 0))})")
+    if not parts:
+        return "Not measured against tumor masks for these weights."
+    return "Points at the tumor in " + "; ".join(parts) + " (validation)."
 
 
 def check_method(method: str) -> str:

@@ -252,3 +252,27 @@ def test_about_box_says_whether_test_time_flip_is_on() -> None:
     on = model_card_html(ModelConfig(architecture=arch, test_time_flip=True), "ready")
     off = model_card_html(ModelConfig(architecture=arch), "ready")
     assert "averaged with its mirror image" in on and "averaged with its mirror image" not in off
+
+
+def test_ai_panel_shows_the_method_figure_and_selects_the_default(qtbot) -> None:
+    from desktop_app.ai_panel import AIPanel
+
+    panel = AIPanel()
+    qtbot.addWidget(panel)
+    figures = {
+        "gradcam++": {
+            "figshare-val": {"n": 80, "pointing_game": 0.3875},
+            "lgg-flair": {"n": 80, "pointing_game": 0.4625},
+        },
+        "layercam": {"figshare-val": {"n": 80, "pointing_game": 0.325}},
+    }
+    with qtbot.waitSignal(panel.heatmap_request_changed):
+        panel.set_saliency("gradcam++", figures)
+    assert panel.method() == "gradcam++"
+    text = panel.method_figure.text()
+    assert "Points at the tumor in 39 % of figshare T1-CE validation slices (n=80)" in text
+    assert "46 % of LGG FLAIR tumor slices" in text and "Default" in text
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("layercam"))
+    assert "32 %" in panel.method_figure.text() and "Default" not in panel.method_figure.text()
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("gradcam"))
+    assert panel.method_figure.text().startswith("Not measured")
