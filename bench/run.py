@@ -96,6 +96,10 @@ def _classifier(args: argparse.Namespace, results: dict[str, Any]) -> None:
         "series_throughput": _ratio(ours["series_slices_per_s"], theirs["series_slices_per_s"]),
         "series_heatmap_throughput": _ratio(ours["series_heatmap_slices_per_s"], theirs["series_slices_per_s"]),
     }
+    ratios["classify_heatmap_median_by_method"] = {
+        method: _ratio(figures["median"], p_ms["median"])
+        for method, figures in ours.get("classify_heatmap_ms_by_method", {}).items()
+    }
     heat_ratio, series_ratio = ratios["classify_heatmap_median"], ratios["series_throughput"]
     results["targets"] = {
         "classify + heatmap median <= peer classify median": heat_ratio is not None and heat_ratio <= 1.0,
