@@ -149,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument(
         "--figshare-split", type=Path, default=None, help="only the validation images named by this split file"
     )
-    real.add_argument("--method", default="gradcam", help="heatmap method judged against the masks")
+    real.add_argument(
+        "--method", default=None, help="heatmap method judged against the masks (default: the weights config's)"
+    )
     real.add_argument("--limit", type=int, default=None, help="first N patients/volumes of each set (quick checks)")
     real.add_argument(
         "--card", type=Path, default=None, help="model card whose real-volume table is replaced by these figures"

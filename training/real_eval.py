@@ -122,11 +122,14 @@ def validate_real(
     stacks: Sequence[Stack],
     out: Path | None,
     *,
-    method: str = "gradcam",
+    method: str | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Metrics per set (and traces, plots with ``out``); ``progress(done, total)`` after each stack."""
+    """Metrics per set (and traces, plots with ``out``); ``progress(done, total)`` after each stack.
+
+    ``method`` None: the heatmap method the weights config names (the application's default)."""
+    method = method or classifier.config.default_saliency_method
     results = []
     for n, stack in enumerate(stacks, start=1):
         results.append(classify_stack(classifier, stack, method))
@@ -260,7 +263,7 @@ def validate_sources(
     normal: Path | None = None,
     figshare: Path | None = None,
     figshare_split: Path | None = None,
-    method: str = "gradcam",
+    method: str | None = None,
     limit: int | None = None,
     out: Path | None = None,
 ) -> dict[str, Any]:
