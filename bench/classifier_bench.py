@@ -78,6 +78,19 @@ def bench_slices(count: int = SERIES_LENGTH) -> tuple[list[NDArray[np.uint8]], s
     return [images[i % len(images)] for i in range(count)], source
 
 
+def method_latencies(clf: Classifier, one: NDArray[np.uint8], repeats: int) -> dict[str, list[float]]:
+    """Batch-1 classify + heatmap times (s) of every gradient method, the methods taking turns."""
+    from core.model.saliency import GRADIENT_METHODS
+
+    times: dict[str, list[float]] = {m: [] for m in GRADIENT_METHODS}
+    for method in GRADIENT_METHODS:
+        clf.predict([one], heatmap=True, method=method)  # compiles the method's taps once
+    for _ in range(repeats):
+        for method in GRADIENT_METHODS:
+            times[method].append(timed(lambda m=method: clf.predict([one], heatmap=True, method=m)))  # type: ignore[misc]
+    return times
+
+
 def measure(
     clf: Classifier, series: list[NDArray[np.uint8]], repeats: int, batch: int, peer: PeerProcess | None = None
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -107,6 +120,7 @@ def measure(
             time.sleep(SETTLE_S)
             peer_one.extend(peer.time_one() for _ in range(count))
             time.sleep(SETTLE_S)
+    by_method = {m: summarise_ms(ms) for m, ms in method_latencies(clf, one, max(1, repeats // 3)).items()}
     clf.predict(series, batch_size=batch)
     clf.predict(series, heatmap=True, batch_size=batch)
     if peer is not None:
@@ -123,6 +137,8 @@ def measure(
         "slice_shape": list(one.shape),
         "classify_ms": summarise_ms(classify),
         "classify_heatmap_ms": summarise_ms(heat),
+        "heatmap_method": clf.config.default_saliency_method,
+        "classify_heatmap_ms_by_method": by_method,
         "series_slices_per_s": best_rate(runs["ours"], len(series)),
         "series_heatmap_slices_per_s": best_rate(runs["ours_heatmap"], len(series)),
         "series_batch": batch,

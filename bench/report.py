@@ -23,11 +23,22 @@ def classifier_rows(results: dict[str, Any]) -> list[tuple[str, Any, Any, Any, s
     peer_p95 = (peer.get("classify_ms") or {}).get("p95")
     peer_tput = peer.get("series_slices_per_s")
     ratios = results.get("ratios", {})
+    method = ours.get("heatmap_method")
+    by_method = [
+        (
+            f"classify + {name} heatmap, batch 1: median (ms)",
+            figures["median"],
+            peer_ms,
+            (ratios.get("classify_heatmap_median_by_method") or {}).get(name),
+            "",
+        )
+        for name, figures in (ours.get("classify_heatmap_ms_by_method") or {}).items()
+    ]
     return [
         ("classify, batch 1: median (ms)", ours["classify_ms"]["median"], peer_ms, ratios.get("classify_median"), ""),
         ("classify, batch 1: p95 (ms)", ours["classify_ms"]["p95"], peer_p95, ratios.get("classify_p95"), ""),
         (
-            "classify + heatmap, batch 1: median (ms)",
+            f"classify + heatmap ({method or 'default method'}), batch 1: median (ms)",
             ours["classify_heatmap_ms"]["median"],
             peer_ms,
             ratios.get("classify_heatmap_median"),
@@ -54,6 +65,7 @@ def classifier_rows(results: dict[str, Any]) -> list[tuple[str, Any, Any, Any, s
             ratios.get("series_heatmap_throughput"),
             "",
         ),
+        *by_method,
     ]
 
 

@@ -88,13 +88,18 @@ def _classifier(args: argparse.Namespace, results: dict[str, Any]) -> None:
         return
     results["peer"] = theirs
     p_ms = theirs["classify_ms"]
-    results["ratios"] = ratios = {
+    ratios: dict[str, Any] = {
         "classify_median": _ratio(ours["classify_ms"]["median"], p_ms["median"]),
         "classify_p95": _ratio(ours["classify_ms"]["p95"], p_ms["p95"]),
         "classify_heatmap_median": _ratio(ours["classify_heatmap_ms"]["median"], p_ms["median"]),
         "classify_heatmap_p95": _ratio(ours["classify_heatmap_ms"]["p95"], p_ms["p95"]),
         "series_throughput": _ratio(ours["series_slices_per_s"], theirs["series_slices_per_s"]),
         "series_heatmap_throughput": _ratio(ours["series_heatmap_slices_per_s"], theirs["series_slices_per_s"]),
+    }
+    results["ratios"] = ratios
+    ratios["classify_heatmap_median_by_method"] = {
+        method: _ratio(figures["median"], p_ms["median"])
+        for method, figures in ours.get("classify_heatmap_ms_by_method", {}).items()
     }
     heat_ratio, series_ratio = ratios["classify_heatmap_median"], ratios["series_throughput"]
     results["targets"] = {

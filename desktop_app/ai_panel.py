@@ -28,14 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.imaging.heatmap import COLORMAPS, HeatmapStyle, legend_strip
 from core.model.heatmap_policy import heatmap_note
 from core.model.prediction import Prediction
+from core.model.saliency import GRADIENT_METHODS, METHOD_TITLES, localisation_summary
 from core.model.series_summary import SeriesSummary
-from desktop_app.colormap import COLORMAPS, legend_strip
 from desktop_app.qimage import to_qimage
 
 RESEARCH_ONLY = "Research use only - not for diagnostic use"
-METHODS = (("Grad-CAM", "gradcam"), ("Grad-CAM++", "gradcam++"))
+METHODS = tuple((METHOD_TITLES[m], m) for m in GRADIENT_METHODS)
 PREDICTED = "Predicted class"
 INSET_SIZE = 112
 
@@ -82,6 +83,8 @@ class AIPanel(QWidget):
         super().__init__(parent)
         self.uncertain_below = 0.6
         self.prediction: Prediction | None = None
+        self._default_method = ""
+        self._localisation: dict[str, object] = {}
         layout = QVBoxLayout(self)
         marker = QLabel(RESEARCH_ONLY)
         marker.setStyleSheet("color: #c08000; font-weight: bold;")
@@ -210,8 +213,16 @@ class AIPanel(QWidget):
         for text, value in METHODS:
             self.method_combo.addItem(text, value)
         self.method_combo.setToolTip("Saliency method")
-        self.method_combo.currentIndexChanged.connect(lambda _i: self.heatmap_request_changed.emit())
+        self.method_combo.currentIndexChanged.connect(self._method_changed)
         form.addRow("Class", _row(self.class_combo, self.method_combo))
+        self.method_figure = QLabel("")
+        self.method_figure.setWordWrap(True)
+        self.method_figure.setStyleSheet("color: gray; font-size: 11px;")
+        self.method_figure.setToolTip(
+            "Pointing game from the model card: how often the map's maximum lies on the tumor mask "
+            "(validation slices; neuroreview-train saliency-bench)"
+        )
+        form.addRow(self.method_figure)
         self.colormap_combo = QComboBox()
         self.colormap_combo.addItems(list(COLORMAPS))
         self.colormap_combo.currentIndexChanged.connect(self._colormap_changed)
@@ -243,6 +254,27 @@ class AIPanel(QWidget):
         form.addRow(title, row)
         return slider, value
 
+    def _method_changed(self, _index: int = 0) -> None:
+        self._show_method_figure()
+        self.heatmap_request_changed.emit()
+
+    def _show_method_figure(self) -> None:
+        figures = self._localisation.get(self.method())
+        text = localisation_summary(figures if isinstance(figures, dict) else None)
+        if self.method() == self._default_method:
+            text += " Default for these weights."
+        self.method_figure.setText(text)
+
+    def set_saliency(self, default_method: str, localisation: dict[str, object]) -> None:
+        """The weights config's heatmap default and its measured localisation figures, per method."""
+        self._default_method = default_method
+        self._localisation = dict(localisation)
+        index = self.method_combo.findData(default_method)
+        if index >= 0 and index != self.method_combo.currentIndex():
+            self.method_combo.setCurrentIndex(index)  # emits: the figure and the map follow
+        else:
+            self._show_method_figure()
+
     def _uncertain_changed(self, value: float) -> None:
         self.uncertain_below = float(value)
         self.uncertain_changed.emit(self.uncertain_below)
@@ -267,7 +299,7 @@ class AIPanel(QWidget):
         return True if text in ("", PREDICTED) else text
 
     def method(self) -> str:
-        return str(self.method_combo.currentData() or "gradcam")
+        return str(self.method_combo.currentData() or GRADIENT_METHODS[0])
 
     def set_method(self, method: str) -> None:
         """Choose the saliency method by its value (``gradcam``, ``gradcam++``); unknown values are ignored."""
@@ -283,6 +315,10 @@ class AIPanel(QWidget):
 
     def threshold(self) -> float:
         return self.threshold_slider.value() / 100.0
+
+    def heatmap_style(self) -> HeatmapStyle:
+        """Colormap, opacity and threshold as set here: the screen and every export draw with them."""
+        return HeatmapStyle(self.colormap(), self.opacity(), self.threshold())
 
     def set_overlay_style(self, colormap: str, opacity: float, threshold: float) -> None:
         if colormap in COLORMAPS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from core.imaging import SliceRef
+from core.imaging.heatmap import HeatmapStyle
 from core.model.model_config import ModelConfig
 from core.model.prediction import Prediction
 
@@ -47,8 +48,7 @@ class ExportRequest:
     key_overlay: NDArray[np.uint8] | None = None
     view: NDArray[np.uint8] | None = None  # the whole viewer as shown (PNG export)
     window: tuple[float, float] | None = None
-    colormap: NDArray[np.uint8] | None = None
-    opacity: float = 0.5
+    style: HeatmapStyle = field(default_factory=HeatmapStyle)  # as on screen: colormap, opacity, threshold
     identity: ExportIdentity | None = None  # attached or de-identified, with the export's UID map; None: de-identified
     name: ExportName | None = None  # DICOM file names; None: built from the content
     partial_of: int = 0  # slices in the series when not all were classified (no series verdict); 0: all were
@@ -130,7 +130,7 @@ def run_export(request: ExportRequest) -> list[Path]:
             window=request.window,
             summary=summary,
             include_identifiers=not request.deidentify,
-            heatmap_opacity=request.opacity,
+            heatmap_style=request.style,
             uid_map=uid_map,
             slices_in_series=request.partial_of,
         )
@@ -141,7 +141,7 @@ def run_export(request: ExportRequest) -> list[Path]:
     if summary.key_index != request.key_index:
         raise ExportError("internal: the DICOM key picture is not the series' key slice")
     heat = results[summary.key_index].prediction.heatmap
-    picture = burn_in_overlay(request.key_display, heat, request.opacity, request.colormap)
+    picture = burn_in_overlay(request.key_display, heat, request.style)
     return write_series_dicom(
         request.target,
         results,

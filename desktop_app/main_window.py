@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.export.identity import ExportIdentity, IdentityMode
 from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
+from core.imaging.heatmap import colorize
 from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
 from core.model.heatmap_policy import withhold_no_tumor_heatmap
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
@@ -42,7 +43,6 @@ from core.model.series_summary import SeriesSummary
 from core.platform.audit_events import record_classified, record_exported, record_opened  # audit log
 from core.platform.locator import resource_path, weights_dir
 from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel, heatmap_caption
-from desktop_app.colormap import colorize, lut
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
 from desktop_app.errors_panel import ErrorsPanel
 from desktop_app.export_dialog import ask_export
@@ -395,6 +395,15 @@ class MainWindow(QMainWindow):
             self.config = None
         if self.config is not None:
             self.ai_panel.set_classes(self.config.class_names)
+            self._show_saliency_figures(self.config)
+
+    def _show_saliency_figures(self, config: ModelConfig) -> None:
+        localisation = config.saliency.get("localisation", {})
+        chosen = self.settings.heatmap_method  # the reader's own choice outlives the weights' default
+        self.ai_panel.set_saliency(
+            config.default_saliency_method, localisation if isinstance(localisation, dict) else {}
+        )
+        self.ai_panel.set_method(chosen)
 
     def _start_index_worker(self) -> None:
         self.index_thread = QThread(self)
@@ -792,8 +801,8 @@ class MainWindow(QMainWindow):
             return
         panel = self.ai_panel
         caption = heatmap_caption(panel.prediction) if panel.prediction is not None else ""
-        heat = colorize(self._heat, panel.colormap(), panel.opacity(), panel.threshold())
-        self.viewer.set_heatmap(heat, caption)
+        style = panel.heatmap_style()
+        self.viewer.set_heatmap(colorize(self._heat, style.colormap, style.opacity, style.threshold), caption)
 
     def _on_overlay_style(self) -> None:
         self._apply_heatmap()
@@ -890,6 +899,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {info.device}")
         self.precision_label.setText(f"Precision: {info.precision}")
         self.ai_panel.set_classes(info.config.class_names)
+        self._show_saliency_figures(info.config)
         self.ai_panel.set_model_available(True)
         self.ai_panel.set_status(
             f"{info.config.model_name} {info.config.model_version} loaded in {info.load_seconds:.1f} s "
@@ -940,8 +950,7 @@ class MainWindow(QMainWindow):
         if kind != "png" and (config is None or not results):
             raise ExportError("nothing classified yet: classify the slice (Space) or the series (Ctrl+R) first")
         order = sorted(results)
-        colormap = lut(self.ai_panel.colormap())
-        opacity = self.ai_panel.opacity()
+        style = self.ai_panel.heatmap_style()
         key = self.index if (kind == "pdf" and self.index in results) else -1
         if key < 0 and results:
             outcome = summarize(results, self.series.uid)
@@ -950,7 +959,7 @@ class MainWindow(QMainWindow):
         if results:
             display = self.store.display(self.series.slices[key], self.voi, self.invert)
             heat = results[key].heatmap
-            overlay = blend_heatmap(display, heat, opacity, colormap) if heat is not None else None
+            overlay = blend_heatmap(display, heat, style) if heat is not None else None
         voi = self.voi or (self.store.default_window(self.ref) if self.ref is not None else None)
         return ExportRequest(
             kind=kind,
@@ -963,8 +972,7 @@ class MainWindow(QMainWindow):
             key_overlay=overlay,
             view=self._view_pixels(identity.deidentify) if kind == "png" else None,
             window=(voi.center, voi.width) if voi is not None else None,
-            colormap=colormap,
-            opacity=opacity,
+            style=style,
             identity=identity,
             partial_of=0 if self.results.finished(self.series.uid) else len(self.series.slices),
         )

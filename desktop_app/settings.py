@@ -12,7 +12,8 @@ from pathlib import Path
 import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 
-from desktop_app.colormap import COLORMAPS, DEFAULT_COLORMAP
+from core.imaging.heatmap import COLORMAPS, DEFAULT_COLORMAP
+from core.model.saliency import GRADIENT_METHODS
 
 ORGANIZATION = "NeuroReview"
 APPLICATION = "NeuroReview"
@@ -88,9 +89,9 @@ class AppSettings:
 
     @property
     def heatmap_method(self) -> str:
-        """The saliency method last chosen (``gradcam`` or ``gradcam++``)."""
-        value = str(self.store.value("overlay/method", "gradcam"))
-        return value if value in ("gradcam", "gradcam++") else "gradcam"
+        """The saliency method last chosen; "" when none was (the weights' default method applies)."""
+        value = str(self.store.value("overlay/method", "") or "")
+        return value if value in GRADIENT_METHODS else ""
 
     @heatmap_method.setter
     def heatmap_method(self, value: str) -> None:

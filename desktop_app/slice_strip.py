@@ -6,7 +6,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop_app.colormap import lut
+from core.imaging.heatmap import lut
 
 UNCLASSIFIED = QColor(60, 60, 60)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,12 +149,36 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument(
         "--figshare-split", type=Path, default=None, help="only the validation images named by this split file"
     )
-    real.add_argument("--method", default="gradcam", help="heatmap method judged against the masks")
+    real.add_argument(
+        "--method", default=None, help="heatmap method judged against the masks (default: the weights config's)"
+    )
     real.add_argument("--limit", type=int, default=None, help="first N patients/volumes of each set (quick checks)")
     real.add_argument(
         "--card", type=Path, default=None, help="model card whose real-volume table is replaced by these figures"
     )
     real.add_argument("--out", type=Path, default=None, help="write real_metrics.json, traces and plots here")
+    bench = sub.add_parser("saliency-bench", help="heatmap methods judged against tumor masks (pointing game etc.)")
+    bench.add_argument("source", type=Path, help="exported weights folder (or run folder) whose maps are judged")
+    bench.add_argument("--figshare", type=Path, default=None, help="figshare-style class folders with masks/")
+    bench.add_argument(
+        "--figshare-split", type=Path, default=None, help="masked_split.json: its validation slices only"
+    )
+    bench.add_argument(
+        "--lgg", type=Path, default=None, help="LGG folder (validation only): FLAIR and T1-Gd tumor slices"
+    )
+    bench.add_argument(
+        "--methods", default=None, help="comma-separated methods (default: every gradient method; occlusion is slow)"
+    )
+    bench.add_argument("--limit", type=int, default=None, help="at most N slices per set, spread over it")
+    bench.add_argument(
+        "--max-cost", type=float, default=None, help="default method: at most this x Grad-CAM's time (default 1.25)"
+    )
+    bench.add_argument("--out", type=Path, default=None, help="write metrics JSON/markdown and example overlays here")
+    bench.add_argument(
+        "--record",
+        action="store_true",
+        help="write the figures into SOURCE/MODEL_CARD.md and the chosen default into SOURCE/model_config.json",
+    )
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--to", required=True, type=Path, help="weights folder, e.g. weights/")
@@ -290,6 +315,32 @@ def _validate_real(args: argparse.Namespace) -> int:
     return 0
 
 
+def _saliency_bench(args: argparse.Namespace) -> int:
+    from core.model.saliency import GRADIENT_METHODS, check_method
+    from training.saliency_bench import DEFAULT_MAX_COST, bench_source, format_results, record
+
+    if args.limit is not None and args.limit < 1:
+        raise TrainingError("--limit must be at least 1")
+    methods = [check_method(m) for m in args.methods.split(",")] if args.methods else list(GRADIENT_METHODS)
+    if args.record and not (args.source / "model_config.json").is_file():
+        raise TrainingError("--record needs an exported weights folder (with model_config.json) as SOURCE")
+    results = bench_source(
+        args.source,
+        figshare=args.figshare,
+        figshare_split=args.figshare_split,
+        lgg=args.lgg,
+        methods=methods,
+        limit=args.limit,
+        out=args.out,
+        max_cost=args.max_cost if args.max_cost is not None else DEFAULT_MAX_COST,
+    )
+    print(format_results(results))
+    if args.record:
+        record(args.source, results, "neuroreview-train " + shlex.join(args.argv))
+        print(f"figures written into {args.source / 'MODEL_CARD.md'}; default method {results['default_method']}")
+    return 0
+
+
 def _average(args: argparse.Namespace) -> int:
     from training.average import average_runs
 
@@ -320,12 +371,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     keep_keras_home_private()
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     handlers = {
         "train": _train,
         "resume": _resume,
         "evaluate": _evaluate,
         "average": _average,
         "validate-real": _validate_real,
+        "saliency-bench": _saliency_bench,
         "export": _export,
     }
     try:

@@ -122,11 +122,14 @@ def validate_real(
     stacks: Sequence[Stack],
     out: Path | None,
     *,
-    method: str = "gradcam",
+    method: str | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Metrics per set (and traces, plots with ``out``); ``progress(done, total)`` after each stack."""
+    """Metrics per set (and traces, plots with ``out``); ``progress(done, total)`` after each stack.
+
+    ``method`` None: the heatmap method the weights config names (the application's default)."""
+    method = method or classifier.config.default_saliency_method
     results = []
     for n, stack in enumerate(stacks, start=1):
         results.append(classify_stack(classifier, stack, method))
@@ -218,15 +221,17 @@ def real_metrics_markdown(metrics: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def replace_card_section(card: Path, section: str) -> None:
-    """Put ``section`` between the real-volume markers of a model card (appended with them if absent)."""
+def replace_card_section(
+    card: Path, section: str, *, begin: str = CARD_BEGIN, end: str = CARD_END, title: str = "Real volumes"
+) -> None:
+    """Put ``section`` between a model card's ``begin``/``end`` markers (appended under ``title`` if absent)."""
     text = card.read_text(encoding="utf-8")
-    block = f"{CARD_BEGIN}\n{section.rstrip()}\n{CARD_END}"
-    if CARD_BEGIN in text and CARD_END in text:
-        head, rest = text.split(CARD_BEGIN, 1)
-        text = head + block + rest.split(CARD_END, 1)[1]
+    block = f"{begin}\n{section.rstrip()}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
-        text = text.rstrip() + "\n\n## Real volumes\n" + block + "\n"
+        text = text.rstrip() + f"\n\n## {title}\n" + block + "\n"
     card.write_text(text, encoding="utf-8")
 
 
@@ -258,7 +263,7 @@ def validate_sources(
     normal: Path | None = None,
     figshare: Path | None = None,
     figshare_split: Path | None = None,
-    method: str = "gradcam",
+    method: str | None = None,
     limit: int | None = None,
     out: Path | None = None,
 ) -> dict[str, Any]:

@@ -72,7 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="write a saliency overlay PNG per slice into DIR (not a source folder)",
     )
-    parser.add_argument("--method", choices=METHODS, default=METHODS[0], help="saliency method for --heatmaps")
+    parser.add_argument(
+        "--saliency-maps",
+        metavar="DIR",
+        type=Path,
+        help="write each slice's raw saliency map into DIR (not a source folder): a 16-bit grayscale PNG in the "
+        "slice's own pixel grid (0..65535 = 0..1), the float32 .npy and a JSON sidecar naming slice, class and method",
+    )
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        help="saliency method for --heatmaps/--saliency-maps (default: the one the weights config names)",
+    )
+    parser.add_argument(
+        "--heatmap-class",
+        metavar="CLASS",
+        default=None,
+        help="the class the maps explain (default: each slice's predicted class)",
+    )
     parser.add_argument(
         "--series-out",
         metavar="FILE",
@@ -166,6 +184,11 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     classifier = _load_classifier(args.weights, stderr)
     if classifier is None:
         return EXIT_WEIGHTS
+    if args.heatmap_class is not None and args.heatmap_class not in classifier.class_names:
+        raise UsageError(
+            f"--heatmap-class {args.heatmap_class!r} is not one of the model's classes: "
+            f"{', '.join(classifier.class_names)}"
+        )
     paths = [Path(p) for p in args.paths]
     scan = open_paths(paths)
     refs = scan.all_slices()
@@ -177,6 +200,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         if series_path is not None and series_path == out_path:
             raise DestinationError("--series-out and --out name the same file")
         heat_dir = check_output_folder(args.heatmaps, sources) if args.heatmaps else None
+        maps_dir = check_output_folder(args.saliency_maps, sources) if args.saliency_maps else None
         check_cli_destinations(args, sources)
         if exports_requested(args):
             cli_identity(args)  # contradicting identity flags are refused before any work
@@ -186,7 +210,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     print(f"{PROG}: {DISCLAIMER}", file=stderr)
     try:
         with _rows_stream(out_path, stdout) as stream:
-            job = _classify_all(args, classifier, scan, refs, heat_dir, stream, stderr)
+            job = _classify_all(args, classifier, scan, refs, (heat_dir, maps_dir), stream, stderr)
     except ExportError as exc:  # the rows file could not be written (disk full, folder removed)
         print(f"{PROG}: {exc}", file=stderr)
         return EXIT_EXPORT
@@ -199,6 +223,8 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             record_exported("rows", [out_path], via="cli", format=args.format)
         if heat_dir is not None:
             record_exported("heatmaps", [heat_dir], via="cli")
+        if maps_dir is not None:
+            record_exported("saliency maps", [maps_dir], via="cli")
     if series_path is not None:
         try:
             _write_series(series_path, scan, job)
@@ -257,7 +283,7 @@ def _classify_all(
     classifier: Classifier,
     scan: ScanResult,
     refs: list[SliceRef],
-    heat_dir: Path | None,
+    folders: tuple[Path | None, Path | None],
     stream: TextIO,
     stderr: TextIO,
 ) -> _Job:
@@ -271,7 +297,8 @@ def _classify_all(
     for skipped in scan.ignored:
         writer.write(skipped_row(skipped.path, skipped.message))
     collector = ResultCollector() if exports_requested(args) else None
-    job = _Job(classifier, PixelStore(max_megabytes=256), writer, heat_dir, args.method, args.batch, collector)
+    job = _Job(classifier, PixelStore(max_megabytes=256), writer, folders, args.method, args.batch, collector)
+    job.heatmap_class = args.heatmap_class
     progress = ProgressBar(stderr, len(refs), enabled=not args.quiet)
     for start in range(0, len(refs), args.batch):
         job.classify(refs[start : start + args.batch])
@@ -287,7 +314,7 @@ def _export(
     from core.export.errors import ExportError
 
     try:
-        outcome = collector.export(args, classifier, store, args.method)
+        outcome = collector.export(args, classifier, store, args.method, heatmap_class=args.heatmap_class)
     except ExportError as exc:
         print(f"{PROG}: export failed: {exc}", file=stderr)
         return EXIT_EXPORT
@@ -313,15 +340,16 @@ class _Job:
         classifier: Classifier,
         store: PixelStore,
         writer: RowWriter,
-        heat_dir: Path | None,
-        method: str,
+        folders: tuple[Path | None, Path | None],
+        method: str | None,
         batch: int,
         collector: ResultCollector | None = None,
     ) -> None:
         self.classifier = classifier
         self.store = store
         self.writer = writer
-        self.heat_dir = heat_dir
+        self.heat_dir, self.maps_dir = folders  # --heatmaps overlays, --saliency-maps raw maps
+        self.heatmap_class: str | None = None  # None: each slice's predicted class
         self.method = method
         self.batch = batch
         self.collector = collector
@@ -330,7 +358,7 @@ class _Job:
         self.classified = 0
         self.predictions: dict[tuple[Path, int], Prediction] = {}  # heatmap-free, for the series verdicts
         self.run_suffix = ""  # heatmap PNGs of this run end with it: a second run into the folder adds files
-        if heat_dir is not None:
+        if self.heat_dir is not None or self.maps_dir is not None:
             from core.export.naming import short_suffix
 
             self.run_suffix = short_suffix()
@@ -349,18 +377,42 @@ class _Job:
                 self.writer.write(error_row(ref.path, str(exc), type(exc).__name__))
         if not ready:
             return
+        wants_map = self.heat_dir is not None or self.maps_dir is not None
+        target: bool | str = (self.heatmap_class or True) if wants_map else False
         predictions = self.classifier.predict(
-            [img for _, img in ready], heatmap=self.heat_dir is not None, method=self.method, batch_size=self.batch
+            [img for _, img in ready], heatmap=target, method=self.method, batch_size=self.batch
         )
         for (ref, img), pred in zip(ready, predictions, strict=True):
             png = self._write_heatmap(ref, img, pred) if self.heat_dir is not None else None
-            self.writer.write(slice_row(ref.path, ref.frame, pred, png))
+            row = slice_row(ref.path, ref.frame, pred, png)
+            if self.maps_dir is not None:
+                row["saliency_map"] = str(self._write_map(ref, pred))
+            self.writer.write(row)
             plain = replace(pred, heatmap=None, heatmap_class=None, heatmap_method=None)
             self.predictions[(ref.path, ref.frame)] = plain
             if self.collector is not None:  # without the heatmap: the exports recompute the key slice's
                 self.collector.add(ref, plain)
             self.classified += 1
             self.classified_files.add(ref.path)
+
+    def _stem(self, ref: SliceRef, pred: Prediction) -> str:
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref.path.stem)[:60] or "slice"
+        return f"{self.classified + 1:05d}_{stem}_f{ref.frame}_{pred.heatmap_class}_{self.run_suffix}"
+
+    def _write_map(self, ref: SliceRef, pred: Prediction) -> Path:
+        from core.export.saliency_maps import write_saliency_map
+
+        assert self.maps_dir is not None and pred.heatmap is not None
+        return write_saliency_map(
+            self.maps_dir,
+            self._stem(ref, pred),
+            pred.heatmap,
+            source=str(ref.path),
+            frame=ref.frame,
+            class_name=str(pred.heatmap_class),
+            method=str(pred.heatmap_method),
+            model_sha256=pred.model_sha256,
+        )
 
     def _write_heatmap(self, ref: SliceRef, rendered: NDArray[np.uint8], pred: Prediction) -> Path:
         from PIL import Image
@@ -370,9 +422,7 @@ class _Job:
         from core.export.overlay import burn_in_overlay
 
         assert self.heat_dir is not None
-        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref.path.stem)[:60] or "slice"
-        name = f"{self.classified + 1:05d}_{stem}_f{ref.frame}_{pred.heatmap_class}_{self.run_suffix}.png"
-        target = self.heat_dir / name
+        target = self.heat_dir / f"{self._stem(ref, pred)}.png"
         info = PngInfo()
         info.add_text("Source", f"{ref.path}#{ref.frame}")
         info.add_text("Comment", f"{pred.heatmap_method} for {pred.heatmap_class}; model {pred.model_sha256[:12]}")

@@ -78,6 +78,7 @@ class CsvWriter:
             "precision",
             "ms",
             "heatmap",
+            "saliency_map",
             "use",
             "error",
             "error_type",

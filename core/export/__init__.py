@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.export.errors import DestinationError, ExportError
     from core.export.identity import ExportIdentity, IdentityMode
     from core.export.naming import ExportName, export_name
-    from core.export.overlay import NOT_FOR_DIAGNOSTIC_USE, blend_heatmap, burn_in_overlay, jet_lut
+    from core.export.overlay import NOT_FOR_DIAGNOSTIC_USE, blend_heatmap, burn_in_overlay
     from core.export.pdf_report import ReportInput, write_pdf_report
     from core.export.png import write_view_png
     from core.export.records import (
@@ -63,7 +63,6 @@ _LAZY: dict[str, str] = {
     "check_output_folder": "core.export.destination",
     "export_name": "core.export.naming",
     "group_by_series": "core.export.records",
-    "jet_lut": "core.export.overlay",
     "read_findings": "core.export.structured_report",
     "read_header": "core.export.records",
     "result_rows": "core.export.tables",
@@ -105,7 +104,6 @@ __all__ = [
     "check_output_folder",
     "export_name",
     "group_by_series",
-    "jet_lut",
     "read_findings",
     "read_header",
     "result_rows",

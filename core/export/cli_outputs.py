@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from core.export.destination import check_destination, check_output_folder
 from core.export.errors import DestinationError, ExportError
 from core.export.records import AlgorithmInfo, SliceResult, SourceHeaders, group_by_series
+from core.imaging.heatmap import HeatmapStyle
 from core.model.prediction import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,7 +115,7 @@ def write_cli_exports(
     render: Renderer,
     *,
     explain: Explainer | None = None,
-    heatmap_opacity: float = 0.5,
+    heatmap_style: HeatmapStyle | None = None,
 ) -> CliExportOutcome:
     """Write every export the flags ask for that can be written; list the others in ``failed``.
 
@@ -159,7 +160,7 @@ def write_cli_exports(
                     key_display=display,
                     summary=summary,
                     include_identifiers=bool(args.pdf_identifiers) and not deidentify,
-                    heatmap_opacity=heatmap_opacity,
+                    heatmap_style=heatmap_style or HeatmapStyle(),
                     uid_map=uid_map,
                 )
             )
@@ -167,7 +168,7 @@ def write_cli_exports(
             if any(r.header is None for r in series):
                 outcome.skipped.append(f"series {index}: not DICOM, no SR/SC written")
                 continue
-            picture = burn_in_overlay(display, key.prediction.heatmap, heatmap_opacity)
+            picture = burn_in_overlay(display, key.prediction.heatmap, heatmap_style)
             try:
                 outcome.written += write_series_dicom(
                     args.dicom_out,
@@ -206,9 +207,16 @@ class ResultCollector:
         self.results.append(result)
 
     def export(
-        self, args: argparse.Namespace, classifier: Classifier, store: PixelStore, method: str = "gradcam"
+        self,
+        args: argparse.Namespace,
+        classifier: Classifier,
+        store: PixelStore,
+        method: str | None = None,
+        *,
+        heatmap_class: str | None = None,
     ) -> CliExportOutcome:
-        """Write the requested exports: key slices at their default window, heatmaps computed for them."""
+        """Write the requested exports: key slices at their default window, heatmaps computed for them
+        (``method`` None: the weights config's default; ``heatmap_class`` None: the predicted class)."""
 
         def ref_of(result: SliceResult) -> SliceRef:
             return self._refs[(result.source, result.frame)]
@@ -218,7 +226,8 @@ class ResultCollector:
 
         def explain(result: SliceResult) -> Prediction:
             rendered = store.model_rendering(ref_of(result))
-            (again,) = classifier.predict([rendered], heatmap=result.prediction.label, method=method)
+            target = heatmap_class or result.prediction.label
+            (again,) = classifier.predict([rendered], heatmap=target, method=method)
             return dataclasses.replace(
                 result.prediction,
                 heatmap=again.heatmap,

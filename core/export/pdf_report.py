@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from core.export.errors import ExportError
 from core.export.nifti_source import NIFTI_FORMAT
 from core.export.overlay import blend_heatmap
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
+from core.imaging.heatmap import HeatmapStyle
 from core.model.heatmap_policy import heatmap_note
 from core.model.series_summary import SeriesSummary, summarize_series
 from core.platform.locator import resource_path
@@ -71,7 +72,7 @@ class ReportInput:
     window: tuple[float, float] | str | None = None
     summary: SeriesSummary | None = None
     include_identifiers: bool = False
-    heatmap_opacity: float = 0.5
+    heatmap_style: HeatmapStyle = field(default_factory=HeatmapStyle)
     created: dt.datetime | None = None
     uid_map: UidMap | None = None
     slices_in_series: int = 0  # more than the classified slices: a partial run, so no series verdict
@@ -199,7 +200,7 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     key = results[key_index]
     overlay = report.key_overlay
     if overlay is None:
-        overlay = blend_heatmap(report.key_display, key.prediction.heatmap, report.heatmap_opacity)
+        overlay = blend_heatmap(report.key_display, key.prediction.heatmap, report.heatmap_style)
     created = report.created or dt.datetime.now().astimezone()
 
     pdf.add_page()

@@ -27,11 +27,12 @@ from core.model.model_config import ModelConfig, load_model_config, verified_wei
 from core.model.prediction import Prediction
 from core.model.preprocess import flip_averaged_logits, head_box, to_model_input
 from core.model.saliency import (
+    METHOD_TAPS,
     OCCLUSION,
     check_method,
     occlusion_inputs,
     occlusion_map,
-    saliency_maps,
+    tap_maps,
     to_slice_geometry,
 )
 from core.model.weights_file import check_weights_file
@@ -185,20 +186,20 @@ class Classifier:
         rendered: Sequence[NDArray[np.uint8]],
         *,
         heatmap: bool | str = False,
-        method: str = "gradcam",
+        method: str | None = None,
         batch_size: int = 8,
     ) -> list[Prediction]:
         """Classify model-rendered slices; one :class:`Prediction` per slice, in order.
 
         ``heatmap=True`` adds a saliency map for the predicted class, ``heatmap="meningioma"``
-        one for that class; ``method`` is ``"gradcam"``, ``"gradcam++"`` (both from the same
-        pass) or ``"occlusion"`` (64 extra forward passes per slice).  Maps have the slice's own
-        height and width.  ``Prediction.milliseconds`` is the batch time shared out
-        per slice.
+        one for that class; ``method`` is one of :data:`core.model.saliency.METHODS` (the gradient
+        methods come from the same pass; ``"occlusion"`` costs 64 extra forward passes per slice),
+        None: the weights config's default.  Maps have the slice's own height and width.
+        ``Prediction.milliseconds`` is the batch time shared out per slice.
         """
         slices = _check_slices(rendered)
         target = self._target_index(heatmap)
-        chosen_method = check_method(method) if target is not None else None
+        chosen_method = check_method(method or self._config.default_saliency_method) if target is not None else None
         if not slices:
             return []
 
@@ -248,10 +249,10 @@ class Classifier:
             else:
                 flip = self._config.test_time_flip
                 targets = np.full(len(chunk), target, dtype=np.int32)
-                passes = graph.mirrored_logits_and_gradients if flip else graph.logits_and_gradients
-                logits, features, grads, chosen = passes(batch, targets)
+                taps = graph.taps_for(METHOD_TAPS[str(method)])
+                logits, pairs, chosen = graph.tapped_gradients(batch, targets, taps, mirrored=flip)
                 probs = softmax(logits, self._config.temperature)
-                raw = saliency_maps(features, grads, str(method))
+                raw = tap_maps(pairs, str(method))
                 if flip:  # the images' maps, then the mirror images' maps: mirror those back and add them
                     raw = raw[: len(chunk)] + raw[len(chunk) :, :, ::-1]
                 cams = list(raw)

@@ -70,7 +70,7 @@ def _load(folder: str | None) -> _Description:
     )
 
 
-def _predict(rendered: list[NDArray[np.uint8]], heatmap: bool | str, method: str) -> list[Prediction]:
+def _predict(rendered: list[NDArray[np.uint8]], heatmap: bool | str, method: str | None) -> list[Prediction]:
     """Runs in the helper."""
     if _loaded is None:
         raise RuntimeError("the model is not loaded in the helper process")
@@ -126,7 +126,7 @@ class ClassifierProcess:
         return self._description.precision_reason
 
     def predict(
-        self, rendered: Sequence[NDArray[np.uint8]], *, heatmap: bool | str = False, method: str = "gradcam"
+        self, rendered: Sequence[NDArray[np.uint8]], *, heatmap: bool | str = False, method: str | None = None
     ) -> list[Prediction]:
         """:meth:`core.model.classifier.Classifier.predict` in the helper (restarted first if it had died)."""
         with self._lock:

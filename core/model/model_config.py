@@ -17,6 +17,7 @@ from core.model.network import Architecture
 CONFIG_FILENAME = "model_config.json"
 CONFIG_SCHEMA = "neuroreview.model-config/1"
 DEFAULT_CLASS_NAMES = ("glioma", "meningioma", "notumor", "pituitary")
+DEFAULT_SALIENCY_METHOD = "gradcam"
 NO_TUMOR_CLASS = "notumor"
 
 
@@ -80,6 +81,17 @@ class ModelConfig:
     test_time_flip: bool = False  # average the logits of each slice and its left-right mirror image
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    saliency: dict[str, Any] = field(default_factory=dict)  # default_method and localisation figures
+
+    @property
+    def default_saliency_method(self) -> str:
+        """The heatmap method the application uses unless told otherwise (chosen by the saliency benchmark)."""
+        return str(self.saliency.get("default_method") or DEFAULT_SALIENCY_METHOD)
+
+    def localisation_of(self, method: str) -> dict[str, Any] | None:
+        """The saliency benchmark's figures for ``method`` (pointing game etc. per set), if recorded."""
+        found = self.saliency.get("localisation", {}).get(method)
+        return found if isinstance(found, dict) else None
 
     @property
     def input_size(self) -> int:
@@ -103,6 +115,7 @@ class ModelConfig:
             "weights_sha256": self.weights_sha256,
             "metrics": self.metrics,
             "provenance": self.provenance,
+            **({"saliency": self.saliency} if self.saliency else {}),
         }
 
     @classmethod
@@ -132,6 +145,7 @@ class ModelConfig:
                 model_version=str(data.get("model_version", cls.model_version)),
                 metrics=dict(data.get("metrics", {})),
                 provenance=dict(data.get("provenance", {})),
+                saliency=_saliency_section(data.get("saliency", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelConfigError):
@@ -142,6 +156,16 @@ class ModelConfig:
         path = Path(folder) / CONFIG_FILENAME
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
         return path
+
+
+def _saliency_section(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ModelConfigError("saliency must be a JSON object")
+    if not isinstance(value.get("default_method", ""), str):
+        raise ModelConfigError("saliency.default_method must be a method name")
+    if not isinstance(value.get("localisation", {}), dict):
+        raise ModelConfigError("saliency.localisation must be a JSON object")
+    return dict(value)
 
 
 def _flag(value: Any, name: str) -> bool:

@@ -1,13 +1,20 @@
 """Saliency maps from the last convolutional feature maps and the gradient of one class logit.
 
-Both methods use only what the classifier computes in its single forward pass: the feature maps
-``A`` (N, h, w, K) of the last convolution and ``G = d logit_c / d A`` (gradients through the head
-only).
+The gradient methods use only what the classifier computes in its single forward pass: the feature
+maps ``A`` (N, h, w, K) of a convolution block's last activation (a *tap*) and ``G = d logit_c / d A``
+(the gradient through the layers above it only).
 
 * Grad-CAM (Selvaraju et al., 2017): ``alpha_k = mean_ij G_ijk``; ``map = ReLU(sum_k alpha_k A_k)``.
 * Grad-CAM++ (Chattopadhay et al., 2018), with the usual exponential-score closed form for the
   higher derivatives: ``a_ijk = G^2 / (2 G^2 + sum_ij A_k * G^3)``;
   ``w_k = sum_ij a_ijk ReLU(G_ijk)``; ``map = ReLU(sum_k w_k A_k)``.
+* Grad-CAM on the block before the last (``gradcam-block4``: block 4 of VGG19, twice the last
+  block's resolution), for a finer map at the cost of back-propagating through the last block.
+* Layer-CAM (Jiang et al., 2021): ``map = ReLU(sum_k ReLU(G_ijk) A_ijk)`` (position-wise weights),
+  on the last two blocks, each normalised to 0..1, upsampled to the finer grid and averaged.
+
+:data:`METHOD_TAPS` says which taps a method reads, as offsets from the last block (-1 = the last
+convolution, -2 = the last activation of the block before it).
 
 Occlusion sensitivity (Zeiler & Fergus, 2014) is model-agnostic and costs extra forward passes: the
 network input is cut into an ``OCCLUSION_GRID`` x ``OCCLUSION_GRID`` grid, each cell in turn is set to
@@ -21,7 +28,8 @@ padding of :mod:`core.model.preprocess`, so it lines up pixel for pixel with the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,8 +39,23 @@ from core.model.preprocess import square_pad_box
 
 GRADCAM = "gradcam"
 GRADCAM_PLUS_PLUS = "gradcam++"
+GRADCAM_BLOCK4 = "gradcam-block4"
+LAYERCAM = "layercam"
 OCCLUSION = "occlusion"
-GRADIENT_METHODS: tuple[str, ...] = (GRADCAM, GRADCAM_PLUS_PLUS)
+GRADIENT_METHODS: tuple[str, ...] = (GRADCAM, GRADCAM_PLUS_PLUS, GRADCAM_BLOCK4, LAYERCAM)
+METHOD_TAPS: dict[str, tuple[int, ...]] = {
+    GRADCAM: (-1,),
+    GRADCAM_PLUS_PLUS: (-1,),
+    GRADCAM_BLOCK4: (-2,),
+    LAYERCAM: (-2, -1),
+}
+METHOD_TITLES: dict[str, str] = {
+    GRADCAM: "Grad-CAM",
+    GRADCAM_PLUS_PLUS: "Grad-CAM++",
+    GRADCAM_BLOCK4: "Grad-CAM (block 4)",
+    LAYERCAM: "Layer-CAM",
+    OCCLUSION: "Occlusion",
+}
 METHODS: tuple[str, ...] = (*GRADIENT_METHODS, OCCLUSION)
 OCCLUSION_GRID = 8
 
@@ -66,27 +89,92 @@ def gradcam_plus_plus(features: NDArray[np.floating], grads: NDArray[np.floating
     return np.maximum(cam, 0.0).astype(np.float32)
 
 
+def layercam(features: NDArray[np.floating], grads: NDArray[np.floating]) -> FloatArray:
+    """Layer-CAM maps (N, h, w) of one tap, not normalised."""
+    _check(features, grads)
+    cam = (features.astype(np.float64) * np.maximum(grads.astype(np.float64), 0.0)).sum(axis=3)
+    return np.maximum(cam, 0.0).astype(np.float32)
+
+
 _METHOD_FUNCS: dict[str, Callable[[NDArray[np.floating], NDArray[np.floating]], FloatArray]] = {
     GRADCAM: gradcam,
     GRADCAM_PLUS_PLUS: gradcam_plus_plus,
+    GRADCAM_BLOCK4: gradcam,
+    LAYERCAM: layercam,
+}
+_ALIASES = {
+    "gradcam": GRADCAM,
+    "gradcam++": GRADCAM_PLUS_PLUS,
+    "gradcampp": GRADCAM_PLUS_PLUS,
+    "gradcamblock4": GRADCAM_BLOCK4,
+    "layercam": LAYERCAM,
 }
 
 
+LOCALISATION_SETS: tuple[tuple[str, str], ...] = (
+    ("figshare-val", "figshare T1-CE validation slices"),
+    ("lgg-flair", "LGG FLAIR tumor slices"),
+)
+
+
+def localisation_summary(figures: dict[str, Any] | None) -> str:
+    """One sentence on how often a method's map points at the tumor, from the weights config's figures
+    (``saliency.localisation[method]``, written by ``neuroreview-train saliency-bench --record``)."""
+    if not figures:
+        return "Not measured against tumor masks for these weights."
+    parts = []
+    for key, title in LOCALISATION_SETS:
+        one = figures.get(key)
+        if isinstance(one, dict) and isinstance(one.get("pointing_game"), int | float):
+            parts.append(f"{100 * float(one['pointing_game']):.0f} % of {title} (n={int(one.get('n', 0))})")
+    if not parts:
+        return "Not measured against tumor masks for these weights."
+    return "Points at the tumor in " + "; ".join(parts) + " (validation)."
+
+
 def check_method(method: str) -> str:
-    """Canonical method name; ValueError for an unknown one (``gradcampp`` is accepted)."""
-    name = method.strip().lower().replace("_", "").replace("-", "")
-    name = {"gradcam": GRADCAM, "gradcam++": GRADCAM_PLUS_PLUS, "gradcampp": GRADCAM_PLUS_PLUS}.get(name, name)
+    """Canonical method name; ValueError for an unknown one (``gradcampp``, ``Layer-CAM`` are accepted)."""
+    name = method.strip().lower().replace("_", "").replace("-", "").replace(" ", "")
+    name = _ALIASES.get(name, name)
     if name not in METHODS:
         raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
     return name
 
 
 def saliency_maps(features: NDArray[np.floating], grads: NDArray[np.floating], method: str = GRADCAM) -> FloatArray:
-    """Feature-resolution maps (N, h, w) for a gradient ``method`` (Grad-CAM or Grad-CAM++)."""
+    """Feature-resolution maps (N, h, w) of a gradient ``method`` on one tap (see :func:`tap_maps`)."""
     name = check_method(method)
     if name not in _METHOD_FUNCS:
         raise ValueError(f"{name} is not computed from gradients; use occlusion_inputs / occlusion_map")
     return _METHOD_FUNCS[name](features, grads)
+
+
+def tap_maps(taps: Sequence[tuple[NDArray[np.floating], NDArray[np.floating]]], method: str) -> FloatArray:
+    """Maps (N, h, w) of ``method`` from its taps' (features, gradients), coarse to fine.
+
+    One tap: the method's raw map.  Several (Layer-CAM): each tap's map scaled to 0..1 per image,
+    upsampled bilinearly to the finest tap's grid, then averaged.
+    """
+    if not taps:
+        raise ValueError("no feature maps to compute a saliency map from")
+    maps = [saliency_maps(features, grads, method) for features, grads in taps]
+    if len(maps) == 1:
+        return maps[0]
+    height = max(m.shape[1] for m in maps)
+    width = max(m.shape[2] for m in maps)
+    fused = np.zeros((maps[0].shape[0], height, width), dtype=np.float32)
+    for stack in maps:
+        for i, one in enumerate(stack):
+            fused[i] += _resize(normalise(one), height, width)
+    out: FloatArray = (fused / np.float32(len(maps))).astype(np.float32)
+    return out
+
+
+def _resize(cam: NDArray[np.floating], height: int, width: int) -> FloatArray:
+    if cam.shape == (height, width):
+        return np.asarray(cam, dtype=np.float32)
+    img = Image.fromarray(np.ascontiguousarray(cam, dtype=np.float32))
+    return np.asarray(img.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def occlusion_edges(size: int, grid: int = OCCLUSION_GRID) -> NDArray[np.intp]:

@@ -63,7 +63,7 @@ def _fake_results(peer: bool) -> dict:
 
 def test_report_lists_every_figure_with_its_ratio() -> None:
     text = render_markdown(_fake_results(peer=True))
-    assert "| classify + heatmap, batch 1: median (ms) | 45.0 | 100.0 | 0.45 | <= 1.0" in text
+    assert "| classify + heatmap (default method), batch 1: median (ms) | 45.0 | 100.0 | 0.45 | <= 1.0" in text
     assert "| series of 24: slices/s | 30.0 | 10.0 | 3 | >= 1.5 |" in text
     assert "series throughput >= 1.5x peer: met" in text
     assert "| index_s | 1.25 |" in text and "## imaging" in text
@@ -86,7 +86,10 @@ def test_harness_end_to_end_without_peer(tmp_path: Path, monkeypatch: pytest.Mon
     ours = results["classifier"]
     assert ours["model"].startswith("trained weights") and ours["precision"] == "float32"
     assert ours["classify_ms"]["n"] == 2 and ours["series_slices_per_s"] > 0
+    assert ours["heatmap_method"] == "gradcam"  # the tiny weights' config names no method
+    assert set(ours["classify_heatmap_ms_by_method"]) == {"gradcam", "gradcam++", "gradcam-block4", "layercam"}
     assert "| classify, batch 1: median (ms) |" in (out / "results.md").read_text()
+    assert "| classify + layercam heatmap, batch 1: median (ms) |" in (out / "results.md").read_text()
 
 
 def test_harness_measures_an_untrained_full_model_when_weights_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -94,7 +94,8 @@ def test_csv_output(inputs: Path, tiny_weights_dir: Path, capsys: pytest.Capture
     table = list(csv.DictReader(captured.out.splitlines()))
     assert list(table[0]) == [
         "source", "frame", "label", "p_glioma", "p_meningioma", "p_notumor", "p_pituitary", "p_tumor",
-        "model_sha256", "device", "precision", "ms", "heatmap", "use", "error", "error_type", "skipped",
+        "model_sha256", "device", "precision", "ms", "heatmap", "saliency_map", "use", "error", "error_type",
+        "skipped",
     ]  # fmt: skip
     error, ok = table
     assert error["error_type"] == "InvalidImageError" and error["label"] == ""
@@ -269,3 +270,48 @@ def test_series_out_over_the_rows_file_is_refused(inputs: Path, tiny_weights_dir
     same = tmp_path / "rows.jsonl"
     argv = [str(inputs), "--weights", str(tiny_weights_dir), "--out", str(same), "--series-out", str(same)]
     assert main(argv) == 2 and not same.exists()
+
+
+def test_saliency_maps_are_raw_16_bit_maps_in_the_slice_grid_with_a_sidecar(
+    inputs: Path, decisive_weights: Path, tmp_path: Path
+) -> None:
+    maps = tmp_path / "maps"
+    out = tmp_path / "rows.jsonl"
+    args = [str(inputs), "--weights", str(decisive_weights), "--out", str(out), "--quiet"]
+    assert main([*args, "--saliency-maps", str(maps), "--heatmap-class", "meningioma", "--method", "layercam"]) == 0
+    rows = [r for r in _rows(out) if "error" not in r]
+    assert len(rows) == 3 and all("heatmap" not in r for r in rows)
+    clf = Classifier.from_folder(decisive_weights, warm_up=False)
+    for row in rows:
+        png = Path(row["saliency_map"])
+        assert png.parent == maps and png.suffix == ".png"
+        sidecar = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
+        assert sidecar["source"] == row["source"] and sidecar["frame"] == row["frame"]
+        assert sidecar["class"] == "meningioma" and sidecar["method"] == "layercam"
+        raw = np.load(png.with_suffix(".npy"))
+        with Image.open(png) as img:
+            assert img.mode.startswith("I") and "not for diagnostic use" in img.text["Disclaimer"]
+            stored = np.asarray(img)
+        assert stored.shape == raw.shape == (sidecar["rows"], sidecar["columns"])
+        np.testing.assert_allclose(stored / 65535.0, raw, atol=1 / 65535)
+    wide = next(r for r in rows if r["source"].endswith("wide.png"))
+    raw = np.load(Path(wide["saliency_map"]).with_suffix(".npy"))
+    assert raw.shape == (40, 30)  # the source's rows x columns
+    rendered = render_for_model(np.asarray(Image.open(inputs / "wide.png")))
+    (expected,) = clf.predict([rendered], heatmap="meningioma", method="layercam")
+    np.testing.assert_allclose(raw, expected.heatmap, atol=1e-5)
+
+
+def test_heatmap_class_applies_to_overlays_and_unknown_classes_are_usage_errors(
+    inputs: Path, decisive_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heat = tmp_path / "heat"
+    args = [str(inputs / "wide.png"), "--weights", str(decisive_weights), "--quiet", "--heatmaps", str(heat)]
+    assert main([*args, "--heatmap-class", "pituitary"]) == 0
+    (png,) = heat.glob("*.png")
+    assert "_pituitary_" in png.name
+    with Image.open(png) as img:
+        assert "for pituitary" in img.text["Comment"]
+    capsys.readouterr()
+    assert main([*args, "--heatmap-class", "astrocytoma"]) == 2
+    assert "astrocytoma" in capsys.readouterr().err

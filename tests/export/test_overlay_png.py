@@ -9,26 +9,20 @@ import pytest
 from PIL import Image
 
 from core.export.errors import DestinationError, ExportError
-from core.export.overlay import blend_heatmap, burn_in_overlay, burn_in_text, jet_lut
+from core.export.overlay import blend_heatmap, burn_in_overlay, burn_in_text
 from core.export.png import write_view_png
-
-
-def test_jet_runs_blue_to_red() -> None:
-    lut = jet_lut()
-    assert lut.shape == (256, 3) and lut.dtype == np.uint8
-    assert lut[0, 2] > 100 and lut[0, 0] == 0
-    assert lut[255, 0] > 100 and lut[255, 2] == 0
+from core.imaging.heatmap import HeatmapStyle, lut
 
 
 def test_blend_keeps_cold_pixels_and_colours_hot_ones() -> None:
     display = np.full((20, 30), 100, dtype=np.uint8)
     heat = np.zeros((10, 15), dtype=np.float32)  # smaller than the slice: resized
     heat[:, 10:] = 1.0
-    out = blend_heatmap(display, heat, opacity=0.6)
+    out = blend_heatmap(display, heat, HeatmapStyle(opacity=0.6))
     assert out.shape == (20, 30, 3)
     assert (out[:, :5] == 100).all()
-    red = jet_lut()[255].astype(float)
-    assert np.allclose(out[10, 28], 0.4 * 100 + 0.6 * red, atol=1)
+    top = lut("inferno")[255].astype(float)  # the default colormap is perceptual, not jet
+    assert np.allclose(out[10, 28], 0.4 * 100 + 0.6 * top, atol=1)
     assert (blend_heatmap(display, None) == 100).all()
 
 
@@ -54,8 +48,8 @@ def test_banner_upscaling_never_passes_4096_px(shape: tuple[int, int], expected:
 def test_bad_inputs_raise_clear_errors() -> None:
     with pytest.raises(ValueError, match="uint8"):
         blend_heatmap(np.zeros((4, 4), dtype=np.float32), None)
-    with pytest.raises(ValueError, match="colour map"):
-        blend_heatmap(np.zeros((4, 4), np.uint8), np.zeros((4, 4)), colormap=np.zeros((10, 3), np.uint8))
+    with pytest.raises(ValueError, match="unknown colormap"):
+        blend_heatmap(np.zeros((4, 4), np.uint8), np.zeros((4, 4)), HeatmapStyle(colormap="jet"))
 
 
 def test_view_png_is_exactly_the_pixels(tmp_path: Path) -> None:

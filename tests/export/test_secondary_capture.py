@@ -35,7 +35,7 @@ from export.helpers import (
 
 def _picture(result: SliceResult) -> np.ndarray:
     display = (np.arange(32 * 32).reshape(32, 32) % 256).astype(np.uint8)
-    return burn_in_overlay(display, result.prediction.heatmap, 0.5)
+    return burn_in_overlay(display, result.prediction.heatmap)
 
 
 def test_sc_same_patient_validates(tmp_path: Path, slice_results: list[SliceResult], mr_series: Series) -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from core.imaging import SliceMetadata, SliceRef, Window
+from core.imaging.heatmap import COLORMAPS, colorize, legend_strip, lut
 from core.model.prediction import Prediction
-from desktop_app.colormap import COLORMAPS, colorize, legend_strip, lut
 from desktop_app.inference_worker import InferenceWorker, SliceOutcome, SliceRequest
 from desktop_app.overlays import corner_text
 from desktop_app.result_cache import ResultCache, cache_key
@@ -40,6 +40,28 @@ def test_colorize_threshold_and_opacity() -> None:
     assert tuple(rgba[1, 1, :3]) == tuple(lut("viridis")[255])
     with pytest.raises(ValueError, match="unknown colormap"):
         lut("jet")
+
+
+def test_screen_and_export_draw_the_heatmap_alike(qtbot) -> None:
+    """The viewer paints the colorized layer over the slice with QPainter; exports call composite()."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from core.imaging.heatmap import HeatmapStyle, composite
+    from desktop_app.qimage import to_qimage
+
+    rng = np.random.default_rng(3)
+    display = rng.integers(0, 256, (24, 32), dtype=np.uint8)
+    heat = rng.random((24, 32)).astype(np.float32)
+    style = HeatmapStyle("inferno", opacity=0.6, threshold=0.3)
+    base = to_qimage(display).convertToFormat(QImage.Format.Format_RGB32)
+    painter = QPainter(base)
+    painter.drawImage(0, 0, to_qimage(colorize(heat, style.colormap, style.opacity, style.threshold)))
+    painter.end()
+    rgb = base.convertToFormat(QImage.Format.Format_RGB888)
+    raw = np.frombuffer(rgb.constBits(), dtype=np.uint8).reshape(24, rgb.bytesPerLine())[:, : 32 * 3]
+    on_screen = raw.reshape(24, 32, 3).astype(int)
+    exported = composite(display, heat, style).astype(int)
+    assert np.abs(on_screen - exported).max() <= 2
 
 
 def test_result_cache_is_keyed_by_weights_and_heatmap() -> None:
@@ -230,3 +252,27 @@ def test_about_box_says_whether_test_time_flip_is_on() -> None:
     on = model_card_html(ModelConfig(architecture=arch, test_time_flip=True), "ready")
     off = model_card_html(ModelConfig(architecture=arch), "ready")
     assert "averaged with its mirror image" in on and "averaged with its mirror image" not in off
+
+
+def test_ai_panel_shows_the_method_figure_and_selects_the_default(qtbot) -> None:
+    from desktop_app.ai_panel import AIPanel
+
+    panel = AIPanel()
+    qtbot.addWidget(panel)
+    figures = {
+        "gradcam++": {
+            "figshare-val": {"n": 80, "pointing_game": 0.3875},
+            "lgg-flair": {"n": 80, "pointing_game": 0.4625},
+        },
+        "layercam": {"figshare-val": {"n": 80, "pointing_game": 0.325}},
+    }
+    with qtbot.waitSignal(panel.heatmap_request_changed):
+        panel.set_saliency("gradcam++", figures)
+    assert panel.method() == "gradcam++"
+    text = panel.method_figure.text()
+    assert "Points at the tumor in 39 % of figshare T1-CE validation slices (n=80)" in text
+    assert "46 % of LGG FLAIR tumor slices" in text and "Default" in text
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("layercam"))
+    assert "32 %" in panel.method_figure.text() and "Default" not in panel.method_figure.text()
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("gradcam"))
+    assert panel.method_figure.text().startswith("Not measured")

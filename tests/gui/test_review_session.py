@@ -308,3 +308,26 @@ def test_the_browser_menu_closes_the_study_under_the_pointer(qtbot, window: Main
     next(a for a in menu.actions() if a.text() == "Close this study").trigger()
     assert [s.uid for s in browser.series()] == [first] and window.series is not None
     assert window.series.uid == first  # the series on screen stays
+
+
+def test_the_weights_default_method_applies_until_the_reader_chooses_one(
+    qtbot, app_settings: AppSettings, tiny_weights_dir: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights_dir, weights)
+    config_file = weights / "model_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["saliency"] = {"default_method": "layercam"}
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    first = MainWindow(weights_folder=weights, settings=app_settings, load_model=False)
+    qtbot.addWidget(first)
+    assert first.ai_panel.method() == "layercam"
+    first.ai_panel.set_method("gradcam")
+    first.close()
+    again = MainWindow(weights_folder=weights, settings=AppSettings(app_settings.store), load_model=False)
+    qtbot.addWidget(again)
+    assert again.ai_panel.method() == "gradcam"
+    again.close()

@@ -101,6 +101,28 @@ def test_classify_heatmap_toggle_and_blink(qtbot, window: MainWindow) -> None:
     assert blocker.args[0].heatmap_class == "pituitary"
 
 
+def test_the_export_draws_the_heatmap_with_the_screen_style(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    """The threshold slider hides weak saliency in the exported key picture as it does on screen."""
+    from core.export.identity import ExportIdentity, IdentityMode
+    from core.imaging.heatmap import as_rgb, composite
+
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, [SAMPLE])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.classify_current(force=True)
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.ai_panel.class_combo.setCurrentText("glioma")  # the tiny model says "notumor": no map of that
+    window.ai_panel.set_overlay_style("viridis", 0.8, 0.6)
+    request = window.export_request("pdf", tmp_path / "r.pdf", ExportIdentity(IdentityMode.DEIDENTIFY))
+    assert request.style == window.ai_panel.heatmap_style()
+    assert (request.style.colormap, request.style.threshold) == ("viridis", 0.6)
+    heat = request.predictions[request.key_index].heatmap
+    assert heat is not None and request.key_display is not None and request.key_overlay is not None
+    np.testing.assert_array_equal(request.key_overlay, composite(request.key_display, heat, request.style))
+    cold = heat < 0.6
+    assert cold.any() and (request.key_overlay[cold] == as_rgb(request.key_display)[cold]).all()
+
+
 def tiny_class_names(window: MainWindow) -> tuple[str, ...]:
     assert window.config is not None
     return window.config.class_names
