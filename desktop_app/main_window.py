@@ -67,6 +67,7 @@ from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
 from desktop_app.time_point_bar import TimePointBar
 from desktop_app.viewer import SliceViewer
+from desktop_app.viewports import ViewportFeatures
 from desktop_app.window_size import fitting_size
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -164,6 +165,7 @@ class MainWindow(QMainWindow):
         self._start_index_worker()
         self._start_inference_worker(classifier_factory, load_model)
         self.network = NetworkFeatures(self)  # Network menu: query/retrieve, send, listener
+        self.viewports = ViewportFeatures(self)  # layouts, measurements, cine, MPR, reference lines
 
     # ================================================================ construction
     def _build_central(self) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from core.imaging.study import ScanResult, Series
 from desktop_app.qimage import to_qimage
+from desktop_app.viewport_grid import SERIES_MIME
 
 SERIES_ROLE = Qt.ItemDataRole.UserRole
 
@@ -38,6 +39,8 @@ class StudyBrowser(QTreeWidget):
         self._series_items: dict[str, QTreeWidgetItem] = {}
         self._series: dict[str, Series] = {}
         self._thumbs: dict[str, QIcon] = {}
+        self.setDragEnabled(True)  # a series can be dragged into a viewport of the layout
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
@@ -154,6 +157,17 @@ class StudyBrowser(QTreeWidget):
         item = self._series_items.get(uid)
         if item is not None:
             self.setCurrentItem(item)
+
+    def mimeTypes(self) -> list[str]:
+        return [SERIES_MIME]
+
+    def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:  # type: ignore[override]
+        """A dragged series carries its UID (patients and studies carry nothing)."""
+        data = QMimeData()
+        uids = [str(i.data(0, SERIES_ROLE)) for i in items if i.data(0, SERIES_ROLE)]
+        if uids:
+            data.setData(SERIES_MIME, uids[0].encode("utf-8"))
+        return data
 
     def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         uid = item.data(0, SERIES_ROLE)

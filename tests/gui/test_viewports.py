@@ -1,0 +1,105 @@
+"""Layouts: 1x2 and 2x2 grids, the active viewport feeding the AI panel, series dragged into a viewport."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from core.imaging import Window
+from desktop_app.main_window import MainWindow
+from desktop_app.viewport_grid import SERIES_MIME
+
+from .viewer_helpers import WAIT_MS, make_window, open_and_wait, write_volume
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, app_settings, tiny_weights_dir: Path, tiny_classifier) -> MainWindow:
+    win = make_window(qtbot, app_settings, tiny_weights_dir, tiny_classifier)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def two_series(tmp_path: Path) -> list[Path]:
+    study = "1.2.826.0.1.3680043.8.498.1"
+    write_volume(tmp_path / "a", description="T1", number=1, study_uid=study)
+    write_volume(tmp_path / "b", description="FLAIR", number=2, slices=8, study_uid=study)
+    return [tmp_path / "a", tmp_path / "b"]
+
+
+def test_layout_keys_fill_the_new_viewports(qtbot, window: MainWindow, two_series) -> None:
+    open_and_wait(qtbot, window, two_series)
+    features = window.viewports
+    assert features.grid.visible_cells == 1 and window.series is not None
+    first = window.series.description
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert features.grid.shape == (1, 2)
+    other = features.source_at(1)
+    assert other is not None and other.series.description != first  # the next series, not the same one
+    assert features.viewer_at(1).has_image() and features.viewer_at(1).isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert features.grid.shape == (2, 2) and features.grid.visible_cells == 4
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert features.grid.shape == (1, 1) and not features.viewer_at(1).isVisible()
+
+
+def test_clicking_a_viewport_moves_the_ai_to_it_and_keeps_each_window(qtbot, window: MainWindow, two_series) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, two_series)
+    features = window.viewports
+    features.set_layout(1, 2)
+    left = window.series
+    right = features.source_at(1)
+    assert left is not None and right is not None
+    window.voi = Window(500.0, 300.0, "mine")
+    window.render_slice()
+    right_viewer = features.viewer_at(1)
+    right_viewer.zoom_by(2.0)
+    right_zoom = right_viewer.zoom
+    qtbot.mouseClick(right_viewer, Qt.MouseButton.LeftButton, pos=QPoint(20, 20))
+    assert features.active == 1 and features.main_cell == 1
+    assert window.series is right.series and features.viewer_at(1) is window.viewer
+    assert window.viewer.zoom == pytest.approx(right_zoom)  # the cell kept its zoom
+    assert features.source_at(0).series is left  # the left cell still shows the first series ...
+    assert features.cells[0].voi == Window(500.0, 300.0, "mine")  # ... with its own window
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.classify_current(force=True)
+    assert window.ai_panel.prediction is not None
+    assert window.ref is not None and window.ref.series_uid == right.series.uid  # the AI answers for the active one
+    qtbot.mouseClick(features.viewer_at(0), Qt.MouseButton.LeftButton, pos=QPoint(20, 20))
+    assert features.active == 0 and window.series is left and window.voi == Window(500.0, 300.0, "mine")
+
+
+def drop(widget, uid: str) -> None:
+    data = QMimeData()
+    data.setData(SERIES_MIME, uid.encode())
+    pos = QPointF(10, 10)
+    for event_type in (QDropEvent.Type.DragEnter, QDropEvent.Type.Drop):
+        if event_type == QDropEvent.Type.DragEnter:
+            from PySide6.QtGui import QDragEnterEvent
+
+            event = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        else:
+            event = QDropEvent(pos, Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                               Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        QApplication.sendEvent(widget, event)
+        assert event.isAccepted()
+
+
+def test_a_series_dragged_from_the_browser_opens_in_that_viewport(qtbot, window: MainWindow, two_series) -> None:
+    open_and_wait(qtbot, window, two_series)
+    features = window.viewports
+    features.set_layout(1, 2)
+    first = window.series
+    assert first is not None
+    mime = window.browser.mimeData([window.browser._series_items[first.uid]])
+    assert bytes(mime.data(SERIES_MIME).data()).decode() == first.uid  # the browser drags the series UID
+    drop(features.viewer_at(1), first.uid)
+    assert features.active == 1 and window.series is first and features.viewer_at(1) is window.viewer

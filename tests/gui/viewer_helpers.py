@@ -1,0 +1,64 @@
+"""Shared by the viewer tests: a main window on the tiny classifier, and series of known geometry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from dicom_factory import make_dataset, write
+from pydicom.uid import generate_uid
+
+from desktop_app.main_window import MainWindow
+
+WAIT_MS = 60_000
+
+
+def make_window(qtbot, settings, weights: Path, classifier) -> MainWindow:
+    """A shown main window whose worker 'loads' the shared tiny classifier."""
+    win = MainWindow(weights_folder=weights, settings=settings, classifier_factory=lambda: classifier)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.model_state_changed, timeout=WAIT_MS, check_params_cb=lambda s: s == "ready"):
+        win.show()
+    return win
+
+
+def open_and_wait(qtbot, win: MainWindow, paths: list[Path]) -> None:
+    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT_MS):
+        win.open_paths(paths)
+
+
+def write_volume(
+    folder: Path,
+    *,
+    slices: int = 6,
+    rows: int = 12,
+    columns: int = 10,
+    step: float = 2.0,
+    z0: float = 0.0,
+    spacing: tuple[float, float] = (1.0, 1.0),
+    description: str = "T1",
+    number: int = 1,
+    study_uid: str | None = None,
+    modality: str = "MR",
+) -> list[Path]:
+    """Axial slices ``step`` mm apart from ``z0``; pixel value = 100 * slice + 10 * row + column."""
+    series_uid = generate_uid()
+    study_uid = study_uid or generate_uid()
+    paths = []
+    k_rows, k_columns = np.mgrid[0:rows, 0:columns]
+    for k in range(slices):
+        pixels = (100 * k + 10 * k_rows + k_columns).astype(np.uint16)
+        ds = make_dataset(
+            pixels,
+            bits_allocated=16,
+            study_uid=study_uid,
+            series_uid=series_uid,
+            series_number=number,
+            series_description=description,
+            instance=k + 1,
+            position=(0.0, 0.0, z0 + step * k),
+            modality=modality,
+        )
+        ds.PixelSpacing = [float(spacing[0]), float(spacing[1])]
+        paths.append(write(ds, folder / f"{k:03d}.dcm"))
+    return paths
