@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 from core.imaging import Series
 from desktop_app.view_source import REFORMAT_NOTE, SeriesSource, ViewSource
 from desktop_app.viewer import SliceViewer
+from desktop_app.viewer_tools import ViewerTools
 from desktop_app.viewport import Viewport, ViewState
 from desktop_app.viewport_grid import LAYOUTS, MAX_CELLS, ViewportGrid
 
@@ -53,11 +54,16 @@ class ViewportFeatures(QObject):
         for cell, viewport in enumerate(self.cells):
             viewer = main.viewer if viewport is None else viewport.viewer
             self.grid.put(cell, viewer)
-            viewer.installEventFilter(self)
         self.grid.series_dropped.connect(self.drop_series)
         self.grid.set_active(0)
         main.deid_action.toggled.connect(lambda _on: self.refresh())
         self._build_menu()
+        self.tools = ViewerTools(self)
+        for cell in range(MAX_CELLS):  # installed last, so it sees a click before the tools do
+            self.viewer_at(cell).installEventFilter(self)
+
+    def find_menu(self, title: str) -> QMenu:
+        return find_menu(self.main, title)
 
     # ------------------------------------------------------------------ state
     @property

@@ -35,7 +35,7 @@ def write_volume(
     columns: int = 10,
     step: float = 2.0,
     z0: float = 0.0,
-    spacing: tuple[float, float] = (1.0, 1.0),
+    spacing: tuple[float, float] | None = (1.0, 1.0),
     description: str = "T1",
     number: int = 1,
     study_uid: str | None = None,
@@ -59,6 +59,35 @@ def write_volume(
             position=(0.0, 0.0, z0 + step * k),
             modality=modality,
         )
-        ds.PixelSpacing = [float(spacing[0]), float(spacing[1])]
+        if spacing is None:
+            del ds.PixelSpacing
+        else:
+            ds.PixelSpacing = [float(spacing[0]), float(spacing[1])]
         paths.append(write(ds, folder / f"{k:03d}.dcm"))
     return paths
+
+
+def mouse(widget, kind, pos, button=None) -> None:
+    """Send one mouse event at a float position (press, move or release)."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    button = button or Qt.MouseButton.LeftButton
+    held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
+    if kind == QEvent.Type.MouseMove and button == Qt.MouseButton.NoButton:
+        held = Qt.MouseButton.NoButton
+    event = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos.toPoint())),
+                        button if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton,
+                        held, Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def drag(widget, points) -> None:
+    """Press at the first widget point, move through the others, release at the last."""
+    from PySide6.QtCore import QEvent
+
+    mouse(widget, QEvent.Type.MouseButtonPress, points[0])
+    for point in points[1:]:
+        mouse(widget, QEvent.Type.MouseMove, point)
+    mouse(widget, QEvent.Type.MouseButtonRelease, points[-1])
