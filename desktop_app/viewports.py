@@ -16,6 +16,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
 from core.imaging import Series
+from desktop_app.cine import Cine
+from desktop_app.mpr_view import MprView
+from desktop_app.reference_lines import ReferenceLines
 from desktop_app.view_source import REFORMAT_NOTE, SeriesSource, ViewSource
 from desktop_app.viewer import SliceViewer
 from desktop_app.viewer_tools import ViewerTools
@@ -59,6 +62,12 @@ class ViewportFeatures(QObject):
         main.deid_action.toggled.connect(lambda _on: self.refresh())
         self._build_menu()
         self.tools = ViewerTools(self)
+        self.reference_lines = ReferenceLines(self)
+        self.cine = Cine(self)
+        self.mpr = MprView(self)
+        main.slice_shown.connect(lambda _index: self.reference_lines.refresh())
+        for viewport in self.others:
+            viewport.index_changed.connect(lambda _index: self.reference_lines.refresh())
         for cell in range(MAX_CELLS):  # installed last, so it sees a click before the tools do
             self.viewer_at(cell).installEventFilter(self)
 
@@ -115,8 +124,8 @@ class ViewportFeatures(QObject):
         main.browser.select_series(state.source.series.uid)
 
     # ------------------------------------------------------------------ layout
-    def set_layout(self, rows: int, columns: int) -> None:
-        """Show ``rows`` x ``columns`` viewports; new empty ones get the next series not shown yet."""
+    def set_layout(self, rows: int, columns: int, fill: bool = True) -> None:
+        """Show ``rows`` x ``columns`` viewports; with ``fill`` empty ones get the next series not shown yet."""
         self.grid.set_shape(rows, columns)
         visible = rows * columns
         if self.main_cell >= visible:
@@ -124,12 +133,13 @@ class ViewportFeatures(QObject):
         if self.active >= visible:
             self.activate(self.main_cell)
         shown = {s.uid for s in (self.source_at(c) for c in range(visible)) if s is not None}
-        waiting = [s for s in self.main.browser.series() if s.uid not in shown]
+        waiting = [s for s in self.main.browser.series() if s.uid not in shown] if fill else []
         for cell in range(visible):
             viewport = self.cells[cell]
             if viewport is not None and viewport.source is None and waiting:
                 viewport.show(self.series_source(waiting.pop(0)))
         self.grid.set_active(self.active)
+        self.reference_lines.refresh()
 
     def _build_menu(self) -> None:
         view = find_menu(self.main, "View")
