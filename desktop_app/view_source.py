@@ -16,7 +16,7 @@ from core.imaging import ImagingError, PixelStore, Series, SliceMetadata, Window
 from core.imaging.display import apply_window, auto_window
 from core.imaging.geometry import GeometryError, PlaneGeometry
 from core.imaging.mpr import Reformat
-from desktop_app.overlays import corner_text, edge_labels
+from desktop_app.overlays import corner_text
 
 REFORMAT_NOTE = "Reformat: the AI runs on acquired slices only"
 
@@ -79,6 +79,15 @@ class SeriesSource:
         except GeometryError:
             return None
 
+    def placement(self, index: int) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """(position, unit normal) of image ``index`` from its header; None when unknown."""
+        ref = self.series.slices[index]
+        if ref.position is None or ref.orientation is None:
+            return None
+        normal = np.cross(np.asarray(ref.orientation[:3], float), np.asarray(ref.orientation[3:], float))
+        size = float(np.linalg.norm(normal))
+        return (np.asarray(ref.position, float), normal / size) if size > 1e-6 else None
+
     def frame_of_reference(self) -> str:
         """Series sharing a frame of reference are compared by patient position (study UID stands in:
         the header's Frame of Reference UID is not kept on SliceRef)."""
@@ -135,6 +144,11 @@ class ReformatSource:
     def geometry(self, index: int) -> PlaneGeometry | None:
         return self.reformat.geometry(index)
 
+    def placement(self, index: int) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        r = self.reformat
+        normal = np.cross(r.row_direction, r.column_direction)
+        return r.origin + r.step * index, normal
+
     def frame_of_reference(self) -> str:
         return self.series.study_uid
 
@@ -154,7 +168,11 @@ class ReformatSource:
 ViewSource = SeriesSource | ReformatSource
 
 
-def orientation_letters(source: ViewSource, index: int) -> dict[str, str]:
-    """The patient directions at the middle of each image edge."""
-    plane = source.geometry(index)
-    return edge_labels(plane.orientation) if plane is not None else {}
+def locations(source: ViewSource, normal: NDArray[np.float64]) -> list[float | None]:
+    """Each image's position along ``normal`` (mm); None for images not parallel to it or without geometry."""
+    out: list[float | None] = []
+    for index in range(len(source)):
+        placed = source.placement(index)
+        parallel = placed is not None and abs(abs(float(np.dot(placed[1], normal))) - 1.0) < 1e-3
+        out.append(float(np.dot(placed[0], normal)) if placed is not None and parallel else None)
+    return out

@@ -19,6 +19,7 @@ from core.imaging import Series
 from desktop_app.cine import Cine
 from desktop_app.mpr_view import MprView
 from desktop_app.reference_lines import ReferenceLines
+from desktop_app.sync_scroll import SyncScroll
 from desktop_app.view_source import REFORMAT_NOTE, SeriesSource, ViewSource
 from desktop_app.viewer import SliceViewer
 from desktop_app.viewer_tools import ViewerTools
@@ -65,6 +66,7 @@ class ViewportFeatures(QObject):
         self.reference_lines = ReferenceLines(self)
         self.cine = Cine(self)
         self.mpr = MprView(self)
+        self.sync = SyncScroll(self)
         main.slice_shown.connect(lambda _index: self.reference_lines.refresh())
         for viewport in self.others:
             viewport.index_changed.connect(lambda _index: self.reference_lines.refresh())
@@ -100,6 +102,13 @@ class ViewportFeatures(QObject):
     def index_at(self, cell: int) -> int:
         viewport = self.cells[cell]
         return self.main.index if viewport is None else viewport.index
+
+    def set_index_at(self, cell: int, index: int) -> None:
+        viewport = self.cells[cell]
+        if viewport is None:
+            self.main.set_index(index)
+        else:
+            viewport.set_index(index)
 
     def series_source(self, series: Series) -> SeriesSource:
         """One SeriesSource per series object (its metadata cache is shared by every viewport)."""

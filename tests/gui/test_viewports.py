@@ -103,3 +103,44 @@ def test_a_series_dragged_from_the_browser_opens_in_that_viewport(qtbot, window:
     assert bytes(mime.data(SERIES_MIME).data()).decode() == first.uid  # the browser drags the series UID
     drop(features.viewer_at(1), first.uid)
     assert features.active == 1 and window.series is first and features.viewer_at(1) is window.viewer
+
+
+def test_synchronised_scrolling_by_patient_position_and_by_relative_place(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    study = "1.2.826.0.1.3680043.8.498.2"
+    write_volume(tmp_path / "a", number=1, study_uid=study, slices=6, step=2.0)  # z = 0, 2, ... 10
+    write_volume(tmp_path / "b", number=2, study_uid=study, slices=12, step=1.0, z0=3.0)  # z = 3 ... 14
+    write_volume(tmp_path / "prior", number=1, slices=12, step=1.0, z0=-40.0)  # another study: no shared positions
+    open_and_wait(qtbot, window, [tmp_path / "a", tmp_path / "b", tmp_path / "prior"])
+    features = window.viewports
+    by_name = {s.uid: s for s in window.browser.series()}
+    a, b = (next(s for s in by_name.values() if s.study_uid == study and s.number == n) for n in (1, 2))
+    prior = next(s for s in by_name.values() if s.study_uid != study)
+    window.show_series(a)
+    features.set_layout(1, 2, fill=False)
+    features.show_in(1, features.series_source(b))
+    qtbot.keyClick(window, Qt.Key.Key_Y)
+    assert features.sync.enabled
+
+    def z(cell: int) -> float:
+        return features.source_at(cell).series.slices[features.index_at(cell)].position[2]
+
+    for index, expected in ((3, 6.0), (0, 3.0), (5, 10.0)):
+        window.set_index(index)
+        assert z(0) == 2.0 * index and z(1) == expected  # the nearest slice to the same patient position
+    qtbot.mouseClick(features.viewer_at(1), Qt.MouseButton.LeftButton, pos=QPoint(20, 20))  # b leads now
+    assert features.active == 1 and window.series is b
+    window.set_index(8)  # z = 11
+    assert z(0) == 10.0
+    qtbot.mouseClick(features.viewer_at(0), Qt.MouseButton.LeftButton, pos=QPoint(20, 20))
+    features.sync.set_enabled(False)
+    window.set_index(0)
+    features.show_in(1, features.series_source(prior), index=2)  # aligned by hand: two slices further on
+    features.sync.set_enabled(True)
+    assert features.index_at(1) == 2
+    window.set_index(1)  # a fifth of the way through: 2.2 of 11 slices, plus the offset
+    assert features.index_at(1) == 4
+    window.set_index(5)
+    assert features.index_at(1) == 11  # clamped to the last slice
