@@ -30,6 +30,7 @@ class SyncScroll(QObject):
         self.enabled = False
         self._offsets: dict[int, int] = {}
         self._busy = False
+        self._locations: dict[tuple[int, tuple[float, ...]], list[float | None]] = {}
         main = features.main
         self.action = QAction("Synchronised scrolling", main)
         self.action.setCheckable(True)
@@ -70,7 +71,12 @@ class SyncScroll(QObject):
         if placed is None:
             return None
         position, normal = placed
-        return nearest_index(locations(target, normal), float(np.dot(position, normal)))
+        key = (id(target), tuple(np.round(normal, 4).tolist()))
+        if key not in self._locations:  # a source's positions along one normal do not change
+            if len(self._locations) > 64:
+                self._locations.clear()
+            self._locations[key] = locations(target, normal)
+        return nearest_index(self._locations[key], float(np.dot(position, normal)))
 
     def _relative(self, leader: int, cell: int) -> int | None:
         features = self.features

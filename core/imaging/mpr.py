@@ -10,6 +10,7 @@ measurements, reference lines and orientation letters work as on acquired slices
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -78,6 +79,19 @@ class Volume:
         column = np.asarray(first.row_direction) * first.spacing[1]
         return cls(data, first.origin, (step, row, column), series_uid)
 
+    @property
+    def needs_resampling(self) -> bool:
+        """True when the slices are further apart than the pixels (a reformat across them interpolates)."""
+        in_plane = min(float(np.linalg.norm(self.axes[1])), float(np.linalg.norm(self.axes[2])))
+        return float(np.linalg.norm(self.axes[0])) > 1.01 * in_plane
+
+    @functools.cached_property
+    def resampled(self) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+        """The data interpolated along the slice axis to the in-plane spacing, and the new slice step
+        (computed once, shared by the sagittal and coronal reformats)."""
+        in_plane = min(float(np.linalg.norm(self.axes[1])), float(np.linalg.norm(self.axes[2])))
+        return _resample_slices(self.data, self.axes[0], in_plane)
+
     @classmethod
     def from_series(cls, store: PixelStore, series: Series, index: int = 0) -> Volume:
         """The volume of slice ``index``'s stack and time point (modality values through ``store``)."""
@@ -128,9 +142,12 @@ def _resample_slices(data: NDArray[np.float32], step: NDArray[np.float64], targe
     count = int(np.floor(extent / target + 1e-6)) + 1
     where = np.arange(count) * (target / length)
     low = np.minimum(np.floor(where).astype(np.int64), data.shape[0] - 2)
-    frac = (where - low).astype(np.float32)[:, None, None]
-    out = data[low] * (1.0 - frac) + data[low + 1] * frac
-    return out.astype(np.float32, copy=False), step * (target / length)
+    frac = (where - low).astype(np.float32)
+    out = np.empty((count, *data.shape[1:]), dtype=np.float32)
+    for n in range(count):  # one output slice at a time: no volume-sized temporaries
+        np.multiply(data[low[n]], 1.0 - frac[n], out=out[n])
+        out[n] += data[low[n] + 1] * frac[n]
+    return out, step * (target / length)
 
 
 def reformat(volume: Volume, plane: Plane) -> Reformat:
@@ -147,9 +164,8 @@ def reformat(volume: Volume, plane: Plane) -> Reformat:
     slice_axis = next(m for m in rest if m != row_axis)
     data = volume.data
     interpolated = False
-    in_plane = min(float(np.linalg.norm(axes[1])), float(np.linalg.norm(axes[2])))
-    if slice_axis != 0 and float(np.linalg.norm(axes[0])) > 1.01 * in_plane:
-        data, axes[0] = _resample_slices(data, axes[0], in_plane)
+    if slice_axis != 0 and volume.needs_resampling:
+        data, axes[0] = volume.resampled
         interpolated = True
     normal = np.cross(right, down)
     signs = {
