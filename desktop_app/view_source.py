@@ -89,9 +89,9 @@ class SeriesSource:
         return (np.asarray(ref.position, float), normal / size) if size > 1e-6 else None
 
     def frame_of_reference(self) -> str:
-        """Series sharing a frame of reference are compared by patient position (study UID stands in:
-        the header's Frame of Reference UID is not kept on SliceRef)."""
-        return self.series.study_uid
+        """Series sharing a frame of reference are compared by patient position (the study stands in
+        when the header has no Frame of Reference UID)."""
+        return self.series.frame_of_reference_uid or self.series.study_uid
 
     def corners(self, index: int, window: Window | None, zoom: float, invert: bool, deidentify: bool) -> dict[str, str]:
         ref = self.series.slices[index]
@@ -150,7 +150,7 @@ class ReformatSource:
         return r.origin + r.step * index, normal
 
     def frame_of_reference(self) -> str:
-        return self.series.study_uid
+        return self.series.frame_of_reference_uid or self.series.study_uid
 
     def corners(self, index: int, window: Window | None, zoom: float, invert: bool, deidentify: bool) -> dict[str, str]:
         plane = self.geometry(index)

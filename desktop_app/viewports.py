@@ -19,7 +19,9 @@ from core.imaging import Series
 from desktop_app.cine import Cine
 from desktop_app.mpr_view import MprView
 from desktop_app.reference_lines import ReferenceLines
+from desktop_app.study_filter import StudySearch
 from desktop_app.sync_scroll import SyncScroll
+from desktop_app.tag_viewer import TagViewer
 from desktop_app.view_source import REFORMAT_NOTE, SeriesSource, ViewSource
 from desktop_app.viewer import SliceViewer
 from desktop_app.viewer_tools import ViewerTools
@@ -67,6 +69,9 @@ class ViewportFeatures(QObject):
         self.cine = Cine(self)
         self.mpr = MprView(self)
         self.sync = SyncScroll(self)
+        self.search = StudySearch(main.browser)
+        main.browser_dock.setWidget(self.search)
+        self.tags = TagViewer(self)
         main.slice_shown.connect(lambda _index: self.reference_lines.refresh())
         for viewport in self.others:
             viewport.index_changed.connect(lambda _index: self.reference_lines.refresh())

@@ -40,6 +40,7 @@ def write_volume(
     number: int = 1,
     study_uid: str | None = None,
     modality: str = "MR",
+    **dataset: object,
 ) -> list[Path]:
     """Axial slices ``step`` mm apart from ``z0``; pixel value = 100 * slice + 10 * row + column."""
     series_uid = generate_uid()
@@ -58,6 +59,7 @@ def write_volume(
             instance=k + 1,
             position=(0.0, 0.0, z0 + step * k),
             modality=modality,
+            **dataset,
         )
         if spacing is None:
             del ds.PixelSpacing
