@@ -1,8 +1,7 @@
 """Reference lines: on each viewport, where the images of the other visible viewports cut it.
 
 Drawn only between images of one frame of reference (the study when the header has none) whose planes
-are not parallel,
-e.g. the sagittal and coronal reformats on the axial slice, or a sagittal series on an axial one.
+are not parallel, e.g. the sagittal and coronal reformats on the axial slice, or a sagittal series on an axial one.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Synchronised scrolling: the other viewports follow the active one.
 
-Viewports of the same frame of reference (or study, when the header names none) whose planes are parallel go to the image nearest
-the active image's position along its normal; others (a prior study, a different plane) keep the same
-relative place in their stack plus the offset they had when synchronisation was switched on, so a
-prior can be aligned by hand first and then followed.
+Viewports of the same frame of reference (or study, when the header names none) whose planes are
+parallel go to the image nearest the active image's position along its normal; others (a prior study,
+a different plane) keep the same relative place in their stack plus the offset they had when
+synchronisation was switched on, so a prior can be aligned by hand first and then followed.
 """
 
 from __future__ import annotations
