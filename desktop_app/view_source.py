@@ -19,6 +19,7 @@ from core.imaging.mpr import Reformat
 from desktop_app.overlays import corner_text
 
 REFORMAT_NOTE = "Reformat: the AI runs on acquired slices only"
+REFORMAT_CORNER = "REFORMAT\nAI: acquired slices only"
 
 
 @dataclass(eq=False)
@@ -161,7 +162,7 @@ class ReformatSource:
         texts["bottom_left"] = "\n".join(t for t in (texts["bottom_left"], location) if t)
         series = "" if deidentify else self.series.description
         texts["top_right"] = "\n".join(t for t in (f"MPR {self.reformat.plane}{interpolated}", series) if t)
-        texts["top_left"] = REFORMAT_NOTE
+        texts["top_left"] = REFORMAT_CORNER
         return texts
 
 

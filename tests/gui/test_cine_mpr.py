@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from desktop_app.main_window import MainWindow
-from desktop_app.view_source import REFORMAT_NOTE, ReformatSource
+from desktop_app.view_source import REFORMAT_CORNER, REFORMAT_NOTE, ReformatSource
 
 from .viewer_helpers import WAIT_MS, make_window, open_and_wait, write_volume
 
@@ -61,7 +61,7 @@ def test_mpr_fills_the_layout_with_three_reformats(qtbot, window: MainWindow, tm
     plane = sagittal.geometry(index)
     x, y, z = plane.to_patient(3, 4)  # row 4 from the top: z = 6 mm, an acquired slice
     assert sagittal.values(index)[4, 3] == pytest.approx(100 * z / 2.0 + 10 * y + x)
-    assert features.viewer_at(sagittal_cell)._corners["top_left"] == REFORMAT_NOTE
+    assert features.viewer_at(sagittal_cell)._corners["top_left"] == REFORMAT_CORNER
     assert features.viewer_at(sagittal_cell)._corners["top"] == "H"  # head up
     lines = dict(features.reference_lines.lines_on(features.main_cell))
     assert set(lines) == {sagittal_cell, reformats["coronal"]}  # the axial reformat is parallel: no line
