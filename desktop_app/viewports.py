@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from core.imaging import Series
 from desktop_app.cine import Cine
+from desktop_app.crosshair import Crosshair
 from desktop_app.mpr_view import MprView
 from desktop_app.reference_lines import ReferenceLines
 from desktop_app.study_filter import StudySearch
@@ -72,6 +73,7 @@ class ViewportFeatures(QObject):
         self.search = StudySearch(main.browser)
         main.browser_dock.setWidget(self.search)
         self.tags = TagViewer(self)
+        self.crosshair = Crosshair(self)
         main.slice_shown.connect(lambda _index: self.reference_lines.refresh())
         for viewport in self.others:
             viewport.index_changed.connect(lambda _index: self.reference_lines.refresh())

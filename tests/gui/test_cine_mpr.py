@@ -81,3 +81,25 @@ def test_mpr_of_too_few_slices_is_refused(qtbot, window: MainWindow, tmp_path: P
         window.viewports.mpr.start()
     assert "at least 3 slices" in blocker.args[0]
     assert window.viewports.grid.shape == (1, 1)
+
+
+def test_crosshair_takes_every_plane_to_the_point(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    write_volume(tmp_path, slices=6, rows=12, columns=10, step=2.0)
+    open_and_wait(qtbot, window, [tmp_path])
+    features = window.viewports
+    with qtbot.waitSignal(features.mpr.shown, timeout=WAIT_MS):
+        features.mpr.start()
+    window.set_index(2)  # z = 4 mm
+    features.crosshair.locate_at(window.viewer, window.viewer.image_to_widget(3, 7))
+    assert features.crosshair.point == pytest.approx([3.0, 7.0, 4.0])  # 1 mm pixels from the origin
+    for cell in range(4):
+        if cell == features.main_cell:
+            continue
+        plane = features.source_at(cell).geometry(features.index_at(cell))
+        assert abs(plane.to_pixel(features.crosshair.point)[2]) < 0.5  # each reformat now passes through it
+    qtbot.mouseClick(window.viewer, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, QPoint(1, 1))
+    assert features.crosshair.point is None  # Shift+click outside the image removes it
+    qtbot.mouseClick(
+        window.viewer, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, window.viewer.rect().center()
+    )
+    assert features.crosshair.point is not None and window.voi is None  # the Shift+click did not window
