@@ -969,6 +969,7 @@ class MainWindow(QMainWindow):
             opacity=opacity,
             identity=identity,
             partial_of=0 if self.results.finished(self.series.uid) else len(self.series.slices),
+            measurements=self.viewports.tools.report_rows(self.series.uid, identity.deidentify),
         )
 
     def export_dialog(self, kind: ExportKind) -> None:

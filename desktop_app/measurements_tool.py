@@ -25,7 +25,7 @@ from core.imaging.measure import (
     length_mm,
     value_unit,
 )
-from desktop_app.view_source import ViewSource
+from desktop_app.view_source import ReformatSource, ViewSource
 from desktop_app.viewer import SliceViewer
 
 KINDS = ("length", "angle", "ellipse", "freehand", "arrow")
@@ -41,6 +41,9 @@ class Measurement:
     key: str  # the image it belongs to (ViewSource.key)
     image: str  # "series label, image n" for the table and exports
     result: str  # what is shown, e.g. "23.4 mm" or "mean 512.0 SD 12.1 ..."
+    series_uid: str = ""  # the acquired series (of a reformat: the one it was built from)
+    index: int = 0  # image index in its source
+    reformat: str = ""  # the plane, for a measurement on a reformat
 
 
 def describe(kind: str, points: list[Point], source: ViewSource, index: int, text: str = "") -> str:
@@ -172,7 +175,9 @@ class MeasurementTool(QObject):
             self.refused.emit(f"{self.kind.capitalize()} not measured: {exc}")
             return
         image = f"{source.label}, image {index + 1}"
-        measurement = Measurement(self.kind, tuple(points), source.key(index), image, result)
+        plane = source.reformat.plane if isinstance(source, ReformatSource) else ""
+        measurement = Measurement(self.kind, tuple(points), source.key(index), image, result,
+                                  source.series.uid, index, plane)  # fmt: skip
         self.measurements.append(measurement)
         self.added.emit(measurement)
         self.changed.emit()

@@ -157,6 +157,17 @@ class ViewerTools(QObject):
         main.addAction(delete)
         menu.addAction(self.dock.toggleViewAction())
 
+    def report_rows(self, series_uid: str, deidentify: bool) -> tuple[tuple[str, str, str], ...]:
+        """(image, tool, result) of the measurements of one series for a report; a de-identified report
+        names images by number only (the series label may carry a description)."""
+        rows = []
+        for m in self.tool.measurements:
+            if m.series_uid != series_uid:
+                continue
+            where = f"{m.reformat} reformat, image {m.index + 1}" if m.reformat else f"image {m.index + 1}"
+            rows.append((where if deidentify else m.image, m.kind, m.result))
+        return tuple(rows)
+
     def delete_last(self) -> None:
         located = self.locate(self.features.viewer_at(self.features.active))
         if located is not None:

@@ -93,3 +93,20 @@ def test_distances_are_refused_without_pixel_spacing(qtbot, window: MainWindow, 
     drag(window.viewer, [at(window, 1, 1), at(window, 4, 5)])
     assert window.viewports.tools.tool.measurements == []
     assert "pixel spacing is unknown" in window.statusBar().currentMessage()
+
+
+def test_the_pdf_report_lists_the_series_measurements(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from export.helpers import require_tool, run_tool
+
+    write_volume(tmp_path / "in", spacing=SPACING, description="T1 SECRET")
+    open_and_wait(qtbot, window, [tmp_path / "in"])
+    qtbot.keyClick(window, Qt.Key.Key_L)
+    drag(window.viewer, [at(window, 1, 1), at(window, 4, 5)])
+    with qtbot.waitSignal(window.prediction_shown, timeout=60_000):
+        window.classify_current(force=True)
+    target = tmp_path / "out" / "report.pdf"
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.export("pdf", target)  # de-identified by default
+    text = run_tool(require_tool("pdftotext"), "-layout", str(target), "-").stdout
+    assert "Measurements" in text and f"{math.hypot(3 * 2.0, 4 * 0.5):.1f} mm" in text
+    assert f"image {window.index + 1}" in text and "SECRET" not in text  # images named by number only
