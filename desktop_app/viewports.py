@@ -24,6 +24,7 @@ from desktop_app.study_filter import StudySearch
 from desktop_app.sync_scroll import SyncScroll
 from desktop_app.tag_viewer import TagViewer
 from desktop_app.view_source import REFORMAT_NOTE, SeriesSource, ViewSource
+from desktop_app.view_sync import ViewSync
 from desktop_app.viewer import SliceViewer
 from desktop_app.viewer_tools import ViewerTools
 from desktop_app.viewport import Viewport, ViewState
@@ -70,6 +71,7 @@ class ViewportFeatures(QObject):
         self.cine = Cine(self)
         self.mpr = MprView(self)
         self.sync = SyncScroll(self)
+        self.view_sync = ViewSync(self)
         self.search = StudySearch(main.browser)
         main.browser_dock.setWidget(self.search)
         self.tags = TagViewer(self)

@@ -144,3 +144,24 @@ def test_synchronised_scrolling_by_patient_position_and_by_relative_place(
     assert features.index_at(1) == 4
     window.set_index(5)
     assert features.index_at(1) == 11  # clamped to the last slice
+
+
+def test_synchronised_zoom_pan_and_window(qtbot, window: MainWindow, two_series) -> None:
+    window.ai_panel.auto_check.setChecked(False)
+    open_and_wait(qtbot, window, two_series)
+    features = window.viewports
+    features.set_layout(1, 2)
+    other = features.viewer_at(1)
+    window.viewer.zoom_by(2.0)
+    assert other.zoom != pytest.approx(window.viewer.zoom)  # independent until synchronised
+    qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ShiftModifier)
+    assert features.view_sync.enabled and other.zoom == pytest.approx(window.viewer.zoom)
+    window.viewer.pan_by(15, -5)
+    assert other.pan == window.viewer.pan
+    centre = window.viewer.rect().center()
+    qtbot.mousePress(window.viewer, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseMove(window.viewer, centre + QPoint(40, 10))
+    qtbot.mouseRelease(window.viewer, Qt.MouseButton.LeftButton, pos=centre + QPoint(40, 10))
+    assert window.voi is not None and features.cells[1].voi == window.voi
+    other.zoom_by(0.5)  # a viewport that is not active does not lead
+    assert window.viewer.zoom != pytest.approx(other.zoom)
