@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QPolygonF
 
+from core.imaging import SliceRef
 from core.imaging.measure import (
     MeasurementError,
     Point,
@@ -44,6 +45,7 @@ class Measurement:
     series_uid: str = ""  # the acquired series (of a reformat: the one it was built from)
     index: int = 0  # image index in its source
     reformat: str = ""  # the plane, for a measurement on a reformat
+    ref: SliceRef | None = field(default=None, compare=False)  # the acquired slice (None on a reformat)
 
 
 def describe(kind: str, points: list[Point], source: ViewSource, index: int, text: str = "") -> str:
@@ -176,8 +178,9 @@ class MeasurementTool(QObject):
             return
         image = f"{source.label}, image {index + 1}"
         plane = source.reformat.plane if isinstance(source, ReformatSource) else ""
+        ref = None if isinstance(source, ReformatSource) else source.series.slices[index]
         measurement = Measurement(self.kind, tuple(points), source.key(index), image, result,
-                                  source.series.uid, index, plane)  # fmt: skip
+                                  source.series.uid, index, plane, ref)  # fmt: skip
         self.measurements.append(measurement)
         self.added.emit(measurement)
         self.changed.emit()

@@ -68,7 +68,7 @@ def probe_text(source: ViewSource, index: int, point: tuple[float, float]) -> st
 class MeasurementPanel(QWidget):
     """The side table of measurements (all images), with delete and CSV export."""
 
-    def __init__(self, tool: MeasurementTool, export: Callable[[], None]) -> None:
+    def __init__(self, tool: MeasurementTool, export: Callable[[], None], export_pr: Callable[[], None]) -> None:
         super().__init__()
         self.tool = tool
         self.table = QTableWidget(0, 3)
@@ -82,6 +82,11 @@ class MeasurementPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(clear)
         buttons.addWidget(save)
+        state = QPushButton("Presentation state...")
+        state.setToolTip("Write the measurements on acquired DICOM images as a DICOM Grayscale Softcopy "
+                         "Presentation State attached to the study")  # fmt: skip
+        state.clicked.connect(export_pr)
+        buttons.addWidget(state)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
@@ -112,7 +117,7 @@ class ViewerTools(QObject):
         main.statusBar().addWidget(self.probe_label)
         for cell in range(len(features.cells)):
             self.watch(features.viewer_at(cell))
-        self.panel = MeasurementPanel(self.tool, self.export_dialog)
+        self.panel = MeasurementPanel(self.tool, self.export_dialog, self.presentation_state_dialog)
         self.dock = main._dock("Measurements", "measurements", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.dock.hide()
         self.tool.added.connect(lambda _m: self.dock.show())
@@ -197,6 +202,34 @@ class ViewerTools(QObject):
             self.features.main.statusBar().showMessage(f"Measurements not exported: {exc}", 15000)
             return
         self.features.main.statusBar().showMessage(f"Exported {path}", 10000)
+
+    def presentation_state_dialog(self) -> None:
+        start = str(Path(self.features.main.settings.last_folder or Path.home()) / "measurements_PR.dcm")
+        path, _ = QFileDialog.getSaveFileName(self.features.main, "Presentation state", start, "DICOM (*.dcm)")
+        if path:
+            self.export_presentation_state(Path(path))
+
+    def export_presentation_state(self, path: Path) -> None:
+        """Measurements on acquired DICOM slices as a presentation state; reformats and other images are
+        skipped and counted.  The outcome goes to the status bar (and the audit log)."""
+        from core.export import ExportError, read_header
+        from core.export.presentation_state import Annotation, write_presentation_state
+        from core.platform.audit_events import record_exported
+
+        bar = self.features.main.statusBar()
+        usable = [m for m in self.tool.measurements if m.ref is not None and m.ref.kind == "dicom"]
+        skipped = len(self.tool.measurements) - len(usable)
+        try:
+            headers = {str(m.ref.path): read_header(m.ref.path) for m in usable if m.ref is not None}
+            annotations = [Annotation(m.kind, m.points, m.result, headers[str(m.ref.path)], m.ref.frame)
+                           for m in usable if m.ref is not None]  # fmt: skip
+            written = write_presentation_state(path, annotations, [m.ref.path for m in usable if m.ref is not None])
+        except ExportError as exc:
+            bar.showMessage(f"Presentation state not written: {exc}", 15000)
+            return
+        record_exported("pr", [written], via="gui")
+        note = f" ({skipped} on reformats or non-DICOM images left out)" if skipped else ""
+        bar.showMessage(f"Wrote {written}{note}", 15000)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The pixel probe: follows the mouse over any viewport."""

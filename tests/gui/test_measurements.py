@@ -110,3 +110,23 @@ def test_the_pdf_report_lists_the_series_measurements(qtbot, window: MainWindow,
     text = run_tool(require_tool("pdftotext"), "-layout", str(target), "-").stdout
     assert "Measurements" in text and f"{math.hypot(3 * 2.0, 4 * 0.5):.1f} mm" in text
     assert f"image {window.index + 1}" in text and "SECRET" not in text  # images named by number only
+
+
+def test_measurements_as_a_presentation_state(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    import pydicom
+
+    write_volume(tmp_path / "in", spacing=SPACING)
+    open_and_wait(qtbot, window, [tmp_path / "in"])
+    qtbot.keyClick(window, Qt.Key.Key_L)
+    drag(window.viewer, [at(window, 1, 1), at(window, 4, 5)])
+    tools = window.viewports.tools
+    target = tmp_path / "out" / "pr.dcm"
+    tools.export_presentation_state(target)
+    pr = pydicom.dcmread(target)
+    (group,) = pr.GraphicAnnotationSequence
+    source = pydicom.dcmread(window.ref.path, stop_before_pixels=True)
+    assert group.ReferencedImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    assert [round(v, 3) for v in group.GraphicObjectSequence[0].GraphicData] == [1.5, 1.5, 4.5, 5.5]
+    assert group.TextObjectSequence[0].UnformattedTextValue == tools.tool.measurements[0].result
+    tools.export_presentation_state(target)  # an existing file is never replaced
+    assert "not written" in window.statusBar().currentMessage()
