@@ -70,6 +70,9 @@ class Cine(QObject):
     def step(self) -> None:
         """One frame forward in the active viewport, back to the first after the last."""
         features = self.features
+        if features.main._closing:  # the window is going: no more slice changes
+            self.set_running(False)
+            return
         cell = features.active
         viewport = features.cells[cell]
         if viewport is None:

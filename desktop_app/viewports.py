@@ -76,6 +76,7 @@ class ViewportFeatures(QObject):
         main.browser_dock.setWidget(self.search)
         self.tags = TagViewer(self)
         self.crosshair = Crosshair(self)
+        main.indexing_finished.connect(lambda _result: self.drop_closed())
         main.slice_shown.connect(lambda _index: self.reference_lines.refresh())
         for viewport in self.others:
             viewport.index_changed.connect(lambda _index: self.reference_lines.refresh())
@@ -213,6 +214,15 @@ class ViewportFeatures(QObject):
                 self.main.show_series(source.series)
             return
         viewport.show(source, index)
+
+    def drop_closed(self) -> None:
+        """Empty the viewports whose series is no longer in the study browser (another study was opened)."""
+        listed = {s.uid for s in self.main.browser.series()}
+        for viewport in self.others:
+            source = viewport.source
+            if source is not None and source.series.uid not in listed:
+                viewport.show(None)
+        self.reference_lines.refresh()
 
     def refresh(self) -> None:
         for viewport in self.others:

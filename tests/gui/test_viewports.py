@@ -165,3 +165,16 @@ def test_synchronised_zoom_pan_and_window(qtbot, window: MainWindow, two_series)
     assert window.voi is not None and features.cells[1].voi == window.voi
     other.zoom_by(0.5)  # a viewport that is not active does not lead
     assert window.viewer.zoom != pytest.approx(other.zoom)
+
+
+def test_opening_another_study_empties_the_viewports_of_the_closed_one(
+    qtbot, window: MainWindow, two_series, tmp_path: Path
+) -> None:
+    open_and_wait(qtbot, window, two_series)
+    features = window.viewports
+    features.set_layout(1, 2)
+    assert features.source_at(1) is not None
+    write_volume(tmp_path / "new", description="NEW")
+    open_and_wait(qtbot, window, [tmp_path / "new"])
+    assert window.series is not None and window.series.description == "NEW"
+    assert features.source_at(1) is None and not features.viewer_at(1).has_image()
