@@ -46,28 +46,38 @@ class Measurement:
     index: int = 0  # image index in its source
     reformat: str = ""  # the plane, for a measurement on a reformat
     ref: SliceRef | None = field(default=None, compare=False)  # the acquired slice (None on a reformat)
+    values: tuple[tuple[str, float], ...] = ()  # the numbers behind ``result`` (see describe)
+    unit: str = ""  # of mean, SD, minimum and maximum: "HU" for CT, "" otherwise
 
 
-def describe(kind: str, points: list[Point], source: ViewSource, index: int, text: str = "") -> str:
-    """The result of a shape in words; raises MeasurementError when it cannot be measured."""
+def describe(
+    kind: str, points: list[Point], source: ViewSource, index: int, text: str = ""
+) -> tuple[str, dict[str, float]]:
+    """The result of a shape in words and as numbers (``length_mm``, ``angle_deg``, ``area_mm2``,
+    ``mean``, ``sd``, ``minimum``, ``maximum``); raises MeasurementError when it cannot be measured."""
     spacing = source.spacing(index)
     unit = value_unit(source.modality())
     unit = f" {unit}" if unit else ""
     if kind == "length":
-        return f"{length_mm(points[0], points[-1], spacing):.1f} mm"
+        length = length_mm(points[0], points[-1], spacing)
+        return f"{length:.1f} mm", {"length_mm": length}
     if kind == "angle":
-        return f"{angle_degrees(points[0], points[1], points[2], spacing):.1f} deg"
+        angle = angle_degrees(points[0], points[1], points[2], spacing)
+        return f"{angle:.1f} deg", {"angle_deg": angle}
     if kind == "arrow":
-        return text or "arrow"
+        return text or "arrow", {}
     values = source.values(index)
     if kind == "ellipse":
         stats = ellipse_stats(values, points[0], points[-1], spacing)
     else:
         stats = freehand_stats(values, points, spacing)
-    return (
+    words = (
         f"area {stats.area_mm2:.1f} mm2, mean {stats.mean:.1f}{unit}, SD {stats.sd:.1f}, "
         f"min {stats.minimum:.1f}, max {stats.maximum:.1f} ({stats.pixels} px)"
     )
+    numbers = {"area_mm2": stats.area_mm2, "mean": stats.mean, "sd": stats.sd, "minimum": stats.minimum,
+               "maximum": stats.maximum}  # fmt: skip
+    return words, numbers
 
 
 class MeasurementTool(QObject):
@@ -172,7 +182,7 @@ class MeasurementTool(QObject):
         source, index = located
         try:
             text = self.ask_text() if self.kind == "arrow" else ""
-            result = describe(self.kind, points, source, index, text)
+            result, numbers = describe(self.kind, points, source, index, text)
         except MeasurementError as exc:
             self.refused.emit(f"{self.kind.capitalize()} not measured: {exc}")
             return
@@ -180,7 +190,8 @@ class MeasurementTool(QObject):
         plane = source.reformat.plane if isinstance(source, ReformatSource) else ""
         ref = None if isinstance(source, ReformatSource) else source.series.slices[index]
         measurement = Measurement(self.kind, tuple(points), source.key(index), image, result,
-                                  source.series.uid, index, plane, ref)  # fmt: skip
+                                  source.series.uid, index, plane, ref, tuple(numbers.items()),
+                                  value_unit(source.modality()))  # fmt: skip
         self.measurements.append(measurement)
         self.added.emit(measurement)
         self.changed.emit()

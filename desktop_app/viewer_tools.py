@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from core.imaging.measure import pixel_value, value_unit
 from desktop_app.ai_panel import RESEARCH_ONLY
+from desktop_app.measurement_export import ask_and_export, export
 from desktop_app.measurements_tool import Measurement, MeasurementTool
 from desktop_app.view_source import ViewSource
 from desktop_app.viewer import SliceViewer
@@ -68,7 +69,7 @@ def probe_text(source: ViewSource, index: int, point: tuple[float, float]) -> st
 class MeasurementPanel(QWidget):
     """The side table of measurements (all images), with delete and CSV export."""
 
-    def __init__(self, tool: MeasurementTool, export: Callable[[], None], export_pr: Callable[[], None]) -> None:
+    def __init__(self, tool: MeasurementTool, export: Callable[[], None], export_dicom: Callable[[str], None]) -> None:
         super().__init__()
         self.tool = tool
         self.table = QTableWidget(0, 3)
@@ -83,10 +84,15 @@ class MeasurementPanel(QWidget):
         buttons.addWidget(clear)
         buttons.addWidget(save)
         state = QPushButton("Presentation state...")
-        state.setToolTip("Write the measurements on acquired DICOM images as a DICOM Grayscale Softcopy "
+        state.setToolTip("The measurements on acquired DICOM images as a DICOM Grayscale Softcopy "
                          "Presentation State attached to the study")  # fmt: skip
-        state.clicked.connect(export_pr)
+        state.clicked.connect(lambda: export_dicom("pr"))
+        report = QPushButton("DICOM SR...")
+        report.setToolTip("Lengths and ROIs on acquired DICOM images as a DICOM SR measurement report "
+                          "(TID 1500) attached to the study")  # fmt: skip
+        report.clicked.connect(lambda: export_dicom("sr"))
         buttons.addWidget(state)
+        buttons.addWidget(report)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
@@ -117,7 +123,7 @@ class ViewerTools(QObject):
         main.statusBar().addWidget(self.probe_label)
         for cell in range(len(features.cells)):
             self.watch(features.viewer_at(cell))
-        self.panel = MeasurementPanel(self.tool, self.export_dialog, self.presentation_state_dialog)
+        self.panel = MeasurementPanel(self.tool, self.export_dialog, self.export_dicom)
         self.dock = main._dock("Measurements", "measurements", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.dock.hide()
         self.tool.added.connect(lambda _m: self.dock.show())
@@ -203,33 +209,14 @@ class ViewerTools(QObject):
             return
         self.features.main.statusBar().showMessage(f"Exported {path}", 10000)
 
-    def presentation_state_dialog(self) -> None:
-        start = str(Path(self.features.main.settings.last_folder or Path.home()) / "measurements_PR.dcm")
-        path, _ = QFileDialog.getSaveFileName(self.features.main, "Presentation state", start, "DICOM (*.dcm)")
-        if path:
-            self.export_presentation_state(Path(path))
-
-    def export_presentation_state(self, path: Path) -> None:
-        """Measurements on acquired DICOM slices as a presentation state; reformats and other images are
-        skipped and counted.  The outcome goes to the status bar (and the audit log)."""
-        from core.export import ExportError, read_header
-        from core.export.presentation_state import Annotation, write_presentation_state
-        from core.platform.audit_events import record_exported
-
-        bar = self.features.main.statusBar()
-        usable = [m for m in self.tool.measurements if m.ref is not None and m.ref.kind == "dicom"]
-        skipped = len(self.tool.measurements) - len(usable)
-        try:
-            headers = {str(m.ref.path): read_header(m.ref.path) for m in usable if m.ref is not None}
-            annotations = [Annotation(m.kind, m.points, m.result, headers[str(m.ref.path)], m.ref.frame)
-                           for m in usable if m.ref is not None]  # fmt: skip
-            written = write_presentation_state(path, annotations, [m.ref.path for m in usable if m.ref is not None])
-        except ExportError as exc:
-            bar.showMessage(f"Presentation state not written: {exc}", 15000)
-            return
-        record_exported("pr", [written], via="gui")
-        note = f" ({skipped} on reformats or non-DICOM images left out)" if skipped else ""
-        bar.showMessage(f"Wrote {written}{note}", 15000)
+    def export_dicom(self, kind: str, path: Path | None = None) -> None:
+        """ "pr" (presentation state) or "sr" (measurement report) of every measurement; asks for the file
+        when ``path`` is None."""
+        main = self.features.main
+        if path is None:
+            ask_and_export(main, kind, main.settings.last_folder, self.tool.measurements)
+        else:
+            export(main, kind, path, self.tool.measurements)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The pixel probe: follows the mouse over any viewport."""

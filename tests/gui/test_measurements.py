@@ -121,12 +121,23 @@ def test_measurements_as_a_presentation_state(qtbot, window: MainWindow, tmp_pat
     drag(window.viewer, [at(window, 1, 1), at(window, 4, 5)])
     tools = window.viewports.tools
     target = tmp_path / "out" / "pr.dcm"
-    tools.export_presentation_state(target)
+    tools.export_dicom("pr", target)
     pr = pydicom.dcmread(target)
     (group,) = pr.GraphicAnnotationSequence
     source = pydicom.dcmread(window.ref.path, stop_before_pixels=True)
     assert group.ReferencedImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
     assert [round(v, 3) for v in group.GraphicObjectSequence[0].GraphicData] == [1.5, 1.5, 4.5, 5.5]
     assert group.TextObjectSequence[0].UnformattedTextValue == tools.tool.measurements[0].result
-    tools.export_presentation_state(target)  # an existing file is never replaced
+    tools.export_dicom("pr", target)  # an existing file is never replaced
     assert "not written" in window.statusBar().currentMessage()
+    qtbot.keyClick(window, Qt.Key.Key_E)
+    drag(window.viewer, [at(window, 4, 6), at(window, 10, 14)])
+    qtbot.keyClick(window, Qt.Key.Key_A)
+    for point in ((5, 2), (2, 2), (2, 10)):
+        drag(window.viewer, [at(window, *point)])
+    report = tmp_path / "out" / "sr.dcm"
+    tools.export_dicom("sr", report)
+    assert "1 measurement(s) left out" in window.statusBar().currentMessage()  # the angle
+    sr = pydicom.dcmread(report)
+    assert sr.Modality == "SR" and sr.StudyInstanceUID == source.StudyInstanceUID
+    assert b"Length" in report.read_bytes() and b"Standard Deviation" in report.read_bytes()
