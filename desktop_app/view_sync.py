@@ -53,12 +53,12 @@ class ViewSync(QObject):
     def _view_changed(self, viewer: SliceViewer) -> None:
         if not self._leads(viewer):
             return
-        zoom, pan = viewer.view_state()
+        state = viewer.view_state()
         self._busy = True
         try:
             for other in self.features.viewers():
                 if other is not viewer:
-                    other.set_view(zoom, pan)
+                    other.set_view_state(*state)
         finally:
             self._busy = False
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
@@ -76,7 +76,8 @@ class ViewportFeatures(QObject):
         main.browser_dock.setWidget(self.search)
         self.tags = TagViewer(self)
         self.crosshair = Crosshair(self)
-        main.indexing_finished.connect(lambda _result: self.drop_closed())
+        # A study closed (rows leave the browser): after the browser is done, empty its viewports.
+        main.browser.model().rowsRemoved.connect(lambda *_args: QTimer.singleShot(0, self.drop_closed))
         main.slice_shown.connect(lambda _index: self.reference_lines.refresh())
         for viewport in self.others:
             viewport.index_changed.connect(lambda _index: self.reference_lines.refresh())
@@ -216,7 +217,7 @@ class ViewportFeatures(QObject):
         viewport.show(source, index)
 
     def drop_closed(self) -> None:
-        """Empty the viewports whose series is no longer in the study browser (another study was opened)."""
+        """Empty the viewports whose series is no longer in the study browser (its study was closed)."""
         listed = {s.uid for s in self.main.browser.series()}
         for viewport in self.others:
             source = viewport.source

@@ -167,14 +167,19 @@ def test_synchronised_zoom_pan_and_window(qtbot, window: MainWindow, two_series)
     assert window.viewer.zoom != pytest.approx(other.zoom)
 
 
-def test_opening_another_study_empties_the_viewports_of_the_closed_one(
-    qtbot, window: MainWindow, two_series, tmp_path: Path
-) -> None:
-    open_and_wait(qtbot, window, two_series)
+def test_closing_a_study_empties_its_viewports(qtbot, window: MainWindow, two_series, tmp_path: Path) -> None:
+    write_volume(tmp_path / "other", description="OTHER")  # a study of its own
+    open_and_wait(qtbot, window, [*two_series, tmp_path / "other"])
     features = window.viewports
-    features.set_layout(1, 2)
-    assert features.source_at(1) is not None
-    write_volume(tmp_path / "new", description="NEW")
-    open_and_wait(qtbot, window, [tmp_path / "new"])
-    assert window.series is not None and window.series.description == "NEW"
-    assert features.source_at(1) is None and not features.viewer_at(1).has_image()
+    other = next(s for s in window.browser.series() if s.description == "OTHER")
+    window.show_series(other)
+    features.set_layout(1, 2, fill=False)
+    first = next(s for s in window.browser.series() if s.description == "T1")
+    features.show_in(1, features.series_source(first))
+    window.session.close_study(first.study_uid)
+    qtbot.waitUntil(lambda: features.source_at(1) is None, timeout=5000)
+    assert not features.viewer_at(1).has_image() and window.series is other  # the other study stays
+    reopened = tmp_path / "again"
+    write_volume(reopened, description="AGAIN")
+    open_and_wait(qtbot, window, [reopened])  # opening adds a study: nothing else is emptied
+    assert window.series is not None and features.viewer_at(0).has_image()
