@@ -6,8 +6,8 @@
   ``mpr_thick_s``: the same volume with 3 mm slices, so sagittal and coronal are interpolated.
 * ``sync_max_stall_ms``: a 2x2 layout of four 256 x 256 series of one study, synchronised scrolling on,
   the active viewport stepped slice by slice every 20 ms (as a wheel does) while a 10 ms watchdog
-  timer records the longest gap in the event loop (target <= 100 ms); ``sync_step_ms`` is the median
-  time of one synchronised step (four slices decoded and drawn).
+  timer records the longest gap between its ticks (as in ``gui_bench``; target <= 100 ms);
+  ``sync_step_ms`` is the median time of one synchronised step (four slices decoded and drawn).
 
 Run alone with ``python -m bench.viewer_bench``.
 """
@@ -132,8 +132,8 @@ def sync_figures() -> dict[str, Any]:
         "sync_slices": SYNC_SLICES,
         "sync_followed": followed,
         "sync_step_ms": round(statistics.median(steps), 1) if steps else None,
-        "sync_max_stall_ms": round(watchdog.max_stall_ms, 1),
-        "sync_target_met": watchdog.max_stall_ms <= STALL_TARGET_MS,
+        "sync_max_stall_ms": round(watchdog.max_gap_ms, 1),
+        "sync_target_met": watchdog.max_gap_ms <= STALL_TARGET_MS,
     }
 
 
