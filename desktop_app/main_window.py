@@ -80,6 +80,9 @@ GESTURES = (
     ("Right or middle drag", "pan"),
     ("Double click", "fit to window"),
     ("Drop files or folders", "open them"),
+    ("Click or wheel on another viewport", "make it the active one (layouts)"),
+    ("Shift + click", "crosshair: every viewport goes to that point"),
+    ("Drag a series from the study browser", "show it in the viewport it is dropped on"),
 )
 Shortcut = str | QKeySequence | QKeySequence.StandardKey
 WINDOW_DRAG_GAIN = 1.0 / 300.0  # fraction of the current width per dragged pixel
