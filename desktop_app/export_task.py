@@ -52,6 +52,7 @@ class ExportRequest:
     identity: ExportIdentity | None = None  # attached or de-identified, with the export's UID map; None: de-identified
     name: ExportName | None = None  # DICOM file names; None: built from the content
     partial_of: int = 0  # slices in the series when not all were classified (no series verdict); 0: all were
+    measurements: tuple[tuple[str, str, str], ...] = ()  # (image, tool, result) for the PDF
 
     @property
     def deidentify(self) -> bool:
@@ -133,6 +134,7 @@ def run_export(request: ExportRequest) -> list[Path]:
             heatmap_style=request.style,
             uid_map=uid_map,
             slices_in_series=request.partial_of,
+            measurements=request.measurements,
         )
         write_pdf_report(request.target, report, sources=sources)
         return [request.target]

@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "$NEUROREVIEW_WEIGHTS_DIR)")  # fmt: skip
     parser.add_argument("--self-test", action="store_true", help="check this installation offscreen (weights, "
                         "decoders, classification, report), print one line per check and exit")  # fmt: skip
+    parser.add_argument("--screenshot", type=Path, default=None, metavar="FILE", help="open PATHs into the layout "
+                        "(one series per viewport), wait for the images and the AI prediction, save a PNG "
+                        "of the window and exit")  # fmt: skip
+    parser.add_argument("--layout", default="1x1", metavar="RxC", help="with --screenshot: 1x1, 1x2, 2x1 or 2x2")
+    parser.add_argument("--size", default="1600x1000", metavar="WxH", help="with --screenshot: window size")
+    parser.add_argument("--mpr", action="store_true", help="with --screenshot: the first series and its "
+                        "axial, sagittal and coronal reformats in 2x2")  # fmt: skip
     return parser
 
 
@@ -76,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.self_test import run_self_test
 
         return run_self_test(args.weights)
+    if args.screenshot is not None:
+        from desktop_app.scripted_screenshot import run
+
+        return run(args.paths, args.screenshot, args.layout, args.size, args.mpr, args.weights)
     from core.platform.app_logging import configure_logging
 
     with contextlib.suppress(OSError):  # logs under the platform log folder; never fatal

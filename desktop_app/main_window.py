@@ -67,6 +67,7 @@ from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
 from desktop_app.time_point_bar import TimePointBar
 from desktop_app.viewer import SliceViewer
+from desktop_app.viewports import ViewportFeatures
 from desktop_app.window_size import fitting_size
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,6 +80,9 @@ GESTURES = (
     ("Right or middle drag", "pan"),
     ("Double click", "fit to window"),
     ("Drop files or folders", "open them"),
+    ("Click or wheel on another viewport", "make it the active one (layouts)"),
+    ("Shift + click", "crosshair: every viewport goes to that point"),
+    ("Drag a series from the study browser", "show it in the viewport it is dropped on"),
 )
 Shortcut = str | QKeySequence | QKeySequence.StandardKey
 WINDOW_DRAG_GAIN = 1.0 / 300.0  # fraction of the current width per dragged pixel
@@ -164,6 +168,7 @@ class MainWindow(QMainWindow):
         self._start_index_worker()
         self._start_inference_worker(classifier_factory, load_model)
         self.network = NetworkFeatures(self)  # Network menu: query/retrieve, send, listener
+        self.viewports = ViewportFeatures(self)  # layouts, measurements, cine, MPR, reference lines
 
     # ================================================================ construction
     def _build_central(self) -> None:
@@ -975,6 +980,7 @@ class MainWindow(QMainWindow):
             style=style,
             identity=identity,
             partial_of=0 if self.results.finished(self.series.uid) else len(self.series.slices),
+            measurements=self.viewports.tools.report_rows(self.series.uid, identity.deidentify),
         )
 
     def export_dialog(self, kind: ExportKind) -> None:

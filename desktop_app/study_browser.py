@@ -6,14 +6,17 @@ and :meth:`remove_study` takes one out again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from core.imaging.study import ScanResult, Series
 from desktop_app.qimage import to_qimage
+from desktop_app.viewport_grid import SERIES_MIME
 
 SERIES_ROLE = Qt.ItemDataRole.UserRole
 
@@ -25,8 +28,8 @@ class StudyBrowser(QTreeWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setColumnCount(3)
-        self.setHeaderLabels(["Patient / study / series", "Slices", "Modality"])
+        self.setColumnCount(5)
+        self.setHeaderLabels(["Patient / study / series", "Slices", "Modality", "Date", "Accession"])
         self.setIconSize(QSize(48, 48))
         self.setUniformRowHeights(False)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -38,6 +41,9 @@ class StudyBrowser(QTreeWidget):
         self._series_items: dict[str, QTreeWidgetItem] = {}
         self._series: dict[str, Series] = {}
         self._thumbs: dict[str, QIcon] = {}
+        self._keep: Callable[[Series], bool] = lambda _series: True
+        self.setDragEnabled(True)  # a series can be dragged into a viewport of the layout
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
@@ -130,6 +136,38 @@ class StudyBrowser(QTreeWidget):
         if series.uid in self._thumbs:
             item.setIcon(0, self._thumbs[series.uid])
         self._series[series.uid] = series
+        self._describe_study(study, series.study_uid)
+        self._show_matching(patient, study, item, series)
+
+    def _describe_study(self, study: QTreeWidgetItem, study_uid: str) -> None:
+        """A study row's columns: series count, modalities, date, accession number."""
+        members = [s for s in self._series.values() if s.study_uid == study_uid]
+        study.setText(1, f"{len(members)} series")
+        study.setText(2, " ".join(sorted({s.modality for s in members if s.modality})))
+        date = members[0].study_date if members else ""
+        study.setText(3, f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 and date.isdigit() else date)
+        study.setText(4, next((s.accession_number for s in members if s.accession_number), ""))
+
+    def _show_matching(
+        self, patient: QTreeWidgetItem, study: QTreeWidgetItem, item: QTreeWidgetItem, series: Series
+    ) -> None:
+        item.setHidden(not self._keep(series))
+        for parent in (study, patient):
+            children = [parent.child(n) for n in range(parent.childCount())]
+            parent.setHidden(all(child is None or child.isHidden() for child in children))
+
+    def set_filter(self, keep: Callable[[Series], bool]) -> None:
+        """Show only the series for which ``keep`` is true (and their studies and patients)."""
+        self._keep = keep
+        for uid, item in self._series_items.items():
+            study = item.parent()
+            patient = study.parent() if study is not None else None
+            if study is not None and patient is not None:
+                self._show_matching(patient, study, item, self._series[uid])
+
+    def visible_series(self) -> list[Series]:
+        """The series the filter keeps, in tree order."""
+        return [s for s in self.series() if not self._series_items[s.uid].isHidden()]
 
     def set_result(self, result: ScanResult) -> None:
         """Put the scanner's final, ordered result in place of its studies' rows; other studies stay
@@ -154,6 +192,17 @@ class StudyBrowser(QTreeWidget):
         item = self._series_items.get(uid)
         if item is not None:
             self.setCurrentItem(item)
+
+    def mimeTypes(self) -> list[str]:
+        return [SERIES_MIME]
+
+    def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:  # type: ignore[override]
+        """A dragged series carries its UID (patients and studies carry nothing)."""
+        data = QMimeData()
+        uids = [str(i.data(0, SERIES_ROLE)) for i in items if i.data(0, SERIES_ROLE)]
+        if uids:
+            data.setData(SERIES_MIME, uids[0].encode("utf-8"))
+        return data
 
     def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         uid = item.data(0, SERIES_ROLE)

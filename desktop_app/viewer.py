@@ -13,6 +13,7 @@ do; nearest-neighbour from 8 device pixels per image pixel on, to inspect single
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -80,6 +81,7 @@ class SliceViewer(QWidget):
         self.heat_caption = ""
         self._cache_key: tuple[object, ...] | None = None
         self._cache: QPixmap | None = None
+        self.overlay_painters: list[Callable[[QPainter], None]] = []  # overlays drawn over the image (tools, lines)
 
     # ----- content -------------------------------------------------------------------------
     def set_image(self, array: NDArray[np.uint8] | None) -> None:
@@ -176,6 +178,25 @@ class SliceViewer(QWidget):
         self._zoom = new
         self._view_changed()
 
+    def widget_to_image(self, pos: QPointF) -> tuple[float, float] | None:
+        """Pixel point ``(column, row)`` under a widget position ((0, 0) = centre of the first pixel)."""
+        rect = self.image_rect()
+        if self._image is None or rect.isEmpty():
+            return None
+        column = (pos.x() - rect.left()) * self._image.width() / rect.width() - 0.5
+        row = (pos.y() - rect.top()) * self._image.height() / rect.height() - 0.5
+        return column, row
+
+    def image_to_widget(self, column: float, row: float) -> QPointF:
+        """Widget position of the pixel point ``(column, row)`` (first pane)."""
+        rect = self.image_rect()
+        if self._image is None or rect.isEmpty():
+            return QPointF()
+        return QPointF(
+            rect.left() + (column + 0.5) * rect.width() / self._image.width(),
+            rect.top() + (row + 0.5) * rect.height() / self._image.height(),
+        )
+
     def pan_by(self, dx: float, dy: float) -> None:
         self._pan += QPointF(dx, dy)
         self._view_changed()
@@ -264,6 +285,10 @@ class SliceViewer(QWidget):
             painter.drawLine(QPointF(width, 0), QPointF(width, self.height()))
         else:
             self._draw_pane(painter, 0.0, with_heat=self.heatmap_shown())
+        for paint in self.overlay_painters:
+            painter.save()
+            paint(painter)
+            painter.restore()
         self._draw_corners(painter)
         painter.end()
 

@@ -61,7 +61,8 @@ class ReportInput:
     ``key_overlay``: the same with the heatmap as displayed (None: blended here from the key
     prediction's heatmap); ``key_index`` indexes ``results`` (None: the summary's key slice);
     ``window``: (center, width) of the displayed window or its name (a VOI LUT), for the caption; ``uid_map``: share the
-    export's map so the report's de-identified UIDs match the DICOM outputs'.
+    export's map so the report's de-identified UIDs match the DICOM outputs'; ``measurements``: the reader's
+    measurements of the series as (image, tool, result), listed after the per-slice results.
     """
 
     results: Sequence[SliceResult]
@@ -76,6 +77,7 @@ class ReportInput:
     created: dt.datetime | None = None
     uid_map: UidMap | None = None
     slices_in_series: int = 0  # more than the classified slices: a partial run, so no series verdict
+    measurements: Sequence[tuple[str, str, str]] = ()  # (image, tool, result) made in the viewer
 
 
 def _latin1(text: object) -> str:
@@ -270,6 +272,19 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     )
     _heading(pdf, "Per-slice results")
     _slice_table(pdf, results, key_index, report.include_identifiers)
+    if report.measurements:
+        _measurement_table(pdf, report.measurements)
+
+
+def _measurement_table(pdf: _ReportPDF, rows: Sequence[tuple[str, str, str]]) -> None:
+    """The viewer's measurements (lengths and areas in mm from Pixel Spacing, values in modality units)."""
+    _heading(pdf, "Measurements")
+    pdf.use_font("", 8)
+    widths = (55, 20, 105)
+    with pdf.table(col_widths=widths, width=sum(widths), align="LEFT") as table:
+        table.row(["Image", "Tool", "Result"])
+        for image, tool, result in rows:
+            table.row([pdf.clean(image), pdf.clean(tool), pdf.clean(result)])
 
 
 def _build(reports: Sequence[ReportInput]) -> FPDF:

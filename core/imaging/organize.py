@@ -37,6 +37,8 @@ class SeriesInfo:
     series_number: int | None
     series_description: str
     modality: str
+    accession_number: str = ""
+    frame_of_reference_uid: str = ""
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -77,6 +79,8 @@ def dicom_series_info(ds: Dataset, path: Path) -> SeriesInfo:
         series_number=number,
         series_description=_text(ds, "SeriesDescription"),
         modality=_text(ds, "Modality"),
+        accession_number=_text(ds, "AccessionNumber"),
+        frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
     )
 
 
@@ -198,6 +202,8 @@ class Organizer:
             study_uid=info.study_uid,
             study_date=info.study_date,
             study_description=info.study_description,
+            accession_number=info.accession_number,
+            frame_of_reference_uid=info.frame_of_reference_uid,
         )
 
     def build(self) -> list[Patient]:

@@ -80,6 +80,8 @@ class Series:
     study_uid: str = ""
     study_date: str = ""
     study_description: str = ""
+    accession_number: str = ""
+    frame_of_reference_uid: str = ""  # series sharing one have comparable patient positions
 
     @property
     def label(self) -> str:

@@ -139,3 +139,14 @@ def test_without_the_bundled_font_falls_back_to_helvetica(
     write_pdf_report(target, ReportInput(results, ALGORITHM, DISPLAY, include_identifiers=True))
     pages = _pages(target)
     assert len(pages) == 2 and "Dvo?ák^?ukasz" in "\n".join(pages)
+
+
+def test_measurements_are_listed_when_given(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    target = tmp_path / "measured.pdf"
+    rows = (("image 2", "length", "23.4 mm"), ("image 3", "ellipse", "area 12.0 mm2, mean 410.5"))
+    write_pdf_report(target, ReportInput(slice_results, ALGORITHM, DISPLAY, measurements=rows))
+    text = "\n".join(_pages(target))
+    assert "Measurements" in text and "23.4 mm" in text and "area 12.0 mm2, mean 410.5" in text
+    plain = tmp_path / "plain.pdf"
+    write_pdf_report(plain, ReportInput(slice_results, ALGORITHM, DISPLAY))
+    assert "Measurements" not in "\n".join(_pages(plain))
