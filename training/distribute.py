@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from typing import Any
 from training.errors import TrainingError
 
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
+JOIN_TIMEOUT_VARIABLE = "NEUROREVIEW_JOIN_TIMEOUT"
+DEFAULT_JOIN_TIMEOUT_S = 600.0
 TF_CONFIG = "TF_CONFIG"
 WORKER_ROLES = ("chief", "worker")
 
@@ -168,7 +171,8 @@ def make_distribution(requested: str = "one", environ: dict[str, str] | None = N
     """Create the strategy; call before any other TensorFlow work (the multi-worker runtime must start first)."""
     environ = dict(os.environ) if environ is None else environ
     tf_config = environ.get(TF_CONFIG)
-    gpus = 0 if requested in ("one", "multiworker") else _visible_gpus()
+    cluster_named = requested == "multiworker" or (requested == "auto" and names_a_cluster(tf_config))
+    gpus = 0 if requested == "one" or cluster_named else _visible_gpus()  # no TensorFlow before the cluster
     name = choose_strategy(requested, tf_config, gpus)
     if name == "one":
         return Distribution("one")
@@ -180,13 +184,16 @@ def make_distribution(requested: str = "one", environ: dict[str, str] | None = N
         strategy = tf.distribute.MirroredStrategy()
         return Distribution("mirrored", strategy, int(strategy.num_replicas_in_sync))
     cluster = parse_tf_config(tf_config)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    role = "chief" if cluster.is_chief else "worker"
+    timeout = join_timeout(environ)
+    role = "chief" if cluster.is_chief else "not the chief"
     print(
         f"multi-worker: {cluster.task_type} {cluster.task_index} ({role}, {cluster.address}) of {cluster.workers} "
-        f"workers, {strategy.num_replicas_in_sync} replicas",
+        f"workers; waiting until every worker has started (at most {timeout:.0f} s; process {os.getpid()})",
         file=sys.stderr,
+        flush=True,
     )
+    strategy = _join(tf.distribute.MultiWorkerMirroredStrategy, timeout)
+    print(f"multi-worker: {cluster.workers} workers joined, {strategy.num_replicas_in_sync} replicas", file=sys.stderr)
     return Distribution(
         "multiworker",
         strategy,
@@ -195,6 +202,40 @@ def make_distribution(requested: str = "one", environ: dict[str, str] | None = N
         _rank(cluster),
         cluster.is_chief,
     )
+
+
+def join_timeout(environ: dict[str, str]) -> float:
+    """Seconds a worker waits for the others to start (``NEUROREVIEW_JOIN_TIMEOUT``, default 10 minutes)."""
+    text = environ.get(JOIN_TIMEOUT_VARIABLE, "")
+    try:
+        seconds = float(text) if text else DEFAULT_JOIN_TIMEOUT_S
+    except ValueError:
+        raise DistributionError(f"{JOIN_TIMEOUT_VARIABLE}={text!r} is not a number of seconds") from None
+    if seconds <= 0:
+        raise DistributionError(f"{JOIN_TIMEOUT_VARIABLE} must be positive, got {text}")
+    return seconds
+
+
+WATCHDOG = "import os, signal, sys, time; time.sleep(float(sys.argv[2])); sys.stderr.write(sys.argv[3]); \
+os.kill(int(sys.argv[1]), signal.SIGKILL)"
+
+
+def _join(create: Callable[[], Any], seconds: float) -> Any:
+    """``create()``, or the process ended after ``seconds`` with the likely reasons (nothing is written yet).
+
+    TensorFlow waits for every worker inside one call that holds the interpreter: neither Ctrl+C nor a
+    Python timer can stop it, so a small watchdog process ends this one if the wait runs out.
+    """
+    message = (
+        f"neuroreview-train: error: not every worker of {TF_CONFIG} started within {seconds:.0f} s; check that "
+        "each machine runs the command with its own task index and that the ports are reachable\n"
+    )
+    watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), str(seconds), message])
+    try:
+        return create()
+    finally:
+        watchdog.kill()
+        watchdog.wait()
 
 
 def _rank(cluster: Cluster) -> int:

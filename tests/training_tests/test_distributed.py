@@ -95,6 +95,16 @@ def test_multiworker_without_tf_config_stops_before_writing(tiny_dataset: Path, 
     assert not out.exists()
 
 
+def test_join_timeout_is_ten_minutes_unless_set() -> None:
+    from training.distribute import join_timeout
+
+    assert join_timeout({}) == 600.0
+    assert join_timeout({"NEUROREVIEW_JOIN_TIMEOUT": "30"}) == 30.0
+    for bad in ("soon", "0", "-5"):
+        with pytest.raises(DistributionError, match="NEUROREVIEW_JOIN_TIMEOUT"):
+            join_timeout({"NEUROREVIEW_JOIN_TIMEOUT": bad})
+
+
 # --- batch and learning-rate scaling --------------------------------------------------------------------
 
 
@@ -135,6 +145,45 @@ def test_workers_split_the_epoch_into_disjoint_shards_of_the_same_samples(tiny_d
     for mine, theirs in ((first, whole[0::2]), (second, whole[1::2])):  # same images, same augmentation
         np.testing.assert_array_equal(np.stack(mine), np.stack(theirs))
     assert len(images(trainer.make_train_dataset(cfg, prepared, 0, shards=2, shard=1, batch=4, batches=2))) == 8
+
+
+# --- what the workers must agree on ---------------------------------------------------------------------
+
+
+class _TwoWorkers:
+    """A stand-in for MultiWorkerMirroredStrategy: ``gather`` returns this worker's row and the other's."""
+
+    def __init__(self, other_row: list[float], chief_first: bool = True) -> None:
+        self.other_row, self.chief_first = other_row, chief_first
+
+    def run(self, fn):
+        return fn()
+
+    def gather(self, value, axis: int):
+        mine = np.asarray(value)[0].tolist()
+        rows = [mine, self.other_row] if self.chief_first else [self.other_row, mine]
+        return np.asarray(rows, dtype=np.float32)
+
+
+def test_workers_that_disagree_on_the_data_are_refused() -> None:
+    from training.distribute import check_workers_agree
+
+    values = {"data": 1234, "resume epoch": 3, "split": 99}  # gathered in sorted order: data, resume epoch, split
+    same = Distribution("multiworker", _TwoWorkers([1234.0, 3.0, 99.0]), replicas=2, workers=2)
+    check_workers_agree(same, values)
+    stale = Distribution("multiworker", _TwoWorkers([1234.0, 2.0, 99.0]), replicas=2, workers=2)
+    with pytest.raises(DistributionError, match="disagree on resume epoch"):
+        check_workers_agree(stale, values)
+
+
+def test_every_worker_follows_the_chiefs_early_stopping_decision() -> None:
+    from training.distribute import chief_decides
+
+    chief = Distribution("multiworker", _TwoWorkers([1.0, 0.0]), replicas=2, workers=2, is_chief=True)
+    assert chief_decides(chief, False) is False  # the other worker would stop; the chief does not
+    worker = Distribution("multiworker", _TwoWorkers([0.0, 1.0], chief_first=False), 2, 2, 1, is_chief=False)
+    assert chief_decides(worker, True) is False  # this worker would stop; the chief (the other row) does not
+    assert chief_decides(Distribution("one"), True) is True
 
 
 # --- run folder: what is written, by whom ---------------------------------------------------------------
@@ -238,6 +287,24 @@ def _cluster(tmp_path: Path, args_of: list[list[str]], die_after: dict[int, int]
             raise
         results.append((proc.returncode, err, temp))
     return results
+
+
+@pytest.mark.slow
+def test_a_worker_whose_peers_never_start_gives_up_with_the_reason(tiny_dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train", "--data", str(tiny_dataset), "--out", str(run), "--strategy", "multiworker"]
+    env = {
+        **os.environ,
+        "TF_CONFIG": _tf_config(0, _free_ports(2)),  # worker 1 is never started
+        "NEUROREVIEW_JOIN_TIMEOUT": "5",
+        "PYTHONPATH": str(REPO),
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    done = subprocess.run([sys.executable, "-c", WORKER, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9  # ended by its watchdog: TensorFlow's wait cannot be interrupted
+    assert "waiting until every worker has started (at most 5 s" in done.stderr
+    assert "error: not every worker of TF_CONFIG started within 5 s" in done.stderr
+    assert not run.exists()
 
 
 @pytest.mark.slow
