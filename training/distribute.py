@@ -217,7 +217,7 @@ def join_timeout(environ: dict[str, str]) -> float:
 
 
 WATCHDOG = "import os, signal, sys, time; time.sleep(float(sys.argv[2])); sys.stderr.write(sys.argv[3]); \
-os.kill(int(sys.argv[1]), signal.SIGKILL)"
+os.kill(int(sys.argv[1]), getattr(signal, 'SIGKILL', signal.SIGTERM))"  # SIGTERM: TerminateProcess on Windows
 
 
 def _join(create: Callable[[], Any], seconds: float) -> Any:
