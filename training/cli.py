@@ -51,6 +51,16 @@ def _widths(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
 
 
+def _add_strategy(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--strategy",
+        choices=["auto", "one", "mirrored", "multiworker"],
+        default="auto",
+        help="how training is spread: one device; mirrored over this machine's GPUs; multiworker over the "
+        "machines TF_CONFIG lists (auto: multiworker if TF_CONFIG names a cluster, mirrored with 2+ GPUs, else one)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroreview-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,9 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--max-steps-per-epoch", type=int, default=None, help=argparse.SUPPRESS)
     train.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (default: user cache)")
+    _add_strategy(train)
     resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--cache-dir", type=Path, default=None)
+    _add_strategy(resume)
     evaluate = sub.add_parser("evaluate", help="metrics of a run's best checkpoint or of exported weights")
     evaluate.add_argument("source", type=Path, help="run folder or exported weights folder")
     evaluate.add_argument("--data", required=True, type=Path, help="labelled folder-per-class dataset")
@@ -269,7 +281,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
 def _train(args: argparse.Namespace) -> int:
     from training.trainer import start_run
 
-    run = start_run(train_config_from_args(args), args.cache_dir)
+    run = start_run(train_config_from_args(args), args.cache_dir, args.strategy)
     print(f"training finished: {run}")
     return 0
 
@@ -277,7 +289,7 @@ def _train(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     from training.trainer import run_training
 
-    run = run_training(args.run_dir, args.cache_dir)
+    run = run_training(args.run_dir, args.cache_dir, args.strategy)
     print(f"training finished: {run}")
     return 0
 

@@ -14,6 +14,7 @@ from training.realism import RealismConfig
 
 RUN_CONFIG = "run_config.json"
 RUN_RECORD_DIR = "training_run"  # an exported weights folder's copy of the run's configuration, log and split
+DERIVED = ("global_batch_size", "peak_learning_rate")  # in run_config.json for the record only, not read back
 
 
 @dataclass
@@ -23,7 +24,7 @@ class TrainConfig:
     class_names: list[str] = field(default_factory=lambda: list(DEFAULT_CLASS_NAMES))
     # progressive resizing: list of [input size, epochs]; the last size is the deployment size
     stages: list[list[int]] = field(default_factory=lambda: [[96, 12], [128, 6]])
-    batch_size: int = 32
+    batch_size: int = 32  # per replica; the global batch is batch_size * replicas
     optimizer: str = "adamw"  # adamw | sgd
     learning_rate: float = 1e-3
     weight_decay: float = 0.02
@@ -51,6 +52,22 @@ class TrainConfig:
     masked_min_similarity: float = 0.95  # head-thumbnail correlation that makes a masked slice a twin
     crop_to_head: bool = False  # every slice cut to its head's box, in training and in the application
     mask_loss_weight: float = 0.0  # weight of the loss keeping the class activation inside the tumor
+    # tf.distribute strategy the run trains under (training.distribute): one | mirrored | multiworker
+    strategy: str = "one"
+    replicas: int = 1  # model copies training in step (GPUs over all workers; 1 per CPU-only worker)
+    workers: int = 1  # processes (machines) of a multi-worker run
+
+    @property
+    def global_batch_size(self) -> int:
+        """Samples per optimizer step, over all replicas."""
+        return self.batch_size * self.replicas
+
+    @property
+    def peak_learning_rate(self) -> float:
+        """``learning_rate`` (set for one replica) scaled for the number of replicas."""
+        from training.distribute import scaled_learning_rate
+
+        return scaled_learning_rate(self.learning_rate, self.replicas, self.optimizer)
 
     @property
     def realistic(self) -> bool:
@@ -102,11 +119,12 @@ class TrainConfig:
         return Preprocessing(crop_to_head=self.crop_to_head)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields, plus the derived figures a reader of the run folder wants (not read back)."""
+        return {**asdict(self), **{name: getattr(self, name) for name in DERIVED}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainConfig:
-        data = dict(data)
+        data = {key: value for key, value in data.items() if key not in DERIVED}
         data["augment"] = AugmentConfig(**data.get("augment", {}))
         if data.get("realism") is not None:
             data["realism"] = RealismConfig(**data["realism"])

@@ -195,6 +195,13 @@ def _provenance(
             "label_smoothing": cfg.label_smoothing,
             "class_weights": cfg.class_weights,
             "batch_size": cfg.batch_size,
+            "distribution": {
+                "strategy": cfg.strategy,
+                "replicas": cfg.replicas,
+                "workers": cfg.workers,
+                "global_batch_size": cfg.global_batch_size,
+                "peak_learning_rate": cfg.peak_learning_rate,
+            },
             "seed": cfg.seed,
             "augment": cfg.augment.to_json(),
             "initialisation": initialisation,

@@ -125,9 +125,18 @@ def mask_target(mask: NDArray[np.float32] | None, label: int, grid: int, n_class
 
 
 def epoch_samples(
-    cfg: TrainConfig, data: MaskedTraining, images: NDArray[np.uint8], labels: NDArray[np.int64], epoch: int, size: int
+    cfg: TrainConfig,
+    data: MaskedTraining,
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    epoch: int,
+    size: int,
+    shards: int = 1,
+    shard: int = 0,
 ) -> Iterator[tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]]:
-    """(network input, one-hot label, mask target) of every training sample of one epoch, in a seeded order."""
+    """(network input, one-hot label, mask target) of every training sample of one epoch, in a seeded order
+    (every ``shards``-th of them from ``shard`` on, for one worker of several; each sample's draws are seeded
+    by the sample, so the split over workers changes no image)."""
     realism = cfg.realism or RealismConfig()
     prep = cfg.preprocessing()
     n_classes = len(cfg.class_names)
@@ -136,7 +145,7 @@ def epoch_samples(
     paste_label = cfg.class_names.index(PASTE_CLASS) if PASTE_CLASS in cfg.class_names else -1
     pool = data.epoch_pool(realism, cfg.seed, epoch)
     order = np.random.default_rng([cfg.seed, epoch]).permutation(len(pool))
-    for position in order:
+    for position in order[shard::shards]:
         source, index = pool[position]
         rng = np.random.default_rng([cfg.seed, epoch, source, index])
         if source == 0:
@@ -167,10 +176,21 @@ def epoch_samples(
 
 
 def make_epoch_dataset(
-    cfg: TrainConfig, data: MaskedTraining, images: NDArray[np.uint8], labels: NDArray[np.int64], epoch: int
+    cfg: TrainConfig,
+    data: MaskedTraining,
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    epoch: int,
+    shards: int = 1,
+    shard: int = 0,
+    batch: int | None = None,
+    batches: int | None = None,
 ) -> Any:
-    """tf.data pipeline of one epoch: {"logits": one-hot, "features": mask target} per batch."""
+    """tf.data pipeline of one epoch: {"logits": one-hot, "features": mask target} per batch (one worker's
+    shard of it with ``shards`` > 1, see :func:`training.trainer.make_train_dataset`)."""
     import tensorflow as tf
+
+    from training.trainer import batched
 
     size = cfg.size_for_epoch(epoch)
     grid = grid_side(size, len(cfg.widths))
@@ -181,14 +201,12 @@ def make_epoch_dataset(
         tf.TensorSpec((grid, grid, n_classes), tf.float32),
     )
     ds = tf.data.Dataset.from_generator(
-        lambda: epoch_samples(cfg, data, images, labels, epoch, size), output_signature=signature
+        lambda: epoch_samples(cfg, data, images, labels, epoch, size, shards, shard), output_signature=signature
     )
-    ds = ds.apply(tf.data.experimental.assert_cardinality(data.n_train(cfg.realism)))  # a length for the progress bar
+    n_samples = len(range(shard, data.n_train(cfg.realism), shards))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n_samples))  # a length for the progress bar
     ds = ds.map(lambda x, y, m: (x, {LOGITS_LAYER: y, FEATURES_OUTPUT: m}))
-    ds = ds.batch(cfg.batch_size, drop_remainder=True)
-    if cfg.max_steps_per_epoch:
-        ds = ds.take(cfg.max_steps_per_epoch)
-    return ds.prefetch(2)
+    return batched(ds, cfg, batch, batches)
 
 
 def mask_mass_loss(kernel: Any) -> Any:

@@ -165,8 +165,20 @@ def _training_run(train: dict[str, Any], env: dict[str, Any]) -> str:
         f"(best epoch {train.get('best_epoch')}),\nstages (size:epochs) {train.get('stages')}, "
         f"{train.get('optimizer')} with peak learning rate {train.get('learning_rate')},\n"
         f"weight decay {train.get('weight_decay')}, label smoothing {train.get('label_smoothing')}, "
-        f"batch {train.get('batch_size')},\nseed {train.get('seed')}; "
+        f"batch {_batch(train)},\nseed {train.get('seed')}; "
         f"{train.get('train_seconds', 0) / 3600:.1f} h of training on {where}"
+    )
+
+
+def _batch(train: dict[str, Any]) -> str:
+    """The batch as trained: per replica, and the global batch when several replicas trained together."""
+    spread = train.get("distribution") or {}
+    if int(spread.get("replicas", 1)) <= 1:
+        return str(train.get("batch_size"))
+    return (
+        f"{train.get('batch_size')} per replica x {spread['replicas']} replicas on {spread.get('workers', 1)} "
+        f"worker(s) ({spread.get('strategy')}; global batch {spread.get('global_batch_size')}, learning rate "
+        f"scaled to {spread.get('peak_learning_rate'):.3g})"
     )
 
 

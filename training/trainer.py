@@ -11,10 +11,14 @@ import csv
 import json
 import shutil
 import sys
+import tempfile
 import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,12 +26,23 @@ from numpy.typing import NDArray
 from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training.config import RUN_RECORD_DIR, TrainConfig
+from training.distribute import (
+    Distribution,
+    DistributionError,
+    check_workers_agree,
+    chief_decides,
+    distributed_epoch,
+    make_distribution,
+)
 from training.environment import choose_precision, describe_environment
 from training.errors import RunFolderError
 from training.images import DecodedDataset, load_dataset
 from training.manifest import build_manifest, save_manifest
 from training.metrics import classification_metrics
 from training.split import Split, group_duplicates, positions_of, stratified_group_split
+
+if TYPE_CHECKING:  # pragma: no cover
+    from training.mask_training import MaskedTraining
 
 LOG_FILE = "log.csv"
 LOG_FIELDS = [
@@ -81,8 +96,20 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, cache_dir: Path | None = None)
     return PreparedData(data, split, np.asarray(split.train, dtype=np.int64), np.asarray(split.val, dtype=np.int64))
 
 
-def make_train_dataset(cfg: TrainConfig, prepared: PreparedData, epoch: int) -> Any:
-    """tf.data pipeline of one epoch: seeded order, stateless augmentation, resize, normalise, batch."""
+def make_train_dataset(
+    cfg: TrainConfig,
+    prepared: PreparedData,
+    epoch: int,
+    shards: int = 1,
+    shard: int = 0,
+    batch: int | None = None,
+    batches: int | None = None,
+) -> Any:
+    """tf.data pipeline of one epoch: seeded order, stateless augmentation, resize, normalise, batch.
+
+    With several input pipelines (workers), ``shard`` of ``shards`` takes every ``shards``-th sample of the
+    epoch's order, in batches of ``batch`` (default ``cfg.batch_size``), ``batches`` of them at most.
+    """
     import tensorflow as tf
 
     from training.augment import augment_image
@@ -94,6 +121,7 @@ def make_train_dataset(cfg: TrainConfig, prepared: PreparedData, epoch: int) -> 
     n_classes = len(cfg.class_names)
     seeds = np.stack([np.full(len(order), epoch, dtype=np.int64), order.astype(np.int64)], axis=1)
     seeds[:, 0] += cfg.seed * 1000
+    order, seeds = order[shard::shards], seeds[shard::shards]
 
     def load(image: Any, label: Any, seed: Any) -> tuple[Any, Any]:
         x = tf.cast(image, tf.float32)[..., tf.newaxis]
@@ -110,9 +138,16 @@ def make_train_dataset(cfg: TrainConfig, prepared: PreparedData, epoch: int) -> 
     if cfg.class_weights:  # per-sample loss weights: (x, y) -> (x, y, weight of y's class)
         table = tf.constant(cfg.loss_weights(), dtype=tf.float32)
         ds = ds.map(lambda x, y: (x, y, tf.gather(table, tf.argmax(y, output_type=tf.int32))), deterministic=True)
-    ds = ds.batch(cfg.batch_size, drop_remainder=True)
-    if cfg.max_steps_per_epoch:
-        ds = ds.take(cfg.max_steps_per_epoch)
+    return batched(ds, cfg, batch, batches)
+
+
+def batched(ds: Any, cfg: TrainConfig, batch: int | None = None, batches: int | None = None) -> Any:
+    """Full batches of ``batch`` samples (default ``cfg.batch_size``), ``batches`` of them (default: all, or
+    ``cfg.max_steps_per_epoch``), prefetched."""
+    ds = ds.batch(batch or cfg.batch_size, drop_remainder=True)
+    limit = batches or cfg.max_steps_per_epoch
+    if limit:
+        ds = ds.take(limit)
     return ds.prefetch(2)
 
 
@@ -130,7 +165,8 @@ def predict_logits(model: Any, inputs: NDArray[np.float32], batch_size: int = 64
 
 
 def steps_per_epoch(cfg: TrainConfig, n_train: int) -> int:
-    steps = n_train // cfg.batch_size
+    """Optimizer steps of one epoch: global batches (over all replicas) of the training set."""
+    steps = n_train // cfg.global_batch_size
     return min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps
 
 
@@ -147,7 +183,7 @@ def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, Any,
     keras.utils.set_random_seed(cfg.seed)
     model = build_vgg19(cfg.architecture(), any_size=True)
     steps = steps_per_epoch(cfg, n_train)
-    schedule = WarmupCosine(cfg.learning_rate, int(cfg.warmup_epochs * steps), steps * cfg.epochs)
+    schedule = WarmupCosine(cfg.peak_learning_rate, int(cfg.warmup_epochs * steps), steps * cfg.epochs)
     if cfg.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
     else:
@@ -199,24 +235,49 @@ def _append_log(run_dir: Path, row: dict[str, Any]) -> None:
         writer.writerow(row)
 
 
-def start_run(cfg: TrainConfig, cache_dir: Path | None = None) -> Path:
-    """Create the run folder (refusing a non-empty one) and train from epoch 0."""
+def start_run(cfg: TrainConfig, cache_dir: Path | None = None, strategy: str | Distribution = "one") -> Path:
+    """Create the run folder (refusing a non-empty one) and train from epoch 0.
+
+    Under a multi-worker strategy every worker runs this with the same configuration; only the chief
+    creates ``cfg.out``, the others train in a temporary folder they delete at the end.
+    """
     run_dir = Path(cfg.out)
     cfg.loss_weights()  # unknown class names or non-positive weights: refused before anything is written
     if cfg.realistic and cfg.class_weights:
         raise RunFolderError("--class-weight is not supported with --realism or --masked-data")
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunFolderError(f"run folder {run_dir} is not empty; use `neuroreview-train resume {run_dir}`")
     split_source = inherited_split(cfg)
     if split_source is not None and not split_source.is_file():
         raise RunFolderError(f"split file {split_source} does not exist")
+    dist = strategy if isinstance(strategy, Distribution) else make_distribution(strategy)
+    cfg.strategy, cfg.replicas, cfg.workers = dist.name, dist.replicas, dist.workers
+    if not dist.is_chief:
+        with worker_scratch() as scratch:
+            _create_run_folder(cfg, scratch, split_source)
+            _train(scratch, cache_dir, dist)
+        return run_dir
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunFolderError(f"run folder {run_dir} is not empty; use `neuroreview-train resume {run_dir}`")
+    _create_run_folder(cfg, run_dir, split_source)
+    return _train(run_dir, cache_dir, dist)
+
+
+def _create_run_folder(cfg: TrainConfig, run_dir: Path, split_source: Path | None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     if split_source is not None:
         cfg.split = str(split_source)
         shutil.copyfile(split_source, run_dir / "split.json")
         print(f"validation split reused from {split_source}", file=sys.stderr)
     cfg.save(run_dir)
-    return run_training(run_dir, cache_dir)
+
+
+@contextmanager
+def worker_scratch() -> Iterator[Path]:
+    """Where a non-chief worker keeps its copy of the run (config, split, checkpoints); deleted afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="neuroreview-worker-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def inherited_split(cfg: TrainConfig) -> Path | None:
@@ -234,14 +295,58 @@ def inherited_split(cfg: TrainConfig) -> Path | None:
     return None
 
 
-def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
-    """Train (or continue training) the run in ``run_dir`` until its last epoch or early stop."""
-    import keras
+def run_training(run_dir: Path, cache_dir: Path | None = None, strategy: str | Distribution = "one") -> Path:
+    """Train (or continue training) the run in ``run_dir`` until its last epoch or early stop.
 
+    A run continues with the replicas it started with (the global batch and learning-rate schedule depend
+    on them). A non-chief worker reads its copy of the chief's run folder and trains in a temporary copy.
+    """
     from training.config import TrainConfig
 
     if not (run_dir / "run_config.json").is_file():
         raise RunFolderError(f"{run_dir} is not a training run folder (no run_config.json)")
+    cfg = TrainConfig.load(run_dir)
+    dist = strategy if isinstance(strategy, Distribution) else make_distribution(strategy)
+    if (cfg.replicas, cfg.workers) != (dist.replicas, dist.workers):
+        raise DistributionError(
+            f"{run_dir} was trained by {cfg.replicas} replica(s) on {cfg.workers} worker(s) ({cfg.strategy}), this "
+            f"process has {dist.replicas} on {dist.workers} ({dist.name}); resume it the same way, or start a new "
+            "run with --init-weights from its export"
+        )
+    if dist.is_chief:
+        return _train(run_dir, cache_dir, dist)
+    with worker_scratch() as scratch:
+        shutil.copytree(run_dir, scratch, dirs_exist_ok=True)
+        _train(scratch, cache_dir, dist)
+    return run_dir
+
+
+def _fingerprint(items: Any) -> int:
+    return zlib.crc32("\n".join(map(str, items)).encode("utf-8"))
+
+
+def _pipeline_of_epoch(
+    cfg: TrainConfig, prepared: PreparedData, realistic: MaskedTraining | None, epoch: int
+) -> Callable[[int, int, int, int], Any]:
+    """``make(shards, shard, batch, batches)``: one worker's input pipeline of ``epoch``."""
+
+    def make(shards: int, shard: int, batch: int, batches: int) -> Any:
+        if realistic is None:
+            return make_train_dataset(cfg, prepared, epoch, shards, shard, batch, batches)
+        from training.mask_training import make_epoch_dataset
+
+        images, labels = prepared.data.images, prepared.data.labels
+        return make_epoch_dataset(cfg, realistic, images, labels, epoch, shards, shard, batch, batches)
+
+    return make
+
+
+def _train(run_dir: Path, cache_dir: Path | None, dist: Distribution) -> Path:
+    """The epochs of the run in ``run_dir`` (the chief's run folder or a worker's scratch copy)."""
+    import keras
+
+    from training.config import TrainConfig
+
     cfg = TrainConfig.load(run_dir)
     prepared = prepare_data(cfg, run_dir, cache_dir)
     realistic = None
@@ -250,17 +355,37 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
 
         realistic = prepare_masked(cfg, run_dir, prepared, cache_dir)
     n_train = realistic.n_train(cfg.realism) if realistic is not None else len(prepared.train_idx)
-    model, fit_model, optimizer, policy = build_training_model(cfg, n_train)
+    steps = steps_per_epoch(cfg, n_train)
+    if dist.strategy is not None and steps < 1:
+        raise DistributionError(f"{n_train} training samples make no global batch of {cfg.global_batch_size}")
+    with dist.scope():
+        model, fit_model, optimizer, policy = build_training_model(cfg, n_train)
     state = ckpt.load_state(run_dir)
+    check_workers_agree(
+        dist,
+        {
+            "data": _fingerprint(prepared.data.relpaths),
+            "split": _fingerprint(prepared.train_idx.tolist()),
+            "training samples": n_train,
+            "resume epoch": -1 if state is None else int(state["epoch"]),
+        },
+    )
     if state is None:
-        if cfg.init:
-            from training.imagenet_init import load_imagenet_convolutions
+        with dist.scope():
+            if cfg.init:
+                from training.imagenet_init import load_imagenet_convolutions
 
-            load_imagenet_convolutions(model, Path(cfg.init))
-        env = describe_environment()
-        if cfg.init_weights:
-            env["initial_weights"] = load_exported_weights(model, cfg, Path(cfg.init_weights))
+                load_imagenet_convolutions(model, Path(cfg.init))
+            env = describe_environment()
+            if cfg.init_weights:
+                env["initial_weights"] = load_exported_weights(model, cfg, Path(cfg.init_weights))
         env["precision_policy"] = policy
+        env["distribution"] = {
+            **dist.describe(),
+            "global_batch_size": cfg.global_batch_size,
+            "peak_learning_rate": cfg.peak_learning_rate,
+            "learning_rate_scaling": "linear" if cfg.optimizer == "sgd" else "square root",
+        }
         env["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         (run_dir / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
         state = {
@@ -271,21 +396,37 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
             "train_seconds": 0.0,
         }
     else:
-        ckpt.restore_checkpoint(run_dir, model, optimizer)
+        with dist.scope():
+            ckpt.restore_checkpoint(run_dir, model, optimizer)
         print(f"resuming {run_dir} after epoch {state['epoch'] + 1}", file=sys.stderr)
     val_inputs = model_inputs(cfg, prepared.data.images[prepared.val_idx], cfg.deploy_size)
     val_labels = prepared.data.labels[prepared.val_idx]
+    # validation on one device, whatever the strategy: every worker computes the same figures
+    val_model = model if dist.strategy is None else build_vgg19(cfg.architecture(), any_size=True)
+    replicated = None
+    if dist.strategy is not None:
+        from training.replica_loop import ReplicaTrainer
+
+        replicated = ReplicaTrainer(fit_model, dist)
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         keras.utils.set_random_seed(cfg.seed + epoch)
         started = time.monotonic()
         size = cfg.size_for_epoch(epoch)
         print(f"epoch {epoch + 1}/{cfg.epochs} at {size} px", file=sys.stderr)
-        if realistic is not None:
-            dataset = make_epoch_dataset(cfg, realistic, prepared.data.images, prepared.data.labels, epoch)
+        if replicated is None:
+            if realistic is not None:
+                dataset = make_epoch_dataset(cfg, realistic, prepared.data.images, prepared.data.labels, epoch)
+            else:
+                dataset = make_train_dataset(cfg, prepared, epoch)
+            history = fit_model.fit(dataset, epochs=1, verbose=1, shuffle=False).history
+            figures = {name: values[-1] for name, values in history.items()}
         else:
-            dataset = make_train_dataset(cfg, prepared, epoch)
-        history = fit_model.fit(dataset, epochs=1, verbose=1, shuffle=False).history
-        logits = predict_logits(model, val_inputs)
+            make = _pipeline_of_epoch(cfg, prepared, realistic, epoch)
+            dataset, spec = distributed_epoch(dist, make, cfg.global_batch_size, steps)
+            figures = replicated.train_epoch(dataset, spec, steps)
+        if val_model is not model:
+            val_model.set_weights(model.get_weights())
+        logits = predict_logits(val_model, val_inputs)
         metrics = classification_metrics(logits, val_labels, cfg.class_names)
         seconds = time.monotonic() - started
         lr = float(np.asarray(optimizer.learning_rate))
@@ -295,9 +436,9 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
                 "epoch": epoch + 1,
                 "size": size,
                 "learning_rate": f"{lr:.6g}",
-                "train_loss": f"{history['loss'][-1]:.5f}",
-                "train_accuracy": f"{history.get('accuracy', history.get('logits_accuracy', [np.nan]))[-1]:.5f}",
-                "train_mask_loss": f"{history['features_loss'][-1]:.5f}" if "features_loss" in history else "",
+                "train_loss": f"{figures['loss']:.5f}",
+                "train_accuracy": f"{figures.get('accuracy', figures.get('logits_accuracy', np.nan)):.5f}",
+                "train_mask_loss": f"{figures['features_loss']:.5f}" if "features_loss" in figures else "",
                 "val_loss": f"{metrics['nll']:.5f}",
                 "val_accuracy": f"{metrics['accuracy']:.5f}",
                 "val_macro_f1": f"{metrics['macro_f1']:.5f}",
@@ -319,7 +460,8 @@ def run_training(run_dir: Path, cache_dir: Path | None = None) -> Path:
         else:
             state["epochs_without_improvement"] += 1
         ckpt.save_checkpoint(run_dir, model, optimizer, state)
-        if cfg.patience and state["epochs_without_improvement"] >= cfg.patience:
+        stop = bool(cfg.patience and state["epochs_without_improvement"] >= cfg.patience)
+        if chief_decides(dist, stop):
             print(f"early stop: no improvement for {cfg.patience} epochs", file=sys.stderr)
             break
     from training.plots import learning_curves
