@@ -2,25 +2,25 @@
 
 Slots stay thin: they read widget state, call one core function or hand a request to a worker,
 and show the outcome.  Nothing here imports TensorFlow; the inference worker does, in its thread.
+The window owns the widgets, the workers and what is on screen; its collaborators do the rest:
+:mod:`window_actions` (menus, shortcuts, Help), :mod:`window_state` (settings kept between sessions),
+:mod:`study_opening` (opening and indexing), :mod:`classification_flow` (the AI requests, answers and
+heatmap), :mod:`export_flow` (File > Export), :mod:`review_session`, :mod:`network_menu` and
+:mod:`viewports`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
 from PySide6.QtCore import Qt, QThread, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -32,59 +32,36 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.export.identity import ExportIdentity, IdentityMode
-from core.imaging import ImagingError, PixelStore, ScanResult, Series, SliceMetadata, SliceRef, Window
-from core.imaging.heatmap import colorize
+from core.export.identity import ExportIdentity
+from core.imaging import ImagingError, PixelStore, Series, SliceMetadata, SliceRef, Window
 from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time, time_points
-from core.model.heatmap_policy import withhold_no_tumor_heatmap
-from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
-from core.model.prediction import Prediction
+from core.model.model_config import ModelConfig
 from core.model.series_summary import SeriesSummary
-from core.platform.audit_events import record_classified, record_exported, record_opened  # audit log
 from core.platform.locator import resource_path, weights_dir
-from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel, heatmap_caption
-from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
+from desktop_app import window_actions, window_state
+from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
+from desktop_app.classification_flow import ClassificationFlow
 from desktop_app.errors_panel import ErrorsPanel
-from desktop_app.export_dialog import ask_export
-from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, series_header, with_heatmap_from
+from desktop_app.export_flow import ExportFlow
+from desktop_app.export_task import ExportKind, ExportRequest
 from desktop_app.index_worker import IndexWorker
-from desktop_app.inference_worker import (
-    ClassifierFactory,
-    InferenceWorker,
-    ModelInfo,
-    SeriesRequest,
-    SliceOutcome,
-    SliceRequest,
-)
+from desktop_app.inference_worker import ClassifierFactory, InferenceWorker, ModelInfo, SliceOutcome
 from desktop_app.network_menu import NetworkFeatures
 from desktop_app.overlays import corner_text
 from desktop_app.preset_box import preset_label, show_in_box
-from desktop_app.result_cache import cache_key
-from desktop_app.review_session import ReviewSession
-from desktop_app.series_results import SeriesResults, summarize
+from desktop_app.series_results import SeriesResults
 from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
+from desktop_app.study_opening import StudyOpening
 from desktop_app.time_point_bar import TimePointBar
 from desktop_app.viewer import SliceViewer
 from desktop_app.viewports import ViewportFeatures
-from desktop_app.window_size import fitting_size
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.export.naming import ExportName
+    from desktop_app.review_session import ReviewSession
 
-GESTURES = (
-    ("Wheel", "previous / next slice"),
-    ("Left drag", "window (horizontal) / level (vertical)"),
-    ("Ctrl + wheel", "zoom about the cursor"),
-    ("Right or middle drag", "pan"),
-    ("Double click", "fit to window"),
-    ("Drop files or folders", "open them"),
-    ("Click or wheel on another viewport", "make it the active one (layouts)"),
-    ("Shift + click", "crosshair: every viewport goes to that point"),
-    ("Drag a series from the study browser", "show it in the viewport it is dropped on"),
-)
-Shortcut = str | QKeySequence | QKeySequence.StandardKey
 WINDOW_DRAG_GAIN = 1.0 / 300.0  # fraction of the current width per dragged pixel
 
 
@@ -120,6 +97,14 @@ class MainWindow(QMainWindow):
     export_finished = Signal(object)  # list of written paths
     export_failed = Signal(str)
 
+    # made by window_actions.build_actions
+    session: ReviewSession  # Close study / Close all, per-series view state
+    recent_menu: QMenu
+    deid_action: QAction
+    heat_action: QAction
+    auto_action: QAction
+    preset_combo: QComboBox
+
     def __init__(
         self,
         *,
@@ -147,24 +132,19 @@ class MainWindow(QMainWindow):
         self._presets_stack: str | None = None  # stack_key of the slices the presets were computed for
         self.results = SeriesResults()
         self._meta_cache: OrderedDict[str, SliceMetadata | None] = OrderedDict()
-        self._next_request = 0
-        self._slice_request = -1
-        self._requested_key = ""
-        self._series_request = -1
-        self._series_request_uid = ""
-        self._series_started = 0.0
-        self._index_job = -1
-        self._heat: NDArray[np.float32] | None = None
         self._closing = False
+        self.classification = ClassificationFlow(self)  # slice and series requests, answers, heatmap
+        self.exports = ExportFlow(self)  # File > Export
+        self.opening = StudyOpening(self)  # File > Open, dropped files, indexing
 
         self.setWindowTitle(f"NeuroReview - {RESEARCH_ONLY}")
         self.setAcceptDrops(True)
         self._build_central()
         self._build_docks()
         self._build_status_bar()
-        self._build_actions()
-        self._restore_settings()
-        self._read_config()
+        window_actions.build_actions(self)
+        window_state.restore_settings(self)
+        self.classification._read_config()
         self._start_index_worker()
         self._start_inference_worker(classifier_factory, load_model)
         self.network = NetworkFeatures(self)  # Network menu: query/retrieve, send, listener
@@ -232,10 +212,10 @@ class MainWindow(QMainWindow):
         panel.classify_series_clicked.connect(self.classify_series)
         panel.cancel_clicked.connect(self.cancel_series)
         panel.jump_clicked.connect(self.jump_to_most_suspicious)
-        panel.auto_toggled.connect(self._on_auto_toggled)
+        panel.auto_toggled.connect(self.classification._on_auto_toggled)
         panel.uncertain_changed.connect(lambda value: setattr(self.settings, "uncertain_below", value))
         panel.heatmap_request_changed.connect(lambda: self.classify_current(force=True))
-        panel.overlay_style_changed.connect(self._on_overlay_style)
+        panel.overlay_style_changed.connect(self.classification._on_overlay_style)
         panel.heatmap_toggled.connect(self.viewer.set_heatmap_visible)
         panel.side_by_side_toggled.connect(self.viewer.set_side_by_side)
 
@@ -255,170 +235,21 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(widget)
         bar.addPermanentWidget(self.research_label)
 
-    def _action(
-        self,
-        menu: QMenu,
-        text: str,
-        slot: Callable[..., object],
-        shortcut: Shortcut | None = None,
-        checkable: bool = False,
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        menu.addAction(action)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        menus = self.menuBar()
-        file = menus.addMenu("&File")
-        self._action(file, "Open files...", self.open_files_dialog, QKeySequence.StandardKey.Open)
-        self._action(file, "Open folder...", self.open_folder_dialog, "Ctrl+Shift+O")
-        self._action(file, "Open DICOMDIR...", self.open_dicomdir_dialog, "Ctrl+Alt+O")
-        self.recent_menu = file.addMenu("Open recent")
-        self._fill_recent()
-        export = file.addMenu("Export")
-        self._action(export, "Export PDF report...", lambda: self.export_dialog("pdf"), "Ctrl+E")
-        self._action(export, "Export PNG of the view...", lambda: self.export_dialog("png"))
-        self._action(export, "Export DICOM SR + Secondary Capture...", lambda: self.export_dialog("dicom"))
-        self._action(export, "Export results as CSV...", lambda: self.export_dialog("csv"))
-        self._action(export, "Export results as JSON...", lambda: self.export_dialog("json"))
-        file.addSeparator()
-        self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.session = ReviewSession(self, file)  # Close study / Close all, per-series view state
-
-        view = menus.addMenu("&View")
-        self._action(view, "Fit to window", self.viewer.fit, "F")
-        self._action(view, "Actual pixels (1:1)", self.viewer.one_to_one, "Z")
-        zoom_in = self._action(view, "Zoom in", lambda: self.viewer.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
-        zoom_in.setShortcuts([*zoom_in.shortcuts(), QKeySequence("Ctrl+=")])  # "+" needs Shift on most layouts
-        self._action(view, "Zoom out", lambda: self.viewer.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
-        self._action(view, "Invert", self.toggle_invert, "I")
-        self._action(view, "Reset view and window", self.reset_view, "R")
-        self.deid_action = self._action(view, "De-identified overlays", self.set_deidentify, "D", checkable=True)
-        view.addSeparator()
-        self.heat_action = self._action(view, "Show heatmap", self.ai_panel.heat_check.setChecked, "H", checkable=True)
-        self.heat_action.setChecked(True)
-        self.ai_panel.heat_check.toggled.connect(self.heat_action.setChecked)
-        side = self._action(view, "Side by side", self.ai_panel.side_check.setChecked, "S", checkable=True)
-        self.ai_panel.side_check.toggled.connect(side.setChecked)
-        view.addSeparator()
-        for dock in (self.browser_dock, self.ai_dock, self.errors_dock):
-            view.addAction(dock.toggleViewAction())
-
-        ai = menus.addMenu("&AI")
-        self._action(ai, "Classify current slice", lambda: self.classify_current(force=True), "Space")
-        self._action(ai, "Classify series", self.classify_series, "Ctrl+R")
-        self._action(ai, "Cancel series run", self.cancel_series, "Esc")
-        self._action(ai, "Jump to most suspicious slice", self.jump_to_most_suspicious, "J")
-        self.auto_action = self._action(ai, "Classify automatically on slice change", self._on_auto_toggled,
-                                        "Ctrl+Shift+A", checkable=True)  # fmt: skip
-
-        help_menu = menus.addMenu("&Help")
-        self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
-        self._action(help_menu, "Open sample study", self.open_sample_study)
-        self._action(help_menu, "About NeuroReview / model card", self.show_about)
-
-        tools = self.addToolBar("Window")
-        tools.setObjectName("window_toolbar")
-        tools.addWidget(QLabel(" Window: "))
-        self.preset_combo = QComboBox()
-        self.preset_combo.setMinimumWidth(260)
-        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.preset_combo.setToolTip("Window presets: from the file, Auto, Brain, Full range (keys 1-9)")
-        self.preset_combo.activated.connect(self.apply_preset)
-        tools.addWidget(self.preset_combo)
-        for n in range(1, 10):
-            action = QAction(f"Window preset {n}", self)
-            action.setShortcut(QKeySequence(str(n)))
-            action.triggered.connect(lambda _checked=False, i=n - 1: self.apply_preset(i))
-            self.addAction(action)
-
     def shortcut_list(self) -> list[tuple[str, str]]:
         """(keys, what) for every action with a shortcut, for the Help dialog."""
-        items = [
-            ("Up/Left, Down/Right", "previous / next slice"),
-            ("PageUp / PageDown", "5 slices back / forward"),
-            ("Home / End", "first / last slice (of the time point on screen)"),
-            ("[ / ]", "previous / next time point (series with several)"),
-            ("1 - 9", "window preset"),
-            ("B (hold)", "blink the heatmap"),
-        ]
-        for action in self.actions():
-            keys = " or ".join(k.toString() for k in action.shortcuts())
-            if keys and not action.text().startswith("Window preset"):
-                items.append((keys, action.text()))
-        return items
-
-    # ================================================================ settings
-    def _restore_settings(self) -> None:
-        geometry, state = self.settings.window_state()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            screen = self.screen()
-            self.resize(fitting_size(screen.availableGeometry().size() if screen is not None else None))
-        if state is not None:
-            self.restoreState(state)
-        else:
-            self.resizeDocks([self.browser_dock, self.ai_dock], [320, 380], Qt.Orientation.Horizontal)
-        self.errors_dock.hide()  # shown again only when something could not be opened
-        self.ai_panel.set_uncertain_below(self.settings.uncertain_below)
-        self.ai_panel.set_overlay_style(
-            self.settings.colormap, self.settings.overlay_opacity, self.settings.overlay_threshold
-        )
-        auto = self.settings.auto_classify
-        self.ai_panel.auto_check.setChecked(auto)
-        self.ai_panel.set_method(self.settings.heatmap_method)
-        self.ai_panel.method_combo.currentIndexChanged.connect(
-            lambda _i: setattr(self.settings, "heatmap_method", self.ai_panel.method())
-        )
-
-    def _save_settings(self) -> None:
-        self.settings.save_window_state(self.saveGeometry(), self.saveState())
-        self.settings.colormap = self.ai_panel.colormap()
-        self.settings.overlay_opacity = self.ai_panel.opacity()
-        self.settings.overlay_threshold = self.ai_panel.threshold()
-        self.settings.auto_classify = self.ai_panel.auto_check.isChecked()
-        self.settings.store.sync()
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for item in self.settings.recent:
-            action = self.recent_menu.addAction(item)
-            action.triggered.connect(lambda _checked=False, p=item: self.open_paths([Path(p)]))
-        self.recent_menu.setEnabled(bool(self.settings.recent))
+        return window_actions.shortcut_list(self)
 
     # ================================================================ workers
-    def _read_config(self) -> None:
-        try:
-            self.config = load_model_config(self.weights_folder)
-        except ModelConfigError:
-            self.config = None
-        if self.config is not None:
-            self.ai_panel.set_classes(self.config.class_names)
-            self._show_saliency_figures(self.config)
-
-    def _show_saliency_figures(self, config: ModelConfig) -> None:
-        localisation = config.saliency.get("localisation", {})
-        chosen = self.settings.heatmap_method  # the reader's own choice outlives the weights' default
-        self.ai_panel.set_saliency(
-            config.default_saliency_method, localisation if isinstance(localisation, dict) else {}
-        )
-        self.ai_panel.set_method(chosen)
-
     def _start_index_worker(self) -> None:
         self.index_thread = QThread(self)
         self.index_thread.setObjectName("neuroreview-index")
         self.index_worker = IndexWorker()
         self.index_worker.moveToThread(self.index_thread)
-        self.index_worker.series_found.connect(self._on_series_found)
-        self.index_worker.progress.connect(self._on_index_progress)
-        self.index_worker.finished.connect(self._on_index_finished)
-        self.index_worker.failed.connect(self._on_index_failed)
+        opening = self.opening
+        self.index_worker.series_found.connect(opening._on_series_found)
+        self.index_worker.progress.connect(opening._on_index_progress)
+        self.index_worker.finished.connect(opening._on_index_finished)
+        self.index_worker.failed.connect(opening._on_index_failed)
         self.index_thread.start()
 
     def _start_inference_worker(self, factory: ClassifierFactory | None, load_model: bool) -> None:
@@ -426,16 +257,16 @@ class MainWindow(QMainWindow):
         self.inference_thread.setObjectName("neuroreview-inference")
         self.inference_worker = InferenceWorker(self.weights_folder, factory=factory)
         self.inference_worker.moveToThread(self.inference_thread)
-        worker = self.inference_worker
-        worker.model_loading.connect(self._on_model_loading)
-        worker.model_ready.connect(self._on_model_ready)
-        worker.model_failed.connect(self._on_model_failed)
-        worker.slice_result.connect(self._on_slice_result)
-        worker.series_progress.connect(self._on_series_progress)
-        worker.series_slice.connect(self._on_series_slice)
-        worker.series_finished.connect(self._on_series_finished)
-        worker.cancelled.connect(self._on_series_cancelled)
-        worker.error.connect(self._on_inference_error)
+        worker, flow = self.inference_worker, self.classification
+        worker.model_loading.connect(flow._on_model_loading)
+        worker.model_ready.connect(flow._on_model_ready)
+        worker.model_failed.connect(flow._on_model_failed)
+        worker.slice_result.connect(flow._on_slice_result)
+        worker.series_progress.connect(flow._on_series_progress)
+        worker.series_slice.connect(flow._on_series_slice)
+        worker.series_finished.connect(flow._on_series_finished)
+        worker.cancelled.connect(flow._on_series_cancelled)
+        worker.error.connect(flow._on_inference_error)
         if load_model:
             self.inference_thread.started.connect(worker.load_model)
         self.inference_thread.start()
@@ -457,7 +288,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.session.leave_series()
-        self._save_settings()
+        window_state.save_settings(self)
         self.hide()  # the window goes at once; the workers finish their current step behind it
         self.shutdown()
         event.accept()
@@ -469,50 +300,19 @@ class MainWindow(QMainWindow):
 
         ``remember`` adds the paths to File > Open recent (not done for the bundled sample study).
         """
-        paths = [Path(p) for p in paths]
-        if not paths:
-            return
-        if remember:
-            for path in paths:
-                self.settings.add_recent(str(path))
-            self.settings.last_study = [str(p) for p in paths]
-            self._fill_recent()
-        self.cancel_series()
-        self.errors.setRowCount(0)
-        self.errors_dock.hide()  # shown again if something of the new paths cannot be opened
-        self.session.leave_series()  # the studies already open stay in the browser
-        self.session.show_nothing("Indexing...")
-        self._index_job = self.index_worker.start(paths)
-        self.statusBar().showMessage(f"Opening {', '.join(p.name or str(p) for p in paths)}...")
+        self.opening.open_paths(paths, remember)
 
     def open_sample_study(self) -> None:
         self.open_paths([sample_study_path()], remember=False)
 
-    def _ask_paths(self, mode: str) -> None:
-        start = self.settings.last_folder or str(Path.home())
-        if mode == "files":
-            files, _ = QFileDialog.getOpenFileNames(
-                self, "Open images", start, "Images (*.dcm *.png *.jpg *.jpeg);;All files (*)"
-            )
-            chosen = [Path(f) for f in files]
-        elif mode == "folder":
-            folder = QFileDialog.getExistingDirectory(self, "Open folder", start)
-            chosen = [Path(folder)] if folder else []
-        else:
-            file, _ = QFileDialog.getOpenFileName(self, "Open DICOMDIR", start, "DICOMDIR (DICOMDIR);;All files (*)")
-            chosen = [Path(file)] if file else []
-        if chosen:
-            self.settings.last_folder = str(chosen[0] if chosen[0].is_dir() else chosen[0].parent)
-            self.open_paths(chosen)
-
     def open_files_dialog(self) -> None:
-        self._ask_paths("files")
+        self.opening._ask_paths("files")
 
     def open_folder_dialog(self) -> None:
-        self._ask_paths("folder")
+        self.opening._ask_paths("folder")
 
     def open_dicomdir_dialog(self) -> None:
-        self._ask_paths("dicomdir")
+        self.opening._ask_paths("dicomdir")
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -523,50 +323,6 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             self.open_paths(paths)
-
-    def _on_index_progress(self, job: int, done: int, total: int) -> None:
-        if job == self._index_job:
-            text = f"Indexing: {done} / {total} files" if total >= 0 else "Indexing: listing files..."
-            self.statusBar().showMessage(text)
-
-    def _on_series_found(self, job: int, series: Series, thumb: object) -> None:
-        if job != self._index_job:
-            return
-        self.browser.add_series(series, thumb)  # type: ignore[arg-type]
-        if self.series is None:
-            self.show_series(series)
-            self.browser.select_series(series.uid)
-        elif self.series.uid == series.uid and len(series.slices) != len(self.series.slices):
-            self._replace_series(series)
-
-    def _on_index_finished(self, job: int, result: ScanResult) -> None:
-        if job != self._index_job:
-            return
-        self.browser.set_result(result)
-        self.errors.add_errors(result.errors)
-        slices = result.all_slices()
-        record_opened({r.path for r in slices}, slices=len(slices), errors=len(result.errors), via="gui")
-        self.errors.add_errors(result.ignored)  # readable DICOM without an image (SR, presentation states)
-        self.errors.add_errors(result.notes)  # e.g. a 4-D NIfTI shows its first volume
-        count = len(result.errors)
-        if count or result.notes:
-            self.errors_dock.show()
-        final = {s.uid: s for s in result.all_series()}
-        if self.series is not None and self.series.uid in final:
-            self._replace_series(final[self.series.uid])
-        elif self.series is None and final:
-            self.show_series(next(iter(final.values())))
-        elif not final:
-            self.viewer.set_message("No images found in what was opened" + (" - see Problems" if count else ""))
-        problems = f"; {count} file(s) could not be opened (see Problems)" if count else ""
-        self.statusBar().showMessage(f"Opened {len(final)} series{problems}", 10000)
-        self.indexing_finished.emit(result)
-
-    def _on_index_failed(self, job: int, message: str) -> None:
-        if job == self._index_job:
-            self.errors.add_message("open", message)
-            self.errors_dock.show()
-            self.viewer.set_message(message)
 
     # ================================================================ viewing
     @property
@@ -629,8 +385,7 @@ class MainWindow(QMainWindow):
             self.voi = None  # e.g. magnitude and field-map frames: one's window does not fit the other
             self._fill_presets()
         self.render_slice()
-        self._heat = None
-        self.viewer.set_heatmap(None)
+        self.classification.clear_heatmap()
         self.ai_panel.clear_prediction()
         if not self._show_cached_prediction():
             self.classify_current(force=False)
@@ -748,249 +503,47 @@ class MainWindow(QMainWindow):
         self.deidentify = enabled
         self._update_overlays()
 
-    # ================================================================ AI
-    def _new_request(self) -> int:
-        self._next_request += 1
-        return self._next_request
+    # ================================================================ AI (see classification_flow)
+    @property
+    def _slice_request(self) -> int:
+        return self.classification._slice_request
 
-    def _heat_spec(self) -> tuple[bool | str, str]:
-        return self.ai_panel.heatmap_target(), self.ai_panel.method()
+    @property
+    def _requested_key(self) -> str:
+        return self.classification._requested_key
 
     def _show_cached_prediction(self) -> bool:
-        """Show an already computed result for this slice at once; True when there was one."""
-        ref = self.ref
-        if ref is None or self.model_info is None:
-            return False
-        heatmap, method = self._heat_spec()
-        hit = self.inference_worker.cache.get(cache_key(ref.key, self.model_info.sha256, heatmap, method))
-        if hit is None:
-            return False
-        self.classify_current(force=True)  # the worker answers from its cache within milliseconds
-        return True
+        return self.classification._show_cached_prediction()
 
     def classify_current(self, force: bool = False) -> None:
         """Queue the current slice (only the latest request is kept by the worker)."""
-        ref = self.ref
-        if ref is None or self.model_state == "failed":
-            return
-        if not force and not self.ai_panel.auto_check.isChecked():
-            return
-        heatmap, method = self._heat_spec()
-        self._slice_request = self._new_request()
-        self._requested_key = ref.key
-        self.ai_panel.label_text.setText(
-            "Classifying..." if self.model_state == "ready" else "Waiting for the model..."
-        )
-        self.inference_worker.submit_slice(SliceRequest(self._slice_request, ref, heatmap, method))
+        self.classification.classify_current(force)
 
     def _on_slice_result(self, outcome: SliceOutcome) -> None:
-        ref = self.ref
-        if ref is None or outcome.request_id != self._slice_request or outcome.slice_key != ref.key:
-            return  # an answer for a slice no longer on screen
-        prediction = withhold_no_tumor_heatmap(outcome.prediction)  # a "notumor" map reads as "look here"
-        self._requested_key = ""
-        if not outcome.from_cache:
-            self._audit_classified([ref.path], [prediction])
-        self.ai_panel.show_prediction(prediction, outcome.model_input, outcome.from_cache)
-        if outcome.from_cache:
-            self.timing_label.setText(f"Last inference: cached ({prediction.milliseconds:.0f} ms when computed)")
-        else:
-            self.timing_label.setText(f"Last inference: {prediction.milliseconds:.0f} ms")
-        self._heat = prediction.heatmap
-        self._apply_heatmap()
-        self.prediction_shown.emit(outcome.prediction)
-
-    def _apply_heatmap(self) -> None:
-        if self._heat is None:
-            self.viewer.set_heatmap(None)
-            return
-        panel = self.ai_panel
-        caption = heatmap_caption(panel.prediction) if panel.prediction is not None else ""
-        style = panel.heatmap_style()
-        self.viewer.set_heatmap(colorize(self._heat, style.colormap, style.opacity, style.threshold), caption)
-
-    def _on_overlay_style(self) -> None:
-        self._apply_heatmap()
-
-    def _on_auto_toggled(self, enabled: bool) -> None:
-        for widget in (self.ai_panel.auto_check, getattr(self, "auto_action", None)):
-            if widget is not None and widget.isChecked() != enabled:
-                widget.setChecked(enabled)
-        self.settings.auto_classify = enabled
-        if enabled:
-            self.classify_current()
+        self.classification._on_slice_result(outcome)
 
     def classify_series(self) -> None:
-        if self.series is None or not self.series.slices or self.model_state == "failed":
-            return
-        self._series_request = self._new_request()
-        self._series_request_uid = self.series.uid
-        self.results.start(self.series.uid)
-        self._series_started = time.perf_counter()
-        self.strip.reset(len(self.series.slices))
-        self.ai_panel.series_started(len(self.series.slices))
-        self.inference_worker.submit_series(SeriesRequest(self._series_request, tuple(self.series.slices)))
+        self.classification.classify_series()
 
     def cancel_series(self) -> None:
-        if self._series_request >= 0:
-            self.inference_worker.cancel_series()
+        self.classification.cancel_series()
 
     def series_run_uid(self) -> str:
         """Series Instance UID of the series run going on, "" when none."""
-        return self._series_request_uid if self._series_request >= 0 else ""
-
-    def _on_series_progress(self, request_id: int, done: int, total: int, eta: float) -> None:
-        if request_id == self._series_request:
-            self.ai_panel.series_progress(done, total, eta)
-
-    def _on_series_slice(self, request_id: int, index: int, prediction: Prediction) -> None:
-        if request_id != self._series_request:
-            return
-        self.results.add(self._series_request_uid, index, prediction)
-        if self.series is not None and self.series.uid == self._series_request_uid:
-            self.strip.set_value(index, prediction.p_tumor)
-
-    def _on_series_finished(self, request_id: int, results: dict[int, Prediction]) -> None:
-        if request_id != self._series_request:
-            return
-        self._series_request = -1
-        uid = self._series_request_uid
-        self.results.finish(uid, results)
-        if self.series is not None and self.series.uid == uid:
-            self._audit_classified([self.series.slices[i].path for i in results], list(results.values()))
-        seconds = time.perf_counter() - self._series_started
-        self.ai_panel.series_ended(f"{len(results)} slices in {seconds:.1f} s")
-        if self.series is not None and self.series.uid == uid:
-            self.session.show_series_results(with_progress=False)
-        outcome = summarize(results, uid)
-        self.series_run_finished.emit(outcome[0] if outcome else None)
-
-    def _on_series_cancelled(self, request_id: int) -> None:
-        if request_id != self._series_request:
-            return
-        self._series_request = -1
-        partial = self.results.of(self._series_request_uid)
-        self.ai_panel.series_ended(f"Cancelled after {len(partial)} slices")
-        if self.series is not None and self.series.uid == self._series_request_uid:
-            self.session.show_series_results(with_progress=False)  # "partial (k of n slices)", never a verdict
-        self.series_run_cancelled.emit()
+        return self.classification.series_run_uid()
 
     def jump_to_most_suspicious(self) -> None:
-        if self.summary is not None and self.summary_slice >= 0:
-            self.set_index(self.summary_slice)
+        self.classification.jump_to_most_suspicious()
 
-    def _on_inference_error(self, request_id: int, message: str) -> None:
-        if request_id == self._series_request:
-            self._series_request = -1
-            self.ai_panel.series_ended("Failed - see Problems")
-        if request_id == self._slice_request:
-            self.ai_panel.clear_prediction("Classification failed")
-        self.errors.add_message("AI", message)
-        self.statusBar().showMessage(message, 10000)
-
-    def _on_model_loading(self) -> None:
-        self.model_state = "loading"
-        self.model_label.setText("AI: loading model...")
-        self.busy.show()
-        self.ai_panel.set_status("Loading the AI model in the background; the viewer is ready.")
-        self.model_state_changed.emit("loading")
-
-    def _on_model_ready(self, info: ModelInfo) -> None:
-        self.model_info = info
-        self.model_state = "ready"
-        self.config = info.config
-        self.busy.hide()
-        self.model_label.setText(f"AI: {info.config.model_name} {info.config.model_version}")
-        self.device_label.setText(f"Device: {info.device}")
-        self.precision_label.setText(f"Precision: {info.precision}")
-        self.ai_panel.set_classes(info.config.class_names)
-        self._show_saliency_figures(info.config)
-        self.ai_panel.set_model_available(True)
-        self.ai_panel.set_status(
-            f"{info.config.model_name} {info.config.model_version} loaded in {info.load_seconds:.1f} s "
-            f"(weights {info.sha256[:12]}...)"
-        )
-        self.model_state_changed.emit("ready")
-        ref = self.ref
-        if ref is not None and self.ai_panel.prediction is None and self._requested_key != ref.key:
-            self.classify_current()
-
-    def _on_model_failed(self, message: str) -> None:
-        self.model_state = "failed"
-        self.model_error = message
-        self.busy.hide()
-        self.model_label.setText("AI: unavailable (viewer only)")
-        self.ai_panel.set_model_available(False)
-        self.ai_panel.set_status(f"AI model unavailable - the viewer works without it.\nReason: {message}")
-        self.ai_panel.clear_prediction("AI unavailable")
-        self.errors.add_message("AI model", message, "model")
-        self.model_state_changed.emit("failed")
-
-    # ================================================================ export
-    def _view_pixels(self, deidentify: bool) -> NDArray[np.uint8]:
-        """The viewer as shown; for a de-identified export its corner texts are de-identified too."""
-        masked = deidentify and not self.deidentify
-        if masked:
-            self.set_deidentify(True)
-        image = self.viewer.grab().toImage().convertToFormat(QImage.Format.Format_RGBA8888)
-        if masked:
-            self.set_deidentify(False)
-        width, height = image.width(), image.height()
-        raw = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(height, image.bytesPerLine())
-        return raw[:, : width * 4].reshape(height, width, 4).copy()
-
+    # ================================================================ export (see export_flow)
     def export_request(self, kind: ExportKind, target: Path, identity: ExportIdentity) -> ExportRequest:
         """What File > Export writes: the series results (the slice on screen with its heatmap) and
         the key slice as displayed; raises ExportError when there is nothing to export."""
-        from core.export import ExportError, blend_heatmap
-
-        if self.series is None or self.ref is None:
-            raise ExportError("open a study first")
-        config = self.model_info.config if self.model_info is not None else self.config
-        results = self.results.of(self.series.uid)
-        shown = self.ai_panel.prediction
-        if shown is not None:
-            results[self.index] = with_heatmap_from(results.get(self.index, shown), shown)
-        results = {i: withhold_no_tumor_heatmap(p) for i, p in results.items()}  # as on screen
-        if kind != "png" and (config is None or not results):
-            raise ExportError("nothing classified yet: classify the slice (Space) or the series (Ctrl+R) first")
-        order = sorted(results)
-        style = self.ai_panel.heatmap_style()
-        key = self.index if (kind == "pdf" and self.index in results) else -1
-        if key < 0 and results:
-            outcome = summarize(results, self.series.uid)
-            key = outcome[1] if outcome is not None else order[0]
-        display = overlay = None
-        if results:
-            display = self.store.display(self.series.slices[key], self.voi, self.invert)
-            heat = results[key].heatmap
-            overlay = blend_heatmap(display, heat, style) if heat is not None else None
-        voi = self.voi or (self.store.default_window(self.ref) if self.ref is not None else None)
-        return ExportRequest(
-            kind=kind,
-            target=target,
-            refs=tuple(self.series.slices[i] for i in order),
-            predictions=tuple(results[i] for i in order),
-            config=config,  # type: ignore[arg-type]
-            key_index=order.index(key) if key in order else 0,
-            key_display=display,
-            key_overlay=overlay,
-            view=self._view_pixels(identity.deidentify) if kind == "png" else None,
-            window=(voi.center, voi.width) if voi is not None else None,
-            style=style,
-            identity=identity,
-            partial_of=0 if self.results.finished(self.series.uid) else len(self.series.slices),
-            measurements=self.viewports.tools.report_rows(self.series.uid, identity.deidentify),
-        )
+        return self.exports.export_request(kind, target, identity)
 
     def export_dialog(self, kind: ExportKind) -> None:
         """File > Export: ask folder, name and identity (remembered), then export."""
-        if self.series is None:
-            self._on_export_failed("open a study first")
-            return
-        choice = ask_export(self, kind, self.settings, series_header(self.series.slices))
-        if choice is not None:
-            self.export(kind, choice.target, identity=choice.identity, name=choice.name)
+        self.exports.export_dialog(kind)
 
     def export(
         self, kind: ExportKind, target: Path, *, identity: ExportIdentity | None = None, name: ExportName | None = None
@@ -1001,67 +554,17 @@ class MainWindow(QMainWindow):
         ``name`` or the content); an existing file is never replaced.  ``identity`` defaults to the
         user's last choice in the export dialog.
         """
-        from core.export import ExportError
-
-        identity = identity or ExportIdentity(IdentityMode(self.settings.export_identity))
-        try:
-            request = self.export_request(kind, target, identity)
-        except (ExportError, ImagingError) as exc:
-            self._on_export_failed(str(exc))
-            return
-        task = ExportTask(dataclasses.replace(request, name=name))
-        task.signals.finished.connect(self._on_export_finished)
-        task.signals.failed.connect(self._on_export_failed)
-        self.statusBar().showMessage(f"Exporting {kind.upper()} ({identity.mode.label.lower()})...")
-        QThreadPool.globalInstance().start(task)
-
-    def _audit_classified(self, files: list[Path], predictions: list[Prediction]) -> None:
-        """Audit log entry for classified slices; a GPU fallback is also shown in the status bar."""
-        if not predictions:
-            return
-        first = predictions[0]
-        record_classified(
-            files,
-            slices=len(predictions),
-            weights_sha256=first.model_sha256,
-            device=first.device,
-            precision=first.precision,
-            via="gui",
-        )
-        notes = [n for p in predictions for n in p.extra.get("device_notes", [])]
-        if notes:
-            self.statusBar().showMessage(notes[-1], 15000)
-
-    def _on_export_finished(self, written: list[Path]) -> None:
-        record_exported(",".join(sorted({p.suffix.lstrip(".") or "folder" for p in written})), written, via="gui")
-        self.statusBar().showMessage("Exported " + ", ".join(str(p) for p in written), 15000)
-        self.export_finished.emit(written)
-
-    def _on_export_failed(self, message: str) -> None:
-        self.errors.add_message("export", message)
-        self.statusBar().showMessage(f"Export failed: {message}", 15000)
-        self.export_failed.emit(message)
+        self.exports.export(kind, target, identity=identity, name=name)
 
     # ================================================================ help
     def show_shortcuts(self) -> None:
-        dialog = TextDialog("Keyboard shortcuts", shortcuts_html(self.shortcut_list(), GESTURES), self)
-        dialog.show()
+        window_actions.show_shortcuts(self)
 
     def about_html(self) -> str:
-        info = self.model_info
-        status = {"ready": "loaded", "failed": f"unavailable ({self.model_error})"}.get(
-            self.model_state, self.model_state
-        )
-        return model_card_html(
-            self.config,
-            status,
-            info.device if info else "",
-            info.precision if info else "",
-            self.settings.location(),
-        )
+        return window_actions.about_html(self)
 
     def show_about(self) -> None:
-        TextDialog("About NeuroReview", self.about_html(), self).show()
+        window_actions.show_about(self)
 
     def defer(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the event loop is running (used at start-up)."""

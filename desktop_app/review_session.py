@@ -128,7 +128,7 @@ class ReviewSession(QObject):
         closing = {s.uid for s in win.browser.series() if s.study_uid == study_uid}
         if win.series_run_uid() in closing:  # its late answers are dropped, not kept for a closed series
             win.cancel_series()
-            win._series_request = -1
+            win.classification.forget_series_run()
             win.ai_panel.series_ended("Cancelled: its study was closed")
         removed = win.browser.remove_study(study_uid)
         self.memory.forget_session({s.uid for s in removed})
