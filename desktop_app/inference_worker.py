@@ -276,7 +276,8 @@ class InferenceWorker(QObject):
     def _model_input(self, rendered: NDArray[np.uint8]) -> NDArray[np.uint8]:
         assert self._classifier is not None
         prep = self._classifier.config.preprocessing
-        return resize_slice(rendered, self._classifier.config.input_size, prep.resize, prep.pad_to_square)
+        size = self._classifier.config.input_size
+        return resize_slice(rendered, size, prep.resize, prep.pad_to_square, prep.crop_to_head)  # what it saw
 
     def _run_series(self, request: SeriesRequest) -> None:
         if self._unavailable(request.request_id):
