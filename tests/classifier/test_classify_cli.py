@@ -18,7 +18,7 @@ from core.model.classifier import Classifier
 from core.model.model_config import load_model_config
 
 SLICE_KEYS = {"source", "frame", "label", "probabilities", "p_tumor", "model_sha256", "device", "precision", "ms"}
-SLICE_KEYS |= {"use"}  # the research-use statement
+SLICE_KEYS |= {"use", "intended_use"}  # the research-use statement; the intended-use decision
 
 
 @pytest.fixture(autouse=True)
@@ -94,8 +94,8 @@ def test_csv_output(inputs: Path, tiny_weights_dir: Path, capsys: pytest.Capture
     table = list(csv.DictReader(captured.out.splitlines()))
     assert list(table[0]) == [
         "source", "frame", "label", "p_glioma", "p_meningioma", "p_notumor", "p_pituitary", "p_tumor",
-        "model_sha256", "device", "precision", "ms", "heatmap", "saliency_map", "use", "error", "error_type",
-        "skipped",
+        "model_sha256", "device", "precision", "ms", "intended_use", "intended_use_reason", "guard_score",
+        "heatmap", "saliency_map", "use", "error", "error_type", "skipped",
     ]  # fmt: skip
     error, ok = table
     assert error["error_type"] == "InvalidImageError" and error["label"] == ""
@@ -315,3 +315,31 @@ def test_heatmap_class_applies_to_overlays_and_unknown_classes_are_usage_errors(
     capsys.readouterr()
     assert main([*args, "--heatmap-class", "astrocytoma"]) == 2
     assert "astrocytoma" in capsys.readouterr().err
+
+
+def test_an_outside_slice_says_why_and_leaves_the_series_verdict(
+    decisive_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dicom_factory import make_dataset, phantom, write
+
+    study = tmp_path / "mixed"
+    uid = "1.2.826.0.1.3680043.8.498.1"
+    for i in range(3):
+        write(make_dataset(phantom(24, 24, seed=i), series_uid=uid, instance=i + 1), study / f"mr{i}.dcm")
+    write(make_dataset(phantom(24, 24), modality="CT", series_uid="1.2.826.0.1.3680043.8.498.2"), study / "ct.dcm")
+    rows_path, series_path, heat = tmp_path / "rows.jsonl", tmp_path / "series.jsonl", tmp_path / "heat"
+    argv = [str(study), "--weights", str(decisive_weights), "--out", str(rows_path), "--quiet"]
+    assert main([*argv, "--series-out", str(series_path), "--heatmaps", str(heat)]) == 0
+    rows = {Path(r["source"]).name: r for r in _rows(rows_path)}
+    ct = rows["ct.dcm"]
+    assert ct["intended_use"] == "outside" and ct["intended_use_reason"] == "modality CT (CT), not MR"
+    assert set(ct["probabilities"]) == {"glioma", "meningioma", "notumor", "pituitary"}  # kept for research
+    assert "heatmap" not in ct and "heatmap" in rows["mr0.dcm"]
+    assert all(rows[f"mr{i}.dcm"]["intended_use"] == "inside" for i in range(3))
+    series = _rows(series_path)
+    assert len(series) == 2
+    outside = next(r for r in series if r["n_excluded"])
+    assert next(r for r in series if not r["n_excluded"])["slices"] == 3
+    assert outside["label"] == "outside intended use" and outside["p_tumor"] is None
+    assert "modality CT (CT), not MR (1)" in outside["excluded"]
+    assert "1 outside the intended use" in capsys.readouterr().err
