@@ -206,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument(
         "--ood", action="append", default=[], metavar="NAME=DIR", help="images that are not brain MR (repeatable)"
     )
+    guard.add_argument("--limit", type=int, default=None, help="first N patients/volumes of --lgg and --normal")
     guard.add_argument("--card", type=Path, action="append", default=[], help="Markdown file(s) given the rates table")
     guard.add_argument("--out", type=Path, default=None, help="write guard_metrics.json here")
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")

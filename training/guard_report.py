@@ -48,19 +48,19 @@ def fit_and_report(args: argparse.Namespace) -> str:
         def run(rendered: list) -> tuple:
             return extract(fn, rendered, cfg)
 
+        for name, folder in ood:
+            rates.append(folder_rate(f"not brain MR: {name}", stats, run, folder))
         if args.lgg is not None:
             from training.real_data import load_lgg
 
-            slices = [s for stack in load_lgg(args.lgg) for s in stack.rendered]
+            slices = [s for stack in load_lgg(args.lgg, limit=args.limit) for s in stack.rendered]
             rates.append(rendered_rate("real brain MR: LGG FLAIR + T1-Gd", stats, run, slices))
         if args.normal is not None:
             from training.real_data import load_normal_heads
 
-            slices = [s for stack in load_normal_heads(args.normal) for s in stack.rendered]
+            slices = [s for stack in load_normal_heads(args.normal, limit=args.limit) for s in stack.rendered]
             rates.append(rendered_rate("real brain MR: normal heads", stats, run, slices))
-        for name, folder in ood:
-            rates.append(folder_rate(f"not brain MR: {name}", stats, run, folder))
-    command = "neuroreview-train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else ""
+    command = "neuroreview-train " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if len(sys.argv) > 1 else ""
     table = rates_markdown(rates, stats, command or "neuroreview-train fit-guard ...")
     for card in args.card:
         replace_guard_section(Path(card), table)
