@@ -79,3 +79,17 @@ def test_slices_outside_the_intended_use_are_left_out_and_counted() -> None:
     assert summarize_series([quiet, tumor, tumor, tumor, quiet]).label == "glioma"  # the same slices, inside
     nothing = summarize_series([ct, ct])
     assert nothing.label == "outside intended use" and not nothing.has_verdict and nothing.n_excluded == 2
+
+
+def test_exports_show_no_heatmap_over_an_outside_slice() -> None:
+    from dataclasses import replace
+
+    from core.model.heatmap_policy import heatmap_note, heatmap_withheld, withhold_heatmap
+
+    tumor = make_prediction((0.97, 0.01, 0.01, 0.01))
+    assert tumor.heatmap is not None and withhold_heatmap(tumor).heatmap is not None
+    outside = replace(tumor, outside_reason="modality US (ultrasound), not MR")
+    assert heatmap_withheld(outside)
+    stripped = withhold_heatmap(outside)
+    assert stripped.heatmap is None
+    assert heatmap_note(stripped) == "Heatmap left out: Outside intended use: modality US (ultrasound), not MR"
