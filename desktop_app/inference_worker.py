@@ -223,7 +223,7 @@ class InferenceWorker(QObject):
 
     def _header_reason(self, ref: SliceRef) -> str:
         """The intended-use header rules' reason for ``ref`` ("" inside, or when the header cannot be read)."""
-        if ref.kind != "dicom":
+        if ref.kind == "nifti":
             return ""
         from core.imaging import ImagingError, PixelStore
 

@@ -247,10 +247,10 @@ def summary_line(scan: ScanResult, job: _Job) -> str:
     skipped = {e.path for e in scan.ignored} - failed
     classified = job.classified_files - failed
     total = len(failed | skipped | classified)
+    outside = f" {job.outside} classified slice(s) outside the intended use." if job.outside else ""
     return (
-        f"{total} input file(s): {job.classified} slice(s) classified from {len(classified)} file(s) "
-        f"({job.outside} outside the intended use), "
-        f"{len(skipped)} skipped (no image), {len(failed)} failed."
+        f"{total} input file(s): {job.classified} slice(s) classified from {len(classified)} file(s), "
+        f"{len(skipped)} skipped (no image), {len(failed)} failed.{outside}"
     )
 
 

@@ -11,11 +11,15 @@ The rules below read only the header and give one readable reason when a slice i
 * colour or palette Photometric Interpretation (C.7.6.3.1.2);
 * a secondary capture (PS3.4 B.5, SC storage classes) with Burned In Annotation ``YES``.
 
-A missing field never makes a slice outside: then the learned pixel score decides.
+A missing field never makes a slice outside: then the learned pixel score decides.  A PNG/JPEG has no
+header; a truly coloured one (:func:`colour_picture_reason`: channels that differ, not grey stored as RGB)
+is outside as well.
 """
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
 from core.imaging.frames import functional_item
@@ -80,6 +84,8 @@ NOT_ANATOMY = {
 }
 COLOUR_PHOTOMETRIC = ("RGB", "YBR", "PALETTE")
 SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
+# mean (max - min) over the colour channels, of 255: grey MR stored as RGB/JPEG stays below ~4, photographs ~25+
+COLOUR_SPREAD = 10.0
 
 
 def header_outside_reason(ds: Dataset, frame: int = 0) -> str:
@@ -157,3 +163,15 @@ def _secondary_capture(ds: Dataset, frame: int) -> str:
     if sop_class.startswith(SECONDARY_CAPTURE_PREFIX) and burned_in == "YES":
         return "a secondary capture with burned-in annotation, not an acquired slice"
     return INSIDE
+
+
+def colour_picture_reason(values: NDArray[np.generic]) -> str:
+    """Why decoded uint8 (H, W, 3) pixels are a colour picture, not a grey slice stored as RGB ("" otherwise)."""
+    pixels = np.asarray(values)
+    if pixels.ndim != 3 or pixels.shape[-1] < 3 or pixels.size == 0:
+        return INSIDE
+    rgb = pixels[..., :3].astype(np.int16)
+    spread = float((rgb.max(axis=-1) - rgb.min(axis=-1)).mean())
+    if spread <= COLOUR_SPREAD:
+        return INSIDE
+    return f"a colour picture (mean channel spread {spread:.0f} of 255), not a grayscale MR slice"

@@ -63,7 +63,9 @@ def test_jsonl_rows_match_the_classifier(inputs: Path, decisive_weights: Path, t
     sha = load_model_config(decisive_weights).weights_sha256
     clf = Classifier.from_folder(decisive_weights, warm_up=False)
     for row in slices:
-        assert set(row) == SLICE_KEYS
+        colour = row["source"].endswith("colour.png")  # random colours: a colour picture, outside the intended use
+        assert set(row) == SLICE_KEYS | ({"intended_use_reason"} if colour else set())
+        assert row["intended_use"] == ("outside" if colour else "inside")
         assert row["frame"] == 0 and row["model_sha256"] == sha and row["device"] == "CPU"
         assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert row["p_tumor"] == pytest.approx(1 - row["probabilities"]["notumor"], abs=1e-5)
@@ -113,7 +115,7 @@ def test_heatmaps_go_to_their_own_folder(inputs: Path, tiny_weights_dir: Path, t
     assert main([*args, "--method", "gradcam++"]) == 0
     assert sorted(p.name for p in inputs.iterdir()) == before  # nothing written beside the sources
     pngs = sorted(heat.glob("*.png"))
-    assert len(pngs) == 3
+    assert len(pngs) == 2  # colour.png is a colour picture, outside the intended use: no heatmap
     rows = [r for r in _rows(out) if "heatmap" in r]
     assert sorted(Path(r["heatmap"]) for r in rows) == pngs
     with Image.open(pngs[0]) as img:
@@ -122,7 +124,7 @@ def test_heatmaps_go_to_their_own_folder(inputs: Path, tiny_weights_dir: Path, t
     first_run = {p: p.read_bytes() for p in pngs}
     assert main(args) == 0  # a second run into the same folders: heatmaps are added, --out is replaced
     again = sorted(Path(r["heatmap"]) for r in _rows(out) if "heatmap" in r)
-    assert len(again) == 3 and set(again).isdisjoint(first_run) and len(list(heat.glob("*.png"))) == 6
+    assert len(again) == 2 and set(again).isdisjoint(first_run) and len(list(heat.glob("*.png"))) == 4
     assert {p: p.read_bytes() for p in pngs} == first_run
 
 
@@ -256,8 +258,10 @@ def test_series_out_gives_one_verdict_per_series(inputs: Path, decisive_weights:
     series = _rows(series_path)
     assert len(series) == 2  # the folder of PNG images and the MR series
     for row in series:
-        members = [r for r in slices if (r["source"].endswith(".dcm")) == (row["description"] != "study")]
-        assert row["slices"] == len(members) and row["slices_in_series"] == len(members)
+        every = [r for r in slices if (r["source"].endswith(".dcm")) == (row["description"] != "study")]
+        assert row["slices"] == len(every) and row["slices_in_series"] == len(every)
+        members = [r for r in every if r["intended_use"] == "inside"]  # colour.png is left out of the verdict
+        assert row["n_excluded"] == len(every) - len(members)
         key = next(r for r in members if r["source"] == row["key_source"] and r["frame"] == row["key_frame"])
         # one image or unrelated images: the series score is the highest slice score, from the key slice
         assert row["p_tumor"] == pytest.approx(max(r["p_tumor"] for r in members), abs=1e-5)
@@ -342,4 +346,4 @@ def test_an_outside_slice_says_why_and_leaves_the_series_verdict(
     assert next(r for r in series if not r["n_excluded"])["slices"] == 3
     assert outside["label"] == "outside intended use" and outside["p_tumor"] is None
     assert "modality CT (CT), not MR (1)" in outside["excluded"]
-    assert "1 outside the intended use" in capsys.readouterr().err
+    assert "1 classified slice(s) outside the intended use." in capsys.readouterr().err

@@ -124,3 +124,19 @@ def test_bundled_non_mr_files_are_outside(name: str) -> None:
     except FileNotFoundError:
         pytest.skip(f"{name} is not bundled with this pydicom")
     assert header_outside_reason(ds).startswith("modality ")
+
+
+def test_a_colour_png_is_outside_and_grey_stored_as_rgb_is_not(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from core.imaging.intended_use import colour_picture_reason
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (24, 24), dtype=np.uint8)
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(tmp_path / "grey_rgb.png")
+    Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(tmp_path / "colour.png")
+    refs = {ref.path.name: ref for ref in open_paths([tmp_path]).all_slices()}
+    store = PixelStore()
+    assert store.metadata(refs["grey_rgb.png"]).outside_use_reason == INSIDE
+    assert store.metadata(refs["colour.png"]).outside_use_reason.startswith("a colour picture (mean channel spread")
+    assert colour_picture_reason(grey) == INSIDE
