@@ -285,6 +285,9 @@ def test_saliency_maps_are_raw_16_bit_maps_in_the_slice_grid_with_a_sidecar(
     assert main([*args, "--saliency-maps", str(maps), "--heatmap-class", "meningioma", "--method", "layercam"]) == 0
     rows = [r for r in _rows(out) if "error" not in r]
     assert len(rows) == 3 and all("heatmap" not in r for r in rows)
+    colour = next(r for r in rows if r["source"].endswith("colour.png"))
+    assert colour["intended_use"] == "outside" and "saliency_map" not in colour  # no map over a colour picture
+    rows = [r for r in rows if r is not colour]
     clf = Classifier.from_folder(decisive_weights, warm_up=False)
     for row in rows:
         png = Path(row["saliency_map"])
