@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from core.imaging.heatmap import COLORMAPS, HeatmapStyle, legend_strip
 from core.model.heatmap_policy import heatmap_note
-from core.model.prediction import Prediction
+from core.model.prediction import Prediction, outside_text
 from core.model.saliency import GRADIENT_METHODS, METHOD_TITLES, localisation_summary
 from core.model.series_summary import SeriesSummary
 from desktop_app.qimage import to_qimage
@@ -85,6 +85,8 @@ class AIPanel(QWidget):
         self.prediction: Prediction | None = None
         self._default_method = ""
         self._localisation: dict[str, object] = {}
+        self._model_input: NDArray[np.uint8] | None = None
+        self._cached = False
         layout = QVBoxLayout(self)
         marker = QLabel(RESEARCH_ONLY)
         marker.setStyleSheet("color: #c08000; font-weight: bold;")
@@ -115,7 +117,16 @@ class AIPanel(QWidget):
         self.uncertain_flag.hide()
         self.timing_text = QLabel("")
         self.timing_text.setStyleSheet("color: gray;")
+        self.label_text.setWordWrap(True)
         layout.addWidget(self.label_text)
+        self.show_anyway_check = QCheckBox("Show the model's output anyway (research only, not an answer)")
+        self.show_anyway_check.setToolTip(
+            "The slice is outside the intended use: its probabilities and heatmap mean nothing clinically"
+        )
+        self.show_anyway_check.setStyleSheet("color: #c05000;")
+        self.show_anyway_check.hide()
+        self.show_anyway_check.toggled.connect(self._show_anyway_toggled)
+        layout.addWidget(self.show_anyway_check)
         row = QHBoxLayout()
         self.inset = QLabel()
         self.inset.setFixedSize(INSET_SIZE, INSET_SIZE)
@@ -288,6 +299,15 @@ class AIPanel(QWidget):
         self.uncertain_flag.setText(f"UNCERTAIN: confidence {prediction.confidence:.2f} < {self.uncertain_below:.2f}")
         self.uncertain_flag.setVisible(prediction.confidence < self.uncertain_below)
 
+    def _show_anyway_toggled(self, _checked: bool) -> None:
+        if self.prediction is not None and self._model_input is not None:
+            self.show_prediction(self.prediction, self._model_input, self._cached)
+        self.overlay_style_changed.emit()  # the main window shows or hides the heatmap
+
+    def heatmap_allowed(self) -> bool:
+        """False for a slice outside the intended use, unless the user chose to see the output anyway."""
+        return self.prediction is None or self.prediction.inside_intended_use or self.show_anyway_check.isChecked()
+
     def _colormap_changed(self, _index: int = 0) -> None:
         self.legend_image.setPixmap(QPixmap.fromImage(to_qimage(legend_strip(self.colormap(), 90, 12))))
         self.overlay_style_changed.emit()
@@ -358,6 +378,8 @@ class AIPanel(QWidget):
 
     def clear_prediction(self, note: str = "-") -> None:
         self.prediction = None
+        self._model_input = None
+        self.show_anyway_check.hide()
         for bar in self.bars.values():
             bar.setValue(0)
             bar.setFormat("-")
@@ -370,17 +392,38 @@ class AIPanel(QWidget):
         self.heat_caption.setText("")
 
     def show_prediction(self, prediction: Prediction, model_input: NDArray[np.uint8], cached: bool = False) -> None:
-        """Display one slice's result (probabilities are calibrated, in config order)."""
+        """Display one slice's result (probabilities are calibrated, in config order).
+
+        A slice outside the intended use shows the reason instead of the class bars, unless the
+        research-only "show anyway" box is ticked (then clearly marked).
+        """
         self.prediction = prediction
+        self._model_input, self._cached = model_input, cached
+        outside = not prediction.inside_intended_use
+        self.show_anyway_check.setVisible(outside)
+        shown = not outside or self.show_anyway_check.isChecked()
         for name, p in zip(prediction.class_names, prediction.probabilities, strict=True):
             bar = self.bars.get(name)
             if bar is not None:
-                bar.setValue(round(p * 1000))
-                bar.setFormat(f"{p * 100:.1f} %")
-        self.label_text.setText(f"Predicted: {prediction.label}")
-        self.p_tumor_text.setText(f"P(tumor): {prediction.p_tumor:.3f}")
-        self.confidence_text.setText(f"Calibrated confidence: {prediction.confidence:.3f}")
-        self._show_uncertainty(prediction)
+                bar.setValue(round(p * 1000) if shown else 0)
+                bar.setFormat(f"{p * 100:.1f} %" if shown else "-")
+        if outside:
+            self.label_text.setText(outside_text(prediction.outside_reason))
+            self.label_text.setStyleSheet("font-size: 14px; font-weight: bold; color: #c05000;")
+        else:
+            self.label_text.setText(f"Predicted: {prediction.label}")
+            self.label_text.setStyleSheet("font-size: 15px; font-weight: bold;")
+        if outside and shown:
+            self.p_tumor_text.setText(
+                f"RESEARCH ONLY, not an answer: {prediction.label}, P(tumor) {prediction.p_tumor:.3f}"
+            )
+        else:
+            self.p_tumor_text.setText("P(tumor): not given" if outside else f"P(tumor): {prediction.p_tumor:.3f}")
+        self.confidence_text.setText("" if outside else f"Calibrated confidence: {prediction.confidence:.3f}")
+        if outside:
+            self.uncertain_flag.hide()
+        else:
+            self._show_uncertainty(prediction)
         pixmap = QPixmap.fromImage(to_qimage(model_input))
         self.inset.setPixmap(
             pixmap.scaled(
@@ -437,10 +480,16 @@ class AIPanel(QWidget):
             self.rule_text.setText("")
             self.jump_button.setEnabled(False)
             return
+        excluded = f"<br>{summary.excluded_text()}" if summary.n_excluded else ""
+        if not summary.has_verdict:
+            self.summary_text.setText(f"Series: <b>{summary.label}</b>, no verdict.{excluded}")
+            self.rule_text.setText(f"Rule: {summary.rule}")
+            self.jump_button.setEnabled(False)
+            return
         self.summary_text.setText(
             f"Series: <b>{summary.label}</b>, max P(tumor) {summary.p_tumor:.2f} on slice {key_slice + 1}; "
             f"{summary.n_suspicious} of {summary.n_slices} classified slices (of {total}) "
-            f"have P(tumor) >= {summary.threshold:g}"
+            f"have P(tumor) >= {summary.threshold:g}{excluded}"
         )
         self.rule_text.setText(f"Rule: {summary.rule}")
         self.jump_button.setEnabled(True)

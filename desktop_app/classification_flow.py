@@ -165,7 +165,7 @@ class ClassificationFlow(QObject):
 
     def _apply_heatmap(self) -> None:
         win = self.window
-        if self._heat is None:
+        if self._heat is None or not win.ai_panel.heatmap_allowed():  # none over an outside slice by default
             win.viewer.set_heatmap(None)
             return
         panel = win.ai_panel
@@ -220,7 +220,7 @@ class ClassificationFlow(QObject):
         win = self.window
         win.results.add(self._series_request_uid, index, prediction)
         if win.series is not None and win.series.uid == self._series_request_uid:
-            win.strip.set_value(index, prediction.p_tumor)
+            win.strip.set_value(index, prediction.p_tumor, not prediction.inside_intended_use)
 
     def _on_series_finished(self, request_id: int, results: dict[int, Prediction]) -> None:
         if request_id != self._series_request:

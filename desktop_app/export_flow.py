@@ -19,7 +19,7 @@ from PySide6.QtGui import QImage
 
 from core.export.identity import ExportIdentity, IdentityMode
 from core.imaging import ImagingError
-from core.model.heatmap_policy import withhold_no_tumor_heatmap
+from core.model.heatmap_policy import withhold_heatmap
 from core.platform.audit_events import record_exported  # audit log
 from desktop_app.export_dialog import ask_export
 from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, series_header, with_heatmap_from
@@ -63,7 +63,7 @@ class ExportFlow(QObject):
         shown = win.ai_panel.prediction
         if shown is not None:
             results[win.index] = with_heatmap_from(results.get(win.index, shown), shown)
-        results = {i: withhold_no_tumor_heatmap(p) for i, p in results.items()}  # as on screen
+        results = {i: withhold_heatmap(p) for i, p in results.items()}  # as on screen, and none over outside slices
         if kind != "png" and (config is None or not results):
             raise ExportError("nothing classified yet: classify the slice (Space) or the series (Ctrl+R) first")
         order = sorted(results)

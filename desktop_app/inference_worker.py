@@ -128,6 +128,7 @@ class InferenceWorker(QObject):
         self._folder = weights_folder
         self._factory = factory
         self._renderer = renderer
+        self._metadata_store: Any = None  # reads the headers for the intended-use rules
         self._classifier: ClassifierLike | None = None
         self._load_error: str | None = None
         self._loaded = threading.Event()
@@ -220,6 +221,19 @@ class InferenceWorker(QObject):
             self._renderer = store.model_rendering
         return self._renderer(ref)
 
+    def _header_reason(self, ref: SliceRef) -> str:
+        """The intended-use header rules' reason for ``ref`` ("" inside, or when the header cannot be read)."""
+        if ref.kind == "nifti":
+            return ""
+        from core.imaging import ImagingError, PixelStore
+
+        if self._metadata_store is None:
+            self._metadata_store = PixelStore(max_megabytes=8)
+        try:
+            return str(self._metadata_store.metadata(ref).outside_use_reason)
+        except (ImagingError, OSError, ValueError):
+            return ""
+
     def _take(self) -> SliceRequest | SeriesRequest | None:
         with self._lock:
             if self._pending_slice is not None:
@@ -266,6 +280,7 @@ class InferenceWorker(QObject):
             cached = prediction is not None
             if prediction is None:
                 prediction = self._classifier.predict([rendered], heatmap=request.heatmap, method=request.method)[0]
+                prediction = prediction.with_header_reason(self._header_reason(request.ref))
                 self.cache.put(key, prediction)
             model_input = self._model_input(rendered)
         except Exception as exc:  # any failure is reported and the worker stays usable
@@ -317,7 +332,8 @@ class InferenceWorker(QObject):
                 todo.append((index, key, self._render(ref)))
         if todo:
             predictions = self._classifier.predict([r for _, _, r in todo], heatmap=False)
-            for (index, key, _), prediction in zip(todo, predictions, strict=True):
+            for (index, key, _), guessed in zip(todo, predictions, strict=True):
+                prediction = guessed.with_header_reason(self._header_reason(request.refs[index]))
                 self.cache.put(key, prediction)
                 results[index] = prediction
                 self.series_slice.emit(request.request_id, index, prediction)

@@ -81,7 +81,7 @@ class ReviewSession(QObject):
         results = win.results.of(uid)
         win.strip.reset(total)
         for index, prediction in results.items():
-            win.strip.set_value(index, prediction.p_tumor)
+            win.strip.set_value(index, prediction.p_tumor, not prediction.inside_intended_use)
         finished = win.results.finished(uid)
         outcome = summarize(results, uid) if finished else None
         win.summary, win.summary_slice = outcome if outcome is not None else (None, -1)

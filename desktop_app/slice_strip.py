@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.imaging.heatmap import lut
 
 UNCLASSIFIED = QColor(60, 60, 60)
+OUTSIDE = QColor(70, 130, 200)  # hatched: outside the intended use, no P(tumor) shown
 
 
 def p_tumor_color(p: float) -> QColor:
@@ -27,17 +28,28 @@ class SliceStrip(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(14)
         self._values: list[float | None] = []
+        self._outside: set[int] = set()
         self._current = -1
-        self.setToolTip("P(tumor) per slice after a series run (dark = low, yellow = high); click to jump")
+        self.setToolTip(
+            "P(tumor) per slice after a series run (dark = low, yellow = high; blue hatched = outside the "
+            "intended use, not counted); click to jump"
+        )
 
     def reset(self, count: int) -> None:
         self._values = [None] * count
+        self._outside = set()
         self.update()
 
-    def set_value(self, index: int, p_tumor: float) -> None:
+    def set_value(self, index: int, p_tumor: float, outside: bool = False) -> None:
+        """Colour slice ``index`` by ``p_tumor``, or mark it as outside the intended use."""
         if 0 <= index < len(self._values):
             self._values[index] = p_tumor
+            (self._outside.add if outside else self._outside.discard)(index)
             self.update()
+
+    def outside(self) -> set[int]:
+        """Indices of the slices marked as outside the intended use."""
+        return set(self._outside)
 
     def values(self) -> list[float | None]:
         return list(self._values)
@@ -54,9 +66,12 @@ class SliceStrip(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(30, 30, 30))
         for i, value in enumerate(self._values):
-            painter.fillRect(
-                self._cell(i).adjusted(0, 2, -1, -2), UNCLASSIFIED if value is None else p_tumor_color(value)
-            )
+            cell = self._cell(i).adjusted(0, 2, -1, -2)
+            if i in self._outside:
+                painter.fillRect(cell, UNCLASSIFIED)
+                painter.fillRect(cell, QBrush(OUTSIDE, Qt.BrushStyle.BDiagPattern))
+                continue
+            painter.fillRect(cell, UNCLASSIFIED if value is None else p_tumor_color(value))
         if 0 <= self._current < len(self._values):
             painter.setPen(QPen(QColor(80, 200, 255), 2))
             painter.drawRect(self._cell(self._current).adjusted(1, 1, -1, -1))

@@ -191,6 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the figures into SOURCE/MODEL_CARD.md and the chosen default into SOURCE/model_config.json",
     )
+    guard = sub.add_parser(
+        "fit-guard", help="fit and calibrate the intended-use guard for a weights folder, and report its rates"
+    )
+    guard.add_argument("weights", type=Path, help="exported weights folder (the statistics are written into it)")
+    guard.add_argument("--data", required=True, type=Path, help="the folder-per-class dataset the weights learned")
+    guard.add_argument("--split", required=True, type=Path, help="the run's split.json (fit: train, calibrate: val)")
+    guard.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (default: user cache)")
+    guard.add_argument("--features", type=Path, default=None, help="reuse / keep the extracted features in FILE")
+    guard.add_argument("--train-limit", type=int, default=None, help="fit on a seeded sample of N training images")
+    guard.add_argument("--flagged", type=float, default=0.01, help="share of validation slices flagged (0.01)")
+    guard.add_argument("--lgg", type=Path, default=None, help="real LGG volumes (brain MR: must stay inside)")
+    guard.add_argument("--normal", type=Path, default=None, help="normal-head NIfTI volumes (must stay inside)")
+    guard.add_argument(
+        "--ood", action="append", default=[], metavar="NAME=DIR", help="images that are not brain MR (repeatable)"
+    )
+    guard.add_argument("--limit", type=int, default=None, help="first N patients/volumes of --lgg and --normal")
+    guard.add_argument("--card", type=Path, action="append", default=[], help="Markdown file(s) given the rates table")
+    guard.add_argument("--out", type=Path, default=None, help="write guard_metrics.json here")
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--to", required=True, type=Path, help="weights folder, e.g. weights/")
@@ -353,6 +371,13 @@ def _saliency_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_guard(args: argparse.Namespace) -> int:
+    from training.guard_report import fit_and_report
+
+    print(fit_and_report(args))
+    return 0
+
+
 def _average(args: argparse.Namespace) -> int:
     from training.average import average_runs
 
@@ -392,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate-real": _validate_real,
         "saliency-bench": _saliency_bench,
         "export": _export,
+        "fit-guard": _fit_guard,
     }
     try:
         return handlers[args.command](args)

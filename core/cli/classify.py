@@ -208,6 +208,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError(str(exc)) from exc
 
     print(f"{PROG}: {DISCLAIMER}", file=stderr)
+    print(f"{PROG}: {classifier.guard_note}", file=stderr)
     try:
         with _rows_stream(out_path, stdout) as stream:
             job = _classify_all(args, classifier, scan, refs, (heat_dir, maps_dir), stream, stderr)
@@ -246,9 +247,10 @@ def summary_line(scan: ScanResult, job: _Job) -> str:
     skipped = {e.path for e in scan.ignored} - failed
     classified = job.classified_files - failed
     total = len(failed | skipped | classified)
+    outside = f" {job.outside} classified slice(s) outside the intended use." if job.outside else ""
     return (
         f"{total} input file(s): {job.classified} slice(s) classified from {len(classified)} file(s), "
-        f"{len(skipped)} skipped (no image), {len(failed)} failed."
+        f"{len(skipped)} skipped (no image), {len(failed)} failed.{outside}"
     )
 
 
@@ -356,6 +358,7 @@ class _Job:
         self.failed: set[Path] = set()
         self.classified_files: set[Path] = set()
         self.classified = 0
+        self.outside = 0  # classified slices outside the intended use
         self.predictions: dict[tuple[Path, int], Prediction] = {}  # heatmap-free, for the series verdicts
         self.run_suffix = ""  # heatmap PNGs of this run end with it: a second run into the folder adds files
         if self.heat_dir is not None or self.maps_dir is not None:
@@ -382,10 +385,12 @@ class _Job:
         predictions = self.classifier.predict(
             [img for _, img in ready], heatmap=target, method=self.method, batch_size=self.batch
         )
-        for (ref, img), pred in zip(ready, predictions, strict=True):
-            png = self._write_heatmap(ref, img, pred) if self.heat_dir is not None else None
+        for (ref, img), guessed in zip(ready, predictions, strict=True):
+            pred = guessed.with_header_reason(self._header_reason(ref))
+            inside = pred.inside_intended_use  # an outside slice gets no heatmap or map: it would explain nothing
+            png = self._write_heatmap(ref, img, pred) if self.heat_dir is not None and inside else None
             row = slice_row(ref.path, ref.frame, pred, png)
-            if self.maps_dir is not None:
+            if self.maps_dir is not None and inside:
                 row["saliency_map"] = str(self._write_map(ref, pred))
             self.writer.write(row)
             plain = replace(pred, heatmap=None, heatmap_class=None, heatmap_method=None)
@@ -393,6 +398,7 @@ class _Job:
             if self.collector is not None:  # without the heatmap: the exports recompute the key slice's
                 self.collector.add(ref, plain)
             self.classified += 1
+            self.outside += 0 if pred.inside_intended_use else 1
             self.classified_files.add(ref.path)
 
     def _stem(self, ref: SliceRef, pred: Prediction) -> str:
@@ -413,6 +419,15 @@ class _Job:
             method=str(pred.heatmap_method),
             model_sha256=pred.model_sha256,
         )
+
+    def _header_reason(self, ref: SliceRef) -> str:
+        """The header rules' reason for this slice ("" inside, and for a header that cannot be read again)."""
+        from core.imaging import ImagingError
+
+        try:
+            return self.store.metadata(ref).outside_use_reason
+        except (ImagingError, OSError, ValueError):
+            return ""
 
     def _write_heatmap(self, ref: SliceRef, rendered: NDArray[np.uint8], pred: Prediction) -> Path:
         from PIL import Image

@@ -6,9 +6,15 @@ JSON Lines (one object per line)::
 
     {"source": "<path>", "frame": 0, "label": "glioma", "probabilities": {"glioma": 0.97, ...},
      "p_tumor": 0.99, "model_sha256": "...", "device": "CPU", "precision": "float32", "ms": 91.2,
-     "use": "Research use only - not for diagnostic use"}
+     "intended_use": "inside", "guard_score": -0.4, "use": "Research use only - not for diagnostic use"}
+    {"source": "<ct.dcm>", "frame": 0, ..., "intended_use": "outside",
+     "intended_use_reason": "modality CT (CT), not MR", ...}
     {"source": "<path>", "error": "<message>", "error_type": "<ExceptionName>"}
     {"source": "<path>", "skipped": "<why the file holds no image>"}
+
+A slice outside the intended use (DICOM header rules, or the weights' learned pixel score) keeps its
+probabilities for research use, but they are no answer: ``intended_use_reason`` says why.
+``guard_score`` is absent when the weights carry no learned guard statistics.
 
 CSV carries the same fields with one ``p_<class>`` column per class and empty cells where a
 field does not apply (``error``/``error_type``/``skipped`` on slice rows, the rest on error and skipped rows).
@@ -77,6 +83,9 @@ class CsvWriter:
             "device",
             "precision",
             "ms",
+            "intended_use",
+            "intended_use_reason",
+            "guard_score",
             "heatmap",
             "saliency_map",
             "use",

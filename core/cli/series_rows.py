@@ -2,7 +2,8 @@
 
 The verdict comes from :func:`core.model.series_summary.summarize_series`, the rule the workstation, the
 exports and the training package's real-volume evaluation use.  A series none of whose slices could be
-classified still gets a line (with ``error``), so every series opened is accounted for.
+classified still gets a line (with ``error``), so every series opened is accounted for.  Slices outside the
+intended use do not count in the verdict; ``n_excluded`` and ``excluded`` say how many and why.
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ def series_row(series: Series, predictions: Mapping[SliceKey, Prediction]) -> di
         votes=summary.votes,
         threshold=summary.threshold,
         rule=summary.rule,
+        n_excluded=summary.n_excluded,
         use=RESEARCH_USE_STATEMENT,
     )
+    if summary.n_excluded:
+        row["excluded"] = summary.excluded_text()
+    if not summary.has_verdict:  # every slice outside the intended use: no verdict, no P(tumor)
+        row.update(p_tumor=None, key_source=None, key_frame=None)
     return row
 
 

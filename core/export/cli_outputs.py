@@ -130,7 +130,7 @@ def write_cli_exports(
     from core.export.dicom_outputs import write_series_dicom
     from core.export.overlay import burn_in_overlay
     from core.export.pdf_report import ReportInput, write_pdf_report
-    from core.model.heatmap_policy import heatmap_withheld, withhold_no_tumor_heatmap
+    from core.model.heatmap_policy import heatmap_withheld, withhold_heatmap
     from core.model.series_summary import summarize_series
 
     outcome = CliExportOutcome()
@@ -149,7 +149,7 @@ def write_cli_exports(
         key = series[summary.key_index]
         if key.prediction.heatmap is None and explain is not None and not heatmap_withheld(key.prediction):
             key = dataclasses.replace(key, prediction=explain(key))
-        key = dataclasses.replace(key, prediction=withhold_no_tumor_heatmap(key.prediction))  # never a "notumor" map
+        key = dataclasses.replace(key, prediction=withhold_heatmap(key.prediction))  # no "notumor" or outside map
         series = [*series[: summary.key_index], key, *series[summary.key_index + 1 :]]
         display = render(key)
         if args.pdf is not None:

@@ -31,6 +31,7 @@ from core.export.overlay import blend_heatmap
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
 from core.imaging.heatmap import HeatmapStyle
 from core.model.heatmap_policy import heatmap_note
+from core.model.prediction import outside_text
 from core.model.series_summary import SeriesSummary, summarize_series
 from core.platform.locator import resource_path
 
@@ -185,10 +186,22 @@ def _slice_table(pdf: _ReportPDF, results: Sequence[SliceResult], key_index: int
             row = table.row()
             name = result.display_name if include_identifiers else f"slice {index + 1}"
             row.cell(pdf.clean(name + (" (key)" if index == key_index else "")))
-            row.cell(pdf.clean(result.prediction.label))
+            row.cell(pdf.clean(result.prediction.label if result.prediction.inside_intended_use else "excluded*"))
             row.cell(f"{result.prediction.p_tumor:.3f}")
             for p in result.prediction.probabilities:
                 row.cell(f"{p:.3f}")
+
+
+def _excluded_lines(pdf: _ReportPDF, results: Sequence[SliceResult], include_identifiers: bool) -> None:
+    """One line per slice outside the intended use: which slice and why (its row says "excluded*")."""
+    outside = [(i, r) for i, r in enumerate(results) if not r.prediction.inside_intended_use]
+    if not outside:
+        return
+    pdf.use_font("", 8)
+    for index, result in outside:
+        name = result.display_name if include_identifiers else f"slice {index + 1}"
+        text = f"* {name}: {outside_text(result.prediction.outside_reason)} (not counted in the series verdict)"
+        pdf.multi_cell(0, 4, pdf.clean(text), new_x="LMARGIN", new_y="NEXT")
 
 
 def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
@@ -239,20 +252,24 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     key_name = key.display_name if report.include_identifiers else f"slice {key_index + 1} of {len(results)}"
     pdf.use_font("B", 10)
     key_line = f"Key slice: {key_name} - predicted {key.prediction.label}"
+    if not key.prediction.inside_intended_use:
+        key_line = f"Key slice: {key_name} - {outside_text(key.prediction.outside_reason)}"
     pdf.cell(0, 6, pdf.clean(key_line), new_x="LMARGIN", new_y="NEXT")
     _probability_table(pdf, key)
 
     pdf.add_page()
     _heading(pdf, "Series summary")
     votes = ", ".join(f"{name}: {count}" for name, count in sorted(summary.votes.items())) or "none"
-    partial = summary.n_slices < report.slices_in_series
-    label = f"partial ({summary.n_slices} of {report.slices_in_series} slices), no verdict"
+    classified = summary.n_slices + summary.n_excluded  # slices outside the intended use were classified too
+    partial = classified < report.slices_in_series
+    label = f"partial ({classified} of {report.slices_in_series} slices), no verdict"
     _two_column_table(
         pdf,
         [
             ("Series label", label if partial else summary.label),
-            ("P(tumor)", "-" if partial else f"{summary.p_tumor:.4f}"),
-            ("Slices classified", str(summary.n_slices)),
+            ("P(tumor)", "-" if partial else (f"{summary.p_tumor:.4f}" if summary.has_verdict else "not given")),
+            ("Slices classified", str(classified)),
+            ("Slices excluded", summary.excluded_text() or "none (all inside the intended use)"),
             (f"Slices with P(tumor) >= {summary.threshold:g}", str(summary.n_suspicious)),
             ("Votes", votes),
             ("Aggregation rule", summary.rule),
@@ -272,6 +289,7 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     )
     _heading(pdf, "Per-slice results")
     _slice_table(pdf, results, key_index, report.include_identifiers)
+    _excluded_lines(pdf, results, report.include_identifiers)
     if report.measurements:
         _measurement_table(pdf, report.measurements)
 

@@ -28,7 +28,7 @@ from core.export.dicom_common import (
 )
 from core.export.errors import ExportError
 from core.export.records import SOFTWARE_NAME, AlgorithmInfo, software_version
-from core.model.prediction import Prediction
+from core.model.prediction import Prediction, outside_text
 
 SC_SERIES_DESCRIPTION = "NeuroReview saliency - NOT FOR DIAGNOSTIC USE"
 SC_SERIES_NUMBER = 9901
@@ -106,7 +106,9 @@ def build_secondary_capture(
         reference.ReferencedFrameNumber = frame_number
     sc.SourceImageSequence = DicomSequence([reference])
     description = "Displayed slice with saliency heatmap and NOT FOR DIAGNOSTIC USE burned in"
-    if prediction is not None:
+    if prediction is not None and not prediction.inside_intended_use:
+        description += f"; {outside_text(prediction.outside_reason)} (no AI answer)"
+    elif prediction is not None:
         description += f"; AI label {prediction.label}, P(tumor) {prediction.p_tumor:.3f}"
     if algorithm is not None:
         description += f"; {algorithm.name} {algorithm.version}"

@@ -28,7 +28,7 @@ from core.export.deidentify import UidMap
 from core.export.dicom_common import MANUFACTURER, frame_reference, new_uid, prepared_header
 from core.export.errors import ExportError
 from core.export.records import SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
-from core.model.prediction import Prediction
+from core.model.prediction import Prediction, outside_text
 from core.model.series_summary import SeriesSummary, summarize_series
 
 SR_SERIES_DESCRIPTION = "NeuroReview AI classification - RESEARCH USE ONLY"
@@ -73,6 +73,13 @@ def _slice_group(
 ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     frame = frame_reference(header, result.frame)
     frames = [frame] if frame is not None else None
+    if not result.prediction.inside_intended_use:  # no finding, no probabilities: the reason instead
+        text = f"slice {index + 1}: excluded, {outside_text(result.prediction.outside_reason)}"
+        return hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier=text),
+            algorithm_id=_algorithm_id(algorithm),
+            source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(header, frames)],
+        )
     finding, evaluations = _finding(result.prediction.label)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier=f"slice {index + 1}"),
@@ -85,9 +92,16 @@ def _slice_group(
 
 
 def _series_group(summary: SeriesSummary, algorithm: AlgorithmInfo) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    identifier = "; ".join(t for t in ("series summary", summary.excluded_text()) if t)
+    if not summary.has_verdict:
+        return hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier=f"{identifier}; no verdict"),
+            method=sr_codes.SERIES_RULE,
+            algorithm_id=_algorithm_id(algorithm),
+        )
     finding, evaluations = _finding(summary.label)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier="series summary"),
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=new_uid(), identifier=identifier),
         method=sr_codes.SERIES_RULE,
         algorithm_id=_algorithm_id(algorithm),
         finding_type=finding,

@@ -1,7 +1,8 @@
 """Per-slice results as CSV and JSON, for one series or a batch.
 
 Columns: source, frame, sop_instance_uid, series_instance_uid, label, p_tumor, one ``p_<class>``
-column per class, model name/version/weights SHA-256, device, precision, ms and the
+column per class, intended_use ("inside"/"outside"), intended_use_reason (text "Outside intended use:
+<reason>", empty inside), model name/version/weights SHA-256, device, precision, ms and the
 research-use statement.  With ``deidentify`` the source path is replaced by the slice's
 position and the UIDs are remapped through the export's :class:`UidMap`.
 """
@@ -18,6 +19,7 @@ from core.export.deidentify import UidMap
 from core.export.destination import atomic_output, check_destination
 from core.export.errors import ExportError
 from core.export.records import RESEARCH_USE_STATEMENT, AlgorithmInfo, SliceResult, software_version
+from core.model.prediction import outside_text
 from core.model.series_summary import SeriesSummary
 
 
@@ -48,6 +50,8 @@ def result_rows(
         }
         for name, p in zip(pred.class_names, pred.probabilities, strict=True):
             row[f"p_{name}"] = round(float(p), 6)
+        row["intended_use"] = "inside" if pred.inside_intended_use else "outside"
+        row["intended_use_reason"] = "" if pred.inside_intended_use else outside_text(pred.outside_reason)
         row.update(
             {
                 "model_name": algorithm.name if algorithm else "",

@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 
 from core.imaging.errors import FileAccessError, ImagingError, InvalidImageError
 from core.imaging.frames import functional_item
+from core.imaging.intended_use import header_outside_reason
 from core.imaging.organize import person_name
 from core.imaging.study import SliceRef
 
@@ -58,6 +59,8 @@ class SliceMetadata:
     pixel_spacing: tuple[float, float] | None = None  # (row spacing, column spacing) in mm
     manufacturer: str = ""
     deidentified_view: bool = False
+    # why the header puts this slice outside the intended use (core.imaging.intended_use); "" = no rule fired
+    outside_use_reason: str = ""
 
     def deidentified(self) -> SliceMetadata:
         """Copy with names, IDs, dates, accession number and institution removed (file name kept generic)."""
@@ -142,6 +145,7 @@ def _dicom_metadata(ref: SliceRef, ds: Dataset) -> SliceMetadata:
         slice_thickness=thickness if thickness is not None else _float(ds.get("SliceThickness")),
         pixel_spacing=spacing if spacing is not None else _spacing(ds.get("PixelSpacing")),
         manufacturer=_text(ds, "Manufacturer"),
+        outside_use_reason=header_outside_reason(ds, ref.frame),
     )
 
 

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from core.imaging.dicom_pixels import DecodedFrame, DicomSource, decode_frame, load_source
 from core.imaging.display import apply_file_lut, apply_window, auto_window, brain_window, full_range_window
 from core.imaging.errors import FileAccessError, ImagingError, InvalidImageError
+from core.imaging.intended_use import colour_picture_reason
 from core.imaging.metadata import SliceMetadata, read_metadata
 from core.imaging.nifti import NiftiVolume, load_volume
 from core.imaging.raster import load_raster
@@ -162,7 +163,11 @@ class PixelStore:
         header is parsed once, not once per frame).  Raises a typed ImagingError."""
         if ref.kind != "dicom":
             with _typed_errors(ref):
-                return read_metadata(ref)
+                meta = read_metadata(ref)
+            if ref.kind == "raster" and ref.is_color:  # no header: a coloured picture is no MR slice
+                reason = colour_picture_reason(self._frame(ref).values)
+                meta = dataclasses.replace(meta, outside_use_reason=reason)
+            return meta
         with _typed_errors(ref):
             header = self._source(ref, self._signature(ref)).header
         return read_metadata(ref, header)

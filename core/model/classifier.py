@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 
 from core.model import device as dev
 from core.model import precision_cache
-from core.model.model_config import ModelConfig, load_model_config, verified_weights_path
+from core.model.model_config import ModelConfig, load_model_config, verified_guard_path, verified_weights_path
+from core.model.ood_guard import GuardStats, GuardStatsError, load_guard_stats
 from core.model.prediction import Prediction
 from core.model.preprocess import flip_averaged_logits, head_box, to_model_input
 from core.model.saliency import (
@@ -84,8 +85,11 @@ class Classifier:
         device: str | None = None,
         precision: str | None = None,
         remember_precision: bool = False,
+        guard: GuardStats | None = None,
     ) -> None:
         """Wrap a built and loaded network; use :meth:`from_folder` for the bundled weights.
+
+        ``guard``: the learned intended-use guard's statistics (None: header rules only).
 
         ``device`` ("CPU"/"GPU") and ``precision`` ("float32"/"bfloat16") override the automatic
         choices (``$NEUROREVIEW_PRECISION`` also forces the precision); ``remember_precision``
@@ -99,6 +103,7 @@ class Classifier:
         except ValueError as exc:
             raise ClassifierLoadError(str(exc)) from exc
         self._config = config
+        self._guard = guard
         self._sha256 = sha256 if sha256 is not None else config.weights_sha256
         self._lock = threading.Lock()
         self._device = device or (dev.GPU if dev.configure_gpus() else dev.CPU)
@@ -117,7 +122,9 @@ class Classifier:
         """Load the classifier from a weights folder (default: :func:`core.platform.locator.weights_dir`).
 
         Raises ModelConfigError (bad config), WeightsIntegrityError (missing file or SHA-256
-        mismatch, checked before any weight is read) or ClassifierLoadError.
+        mismatch, checked before any weight is read; also for intended-use guard statistics that the
+        config names but that are missing or altered) or ClassifierLoadError.  Weights whose config names
+        no guard statistics load with the header rules only (:attr:`guard_note` says so).
         """
         from core.platform.locator import weights_dir
         from core.platform.user_paths import keep_keras_home_private
@@ -127,6 +134,11 @@ class Classifier:
         config = load_model_config(folder)
         path = verified_weights_path(folder, config)
         check_weights_file(path)  # plain HDF5 weights only (no .keras/whole model/external links)
+        guard_path = verified_guard_path(folder, config)
+        try:
+            guard = load_guard_stats(guard_path) if guard_path is not None else None
+        except GuardStatsError as exc:
+            raise ClassifierLoadError(str(exc)) from exc
         from core.model.network import build_vgg19
 
         model = build_vgg19(config.architecture)
@@ -136,7 +148,10 @@ class Classifier:
             raise ClassifierLoadError(
                 f"the weights in {path.name} do not fit the architecture in the model config: {exc}"
             ) from exc
-        classifier = cls(model, config, sha256=config.weights_sha256, remember_precision=True)
+        width = config.architecture.widths[-1]
+        if guard is not None and guard.feature_dim != width:
+            raise ClassifierLoadError(f"the guard statistics hold {guard.feature_dim} features, the network {width}")
+        classifier = cls(model, config, sha256=config.weights_sha256, remember_precision=True, guard=guard)
         if warm_up:
             classifier.warm_up()
         return classifier
@@ -169,6 +184,20 @@ class Classifier:
     @property
     def class_names(self) -> tuple[str, ...]:
         return self._config.class_names
+
+    @property
+    def guard(self) -> GuardStats | None:
+        """The learned intended-use guard's statistics, or None (header rules only)."""
+        return self._guard
+
+    @property
+    def guard_note(self) -> str:
+        """One line on how this classifier decides the intended use (about box, logs, CLI)."""
+        if self._guard is None:
+            return "intended-use guard: DICOM header rules only (these weights carry no learned guard statistics)"
+        return (
+            f"intended-use guard: DICOM header rules and a learned pixel score (threshold {self._guard.threshold:.2f})"
+        )
 
     # -- public API -----------------------------------------------------------------------------
     def model_input(self, rendered: Sequence[NDArray[np.uint8]]) -> NDArray[np.float32]:
@@ -240,9 +269,17 @@ class Classifier:
         maps: list[NDArray[np.float32] | None] = [None] * len(chunk)
         chosen: NDArray[np.int32] | None = None
         cams: Sequence[NDArray[np.float32]] = []
+        scores: NDArray[np.float64] | None = None
         with tf.device(dev.tf_device(device)):
             if target is None or method == OCCLUSION:
-                probs = softmax(self._logits(graph, batch), self._config.temperature)
+                if self._guard is not None:  # the guard's features come from the same forward pass
+                    logits, pooled = graph.logits_and_pooled(batch)
+                    scores = self._guard.scores(pooled, logits)
+                    if self._config.test_time_flip:
+                        logits = self._logits(graph, batch)
+                else:
+                    logits = self._logits(graph, batch)
+                probs = softmax(logits, self._config.temperature)
                 if target is not None:
                     chosen = np.where(target < 0, probs.argmax(axis=-1), target).astype(np.int32)
                     cams = self._occlusion(graph, batch, probs, chosen)
@@ -252,6 +289,12 @@ class Classifier:
                 taps = graph.taps_for(METHOD_TAPS[str(method)])
                 logits, pairs, chosen = graph.tapped_gradients(batch, targets, taps, mirrored=flip)
                 probs = softmax(logits, self._config.temperature)
+                if self._guard is not None:  # pooled last-convolution features of this pass when it has them
+                    if taps[-1] == graph.block_outputs[-1]:
+                        pooled = pairs[-1][0][: len(chunk)].mean(axis=(1, 2))
+                        scores = self._guard.scores(pooled, logits)
+                    else:
+                        scores = self._guard.scores(*reversed(graph.logits_and_pooled(batch)))
                 raw = tap_maps(pairs, str(method))
                 if flip:  # the images' maps, then the mirror images' maps: mirror those back and add them
                     raw = raw[: len(chunk)] + raw[len(chunk) :, :, ::-1]
@@ -263,10 +306,24 @@ class Classifier:
                 for cam, s in zip(cams, chunk, strict=True)
             ]
         per_slice_ms = (time.perf_counter() - start) * 1000.0 / len(chunk)
-        return [
+        predictions = [
             self._prediction(probs[i], device, precision, per_slice_ms, maps[i], chosen, i, method, len(chunk))
             for i in range(len(chunk))
         ]
+        if scores is None:
+            return predictions
+        return [self._guarded(p, float(score)) for p, score in zip(predictions, scores, strict=True)]
+
+    def _guarded(self, prediction: Prediction, score: float) -> Prediction:
+        """The prediction with its guard score, and a reason when the score lies above the threshold."""
+        assert self._guard is not None
+        reason = ""
+        if not score <= self._guard.threshold:  # NaN counts as outside
+            reason = (
+                f"image unlike the brain MR slices the model was trained on "
+                f"(guard score {score:.1f} above {self._guard.threshold:.1f})"
+            )
+        return replace(prediction, guard_score=score, outside_reason=reason)
 
     def _logits(self, graph: InferenceGraph, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Logits, averaged with those of the mirror images when the config asks for test-time flip."""

@@ -65,7 +65,14 @@ class InferenceGraph:
         def logits_fn(x: Any) -> Any:
             return self._run(self.body(x, training=False), LAST_CONV_LAYER, None)
 
+        @tf.function(input_signature=[self._spec], reduce_retracing=True)  # type: ignore[untyped-decorator]
+        def pooled_fn(x: Any) -> Any:
+            features = self.body(x, training=False)
+            pooled = tf.cast(tf.reduce_mean(features, axis=[1, 2]), tf.float32)
+            return self._run(features, LAST_CONV_LAYER, None), pooled
+
         self._logits_fn = logits_fn
+        self._pooled_fn = pooled_fn
 
     def _run(self, x: Any, after: str, until: str | None) -> Any:
         """Apply the layers after ``after`` up to and including ``until`` (None: to the logits, as float32)."""
@@ -129,6 +136,11 @@ class InferenceGraph:
     def logits(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Logits (N, classes) for a preprocessed batch (N, S, S, C)."""
         return np.asarray(self._logits_fn(batch), dtype=np.float32)
+
+    def logits_and_pooled(self, batch: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Logits (N, classes) and the globally average-pooled last feature maps (N, K), one forward pass."""
+        logits, pooled = self._pooled_fn(batch)
+        return np.asarray(logits, dtype=np.float32), np.asarray(pooled, dtype=np.float32)
 
     def tapped_gradients(
         self, batch: NDArray[np.float32], target: NDArray[np.int32], taps: Sequence[str], *, mirrored: bool = False

@@ -19,6 +19,7 @@ CONFIG_SCHEMA = "neuroreview.model-config/1"
 DEFAULT_CLASS_NAMES = ("glioma", "meningioma", "notumor", "pituitary")
 DEFAULT_SALIENCY_METHOD = "gradcam"
 NO_TUMOR_CLASS = "notumor"
+GUARD_FILENAME = "intended_use_guard.npz"  # the learned intended-use guard's statistics (core.model.ood_guard)
 
 
 class ModelConfigError(ValueError):
@@ -82,6 +83,8 @@ class ModelConfig:
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     saliency: dict[str, Any] = field(default_factory=dict)  # default_method and localisation figures
+    guard_file: str = ""  # statistics of the learned intended-use guard beside the weights ("" = none)
+    guard_sha256: str = ""
 
     @property
     def default_saliency_method(self) -> str:
@@ -116,6 +119,7 @@ class ModelConfig:
             "metrics": self.metrics,
             "provenance": self.provenance,
             **({"saliency": self.saliency} if self.saliency else {}),
+            **({"guard": {"file": self.guard_file, "sha256": self.guard_sha256}} if self.guard_file else {}),
         }
 
     @classmethod
@@ -133,6 +137,10 @@ class ModelConfig:
             weights_file = str(data["weights_file"])
             if Path(weights_file).name != weights_file:
                 raise ModelConfigError("weights_file must be a plain file name beside the config")
+            guard = data.get("guard") or {}
+            guard_file = str(guard.get("file", ""))
+            if Path(guard_file).name != guard_file:
+                raise ModelConfigError("guard.file must be a plain file name beside the config")
             return cls(
                 architecture=arch,
                 preprocessing=Preprocessing.from_json(data.get("preprocessing", {})),
@@ -146,6 +154,8 @@ class ModelConfig:
                 metrics=dict(data.get("metrics", {})),
                 provenance=dict(data.get("provenance", {})),
                 saliency=_saliency_section(data.get("saliency", {})),
+                guard_file=guard_file,
+                guard_sha256=str(guard.get("sha256", "")).lower(),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelConfigError):
@@ -212,5 +222,24 @@ def verified_weights_path(folder: Path, config: ModelConfig) -> Path:
         raise WeightsIntegrityError(
             f"weights file {path.name} failed its integrity check (SHA-256 {actual[:12]}... does not match "
             f"{config.weights_sha256[:12]}... recorded in {CONFIG_FILENAME}); refusing to load it"
+        )
+    return path
+
+
+def verified_guard_path(folder: Path, config: ModelConfig) -> Path | None:
+    """The guard statistics file the config names after checking its SHA-256; None when it names none.
+
+    Raises WeightsIntegrityError when the named file is missing or is not the one the config records.
+    """
+    if not config.guard_file:
+        return None
+    path = Path(folder) / config.guard_file
+    if not path.is_file():
+        raise WeightsIntegrityError(f"intended-use guard file not found: {path}")
+    actual = sha256_file(path)
+    if len(config.guard_sha256) != 64 or actual != config.guard_sha256:
+        raise WeightsIntegrityError(
+            f"intended-use guard file {path.name} failed its integrity check (SHA-256 {actual[:12]}... does not "
+            f"match the digest recorded in {CONFIG_FILENAME}); refusing to load it"
         )
     return path

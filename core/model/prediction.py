@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,18 @@ class Prediction:
     heatmap_class: str | None = None
     heatmap_method: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # intended-use guard: "" = inside; else why the slice is outside (header rule or learned pixel score)
+    outside_reason: str = ""
+    guard_score: float | None = None  # the learned score (core.model.ood_guard); None without guard statistics
+
+    @property
+    def inside_intended_use(self) -> bool:
+        """False when the guard found the slice outside the intended use (its probabilities mean nothing)."""
+        return not self.outside_reason
+
+    def with_header_reason(self, reason: str) -> Prediction:
+        """This prediction with a header rule's reason (it wins over the pixel score's); unchanged for ""."""
+        return replace(self, outside_reason=reason) if reason else self
 
     @property
     def confidence(self) -> float:
@@ -49,4 +61,23 @@ class Prediction:
             "device": self.device,
             "precision": self.precision,
             "ms": round(float(self.milliseconds), 1),
+            **intended_use_record(self),
         }
+
+
+OUTSIDE_PREFIX = "Outside intended use"
+
+
+def outside_text(reason: str) -> str:
+    """The one sentence every view and export shows for an outside slice."""
+    return f"{OUTSIDE_PREFIX}: {reason}"
+
+
+def intended_use_record(prediction: Prediction) -> dict[str, Any]:
+    """``intended_use`` ("inside"/"outside"), the reason when outside, and the guard score when known."""
+    record: dict[str, Any] = {"intended_use": "inside" if prediction.inside_intended_use else "outside"}
+    if not prediction.inside_intended_use:
+        record["intended_use_reason"] = prediction.outside_reason
+    if prediction.guard_score is not None:
+        record["guard_score"] = round(float(prediction.guard_score), 3)
+    return record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.model.model_config import NO_TUMOR_CLASS
@@ -12,6 +12,7 @@ from core.model.prediction import Prediction
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_RUN = 3  # neighbouring slices that must agree: one stray slice of a stack does not make a verdict
+OUTSIDE_LABEL = "outside intended use"  # the series label when no slice is inside the intended use
 
 
 def aggregation_rule(threshold: float = DEFAULT_THRESHOLD, run: int = DEFAULT_RUN) -> str:
@@ -20,7 +21,8 @@ def aggregation_rule(threshold: float = DEFAULT_THRESHOLD, run: int = DEFAULT_RU
         f"P(tumor) of the series = the highest mean P(tumor) of {run} neighbouring slices (all slices when the "
         f"series has fewer); key slice = the slice with the highest P(tumor) among them; series label = the "
         f"tumor class ranked highest most often among slices with P(tumor) >= {threshold:g} (ties: larger "
-        f"summed probability) when the series' P(tumor) reaches {threshold:g}, otherwise {NO_TUMOR_CLASS}"
+        f"summed probability) when the series' P(tumor) reaches {threshold:g}, otherwise {NO_TUMOR_CLASS}; "
+        f"slices outside the intended use are left out"
     )
 
 
@@ -42,6 +44,20 @@ class SeriesSummary:
     votes: dict[str, int]
     threshold: float
     rule: str
+    n_excluded: int = 0  # slices left out because they are outside the intended use
+    excluded_reasons: dict[str, int] = field(default_factory=dict)  # reason -> slices
+
+    @property
+    def has_verdict(self) -> bool:
+        """False when every slice was outside the intended use (no P(tumor), label OUTSIDE_LABEL)."""
+        return self.n_slices > 0
+
+    def excluded_text(self) -> str:
+        """E.g. "2 slice(s) excluded, outside intended use: modality CT (CT), not MR (2)"; "" when none."""
+        if not self.n_excluded:
+            return ""
+        reasons = "; ".join(f"{reason} ({n})" for reason, n in self.excluded_reasons.items())
+        return f"{self.n_excluded} slice(s) excluded, outside intended use: {reasons}"
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -54,6 +70,8 @@ class SeriesSummary:
             "votes": dict(self.votes),
             "threshold": self.threshold,
             "rule": self.rule,
+            "n_excluded": self.n_excluded,
+            "excluded_reasons": dict(self.excluded_reasons),
         }
 
 
@@ -73,7 +91,8 @@ def summarize_series(
     """Aggregate per-slice predictions, given in slice order, following :func:`aggregation_rule`.
 
     ``stacked`` is False for images that are not neighbouring slices (a folder of PNG/JPEG files): each
-    image then counts alone.
+    image then counts alone.  Slices outside the intended use (:attr:`Prediction.outside_reason`) are left
+    out and counted in ``n_excluded``; when none is left the label is :data:`OUTSIDE_LABEL` and P(tumor) NaN.
 
     Raises ValueError for an empty series or predictions from models with different classes.
     """
@@ -83,14 +102,21 @@ def summarize_series(
     if any(p.class_names != names for p in predictions):
         raise ValueError("the slices were classified with different class lists")
     run = DEFAULT_RUN if stacked else 1
-    p_tumor = [p.p_tumor for p in predictions]
+    inside = [i for i, p in enumerate(predictions) if p.inside_intended_use]
+    reasons = Counter(p.outside_reason for p in predictions if not p.inside_intended_use)
+    n_excluded = len(predictions) - len(inside)
+    if not inside:
+        rule = aggregation_rule(threshold, run)
+        return SeriesSummary(OUTSIDE_LABEL, float("nan"), 0, 0, 0, {}, threshold, rule, n_excluded, dict(reasons))
+    kept = [predictions[i] for i in inside]
+    p_tumor = [p.p_tumor for p in kept]
     windows = run_scores(p_tumor, run)
     start = max(range(len(windows)), key=windows.__getitem__)
-    width = len(predictions) - len(windows) + 1
-    key_index = max(range(start, start + width), key=p_tumor.__getitem__)
+    width = len(kept) - len(windows) + 1
+    key_index = inside[max(range(start, start + width), key=p_tumor.__getitem__)]
     votes: Counter[str] = Counter()
     mass: dict[str, float] = {}
-    for prediction in predictions:
+    for prediction in kept:
         if prediction.p_tumor >= threshold:
             name, p = _top_tumor_class(prediction)
             votes[name] += 1
@@ -101,9 +127,11 @@ def summarize_series(
         label=label,
         p_tumor=series_p,
         key_index=key_index,
-        n_slices=len(predictions),
+        n_slices=len(kept),
         n_suspicious=sum(votes.values()),
         votes=dict(votes),
         threshold=threshold,
         rule=aggregation_rule(threshold, run),
+        n_excluded=n_excluded,
+        excluded_reasons=dict(reasons),
     )

@@ -18,7 +18,7 @@ from core.model.classifier import Classifier
 from core.model.model_config import load_model_config
 
 SLICE_KEYS = {"source", "frame", "label", "probabilities", "p_tumor", "model_sha256", "device", "precision", "ms"}
-SLICE_KEYS |= {"use"}  # the research-use statement
+SLICE_KEYS |= {"use", "intended_use"}  # the research-use statement; the intended-use decision
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +63,9 @@ def test_jsonl_rows_match_the_classifier(inputs: Path, decisive_weights: Path, t
     sha = load_model_config(decisive_weights).weights_sha256
     clf = Classifier.from_folder(decisive_weights, warm_up=False)
     for row in slices:
-        assert set(row) == SLICE_KEYS
+        colour = row["source"].endswith("colour.png")  # random colours: a colour picture, outside the intended use
+        assert set(row) == SLICE_KEYS | ({"intended_use_reason"} if colour else set())
+        assert row["intended_use"] == ("outside" if colour else "inside")
         assert row["frame"] == 0 and row["model_sha256"] == sha and row["device"] == "CPU"
         assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert row["p_tumor"] == pytest.approx(1 - row["probabilities"]["notumor"], abs=1e-5)
@@ -94,8 +96,8 @@ def test_csv_output(inputs: Path, tiny_weights_dir: Path, capsys: pytest.Capture
     table = list(csv.DictReader(captured.out.splitlines()))
     assert list(table[0]) == [
         "source", "frame", "label", "p_glioma", "p_meningioma", "p_notumor", "p_pituitary", "p_tumor",
-        "model_sha256", "device", "precision", "ms", "heatmap", "saliency_map", "use", "error", "error_type",
-        "skipped",
+        "model_sha256", "device", "precision", "ms", "intended_use", "intended_use_reason", "guard_score",
+        "heatmap", "saliency_map", "use", "error", "error_type", "skipped",
     ]  # fmt: skip
     error, ok = table
     assert error["error_type"] == "InvalidImageError" and error["label"] == ""
@@ -113,7 +115,7 @@ def test_heatmaps_go_to_their_own_folder(inputs: Path, tiny_weights_dir: Path, t
     assert main([*args, "--method", "gradcam++"]) == 0
     assert sorted(p.name for p in inputs.iterdir()) == before  # nothing written beside the sources
     pngs = sorted(heat.glob("*.png"))
-    assert len(pngs) == 3
+    assert len(pngs) == 2  # colour.png is a colour picture, outside the intended use: no heatmap
     rows = [r for r in _rows(out) if "heatmap" in r]
     assert sorted(Path(r["heatmap"]) for r in rows) == pngs
     with Image.open(pngs[0]) as img:
@@ -122,7 +124,7 @@ def test_heatmaps_go_to_their_own_folder(inputs: Path, tiny_weights_dir: Path, t
     first_run = {p: p.read_bytes() for p in pngs}
     assert main(args) == 0  # a second run into the same folders: heatmaps are added, --out is replaced
     again = sorted(Path(r["heatmap"]) for r in _rows(out) if "heatmap" in r)
-    assert len(again) == 3 and set(again).isdisjoint(first_run) and len(list(heat.glob("*.png"))) == 6
+    assert len(again) == 2 and set(again).isdisjoint(first_run) and len(list(heat.glob("*.png"))) == 4
     assert {p: p.read_bytes() for p in pngs} == first_run
 
 
@@ -256,8 +258,10 @@ def test_series_out_gives_one_verdict_per_series(inputs: Path, decisive_weights:
     series = _rows(series_path)
     assert len(series) == 2  # the folder of PNG images and the MR series
     for row in series:
-        members = [r for r in slices if (r["source"].endswith(".dcm")) == (row["description"] != "study")]
-        assert row["slices"] == len(members) and row["slices_in_series"] == len(members)
+        every = [r for r in slices if (r["source"].endswith(".dcm")) == (row["description"] != "study")]
+        assert row["slices"] == len(every) and row["slices_in_series"] == len(every)
+        members = [r for r in every if r["intended_use"] == "inside"]  # colour.png is left out of the verdict
+        assert row["n_excluded"] == len(every) - len(members)
         key = next(r for r in members if r["source"] == row["key_source"] and r["frame"] == row["key_frame"])
         # one image or unrelated images: the series score is the highest slice score, from the key slice
         assert row["p_tumor"] == pytest.approx(max(r["p_tumor"] for r in members), abs=1e-5)
@@ -281,6 +285,9 @@ def test_saliency_maps_are_raw_16_bit_maps_in_the_slice_grid_with_a_sidecar(
     assert main([*args, "--saliency-maps", str(maps), "--heatmap-class", "meningioma", "--method", "layercam"]) == 0
     rows = [r for r in _rows(out) if "error" not in r]
     assert len(rows) == 3 and all("heatmap" not in r for r in rows)
+    colour = next(r for r in rows if r["source"].endswith("colour.png"))
+    assert colour["intended_use"] == "outside" and "saliency_map" not in colour  # no map over a colour picture
+    rows = [r for r in rows if r is not colour]
     clf = Classifier.from_folder(decisive_weights, warm_up=False)
     for row in rows:
         png = Path(row["saliency_map"])
@@ -315,3 +322,31 @@ def test_heatmap_class_applies_to_overlays_and_unknown_classes_are_usage_errors(
     capsys.readouterr()
     assert main([*args, "--heatmap-class", "astrocytoma"]) == 2
     assert "astrocytoma" in capsys.readouterr().err
+
+
+def test_an_outside_slice_says_why_and_leaves_the_series_verdict(
+    decisive_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dicom_factory import make_dataset, phantom, write
+
+    study = tmp_path / "mixed"
+    uid = "1.2.826.0.1.3680043.8.498.1"
+    for i in range(3):
+        write(make_dataset(phantom(24, 24, seed=i), series_uid=uid, instance=i + 1), study / f"mr{i}.dcm")
+    write(make_dataset(phantom(24, 24), modality="CT", series_uid="1.2.826.0.1.3680043.8.498.2"), study / "ct.dcm")
+    rows_path, series_path, heat = tmp_path / "rows.jsonl", tmp_path / "series.jsonl", tmp_path / "heat"
+    argv = [str(study), "--weights", str(decisive_weights), "--out", str(rows_path), "--quiet"]
+    assert main([*argv, "--series-out", str(series_path), "--heatmaps", str(heat)]) == 0
+    rows = {Path(r["source"]).name: r for r in _rows(rows_path)}
+    ct = rows["ct.dcm"]
+    assert ct["intended_use"] == "outside" and ct["intended_use_reason"] == "modality CT (CT), not MR"
+    assert set(ct["probabilities"]) == {"glioma", "meningioma", "notumor", "pituitary"}  # kept for research
+    assert "heatmap" not in ct and "heatmap" in rows["mr0.dcm"]
+    assert all(rows[f"mr{i}.dcm"]["intended_use"] == "inside" for i in range(3))
+    series = _rows(series_path)
+    assert len(series) == 2
+    outside = next(r for r in series if r["n_excluded"])
+    assert next(r for r in series if not r["n_excluded"])["slices"] == 3
+    assert outside["label"] == "outside intended use" and outside["p_tumor"] is None
+    assert "modality CT (CT), not MR (1)" in outside["excluded"]
+    assert "1 classified slice(s) outside the intended use." in capsys.readouterr().err

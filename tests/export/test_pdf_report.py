@@ -150,3 +150,15 @@ def test_measurements_are_listed_when_given(tmp_path: Path, slice_results: list[
     plain = tmp_path / "plain.pdf"
     write_pdf_report(plain, ReportInput(slice_results, ALGORITHM, DISPLAY))
     assert "Measurements" not in "\n".join(_pages(plain))
+
+
+def test_excluded_slices_and_why(tmp_path: Path, slice_results: list[SliceResult]) -> None:
+    reason = "modality CT (CT), not MR"
+    outside = dataclasses.replace(slice_results[2].prediction, outside_reason=reason)
+    results = [*slice_results[:2], dataclasses.replace(slice_results[2], prediction=outside)]
+    target = tmp_path / "report.pdf"
+    write_pdf_report(target, ReportInput(results, ALGORITHM, DISPLAY))
+    text = " ".join(" ".join(_pages(target)).split())
+    assert f"slice 3: Outside intended use: {reason} (not counted in the series verdict)" in text
+    assert f"1 slice(s) excluded, outside intended use: {reason} (1)" in text
+    assert "excluded*" in text

@@ -64,3 +64,32 @@ def test_suspicious_slice_labelled_notumor_votes_for_its_top_tumor_class() -> No
 def test_empty_series_is_an_error() -> None:
     with pytest.raises(ValueError, match="without classified slices"):
         summarize_series([])
+
+
+def test_slices_outside_the_intended_use_are_left_out_and_counted() -> None:
+    from dataclasses import replace
+
+    quiet = make_prediction((0.02, 0.02, 0.94, 0.02), heatmap=False)
+    tumor = make_prediction((0.97, 0.01, 0.01, 0.01), heatmap=False)
+    ct = replace(tumor, outside_reason="modality CT (CT), not MR")
+    summary = summarize_series([quiet, ct, ct, ct, quiet])
+    assert summary.label == "notumor" and summary.n_slices == 2 and summary.n_excluded == 3
+    assert summary.key_index in (0, 4) and summary.n_suspicious == 0
+    assert summary.excluded_text() == "3 slice(s) excluded, outside intended use: modality CT (CT), not MR (3)"
+    assert summarize_series([quiet, tumor, tumor, tumor, quiet]).label == "glioma"  # the same slices, inside
+    nothing = summarize_series([ct, ct])
+    assert nothing.label == "outside intended use" and not nothing.has_verdict and nothing.n_excluded == 2
+
+
+def test_exports_show_no_heatmap_over_an_outside_slice() -> None:
+    from dataclasses import replace
+
+    from core.model.heatmap_policy import heatmap_note, heatmap_withheld, withhold_heatmap
+
+    tumor = make_prediction((0.97, 0.01, 0.01, 0.01))
+    assert tumor.heatmap is not None and withhold_heatmap(tumor).heatmap is not None
+    outside = replace(tumor, outside_reason="modality US (ultrasound), not MR")
+    assert heatmap_withheld(outside)
+    stripped = withhold_heatmap(outside)
+    assert stripped.heatmap is None
+    assert heatmap_note(stripped) == "Heatmap left out: Outside intended use: modality US (ultrasound), not MR"

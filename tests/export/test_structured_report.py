@@ -163,3 +163,21 @@ def test_a_partial_run_has_no_series_verdict(tmp_path: Path, slice_results: list
     findings = read_findings(target, CLASS_NAMES)
     assert [f.label for f in findings] == [r.prediction.label for r in slice_results]  # the slices only
     assert all(f.tracking_identifier != "series summary" for f in findings)
+
+
+def test_an_outside_slice_is_reported_as_excluded_with_its_reason(
+    tmp_path: Path, slice_results: list[SliceResult]
+) -> None:
+    import dataclasses
+
+    reason = "modality CT (CT), not MR"
+    outside = dataclasses.replace(slice_results[1].prediction, outside_reason=reason)
+    results = [slice_results[0], dataclasses.replace(slice_results[1], prediction=outside), slice_results[2]]
+    target = tmp_path / "sr.dcm"
+    save_dicom(build_structured_report(results, ALGORITHM), target)
+    assert dciodvfy_errors(target) == []
+    texts: list[str] = []
+    pydicom.dcmread(target).walk(lambda _ds, el: texts.append(str(el.value)) if el.keyword == "TextValue" else None)
+    text = "\n".join(texts)
+    assert f"slice 2: excluded, Outside intended use: {reason}" in text
+    assert f"series summary; 1 slice(s) excluded, outside intended use: {reason} (1)" in text

@@ -61,3 +61,15 @@ def test_refusals(tmp_path: Path, slice_results: list[SliceResult], mr_series: S
     with pytest.raises(DestinationError):
         write_results_csv(mr_series.folder / "x.csv", result_rows(slice_results), sources=mr_series.paths)
     assert not (mr_series.folder / "x.csv").exists()
+
+
+def test_rows_say_outside_intended_use_and_why(slice_results) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from core.export.tables import result_rows
+
+    outside = dataclasses.replace(slice_results[0].prediction, outside_reason="body part PELVIS, not head or brain")
+    rows = result_rows([dataclasses.replace(slice_results[0], prediction=outside), slice_results[1]])
+    assert rows[0]["intended_use"] == "outside"
+    assert rows[0]["intended_use_reason"] == "Outside intended use: body part PELVIS, not head or brain"
+    assert rows[1]["intended_use"] == "inside" and rows[1]["intended_use_reason"] == ""

@@ -1,0 +1,177 @@
+"""Header half of the intended-use guard: is this DICOM slice a 2-D MR image of the head the model knows?
+
+The model was trained on grayscale anatomical MR slices of the brain (T1, T1 with contrast, T2, FLAIR).
+The rules below read only the header and give one readable reason when a slice is outside that use:
+
+* Modality (PS3.3 C.7.3.1.1.1) other than ``MR``;
+* Body Part Examined (C.7.3.1) or Anatomic Region Sequence (C.8.4.x / Frame Anatomy, C.7.6.16.2.8) present
+  and naming neither head nor brain;
+* Image Type / Frame Type values 3+ (C.7.6.1.1.2, C.8.13.1.1.1) of a localizer/scout, a phase or field map,
+  or a derived parametric map (ADC, FA, perfusion, relaxometry...);
+* colour or palette Photometric Interpretation (C.7.6.3.1.2);
+* a secondary capture (PS3.4 B.5, SC storage classes) with Burned In Annotation ``YES``.
+
+A missing field never makes a slice outside: then the learned pixel score decides.  A PNG/JPEG has no
+header; a truly coloured one (:func:`colour_picture_reason`: channels that differ, not grey stored as RGB)
+is outside as well.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
+
+from core.imaging.frames import functional_item
+from core.imaging.raw_values import get_string, get_strings
+
+INSIDE = ""  # the reason of a slice inside the intended use
+
+MODALITY_NAMES = {
+    "CT": "CT",
+    "CR": "computed radiograph",
+    "DX": "digital radiograph",
+    "MG": "mammogram",
+    "US": "ultrasound",
+    "NM": "nuclear medicine",
+    "PT": "PET",
+    "XA": "X-ray angiography",
+    "RF": "fluoroscopy",
+    "RTIMAGE": "radiotherapy image",
+    "RTDOSE": "radiotherapy dose",
+    "OT": "other (e.g. a screen capture)",
+    "SC": "secondary capture",
+    "OP": "ophthalmic photograph",
+    "XC": "photograph",
+    "ES": "endoscopy",
+    "SM": "slide microscopy",
+}
+HEAD_WORDS = ("HEAD", "BRAIN", "SKULL", "CRAN", "CEREB", "NEURO")
+# SNOMED CT / SRT codes of brain and head (PS3.16 CID 4031 Common Anatomic Regions)
+HEAD_CODES = {"12738006", "69536005", "T-A0100", "T-D1100", "T-A0010", "774007"}
+NOT_ANATOMY = {
+    "LOCALIZER": "a localizer (scout) image",
+    "SCOUT": "a scout (localizer) image",
+    "PHASE": "a phase image",
+    "P": "a phase image",
+    "PHASE MAP": "a phase map",
+    "PHASE_MAP": "a phase map",
+    "FIELD_MAP": "a field map",
+    "FIELD MAP": "a field map",
+    "B0 MAP": "a field map",
+    "B1 MAP": "a field map",
+    "VELOCITY": "a phase-contrast velocity map",
+    "ADC": "a derived ADC map",
+    "EADC": "a derived exponential ADC map",
+    "FA": "a derived fractional anisotropy map",
+    "DIFFUSION_ANISO": "a derived diffusion anisotropy map",
+    "PERFUSION": "a derived perfusion map",
+    "RCBF": "a derived perfusion (rCBF) map",
+    "RCBV": "a derived perfusion (rCBV) map",
+    "CBF": "a derived perfusion (CBF) map",
+    "CBV": "a derived perfusion (CBV) map",
+    "MTT": "a derived perfusion (MTT) map",
+    "TTP": "a derived perfusion (TTP) map",
+    "TMAX": "a derived perfusion (Tmax) map",
+    "T1_MAP": "a derived T1 map",
+    "T2_MAP": "a derived T2 map",
+    "T2_STAR_MAP": "a derived T2* map",
+    "PROTON_DENSITY_MAP": "a derived proton density map",
+    "METABOLITE_MAP": "a spectroscopy metabolite map",
+    "TEMPERATURE": "a temperature map",
+    "MIP": "a maximum intensity projection",
+    "PROJECTION IMAGE": "a projection image",
+}
+COLOUR_PHOTOMETRIC = ("RGB", "YBR", "PALETTE")
+SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
+# mean (max - min) over the colour channels, of 255: grey MR stored as RGB/JPEG stays below ~4, photographs ~25+
+COLOUR_SPREAD = 10.0
+
+
+def header_outside_reason(ds: Dataset, frame: int = 0) -> str:
+    """Why frame ``frame`` of this DICOM object is outside the intended use, or ``INSIDE`` ("")."""
+    for rule in (_modality, _body_part, _anatomic_region, _image_type, _colour, _secondary_capture):
+        reason = rule(ds, frame)
+        if reason:
+            return reason
+    return INSIDE
+
+
+def _modality(ds: Dataset, frame: int) -> str:
+    modality = get_string(ds, "Modality").strip().upper()
+    if not modality or modality == "MR":
+        return INSIDE
+    name = MODALITY_NAMES.get(modality)
+    return f"modality {modality}{f' ({name})' if name else ''}, not MR"
+
+
+def _names_head(text: str) -> bool:
+    upper = text.upper()
+    return any(word in upper for word in HEAD_WORDS)
+
+
+def _body_part(ds: Dataset, frame: int) -> str:
+    part = get_string(ds, "BodyPartExamined").strip()
+    if not part or _names_head(part):
+        return INSIDE
+    return f"body part {part}, not head or brain"
+
+
+def _anatomic_region(ds: Dataset, frame: int) -> str:
+    anatomy = functional_item(ds, frame, "FrameAnatomySequence")
+    for holder in (anatomy, ds):
+        if holder is None:
+            continue
+        items = holder.get("AnatomicRegionSequence") or []
+        if not items:
+            continue
+        code = get_string(items[0], "CodeValue").strip()
+        meaning = get_string(items[0], "CodeMeaning").strip()
+        if code in HEAD_CODES or _names_head(meaning):
+            return INSIDE
+        return f"anatomic region {meaning or code}, not head or brain"
+    return INSIDE
+
+
+def _type_values(ds: Dataset, frame: int) -> list[str]:
+    """Image Type values 3+ and, for enhanced objects, the frame's Frame Type values 3+ (upper case)."""
+    values = [v.strip().upper() for v in get_strings(ds, "ImageType")[2:]]
+    for sequence in ("MRImageFrameTypeSequence", "FrameTypeSequence"):
+        item = functional_item(ds, frame, sequence)
+        if item is not None:
+            values += [v.strip().upper() for v in get_strings(item, "FrameType")[2:]]
+    return values
+
+
+def _image_type(ds: Dataset, frame: int) -> str:
+    for value in _type_values(ds, frame):
+        if value in NOT_ANATOMY:
+            return f"{NOT_ANATOMY[value]} (image type {value}), not an anatomical slice"
+    return INSIDE
+
+
+def _colour(ds: Dataset, frame: int) -> str:
+    photometric = get_string(ds, "PhotometricInterpretation").strip().upper()
+    if photometric.startswith(COLOUR_PHOTOMETRIC):
+        return f"a colour image ({photometric}), not a grayscale MR slice"
+    return INSIDE
+
+
+def _secondary_capture(ds: Dataset, frame: int) -> str:
+    sop_class = get_string(ds, "SOPClassUID").strip()
+    burned_in = get_string(ds, "BurnedInAnnotation").strip().upper()
+    if sop_class.startswith(SECONDARY_CAPTURE_PREFIX) and burned_in == "YES":
+        return "a secondary capture with burned-in annotation, not an acquired slice"
+    return INSIDE
+
+
+def colour_picture_reason(values: NDArray[np.generic]) -> str:
+    """Why decoded uint8 (H, W, 3) pixels are a colour picture, not a grey slice stored as RGB ("" otherwise)."""
+    pixels = np.asarray(values)
+    if pixels.ndim != 3 or pixels.shape[-1] < 3 or pixels.size == 0:
+        return INSIDE
+    rgb = pixels[..., :3].astype(np.int16)
+    spread = float((rgb.max(axis=-1) - rgb.min(axis=-1)).mean())
+    if spread <= COLOUR_SPREAD:
+        return INSIDE
+    return f"a colour picture (mean channel spread {spread:.0f} of 255), not a grayscale MR slice"

@@ -1,0 +1,142 @@
+"""Header rules of the intended-use guard: each rule fires with a readable reason, brain MR stays inside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from core.imaging import PixelStore, open_paths, read_metadata
+from core.imaging.intended_use import INSIDE, header_outside_reason
+from tests.dicom_factory import SC_STORAGE, bundled, make_dataset, phantom, write
+
+
+def _mr(**extra: object) -> Dataset:
+    return make_dataset(phantom(16, 16), extra=dict(extra))
+
+
+def _code(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "SCT", meaning
+    return item
+
+
+def test_brain_mr_is_inside() -> None:
+    ds = _mr(BodyPartExamined="BRAIN", ImageType=["ORIGINAL", "PRIMARY", "M", "ND"])
+    assert header_outside_reason(ds) == INSIDE
+
+
+def test_a_header_without_the_fields_is_inside() -> None:
+    assert header_outside_reason(Dataset()) == INSIDE
+
+
+@pytest.mark.parametrize(("modality", "word"), [("CT", "CT"), ("CR", "radiograph"), ("US", "ultrasound"), ("NM", "")])
+def test_modality_other_than_mr(modality: str, word: str) -> None:
+    reason = header_outside_reason(make_dataset(phantom(16, 16), modality=modality))
+    assert reason.startswith(f"modality {modality}") and "not MR" in reason and word in reason
+
+
+@pytest.mark.parametrize("part", ["HEAD", "BRAIN", "HEADNECK", "SKULL"])
+def test_head_body_parts_stay_inside(part: str) -> None:
+    assert header_outside_reason(_mr(BodyPartExamined=part)) == INSIDE
+
+
+@pytest.mark.parametrize("part", ["PELVIS", "KNEE", "LSPINE"])
+def test_other_body_parts_are_outside(part: str) -> None:
+    assert header_outside_reason(_mr(BodyPartExamined=part)) == f"body part {part}, not head or brain"
+
+
+def test_anatomic_region_sequence() -> None:
+    brain = _mr(AnatomicRegionSequence=Sequence([_code("12738006", "Brain")]))
+    liver = _mr(AnatomicRegionSequence=Sequence([_code("10200004", "Liver")]))
+    assert header_outside_reason(brain) == INSIDE
+    assert header_outside_reason(liver) == "anatomic region Liver, not head or brain"
+
+
+def test_frame_anatomy_of_an_enhanced_frame_wins() -> None:
+    anatomy = Dataset()
+    anatomy.AnatomicRegionSequence = Sequence([_code("818981001", "Abdomen")])
+    groups = Dataset()
+    groups.FrameAnatomySequence = Sequence([anatomy])
+    ds = _mr(PerFrameFunctionalGroupsSequence=Sequence([groups]))
+    assert "Abdomen" in header_outside_reason(ds, 0)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("LOCALIZER", "localizer"),
+        ("P", "phase"),
+        ("FIELD_MAP", "field map"),
+        ("ADC", "ADC"),
+        ("FA", "anisotropy"),
+        ("PERFUSION", "perfusion"),
+    ],
+)
+def test_image_types_that_are_not_anatomy(value: str, words: str) -> None:
+    reason = header_outside_reason(_mr(ImageType=["DERIVED", "PRIMARY", value]))
+    assert words in reason and f"image type {value}" in reason
+
+
+def test_enhanced_frame_type_is_read_per_frame() -> None:
+    frame_type = Dataset()
+    frame_type.FrameType = ["DERIVED", "PRIMARY", "ADC", "NONE"]
+    groups = Dataset()
+    groups.MRImageFrameTypeSequence = Sequence([frame_type])
+    ds = _mr(ImageType=["DERIVED", "PRIMARY", "MIXED"], PerFrameFunctionalGroupsSequence=Sequence([Dataset(), groups]))
+    assert header_outside_reason(ds, 0) == INSIDE
+    assert "ADC" in header_outside_reason(ds, 1)
+
+
+def test_colour_and_palette_images() -> None:
+    rgb = make_dataset(np.zeros((8, 8, 3), dtype=np.uint8), photometric="RGB")
+    palette = _mr(PhotometricInterpretation="PALETTE COLOR")
+    assert header_outside_reason(rgb) == "a colour image (RGB), not a grayscale MR slice"
+    assert "PALETTE COLOR" in header_outside_reason(palette)
+
+
+def test_secondary_capture_with_burned_in_annotation() -> None:
+    burned = make_dataset(phantom(16, 16), sop_class=SC_STORAGE, extra={"BurnedInAnnotation": "YES"})
+    clean = make_dataset(phantom(16, 16), sop_class=SC_STORAGE, extra={"BurnedInAnnotation": "NO"})
+    assert "burned-in annotation" in header_outside_reason(burned)
+    assert header_outside_reason(clean) == INSIDE
+
+
+def test_the_reason_reaches_the_slice_metadata(tmp_path: Path) -> None:
+    ct = write(make_dataset(phantom(16, 16), modality="CT"), tmp_path / "ct.dcm")
+    mr = write(_mr(BodyPartExamined="HEAD"), tmp_path / "mr.dcm")
+    refs = {ref.path.name: ref for ref in open_paths([ct, mr]).all_slices()}
+    store = PixelStore()
+    assert store.metadata(refs["ct.dcm"]).outside_use_reason == "modality CT (CT), not MR"
+    assert read_metadata(refs["mr.dcm"]).outside_use_reason == INSIDE
+    assert store.metadata(refs["ct.dcm"]).deidentified().outside_use_reason.startswith("modality CT")
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "liver_1frame.dcm", "rtdose.dcm"])
+def test_bundled_non_mr_files_are_outside(name: str) -> None:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(bundled(name), stop_before_pixels=True)
+    except FileNotFoundError:
+        pytest.skip(f"{name} is not bundled with this pydicom")
+    assert header_outside_reason(ds).startswith("modality ")
+
+
+def test_a_colour_png_is_outside_and_grey_stored_as_rgb_is_not(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from core.imaging.intended_use import colour_picture_reason
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (24, 24), dtype=np.uint8)
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(tmp_path / "grey_rgb.png")
+    Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(tmp_path / "colour.png")
+    refs = {ref.path.name: ref for ref in open_paths([tmp_path]).all_slices()}
+    store = PixelStore()
+    assert store.metadata(refs["grey_rgb.png"]).outside_use_reason == INSIDE
+    assert store.metadata(refs["colour.png"]).outside_use_reason.startswith("a colour picture (mean channel spread")
+    assert colour_picture_reason(grey) == INSIDE

@@ -1,0 +1,66 @@
+"""``neuroreview-train fit-guard`` on tiny weights and a tiny synthetic dataset: statistics, config, rates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.model.classifier import Classifier
+from core.model.model_config import GUARD_FILENAME, load_model_config, sha256_file
+from training.cli import main
+from training.guard_eval import GUARD_BEGIN, GUARD_END
+
+CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
+
+
+@pytest.fixture(autouse=True)
+def _float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUROREVIEW_PRECISION", "float32")
+
+
+def _dataset(root: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    train, val = [], []
+    for name in CLASSES:
+        (root / "data" / name).mkdir(parents=True)
+        for i in range(6):
+            rel = f"{name}/{i}.png"
+            Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8)).save(root / "data" / rel)
+            (val if i >= 4 else train).append(rel)
+    split = root / "split.json"
+    split.write_text(json.dumps({"train": train, "val": val}), encoding="utf-8")
+    return root / "data", split
+
+
+def test_fit_guard_installs_statistics_the_classifier_loads(tmp_path: Path, tiny_weights_dir: Path) -> None:
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights_dir, weights)
+    data, split = _dataset(tmp_path)
+    ood = tmp_path / "ood"
+    ood.mkdir()
+    Image.fromarray(np.full((20, 20), 255, dtype=np.uint8)).save(ood / "white.png")
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text("# Card\n", encoding="utf-8")
+    argv = ["fit-guard", str(weights), "--data", str(data), "--split", str(split), "--cache-dir", str(tmp_path / "c")]
+    argv += ["--flagged", "0.2", "--ood", f"white={ood}", "--card", str(card), "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    config = load_model_config(weights)
+    assert config.guard_file == GUARD_FILENAME
+    assert config.guard_sha256 == sha256_file(weights / GUARD_FILENAME)
+    assert Classifier.from_folder(weights, warm_up=False).guard is not None
+    text = card.read_text(encoding="utf-8")
+    assert GUARD_BEGIN in text and GUARD_END in text and "| in-distribution validation | inside | 8 |" in text
+    metrics = json.loads((tmp_path / "out" / "guard_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["sets"]["not brain MR: white"]["slices"] == 1
+
+
+def test_fit_guard_refuses_a_bad_ood_folder(tmp_path: Path, tiny_weights_dir: Path) -> None:
+    data, split = _dataset(tmp_path)
+    argv = ["fit-guard", str(tiny_weights_dir), "--data", str(data), "--split", str(split)]
+    assert main([*argv, "--ood", "nothing-here"]) == 1
+    assert "guard" not in json.loads((tiny_weights_dir / "model_config.json").read_text(encoding="utf-8"))
