@@ -308,9 +308,10 @@ class SliceViewer(QWidget):
         for corner, text in self._corners.items():
             if text and corner in flags:
                 _outlined_text(painter, area, flags[corner], text)
-        if self.heat_caption and self.heatmap_shown():  # above the bottom orientation letter, clear of the corners
+        if self.heat_caption and self.heatmap_shown():  # above the bottom corner blocks: clear of them in any width
+            lines = max(1, *(len(self._corners.get(c, "").splitlines()) for c in ("bottom_left", "bottom_right")))
             bottom = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
-            _outlined_text(painter, area.adjusted(0, 0, 0, -(painter.fontMetrics().height() + 4)), bottom,
+            _outlined_text(painter, area.adjusted(0, 0, 0, -(lines * painter.fontMetrics().height() + 4)), bottom,
                            self.heat_caption, QColor(255, 190, 90))  # fmt: skip
 
     def resizeEvent(self, event: QResizeEvent) -> None:

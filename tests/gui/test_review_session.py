@@ -331,3 +331,26 @@ def test_the_weights_default_method_applies_until_the_reader_chooses_one(
     qtbot.addWidget(again)
     assert again.ai_panel.method() == "gradcam"
     again.close()
+
+
+def test_the_heatmap_caption_stays_clear_of_tall_bottom_corners(qtbot) -> None:
+    """In a narrow viewport the caption must sit above the five-line bottom corner blocks, not on them."""
+    viewer = SliceViewer()
+    qtbot.addWidget(viewer)
+    viewer.resize(330, 400)
+    viewer.set_image(np.zeros((64, 64), dtype=np.uint8))
+    viewer.fit()
+    corner = "\n".join(["Slice 5 / 8", "Im 5", "Loc 3.0 mm", "Thk 6.0 mm", "224 x 224"])
+    viewer.set_corner_text({"bottom_left": corner})
+    viewer.set_heatmap(np.zeros((8, 8, 4), dtype=np.uint8), "Grad-CAM++ for class 'glioma'")
+    image = viewer.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    orange_rows = [
+        y
+        for y in range(image.height())
+        if any(
+            (c := image.pixelColor(x, y)).red() > 200 and 140 < c.green() < 220 and c.blue() < 140
+            for x in range(0, image.width(), 2)
+        )
+    ]
+    line = viewer.fontMetrics().height()
+    assert orange_rows and max(orange_rows) < image.height() - 8 - 5 * line
