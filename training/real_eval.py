@@ -191,11 +191,13 @@ SET_TITLES = {
 CARD_BEGIN, CARD_END = "<!-- real-volumes:begin -->", "<!-- real-volumes:end -->"
 
 
+def pct(value: float | None) -> str:
+    """A share as a table cell: "12.3 %", or "-" when there is no figure."""
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
 def real_metrics_markdown(metrics: dict[str, Any]) -> str:
     """The model card's real-volume table: one row per set, every figure from ``metrics``."""
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f} %"
 
     rows = [
         "| set | series | slices (tumor) | slice AUROC | sensitivity | specificity | tumor slices called "

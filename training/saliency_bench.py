@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from core.model.saliency import GRADCAM, GRADIENT_METHODS, METHOD_TITLES
 from training.localisation import Localisation, localise, summarise
+from training.real_eval import pct
 
 SETS = ("figshare-val", "lgg-flair", "lgg-t1gd")
 CHOICE_SETS = ("figshare-val", "lgg-flair")
@@ -275,9 +276,6 @@ def run_bench(
 
 def saliency_markdown(results: dict[str, Any]) -> str:
     """The model card's localisation table: one row per method and set, every figure from ``results``."""
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f} %"
 
     rows = [
         "| method | set (slices) | pointing game, true class | pointing game, predicted class | "

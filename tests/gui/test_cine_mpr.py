@@ -10,17 +10,16 @@ from PySide6.QtCore import QPoint, Qt
 from desktop_app.main_window import MainWindow
 from desktop_app.view_source import REFORMAT_CORNER, REFORMAT_NOTE, ReformatSource
 
-from .viewer_helpers import WAIT_MS, make_window, open_and_wait, write_volume
+from .viewer_helpers import WAIT_MS, open_and_wait, write_volume
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, app_settings, tiny_weights_dir: Path, tiny_classifier) -> MainWindow:
-    win = make_window(qtbot, app_settings, tiny_weights_dir, tiny_classifier)
-    win.ai_panel.auto_check.setChecked(False)
-    yield win
-    win.close()
+def window(window: MainWindow) -> MainWindow:
+    """conftest's window, with classification on slice change off."""
+    window.ai_panel.auto_check.setChecked(False)
+    return window
 
 
 def test_cine_loops_at_the_chosen_rate(qtbot, window: MainWindow, tmp_path: Path) -> None:

@@ -11,18 +11,17 @@ from PySide6.QtCore import QEvent, Qt
 from core.export.records import RESEARCH_USE_STATEMENT
 from desktop_app.main_window import MainWindow
 
-from .viewer_helpers import drag, make_window, mouse, open_and_wait, write_volume
+from .viewer_helpers import drag, mouse, open_and_wait, write_volume
 
 pytestmark = pytest.mark.gui
 SPACING = (0.5, 2.0)  # rows 0.5 mm apart, columns 2 mm apart
 
 
 @pytest.fixture
-def window(qtbot, app_settings, tiny_weights_dir: Path, tiny_classifier) -> MainWindow:
-    win = make_window(qtbot, app_settings, tiny_weights_dir, tiny_classifier)
-    win.ai_panel.auto_check.setChecked(False)
-    yield win
-    win.close()
+def window(window: MainWindow) -> MainWindow:
+    """conftest's window, with classification on slice change off."""
+    window.ai_panel.auto_check.setChecked(False)
+    return window
 
 
 def at(window: MainWindow, column: float, row: float):

@@ -9,17 +9,16 @@ from PySide6.QtCore import Qt
 
 from desktop_app.main_window import MainWindow
 
-from .viewer_helpers import make_window, open_and_wait, write_volume
+from .viewer_helpers import open_and_wait, write_volume
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, app_settings, tiny_weights_dir: Path, tiny_classifier) -> MainWindow:
-    win = make_window(qtbot, app_settings, tiny_weights_dir, tiny_classifier)
-    win.ai_panel.auto_check.setChecked(False)
-    yield win
-    win.close()
+def window(window: MainWindow) -> MainWindow:
+    """conftest's window, with classification on slice change off."""
+    window.ai_panel.auto_check.setChecked(False)
+    return window
 
 
 @pytest.fixture

@@ -13,16 +13,9 @@ from core.imaging import Window
 from desktop_app.main_window import MainWindow
 from desktop_app.viewport_grid import SERIES_MIME
 
-from .viewer_helpers import WAIT_MS, make_window, open_and_wait, write_volume
+from .viewer_helpers import WAIT_MS, open_and_wait, write_volume
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(qtbot, app_settings, tiny_weights_dir: Path, tiny_classifier) -> MainWindow:
-    win = make_window(qtbot, app_settings, tiny_weights_dir, tiny_classifier)
-    yield win
-    win.close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Shared by the viewer tests: a main window on the tiny classifier, and series of known geometry."""
+"""Shared by the viewer tests: series of known geometry and mouse gestures (the window comes from conftest)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,7 @@ import numpy as np
 from dicom_factory import make_dataset, write
 from pydicom.uid import generate_uid
 
-from desktop_app.main_window import MainWindow
-
-WAIT_MS = 60_000
-
-
-def make_window(qtbot, settings, weights: Path, classifier) -> MainWindow:
-    """A shown main window whose worker 'loads' the shared tiny classifier."""
-    win = MainWindow(weights_folder=weights, settings=settings, classifier_factory=lambda: classifier)
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(win.model_state_changed, timeout=WAIT_MS, check_params_cb=lambda s: s == "ready"):
-        win.show()
-    return win
-
-
-def open_and_wait(qtbot, win: MainWindow, paths: list[Path]) -> None:
-    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT_MS):
-        win.open_paths(paths)
+from .conftest import WAIT_MS, open_and_wait  # noqa: F401 - the viewer tests import them from here
 
 
 def write_volume(
