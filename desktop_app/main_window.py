@@ -11,7 +11,6 @@ heatmap), :mod:`export_flow` (File > Export), :mod:`review_session`, :mod:`netwo
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +45,7 @@ from desktop_app.export_flow import ExportFlow
 from desktop_app.export_task import ExportKind, ExportRequest
 from desktop_app.index_worker import IndexWorker
 from desktop_app.inference_worker import ClassifierFactory, InferenceWorker, ModelInfo, SliceOutcome
+from desktop_app.metadata_cache import MetadataCache
 from desktop_app.network_menu import NetworkFeatures
 from desktop_app.overlays import corner_text
 from desktop_app.preset_box import preset_label, show_in_box
@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
         self.presets: list[Window] = []
         self._presets_stack: str | None = None  # stack_key of the slices the presets were computed for
         self.results = SeriesResults()
-        self._meta_cache: OrderedDict[str, SliceMetadata | None] = OrderedDict()
+        self._meta_cache = MetadataCache(self.store, 512)
         self._closing = False
         self.classification = ClassificationFlow(self)  # slice and series requests, answers, heatmap
         self.exports = ExportFlow(self)  # File > Export
@@ -421,14 +421,7 @@ class MainWindow(QMainWindow):
         self._update_overlays()
 
     def _metadata(self, ref: SliceRef) -> SliceMetadata | None:
-        if ref.key not in self._meta_cache:
-            try:
-                self._meta_cache[ref.key] = self.store.metadata(ref)
-            except ImagingError:
-                self._meta_cache[ref.key] = None
-            while len(self._meta_cache) > 512:
-                self._meta_cache.popitem(last=False)
-        return self._meta_cache[ref.key]
+        return self._meta_cache.get(ref)
 
     def _update_overlays(self) -> None:
         ref = self.ref

@@ -148,7 +148,7 @@ class ReviewSession(QObject):
         refs = [r for series in removed for r in series.slices]
         win.results.forget(s.uid for s in removed)
         for ref in refs:
-            win._meta_cache.pop(ref.key, None)
+            win._meta_cache.forget(ref.key)
         win.store.forget(refs)
         if win.series is not None and win.series.uid in {s.uid for s in removed}:
             win.series = None

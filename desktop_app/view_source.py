@@ -6,16 +6,16 @@ in patient space, the corner texts), so viewports, measurements and reference li
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from core.imaging import ImagingError, PixelStore, Series, SliceMetadata, Window
+from core.imaging import PixelStore, Series, SliceMetadata, Window
 from core.imaging.display import apply_window, auto_window
 from core.imaging.geometry import GeometryError, PlaneGeometry
 from core.imaging.mpr import Reformat
+from desktop_app.metadata_cache import MetadataCache
 from desktop_app.overlays import corner_text
 
 REFORMAT_NOTE = "Reformat: the AI runs on acquired slices only"
@@ -28,8 +28,10 @@ class SeriesSource:
 
     series: Series
     store: PixelStore
-    _meta: OrderedDict[str, SliceMetadata | None] = field(default_factory=OrderedDict, repr=False)
     is_reformat = False
+
+    def __post_init__(self) -> None:
+        self._meta = MetadataCache(self.store, 256)
 
     def __len__(self) -> int:
         return len(self.series.slices)
@@ -47,15 +49,7 @@ class SeriesSource:
         return self.series.slices[index].key
 
     def metadata(self, index: int) -> SliceMetadata | None:
-        ref = self.series.slices[index]
-        if ref.key not in self._meta:
-            try:
-                self._meta[ref.key] = self.store.metadata(ref)
-            except ImagingError:
-                self._meta[ref.key] = None
-            while len(self._meta) > 256:
-                self._meta.popitem(last=False)
-        return self._meta[ref.key]
+        return self._meta.get(self.series.slices[index])
 
     def modality(self) -> str:
         return self.series.modality
