@@ -1,9 +1,11 @@
 """File > Export: turn what the workstation shows into core.export outputs, off the GUI thread.
 
 The GUI gathers an :class:`ExportRequest` (slices, their predictions, the pictures as displayed);
-:func:`run_export` reads the DICOM headers and calls the matching ``core.export`` writer, which
-refuses destinations beside the source images and writes atomically.  :class:`ExportTask` runs it
-in the global QThreadPool and reports ``finished(list of paths)`` or ``failed(message)``.
+:func:`run_export` reads the DICOM headers, turns the request into the export plan the CLI uses too
+(:func:`export_plan`) and writes it with :func:`core.export.plan.write_plan`, which refuses
+destinations beside the source images before writing anything and writes atomically.
+:class:`ExportTask` runs it in the global QThreadPool and reports ``finished(list of paths)`` or
+``failed(message)``.
 Research use only - not for diagnostic use (every output says so).
 """
 
@@ -30,13 +32,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.export import SliceResult
     from core.export.identity import ExportIdentity
     from core.export.naming import ExportName
+    from core.export.plan import ExportPlan
 
 ExportKind = Literal["pdf", "png", "dicom", "csv", "json"]
 
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """One export.  ``key_index`` indexes ``refs``/``predictions``; pictures are uint8 as displayed."""
+    """One export.  ``key_index`` indexes ``refs``/``predictions``: the slice ``key_display`` shows (uint8, as
+    displayed), which every picture of the export shows; ``key_overlay`` is not read (the plan composites
+    the heatmap over ``key_display`` with ``style``, as the screen does) and stays for existing callers."""
 
     kind: ExportKind
     target: Path
@@ -71,91 +76,54 @@ def series_header(refs: Sequence[SliceRef]) -> Dataset | None:
         return None
 
 
-def _results(request: ExportRequest) -> list[SliceResult]:
-    from core.export import SliceResult
+def export_plan(request: ExportRequest) -> ExportPlan:
+    """The request as an :class:`~core.export.plan.ExportPlan`: its one output, the series as shown (the
+    slice the GUI rendered is the one the pictures show), the screen's heatmap style and the identity."""
+    from core.export import AlgorithmInfo, SliceResult
+    from core.export.identity import ExportIdentity, IdentityMode
+    from core.export.plan import ExportPlan, PlannedOutput, PlanSeries
     from core.export.records import SourceHeaders
 
-    headers = SourceHeaders()
-    return [
-        SliceResult.from_ref(ref, prediction, headers.header(ref))
-        for ref, prediction in zip(request.refs, request.predictions, strict=True)
-    ]
+    series: tuple[PlanSeries, ...] = ()
+    if request.predictions and not (request.kind == "png" and request.view is not None):
+        headers = SourceHeaders()
+        results = tuple(
+            SliceResult.from_ref(ref, prediction, headers.header(ref))
+            for ref, prediction in zip(request.refs, request.predictions, strict=True)
+        )
+        series = (
+            PlanSeries(
+                results,
+                shown=request.key_index,
+                window=request.window,
+                slices_in_series=request.partial_of,
+                measurements=request.measurements,
+                name=request.name,
+            ),
+        )
+    return ExportPlan(
+        outputs=(PlannedOutput(request.kind, request.target),),
+        series=series,
+        algorithm=AlgorithmInfo.from_config(request.config) if request.config is not None else None,
+        style=request.style,
+        identity=request.identity or ExportIdentity(IdentityMode.DEIDENTIFY),
+        view=request.view,
+        sources=tuple(str(ref.path) for ref in request.refs),
+    )
 
 
 def run_export(request: ExportRequest) -> list[Path]:
-    """Write the requested output; returns the written paths or raises core.export.ExportError."""
-    from core.export import (
-        AlgorithmInfo,
-        ExportError,
-        ReportInput,
-        UidMap,
-        burn_in_overlay,
-        result_rows,
-        write_pdf_report,
-        write_results_csv,
-        write_results_json,
-        write_series_dicom,
-        write_view_png,
-    )
-    from core.model.series_summary import summarize_series
+    """Write the requested output through :func:`core.export.plan.write_plan`; returns the written paths or
+    raises core.export.ExportError."""
+    from core.export import ExportError
+    from core.export.plan import write_plan
 
-    sources = sorted({str(ref.path) for ref in request.refs})
-    if request.kind == "png":
-        if request.view is None:
-            raise ExportError("there is no view to export")
-        write_view_png(request.target, request.view, description="NeuroReview view", sources=sources)
-        return [request.target]
-    if not request.predictions:
-        raise ExportError("there are no classified slices to export; classify the slice or the series first")
-    algorithm = AlgorithmInfo.from_config(request.config)
-    uid_map = request.identity.uid_map if request.identity is not None else UidMap()
-    results = _results(request)
-    summary = summarize_series([r.prediction for r in results], stacked=all(r.kind != "raster" for r in request.refs))
-    if request.kind in ("csv", "json"):
-        rows = result_rows(results, algorithm, deidentify=request.deidentify, uid_map=uid_map)
-        if request.kind == "csv":
-            write_results_csv(request.target, rows, sources=sources)
-        else:
-            verdict = None if request.partial_of else summary
-            write_results_json(request.target, rows, algorithm=algorithm, summary=verdict, sources=sources)
-        return [request.target]
-    if request.key_display is None:
-        raise ExportError("the key slice could not be rendered")
-    if request.kind == "pdf":
-        report = ReportInput(
-            results=results,
-            algorithm=algorithm,
-            key_display=request.key_display,
-            key_overlay=request.key_overlay,
-            key_index=request.key_index,
-            window=request.window,
-            summary=summary,
-            include_identifiers=not request.deidentify,
-            heatmap_style=request.style,
-            uid_map=uid_map,
-            slices_in_series=request.partial_of,
-            measurements=request.measurements,
-        )
-        write_pdf_report(request.target, report, sources=sources)
-        return [request.target]
-    # DICOM: the Secondary Capture shows the series' key slice (maximum P(tumor)); the GUI passes
-    # that slice's display, and its heatmap travels with its prediction when it was on screen.
-    if summary.key_index != request.key_index:
-        raise ExportError("internal: the DICOM key picture is not the series' key slice")
-    heat = results[summary.key_index].prediction.heatmap
-    picture = burn_in_overlay(request.key_display, heat, request.style)
-    return write_series_dicom(
-        request.target,
-        results,
-        algorithm,
-        key_picture=picture,
-        name=request.name,
-        summary=summary,
-        deidentify=request.deidentify,
-        uid_map=uid_map,
-        sources=sources,
-        series_verdict=not request.partial_of,
-    )
+    def render(_key: SliceResult) -> NDArray[np.uint8]:
+        if request.key_display is None:
+            raise ExportError("the key slice could not be rendered")
+        return request.key_display  # the slice ``key_index``, which the plan shows
+
+    return write_plan(export_plan(request), render=render)
 
 
 def with_heatmap_from(prediction: Prediction, shown: Prediction | None) -> Prediction:

@@ -1,7 +1,8 @@
 """Results that leave the workstation: PDF, PNG, DICOM SC and SR, CSV/JSON, de-identification.
 
 Plain functions on numpy pictures, :class:`~core.model.prediction.Prediction` objects and DICOM
-headers, shared by the GUI (File > Export) and ``neuroreview-classify``.  Every writer refuses
+headers, shared by the GUI (File > Export) and ``neuroreview-classify``, which both describe an export as
+one :class:`~core.export.plan.ExportPlan` and write it with :func:`~core.export.plan.write_plan`.  Every writer refuses
 to write over or beside the source files unless ``allow_beside_source=True`` and writes through
 a temporary file, so a failed export leaves nothing behind.
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.export.naming import ExportName, export_name
     from core.export.overlay import NOT_FOR_DIAGNOSTIC_USE, blend_heatmap, burn_in_overlay
     from core.export.pdf_report import ReportInput, write_pdf_report
+    from core.export.plan import ExportPlan, PlannedOutput, PlanSeries, choose_key_slice, write_plan
     from core.export.png import write_view_png
     from core.export.records import (
         RESEARCH_USE_STATEMENT,
@@ -49,6 +51,9 @@ _LAZY: dict[str, str] = {
     "ExportError": "core.export.errors",
     "ExportIdentity": "core.export.identity",
     "ExportName": "core.export.naming",
+    "ExportPlan": "core.export.plan",
+    "PlanSeries": "core.export.plan",
+    "PlannedOutput": "core.export.plan",
     "NOT_FOR_DIAGNOSTIC_USE": "core.export.overlay",
     "RESEARCH_USE_STATEMENT": "core.export.records",
     "ReportInput": "core.export.pdf_report",
@@ -61,6 +66,7 @@ _LAZY: dict[str, str] = {
     "burn_in_overlay": "core.export.overlay",
     "check_destination": "core.export.destination",
     "check_output_folder": "core.export.destination",
+    "choose_key_slice": "core.export.plan",
     "export_name": "core.export.naming",
     "group_by_series": "core.export.records",
     "read_findings": "core.export.structured_report",
@@ -68,6 +74,7 @@ _LAZY: dict[str, str] = {
     "result_rows": "core.export.tables",
     "software_version": "core.export.records",
     "write_pdf_report": "core.export.pdf_report",
+    "write_plan": "core.export.plan",
     "write_results_csv": "core.export.tables",
     "write_results_json": "core.export.tables",
     "write_series_dicom": "core.export.dicom_outputs",
@@ -91,7 +98,10 @@ __all__ = [
     "ExportError",
     "ExportIdentity",
     "ExportName",
+    "ExportPlan",
     "IdentityMode",
+    "PlanSeries",
+    "PlannedOutput",
     "ReportInput",
     "ReportedFinding",
     "SliceResult",
@@ -102,6 +112,7 @@ __all__ = [
     "burn_in_overlay",
     "check_destination",
     "check_output_folder",
+    "choose_key_slice",
     "export_name",
     "group_by_series",
     "read_findings",
@@ -109,6 +120,7 @@ __all__ = [
     "result_rows",
     "software_version",
     "write_pdf_report",
+    "write_plan",
     "write_results_csv",
     "write_results_json",
     "write_series_dicom",

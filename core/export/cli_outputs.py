@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +19,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from core.export.destination import check_destination, check_output_folder
-from core.export.errors import DestinationError, ExportError
+from core.export.plan import (
+    Explainer,
+    ExportPlan,
+    PlannedOutput,
+    PlanProblems,
+    PlanSeries,
+    Renderer,
+    check_outputs,
+    write_plan,
+)
 from core.export.records import AlgorithmInfo, SliceResult, SourceHeaders, group_by_series
 from core.imaging.heatmap import HeatmapStyle
 from core.model.prediction import Prediction
@@ -29,9 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.export.identity import ExportIdentity
     from core.imaging import PixelStore, SliceRef
     from core.model.classifier import Classifier
-
-Renderer = Callable[[SliceResult], NDArray[np.uint8]]
-Explainer = Callable[[SliceResult], Prediction]
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,16 +91,20 @@ def cli_identity(args: argparse.Namespace) -> ExportIdentity:
     )
 
 
+def cli_outputs(args: argparse.Namespace) -> tuple[PlannedOutput, ...]:
+    """The outputs the flags ask for: the DICOM pairs (``--dicom-out``), then the PDF (``--pdf``)."""
+    outputs: list[PlannedOutput] = []
+    if getattr(args, "dicom_out", None) is not None:
+        outputs.append(PlannedOutput("dicom", Path(args.dicom_out)))
+    if getattr(args, "pdf", None) is not None:
+        outputs.append(PlannedOutput("pdf", Path(args.pdf)))
+    return tuple(outputs)
+
+
 def check_cli_destinations(args: argparse.Namespace, sources: Iterable[str | os.PathLike[str]]) -> None:
     """Raise DestinationError now (before any work) if ``--pdf`` or ``--dicom-out`` is refused."""
     allow = bool(getattr(args, "allow_beside_source", False))
-    sources = list(sources)
-    if getattr(args, "pdf", None) is not None:
-        pdf = check_destination(args.pdf, sources, allow_beside_source=allow)
-        if pdf.exists():
-            raise DestinationError(f"{pdf} already exists; exports never replace a file (choose another name)")
-    if getattr(args, "dicom_out", None) is not None:
-        check_output_folder(args.dicom_out, sources, allow_beside_source=allow)
+    check_outputs(cli_outputs(args), [str(s) for s in sources], allow_beside_source=allow)
 
 
 @dataclass
@@ -117,78 +126,34 @@ def write_cli_exports(
     explain: Explainer | None = None,
     heatmap_style: HeatmapStyle | None = None,
 ) -> CliExportOutcome:
-    """Write every export the flags ask for that can be written; list the others in ``failed``.
+    """Write every export the flags ask for that can be written (one :class:`ExportPlan`, :func:`write_plan`);
+    list the others in ``failed``.
 
     A refused destination raises DestinationError before anything is written; after that, an
     output that fails (a series' SR/SC pair, the PDF) is reported in ``outcome.failed`` with its
-    reason and the other outputs are still written.
+    reason and the other outputs are still written; a series that is not DICOM is listed in ``skipped``.
 
     ``render`` gives a slice's 8-bit picture (the key slice of each series is rendered);
     ``explain`` (optional) re-runs a key slice that has no heatmap and returns its prediction
     with one, so the PDF and the Secondary Capture show the saliency map.
     """
-    from core.export.dicom_outputs import write_series_dicom
-    from core.export.overlay import burn_in_overlay
-    from core.export.pdf_report import ReportInput, write_pdf_report
-    from core.model.heatmap_policy import heatmap_withheld, withhold_heatmap
-    from core.model.series_summary import summarize_series
-
     outcome = CliExportOutcome()
     if not exports_requested(args) or not results:
         return outcome
     identity = cli_identity(args)
-    deidentify, uid_map = identity.deidentify, identity.uid_map
     outcome.identity = identity.summary()
-    allow = bool(getattr(args, "allow_beside_source", False))
-    sources = sorted({r.source for r in results})
-    check_cli_destinations(args, sources)  # refuse a bad destination before anything is written
-    reports: list[ReportInput] = []
-    for index, series in enumerate(group_by_series(results), start=1):
-        stacked = all(r.source_format != "raster" for r in series)
-        summary = summarize_series([r.prediction for r in series], stacked=stacked)
-        key = series[summary.key_index]
-        if key.prediction.heatmap is None and explain is not None and not heatmap_withheld(key.prediction):
-            key = dataclasses.replace(key, prediction=explain(key))
-        key = dataclasses.replace(key, prediction=withhold_heatmap(key.prediction))  # no "notumor" or outside map
-        series = [*series[: summary.key_index], key, *series[summary.key_index + 1 :]]
-        display = render(key)
-        if args.pdf is not None:
-            reports.append(
-                ReportInput(
-                    results=series,
-                    algorithm=algorithm,
-                    key_display=display,
-                    summary=summary,
-                    include_identifiers=bool(args.pdf_identifiers) and not deidentify,
-                    heatmap_style=heatmap_style or HeatmapStyle(),
-                    uid_map=uid_map,
-                )
-            )
-        if args.dicom_out is not None:
-            if any(r.header is None for r in series):
-                outcome.skipped.append(f"series {index}: not DICOM, no SR/SC written")
-                continue
-            picture = burn_in_overlay(display, key.prediction.heatmap, heatmap_style)
-            try:
-                outcome.written += write_series_dicom(
-                    args.dicom_out,
-                    series,
-                    algorithm,
-                    key_picture=picture,
-                    summary=summary,
-                    deidentify=deidentify,
-                    uid_map=uid_map,
-                    sources=sources,
-                    allow_beside_source=allow,
-                )
-            except ExportError as exc:
-                outcome.failed.append(f"series {index} SR/SC: {exc}")
-    if reports:
-        try:
-            write_pdf_report(args.pdf, reports, sources=sources, allow_beside_source=allow)
-            outcome.written.append(Path(args.pdf))
-        except ExportError as exc:
-            outcome.failed.append(f"PDF {args.pdf}: {exc}")
+    plan = ExportPlan(
+        outputs=cli_outputs(args),
+        series=tuple(PlanSeries(tuple(series)) for series in group_by_series(results)),
+        algorithm=algorithm,
+        style=heatmap_style or HeatmapStyle(),
+        identity=identity,
+        pdf_identifiers=bool(getattr(args, "pdf_identifiers", False)),
+        allow_beside_source=bool(getattr(args, "allow_beside_source", False)),
+    )
+    problems = PlanProblems()
+    outcome.written = write_plan(plan, render=render, explain=explain, problems=problems)
+    outcome.skipped, outcome.failed = problems.skipped, problems.failed
     return outcome
 
 

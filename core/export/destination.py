@@ -46,6 +46,19 @@ def check_destination(
     return target
 
 
+def check_new_file(
+    path: str | os.PathLike[str],
+    sources: Iterable[str | os.PathLike[str]] = (),
+    *,
+    allow_beside_source: bool = False,
+) -> Path:
+    """:func:`check_destination`, and refuse a file that already exists (exports never replace one)."""
+    target = check_destination(path, sources, allow_beside_source=allow_beside_source)
+    if target.exists():
+        raise DestinationError(_exists_message(target))
+    return target
+
+
 def check_output_folder(
     folder: str | os.PathLike[str],
     sources: Iterable[str | os.PathLike[str]] = (),

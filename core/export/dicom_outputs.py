@@ -27,6 +27,7 @@ def write_series_dicom(
     algorithm: AlgorithmInfo,
     *,
     key_picture: NDArray[np.uint8] | None,
+    key_index: int | None = None,
     name: ExportName | None = None,
     summary: SeriesSummary | None = None,
     deidentify: bool = False,
@@ -42,8 +43,9 @@ def write_series_dicom(
     series' key slice), e.g. ``PID_S3-AX_T1_SR_4f9c2a.dcm`` and ``..._SC_4f9c2a.dcm``; an existing
     file is never replaced.
 
-    ``key_picture`` is the RGB picture of the series' key slice (``summary.key_index``) with the
-    heatmap and banner burned in (:func:`core.export.overlay.burn_in_overlay`).  Both objects
+    ``key_picture`` is the RGB picture of the key slice ``key_index`` (None: ``summary.key_index``;
+    :func:`core.export.plan.choose_key_slice` chooses it for every export) with the heatmap and banner
+    burned in (:func:`core.export.overlay.burn_in_overlay`).  Both objects
     share ``uid_map``, so a de-identified SC and SR reference the same remapped instances.
     Both datasets are built before either is written, and a failed write removes the other
     file, so the folder gets both files or neither.
@@ -55,13 +57,16 @@ def write_series_dicom(
     target = check_output_folder(folder, sources, allow_beside_source=allow_beside_source)
     uid_map = uid_map if uid_map is not None else UidMap()
     summary = summary or summarize_series([r.prediction for r in results])
-    name = name or export_name(results[summary.key_index].header, deidentify=deidentify, uid_map=uid_map)
+    key_index = summary.key_index if key_index is None else key_index
+    if not 0 <= key_index < len(results):
+        raise ExportError(f"key slice index {key_index} is outside the {len(results)} classified slices")
+    key = results[key_index]
+    name = name or export_name(key.header, deidentify=deidentify, uid_map=uid_map)
     sr = build_structured_report(
         results, algorithm, summary=summary, deidentify=deidentify, uid_map=uid_map, series_verdict=series_verdict
     )
     outputs: list[tuple[Path, Dataset]] = [(check_destination(target / name.file("SR", "dcm")), sr)]
     if key_picture is not None:
-        key = results[summary.key_index]
         assert key.header is not None
         sc = build_secondary_capture(
             key.header,
