@@ -340,7 +340,7 @@ class MainWindow(QMainWindow):
 
     @property
     def ref(self) -> SliceRef | None:
-        return self.review.ref  # None also while show_series switches to a shorter series
+        return self.review.ref
 
     @property
     def voi(self) -> Window | None:

@@ -278,10 +278,10 @@ class ReviewSession:
         closing = set(uids)
         kept = self.results.uids() & closing
         self.results.forget(closing)
-        for uid in sorted(kept):
-            self.events.results_changed.emit(uid)
         if self._series is not None and self._series.uid in closing:
             self.close_series()
+        for uid in sorted(kept):
+            self.events.results_changed.emit(uid)
 
     @property
     def verdict(self) -> tuple[SeriesSummary, int] | None:

@@ -198,7 +198,7 @@ def test_closing_a_series_clears_its_results(session: ReviewSession) -> None:
     assert session.results.of("shown") == {} and not session.results.finished("shown")
     assert session.results.of("other") != {}  # another study's series keeps its results
     assert session.series is None
-    assert events.calls == [("results_changed", "shown"), ("series_changed", None)]
+    assert events.calls == [("series_changed", None), ("results_changed", "shown")]
 
 
 def test_the_export_content_comes_from_the_session_state(session: ReviewSession) -> None:
