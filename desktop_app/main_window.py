@@ -403,9 +403,8 @@ class MainWindow(QMainWindow):
     def _replace_series(self, series: Series) -> None:
         """The scanner grew or re-ordered the current series: keep the same slice in view."""
         index = self.review.replace_series(series)
-        self._set_slider(len(series.slices), None)
-        self.session.show_series_results(with_progress=True)
         self._set_slider(len(series.slices), index)
+        self.session.show_series_results(with_progress=True)
         self.strip.set_current(index)
         self._update_overlays()
 
