@@ -1,7 +1,10 @@
 """The AI panel: calibrated probabilities, uncertainty, the model's input, series run and heatmap controls.
 
-The panel only displays and collects choices; the main window turns its signals into worker
-requests.  Research use only - not for diagnostic use.
+The panel only displays and collects choices: the heatmap settings the reader edits here go into the
+review session (:class:`core.review.ReviewSession`, the main window connects the panel's signals to it),
+and the panel shows the session's settings back (:meth:`AIPanel.show_heatmap_settings`); the screen and
+every export draw with the session's copy, never with these widgets.  Research use only - not for
+diagnostic use.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from core.model.heatmap_policy import heatmap_note
 from core.model.prediction import Prediction, outside_text
 from core.model.saliency import GRADIENT_METHODS, METHOD_TITLES, localisation_summary
 from core.model.series_summary import SeriesSummary
+from core.review import HeatmapSettings
 from desktop_app.qimage import to_qimage
 
 RESEARCH_ONLY = "Research use only - not for diagnostic use"
@@ -345,6 +349,31 @@ class AIPanel(QWidget):
             self.colormap_combo.setCurrentText(colormap)
         self.opacity_slider.setValue(round(opacity * 100))
         self.threshold_slider.setValue(round(threshold * 100))
+
+    def heatmap_settings(self) -> HeatmapSettings:
+        """The heatmap choices as edited here, for the review session."""
+        return HeatmapSettings(
+            shown=self.heat_check.isChecked(),
+            method=self.method(),
+            target=self.heatmap_target(),
+            style=self.heatmap_style(),
+            outside_shown=self.show_anyway_check.isChecked(),
+        )
+
+    def show_heatmap_settings(self, settings: HeatmapSettings) -> None:
+        """Show the session's heatmap settings; the panel says nothing back (its own signals are blocked)."""
+        blocked = self.blockSignals(True)
+        try:
+            self.heat_check.setChecked(settings.shown)
+            self.set_method(settings.method)
+            target = PREDICTED if settings.target is True else str(settings.target)
+            if self.class_combo.findText(target) >= 0:
+                self.class_combo.setCurrentText(target)
+            style = settings.style
+            self.set_overlay_style(style.colormap, style.opacity, style.threshold)
+            self.show_anyway_check.setChecked(settings.outside_shown)
+        finally:
+            self.blockSignals(blocked)
 
     # ----- updates -------------------------------------------------------------------------
     def set_classes(self, names: tuple[str, ...]) -> None:

@@ -3,7 +3,9 @@
 Kept out of the main window: it numbers the requests (only the latest slice request and the series
 run going on are listened to), shows each answer in the AI panel and the slice strip, puts the slice's
 heatmap over the viewer, writes the audit entries, and follows the model's loading state.  The worker
-and its thread belong to the window; their signals are connected here.
+and its thread belong to the window; their signals are connected here.  The answer on screen, the kept
+results and the heatmap settings are the review session's (``window.review``): this flow puts answers
+into it and follows its ``prediction_changed`` and ``heatmap_changed`` events.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
 from PySide6.QtCore import QObject
 
 from core.imaging.heatmap import colorize
@@ -21,10 +21,10 @@ from core.model.heatmap_policy import withhold_no_tumor_heatmap
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
 from core.platform.audit_events import record_classified  # audit log
+from core.review import HeatmapSettings, summarize
 from desktop_app.ai_panel import heatmap_caption
 from desktop_app.inference_worker import ModelInfo, SeriesRequest, SliceOutcome, SliceRequest
 from desktop_app.result_cache import cache_key
-from desktop_app.series_results import summarize
 
 if TYPE_CHECKING:  # pragma: no cover
     from desktop_app.main_window import MainWindow
@@ -42,7 +42,9 @@ class ClassificationFlow(QObject):
         self._series_request = -1
         self._series_request_uid = ""
         self._series_started = 0.0
-        self._heat: NDArray[np.float32] | None = None
+        self._heatmap = window.review.heatmap  # the settings the screen was last drawn with
+        window.review.events.prediction_changed.connect(lambda _prediction: self._apply_heatmap())
+        window.review.events.heatmap_changed.connect(self._on_heatmap_changed)
 
     # ================================================================ model config and state
     def _read_config(self) -> None:
@@ -52,8 +54,15 @@ class ClassificationFlow(QObject):
         except ModelConfigError:
             win.config = None
         if win.config is not None:
-            win.ai_panel.set_classes(win.config.class_names)
+            self._set_classes(win.config.class_names)
             self._show_saliency_figures(win.config)
+
+    def _set_classes(self, names: tuple[str, ...]) -> None:
+        """The model's classes in the panel; the heatmap class chosen stays when the model has it."""
+        win = self.window
+        win.ai_panel.set_classes(names)
+        win.review.set_class_names(names)
+        win.ai_panel.show_heatmap_settings(win.review.heatmap)
 
     def _show_saliency_figures(self, config: ModelConfig) -> None:
         win = self.window
@@ -81,7 +90,7 @@ class ClassificationFlow(QObject):
         win.model_label.setText(f"AI: {info.config.model_name} {info.config.model_version}")
         win.device_label.setText(f"Device: {info.device}")
         win.precision_label.setText(f"Precision: {info.precision}")
-        win.ai_panel.set_classes(info.config.class_names)
+        self._set_classes(info.config.class_names)
         self._show_saliency_figures(info.config)
         win.ai_panel.set_model_available(True)
         win.ai_panel.set_status(
@@ -90,7 +99,7 @@ class ClassificationFlow(QObject):
         )
         win.model_state_changed.emit("ready")
         ref = win.ref
-        if ref is not None and win.ai_panel.prediction is None and self._requested_key != ref.key:
+        if ref is not None and win.review.prediction is None and self._requested_key != ref.key:
             self.classify_current()
 
     def _on_model_failed(self, message: str) -> None:
@@ -102,6 +111,7 @@ class ClassificationFlow(QObject):
         win.ai_panel.set_model_available(False)
         win.ai_panel.set_status(f"AI model unavailable - the viewer works without it.\nReason: {message}")
         win.ai_panel.clear_prediction("AI unavailable")
+        win.review.show_prediction(None)
         win.errors.add_message("AI model", message, "model")
         win.model_state_changed.emit("failed")
 
@@ -111,7 +121,8 @@ class ClassificationFlow(QObject):
         return self._next_request
 
     def _heat_spec(self) -> tuple[bool | str, str]:
-        return self.window.ai_panel.heatmap_target(), self.window.ai_panel.method()
+        settings = self.window.review.heatmap
+        return settings.target, settings.method
 
     def _show_cached_prediction(self) -> bool:
         """Show an already computed result for this slice at once; True when there was one."""
@@ -154,27 +165,35 @@ class ClassificationFlow(QObject):
             win.timing_label.setText(f"Last inference: cached ({prediction.milliseconds:.0f} ms when computed)")
         else:
             win.timing_label.setText(f"Last inference: {prediction.milliseconds:.0f} ms")
-        self._heat = prediction.heatmap
-        self._apply_heatmap()
+        win.review.show_prediction(prediction)  # its prediction_changed draws the heatmap
         win.prediction_shown.emit(outcome.prediction)
 
     def clear_heatmap(self) -> None:
         """The slice changed: its predecessor's heatmap goes from the viewer."""
-        self._heat = None
         self.window.viewer.set_heatmap(None)
 
     def _apply_heatmap(self) -> None:
+        """The answer on screen's map over the viewer, drawn with the session's heatmap style."""
         win = self.window
-        if self._heat is None or not win.ai_panel.heatmap_allowed():  # none over an outside slice by default
+        review = win.review
+        prediction = review.prediction
+        heat = prediction.heatmap if prediction is not None else None
+        if heat is None or prediction is None or not review.heatmap_allowed():  # none over an outside slice
             win.viewer.set_heatmap(None)
             return
-        panel = win.ai_panel
-        caption = heatmap_caption(panel.prediction) if panel.prediction is not None else ""
-        style = panel.heatmap_style()
-        win.viewer.set_heatmap(colorize(self._heat, style.colormap, style.opacity, style.threshold), caption)
+        style = review.heatmap.style
+        rgba = colorize(heat, style.colormap, style.opacity, style.threshold)
+        win.viewer.set_heatmap(rgba, heatmap_caption(prediction))
 
-    def _on_overlay_style(self) -> None:
-        self._apply_heatmap()
+    def _on_heatmap_changed(self, settings: HeatmapSettings) -> None:
+        """Another class or method needs a new map; another style, or "show anyway", only redraws it."""
+        before, self._heatmap = self._heatmap, settings
+        if settings.shown != before.shown:
+            self.window.viewer.set_heatmap_visible(settings.shown)
+        if (settings.method, settings.target) != (before.method, before.target):
+            self.classify_current(force=True)
+        elif (settings.style, settings.outside_shown) != (before.style, before.outside_shown):
+            self._apply_heatmap()
 
     def _on_auto_toggled(self, enabled: bool) -> None:
         win = self.window
@@ -192,7 +211,7 @@ class ClassificationFlow(QObject):
             return
         self._series_request = self._new_request()
         self._series_request_uid = win.series.uid
-        win.results.start(win.series.uid)
+        win.review.start_run(win.series.uid)
         self._series_started = time.perf_counter()
         win.strip.reset(len(win.series.slices))
         win.ai_panel.series_started(len(win.series.slices))
@@ -217,10 +236,7 @@ class ClassificationFlow(QObject):
     def _on_series_slice(self, request_id: int, index: int, prediction: Prediction) -> None:
         if request_id != self._series_request:
             return
-        win = self.window
-        win.results.add(self._series_request_uid, index, prediction)
-        if win.series is not None and win.series.uid == self._series_request_uid:
-            win.strip.set_value(index, prediction.p_tumor, not prediction.inside_intended_use)
+        self.window.review.add_result(self._series_request_uid, index, prediction)  # the strip follows
 
     def _on_series_finished(self, request_id: int, results: dict[int, Prediction]) -> None:
         if request_id != self._series_request:
@@ -228,13 +244,11 @@ class ClassificationFlow(QObject):
         win = self.window
         self._series_request = -1
         uid = self._series_request_uid
-        win.results.finish(uid, results)
+        win.review.finish_run(uid, results)  # the strip and the series result follow
         if win.series is not None and win.series.uid == uid:
             self._audit_classified([win.series.slices[i].path for i in results], list(results.values()))
         seconds = time.perf_counter() - self._series_started
         win.ai_panel.series_ended(f"{len(results)} slices in {seconds:.1f} s")
-        if win.series is not None and win.series.uid == uid:
-            win.session.show_series_results(with_progress=False)
         outcome = summarize(results, uid)
         win.series_run_finished.emit(outcome[0] if outcome else None)
 
@@ -243,7 +257,7 @@ class ClassificationFlow(QObject):
             return
         win = self.window
         self._series_request = -1
-        partial = win.results.of(self._series_request_uid)
+        partial = win.review.results.of(self._series_request_uid)
         win.ai_panel.series_ended(f"Cancelled after {len(partial)} slices")
         if win.series is not None and win.series.uid == self._series_request_uid:
             win.session.show_series_results(with_progress=False)  # "partial (k of n slices)", never a verdict
@@ -251,8 +265,8 @@ class ClassificationFlow(QObject):
 
     def jump_to_most_suspicious(self) -> None:
         win = self.window
-        if win.summary is not None and win.summary_slice >= 0:
-            win.set_index(win.summary_slice)
+        if win.review.key_slice >= 0:
+            win.set_index(win.review.key_slice)
 
     def _on_inference_error(self, request_id: int, message: str) -> None:
         win = self.window
@@ -261,6 +275,7 @@ class ClassificationFlow(QObject):
             win.ai_panel.series_ended("Failed - see Problems")
         if request_id == self._slice_request:
             win.ai_panel.clear_prediction("Classification failed")
+            win.review.show_prediction(None)
         win.errors.add_message("AI", message)
         win.statusBar().showMessage(message, 10000)
 

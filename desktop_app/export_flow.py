@@ -1,9 +1,11 @@
 """The main window's File > Export flow: what an export holds, the export dialog, the export in a pool thread.
 
-Kept out of the main window: it gathers the series results as shown (the slice on screen with its
-heatmap) and the key slice as displayed into one :class:`ExportRequest`, asks the reader for folder,
-name and identity, runs the :class:`ExportTask` and reports back through the window's
-``export_finished`` / ``export_failed`` signals (and the audit log).
+Kept out of the main window: what is exported (the series results as shown, the key slice, the heatmap
+style and the window) is the review session's :meth:`~core.review.ReviewSession.export_content`, built
+from its own state; this adds the pictures as displayed (the key slice, its overlay, the view), the
+model's config and the measurements into one :class:`ExportRequest`, asks the reader for folder, name and
+identity, runs the :class:`ExportTask` and reports back through the window's ``export_finished`` /
+``export_failed`` signals (and the audit log).
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from PySide6.QtGui import QImage
 
 from core.export.identity import ExportIdentity, IdentityMode
 from core.imaging import ImagingError
-from core.model.heatmap_policy import withhold_heatmap
 from core.platform.audit_events import record_exported  # audit log
+from core.review.session import NOTHING_CLASSIFIED
 from desktop_app.export_dialog import ask_export
-from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, series_header, with_heatmap_from
-from desktop_app.series_results import summarize
+from desktop_app.export_task import ExportKind, ExportRequest, ExportTask, series_header
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.export.naming import ExportName
@@ -56,43 +57,32 @@ class ExportFlow(QObject):
         from core.export import ExportError, blend_heatmap
 
         win = self.window
-        if win.series is None or win.ref is None:
-            raise ExportError("open a study first")
+        content = win.review.export_content(kind)
         config = win.model_info.config if win.model_info is not None else win.config
-        results = win.results.of(win.series.uid)
-        shown = win.ai_panel.prediction
-        if shown is not None:
-            results[win.index] = with_heatmap_from(results.get(win.index, shown), shown)
-        results = {i: withhold_heatmap(p) for i, p in results.items()}  # as on screen, and none over outside slices
-        if kind != "png" and (config is None or not results):
-            raise ExportError("nothing classified yet: classify the slice (Space) or the series (Ctrl+R) first")
-        order = sorted(results)
-        style = win.ai_panel.heatmap_style()
-        key = win.index if (kind == "pdf" and win.index in results) else -1
-        if key < 0 and results:
-            outcome = summarize(results, win.series.uid)
-            key = outcome[1] if outcome is not None else order[0]
+        if kind != "png" and config is None:
+            raise ExportError(NOTHING_CLASSIFIED)
+        window = content.window
         display = overlay = None
-        if results:
-            display = win.store.display(win.series.slices[key], win.voi, win.invert)
-            heat = results[key].heatmap
-            overlay = blend_heatmap(display, heat, style) if heat is not None else None
-        voi = win.voi or (win.store.default_window(win.ref) if win.ref is not None else None)
+        if content.refs:
+            display = win.store.display(content.refs[content.key_index], window.voi, window.invert)
+            heat = content.predictions[content.key_index].heatmap
+            overlay = blend_heatmap(display, heat, content.style) if heat is not None else None
+        voi = window.voi or (win.store.default_window(win.ref) if win.ref is not None else None)
         return ExportRequest(
             kind=kind,
             target=target,
-            refs=tuple(win.series.slices[i] for i in order),
-            predictions=tuple(results[i] for i in order),
+            refs=content.refs,
+            predictions=content.predictions,
             config=config,  # type: ignore[arg-type]
-            key_index=order.index(key) if key in order else 0,
+            key_index=content.key_index,
             key_display=display,
             key_overlay=overlay,
             view=self._view_pixels(identity.deidentify) if kind == "png" else None,
             window=(voi.center, voi.width) if voi is not None else None,
-            style=style,
+            style=content.style,
             identity=identity,
-            partial_of=0 if win.results.finished(win.series.uid) else len(win.series.slices),
-            measurements=win.viewports.tools.report_rows(win.series.uid, identity.deidentify),
+            partial_of=content.partial_of,
+            measurements=win.viewports.tools.report_rows(content.series_uid, identity.deidentify),
         )
 
     def export_dialog(self, kind: ExportKind) -> None:

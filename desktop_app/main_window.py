@@ -6,7 +6,9 @@ The window owns the widgets, the workers and what is on screen; its collaborator
 :mod:`window_actions` (menus, shortcuts, Help), :mod:`window_state` (settings kept between sessions),
 :mod:`study_opening` (opening and indexing), :mod:`classification_flow` (the AI requests, answers and
 heatmap), :mod:`export_flow` (File > Export), :mod:`review_session`, :mod:`network_menu` and
-:mod:`viewports`.
+:mod:`viewports`.  What is under review (series, slice, window, answers, heatmap settings) is not the
+window's: it is the Qt-free :class:`core.review.ReviewSession` in ``self.review``, whose events the
+window and its widgets follow; ``series``, ``index``, ``voi`` and the like below only delegate to it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from core.imaging.timepoints import edge_of_time, move_to_time, step_within_time
 from core.model.model_config import ModelConfig
 from core.model.series_summary import SeriesSummary
 from core.platform.locator import resource_path, weights_dir
+from core.review import ReviewSession, SeriesResults, ViewWindow
 from desktop_app import window_actions, window_state
 from desktop_app.ai_panel import RESEARCH_ONLY, AIPanel
 from desktop_app.classification_flow import ClassificationFlow
@@ -49,7 +52,6 @@ from desktop_app.metadata_cache import MetadataCache
 from desktop_app.network_menu import NetworkFeatures
 from desktop_app.overlays import corner_text
 from desktop_app.preset_box import preset_label, show_in_box
-from desktop_app.series_results import SeriesResults
 from desktop_app.settings import AppSettings
 from desktop_app.slice_strip import SliceStrip
 from desktop_app.study_browser import StudyBrowser
@@ -60,7 +62,7 @@ from desktop_app.viewports import ViewportFeatures
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.export.naming import ExportName
-    from desktop_app.review_session import ReviewSession
+    from desktop_app.review_session import QtReviewSession
 
 WINDOW_DRAG_GAIN = 1.0 / 300.0  # fraction of the current width per dragged pixel
 
@@ -98,7 +100,7 @@ class MainWindow(QMainWindow):
     export_failed = Signal(str)
 
     # made by window_actions.build_actions
-    session: ReviewSession  # Close study / Close all, per-series view state
+    session: QtReviewSession  # Close study / Close all, per-series view state
     recent_menu: QMenu
     deid_action: QAction
     heat_action: QAction
@@ -117,20 +119,13 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else AppSettings()
         self.weights_folder = Path(weights_folder) if weights_folder is not None else weights_dir()
         self.store = PixelStore(max_megabytes=512)
-        self.series: Series | None = None
-        self.index = 0
-        self.voi: Window | None = None
-        self.invert = False
-        self.deidentify = False
+        self.review = ReviewSession()  # what is under review; the widgets follow its events
         self.model_info: ModelInfo | None = None
         self.model_state = "not loaded"
         self.model_error = ""
         self.config: ModelConfig | None = None
-        self.summary: SeriesSummary | None = None
-        self.summary_slice = -1
         self.presets: list[Window] = []
         self._presets_stack: str | None = None  # stack_key of the slices the presets were computed for
-        self.results = SeriesResults()
         self._meta_cache = MetadataCache(self.store, 512)
         self._closing = False
         self.classification = ClassificationFlow(self)  # slice and series requests, answers, heatmap
@@ -142,6 +137,7 @@ class MainWindow(QMainWindow):
         self._build_central()
         self._build_docks()
         self._build_status_bar()
+        self._follow_review()
         window_actions.build_actions(self)
         window_state.restore_settings(self)
         self.classification._read_config()
@@ -214,10 +210,19 @@ class MainWindow(QMainWindow):
         panel.jump_clicked.connect(self.jump_to_most_suspicious)
         panel.auto_toggled.connect(self.classification._on_auto_toggled)
         panel.uncertain_changed.connect(lambda value: setattr(self.settings, "uncertain_below", value))
-        panel.heatmap_request_changed.connect(lambda: self.classify_current(force=True))
-        panel.overlay_style_changed.connect(self.classification._on_overlay_style)
-        panel.heatmap_toggled.connect(self.viewer.set_heatmap_visible)
+        for edited in (panel.heatmap_request_changed, panel.overlay_style_changed, panel.heatmap_toggled):
+            edited.connect(lambda *_args: self.review.set_heatmap(panel.heatmap_settings()))  # the panel collects
         panel.side_by_side_toggled.connect(self.viewer.set_side_by_side)
+
+    def _follow_review(self) -> None:
+        """The widgets follow the review session (the AI flow and ``session`` follow the rest themselves)."""
+        events = self.review.events
+        events.series_changed.connect(self._on_series_opened)
+        events.index_changed.connect(self._on_index_changed)
+        events.window_changed.connect(lambda _window: self.render_slice())
+        events.deidentify_changed.connect(lambda _on: self._update_overlays())
+        events.heatmap_changed.connect(self.ai_panel.show_heatmap_settings)
+        self.review.set_heatmap(self.ai_panel.heatmap_settings())
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -324,66 +329,98 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_paths(paths)
 
-    # ================================================================ viewing
+    # ================================================================ the review session's state
+    @property
+    def series(self) -> Series | None:
+        return self.review.series
+
+    @property
+    def index(self) -> int:
+        return self.review.index
+
     @property
     def ref(self) -> SliceRef | None:
-        if self.series is None or not 0 <= self.index < len(self.series.slices):
-            return None  # also while show_series switches to a shorter series
-        return self.series.slices[self.index]
+        return self.review.ref
 
+    @property
+    def voi(self) -> Window | None:
+        return self.review.voi
+
+    @voi.setter
+    def voi(self, voi: Window | None) -> None:
+        self.review.voi = voi
+
+    @property
+    def invert(self) -> bool:
+        return self.review.invert
+
+    @invert.setter
+    def invert(self, invert: bool) -> None:
+        self.review.invert = invert
+
+    @property
+    def deidentify(self) -> bool:
+        return self.review.deidentify
+
+    @property
+    def results(self) -> SeriesResults:
+        return self.review.results
+
+    @property
+    def summary(self) -> SeriesSummary | None:
+        return self.review.summary
+
+    @property
+    def summary_slice(self) -> int:
+        return self.review.key_slice
+
+    # ================================================================ viewing
     def show_series(self, series: Series) -> None:
         """Put ``series`` in the viewer as it was left (else at its middle slice, fitted, default window)."""
         self.session.leave_series()
-        self.series = series
-        self.voi = None
-        self.invert = False
-        self.viewer.fit()
-        self.viewer.set_heatmap(None)
-        count = len(series.slices)
-        self.session.show_series_results(with_progress=True)
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(count - 1, 0))
-        self.slider.blockSignals(False)
-        self.index = -1
-        self._presets_stack = None
-        self.series_shown.emit(series)
+        self.review.open_series(series)
         if not self.session.restore(series):
             self.set_index(_middle_of_stack(series, series.slices[0].stack_key) if series.slices else 0)
         self.viewer.setFocus()
 
+    def _on_series_opened(self, series: Series | None) -> None:
+        if series is None:
+            return  # the viewer goes empty through session.show_nothing
+        self.viewer.fit()
+        self.viewer.set_heatmap(None)
+        self.session.show_series_results(with_progress=True)
+        self._set_slider(len(series.slices), None)
+        self._presets_stack = None
+        self.series_shown.emit(series)
+
+    def _set_slider(self, count: int, index: int | None) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(count - 1, 0))
+        if index is not None:
+            self.slider.setValue(index)
+        self.slider.blockSignals(False)
+
     def _replace_series(self, series: Series) -> None:
         """The scanner grew or re-ordered the current series: keep the same slice in view."""
-        key = self.ref.key if self.ref is not None else ""
-        self.series = series
-        keys = [r.key for r in series.slices]
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(len(keys) - 1, 0))
-        self.slider.blockSignals(False)
+        index = self.review.replace_series(series)
+        self._set_slider(len(series.slices), index)
         self.session.show_series_results(with_progress=True)
-        self.index = keys.index(key) if key in keys else min(self.index, len(keys) - 1)
-        self.slider.blockSignals(True)
-        self.slider.setValue(self.index)
-        self.slider.blockSignals(False)
-        self.strip.set_current(self.index)
+        self.strip.set_current(index)
         self._update_overlays()
 
     def set_index(self, index: int) -> None:
         """Show slice ``index`` (clamped) and, with auto-classify on, ask the model about it."""
-        if self.series is None or not self.series.slices:
-            return
-        index = min(max(int(index), 0), len(self.series.slices) - 1)
-        if index == self.index:
-            return
-        self.index = index
-        self.slider.blockSignals(True)
-        self.slider.setValue(index)
-        self.slider.blockSignals(False)
+        self.review.set_index(index)
+
+    def _on_index_changed(self, index: int) -> None:
+        series = self.review.series
+        assert series is not None
+        self._set_slider(len(series.slices), index)
         self.strip.set_current(index)
-        self.slice_label.setText(f"{index + 1} / {len(self.series.slices)}")
-        self.time_bar.show_for(self.series, index)
-        if self.series.slices[index].stack_key != self._presets_stack:
-            self.voi = None  # e.g. magnitude and field-map frames: one's window does not fit the other
-            self._fill_presets()
+        self.slice_label.setText(f"{index + 1} / {len(series.slices)}")
+        self.time_bar.show_for(series, index)
+        if series.slices[index].stack_key != self._presets_stack:
+            self._fill_presets()  # the session put the window back when the stack changed (e.g. to a field map)
         self.render_slice()
         self.classification.clear_heatmap()
         self.ai_panel.clear_prediction()
@@ -417,11 +454,8 @@ class MainWindow(QMainWindow):
             self.errors.add_message(ref.path.name, str(exc), type(exc).__name__)
             return
         self.viewer.set_image(image)
-        self.viewer.set_pixel_aspect(_pixel_aspect(self._metadata(ref)))
+        self.viewer.set_pixel_aspect(_pixel_aspect(self._meta_cache.get(ref)))
         self._update_overlays()
-
-    def _metadata(self, ref: SliceRef) -> SliceMetadata | None:
-        return self._meta_cache.get(ref)
 
     def _update_overlays(self) -> None:
         ref = self.ref
@@ -436,7 +470,7 @@ class MainWindow(QMainWindow):
         show_in_box(self.preset_combo, self.presets, window)
         self.viewer.set_corner_text(
             corner_text(
-                self._metadata(ref),
+                self._meta_cache.get(ref),
                 self.index,
                 len(self.series.slices),
                 window,
@@ -464,37 +498,31 @@ class MainWindow(QMainWindow):
 
     def apply_preset(self, index: int) -> None:
         if 0 <= index < len(self.presets):
-            self.voi = self.presets[index]
-            self.render_slice()
+            self.review.voi = self.presets[index]  # the session's window_changed re-renders
 
     def _on_window_drag(self, dx: int, dy: int) -> None:
         ref = self.ref
         if ref is None:
             return
-        if self.voi is None:
+        voi = self.review.voi
+        if voi is None:
             try:
-                self.voi = self.store.default_window(ref)
+                voi = self.store.default_window(ref)
             except ImagingError:
                 return
-        step = max(self.voi.width, 1.0) * WINDOW_DRAG_GAIN
-        width = max(1.0, self.voi.width + dx * step)
-        center = self.voi.center + dy * step
-        self.voi = Window(center=center, width=width, name="")
-        self.render_slice()  # a window of the user's own: the preset box selects nothing
+        step = max(voi.width, 1.0) * WINDOW_DRAG_GAIN
+        width = max(1.0, voi.width + dx * step)
+        self.review.voi = Window(center=voi.center + dy * step, width=width, name="")  # the box selects nothing
 
     def toggle_invert(self) -> None:
-        self.invert = not self.invert
-        self.render_slice()
+        self.review.invert = not self.review.invert
 
     def reset_view(self) -> None:
-        self.voi = None
-        self.invert = False
         self.viewer.fit()
-        self.render_slice()
+        self.review.set_window(ViewWindow())
 
     def set_deidentify(self, enabled: bool) -> None:
-        self.deidentify = enabled
-        self._update_overlays()
+        self.review.deidentify = enabled
 
     # ================================================================ AI (see classification_flow)
     @property

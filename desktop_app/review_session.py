@@ -1,10 +1,10 @@
-"""The open studies of one reading session, how each series was left, and what was found in it.
+"""The Qt side of the review session: closing studies, how each series was left, its kept results on screen.
 
-Kept out of the main window: it adds File > Close study (Ctrl+W) and Close all studies
-(Ctrl+Shift+W), and both on the study browser's right-click menu; it remembers each series' view
-(slice, window, zoom/pan, invert) through :class:`SeriesMemory` when the reader leaves it, puts it
-back when the series is shown again, shows the series' kept results, and frees what a closed study
-held (its results, headers and decoded pixels).
+The state under review is :class:`core.review.ReviewSession` (``window.review``, no Qt); this adds what
+needs Qt: File > Close study (Ctrl+W) and Close all studies (Ctrl+Shift+W), and both on the study
+browser's right-click menu; it remembers each series' view (slice, window, zoom/pan, invert) through
+:class:`SeriesMemory` when the reader leaves it, puts it back when the series is shown again, shows the
+series' kept results, and frees what a closed study held (its results, headers and decoded pixels).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from core.imaging import Series
+from core.review import SliceAnswer, ViewWindow
 from desktop_app.series_memory import SeriesMemory, ViewState
-from desktop_app.series_results import summarize
 
 CLOSE_STUDY_KEYS = "Ctrl+W"
 CLOSE_ALL_KEYS = "Ctrl+Shift+W"
 
 
-class ReviewSession(QObject):
+class QtReviewSession(QObject):
     """Studies open in ``window`` (a MainWindow) and their series' view states."""
 
     def __init__(self, window: Any, file_menu: QMenu) -> None:
@@ -40,6 +40,8 @@ class ReviewSession(QObject):
             action.triggered.connect(slot)
             window.addAction(action)
             actions.append(action)
+        window.review.events.slice_classified.connect(self._show_slice_result)
+        window.review.events.results_changed.connect(self._on_results_changed)
         window.browser.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         window.browser.customContextMenuRequested.connect(self.browser_menu)
         quit_action = next((a for a in file_menu.actions() if a.text() == "Quit"), None)
@@ -53,10 +55,12 @@ class ReviewSession(QObject):
     def leave_series(self) -> None:
         """Remember how the series on screen is shown (called before another one replaces it)."""
         win = self.window
-        if win.series is None or win.ref is None:
+        review = win.review
+        if review.series is None or review.ref is None:
             return
         zoom, pan_x, pan_y = win.viewer.view_state()
-        self.memory.remember(win.series.uid, ViewState(win.index, win.voi, zoom, pan_x, pan_y, win.invert))
+        state = ViewState(review.index, review.voi, zoom, pan_x, pan_y, review.invert)
+        self.memory.remember(review.series.uid, state)
 
     def restore(self, series: Series) -> bool:
         """Show ``series`` as it was left (it is already the window's series); False when never seen."""
@@ -65,34 +69,43 @@ class ReviewSession(QObject):
             return False
         win = self.window
         win.set_index(min(state.index, len(series.slices) - 1))
-        win.voi = state.window
-        win.invert = state.invert
+        win.review.set_window(ViewWindow(state.window, state.invert))  # re-renders when it differs
         win.viewer.set_view_state(state.zoom, state.pan_x, state.pan_y)
-        win.render_slice()
         return True
 
     def show_series_results(self, *, with_progress: bool) -> None:
         """Strip, series result and (``with_progress``, no run going on) progress bar of the series on
         screen from the results kept for it; a verdict only for a run that classified every slice."""
         win = self.window
-        if win.series is None:
+        review = win.review
+        if review.series is None:
             return
-        uid, total = win.series.uid, len(win.series.slices)
-        results = win.results.of(uid)
+        uid, total = review.series.uid, len(review.series.slices)
+        results = review.results.of(uid)
         win.strip.reset(total)
         for index, prediction in results.items():
             win.strip.set_value(index, prediction.p_tumor, not prediction.inside_intended_use)
-        finished = win.results.finished(uid)
-        outcome = summarize(results, uid) if finished else None
-        win.summary, win.summary_slice = outcome if outcome is not None else (None, -1)
+        finished = review.results.finished(uid)
         if win.series_run_uid() == uid:
             return  # the run on screen says "Running..." and fills the strip itself
         if finished or not results:
-            win.ai_panel.show_summary(win.summary, win.summary_slice, total)
+            win.ai_panel.show_summary(review.summary, review.key_slice, total)
         else:
             win.ai_panel.show_partial(len(results), total)
         if with_progress and not win.series_run_uid():  # else the bar belongs to another series' run
             win.ai_panel.show_kept_progress(len(results), total, finished)
+
+    def _show_slice_result(self, answer: SliceAnswer) -> None:
+        """A series run's answer for one slice, in the strip when that series is on screen."""
+        series, prediction = self.window.review.series, answer.prediction
+        if series is not None and series.uid == answer.series_uid:
+            self.window.strip.set_value(answer.index, prediction.p_tumor, not prediction.inside_intended_use)
+
+    def _on_results_changed(self, uid: str) -> None:
+        """A run of the series on screen started or finished: its strip and series result again."""
+        series = self.window.review.series
+        if series is not None and series.uid == uid:
+            self.show_series_results(with_progress=False)
 
     # ----- closing -----------------------------------------------------------------------------
     def close_current_study(self) -> None:
@@ -143,20 +156,18 @@ class ReviewSession(QObject):
         win.statusBar().showMessage(f"Closed a study ({len(removed)} series)", 5000)
 
     def _free(self, removed: list[Series]) -> None:
-        """What closed series held: their results, headers and decoded pixels."""
+        """What closed series held: their results (the session closes the one on screen), headers and pixels."""
         win = self.window
         refs = [r for series in removed for r in series.slices]
-        win.results.forget(s.uid for s in removed)
+        win.review.forget(s.uid for s in removed)
         for ref in refs:
             win._meta_cache.forget(ref.key)
         win.store.forget(refs)
-        if win.series is not None and win.series.uid in {s.uid for s in removed}:
-            win.series = None
 
     def show_nothing(self, message: str) -> None:
         """An empty viewer with ``message`` (while indexing, or when the last study was closed)."""
         win = self.window
-        win.series = None
+        win.review.close_series()
         win.strip.reset(0)
         win.slider.setRange(0, 0)
         win.slice_label.setText("-")

@@ -14,7 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu
 
 from desktop_app.dialogs import TextDialog, model_card_html, shortcuts_html
-from desktop_app.review_session import ReviewSession
+from desktop_app.review_session import QtReviewSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from desktop_app.main_window import MainWindow
@@ -69,7 +69,7 @@ def build_actions(window: MainWindow) -> None:
     add_action(window, export, "Export results as JSON...", lambda: window.export_dialog("json"))
     file.addSeparator()
     add_action(window, file, "Quit", window.close, QKeySequence.StandardKey.Quit)
-    window.session = ReviewSession(window, file)  # Close study / Close all, per-series view state
+    window.session = QtReviewSession(window, file)  # Close study / Close all, per-series view state
 
     view = menus.addMenu("&View")
     add_action(window, view, "Fit to window", window.viewer.fit, "F")

@@ -30,7 +30,7 @@ def test_project_keeps_its_layering() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-CORE_LAYERS = ("cli", "export", "network", "model", "imaging", "platform")
+CORE_LAYERS = ("cli", "review", "export", "network", "model", "imaging", "platform")
 
 
 def _skeleton(root: Path) -> None:

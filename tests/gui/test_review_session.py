@@ -354,3 +354,37 @@ def test_the_heatmap_caption_stays_clear_of_tall_bottom_corners(qtbot) -> None:
     ]
     line = viewer.fontMetrics().height()
     assert orange_rows and max(orange_rows) < image.height() - 8 - 5 * line
+
+
+def test_the_window_follows_the_review_session(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    """The review session (core/review) owns slice and window; the window's widgets follow its events."""
+    window.ai_panel.auto_check.setChecked(False)
+    write_series(tmp_path / "s", 4)
+    open_and_wait(qtbot, window, [tmp_path / "s"])
+    with qtbot.waitSignal(window.slice_shown, timeout=WAIT_MS):
+        window.review.set_index(0)
+    assert window.index == 0 and window.slider.value() == 0 and window.slice_label.text() == "1 / 4"
+    window.review.invert = True
+    assert window.invert and "inverted" in window.viewer._corners["bottom_right"]
+
+
+def test_heatmap_settings_are_the_sessions_and_the_panel_only_shows_them(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    from core.export.identity import ExportIdentity, IdentityMode
+    from core.imaging.heatmap import HeatmapStyle
+
+    window.ai_panel.auto_check.setChecked(False)
+    write_series(tmp_path / "s", 3)
+    open_and_wait(qtbot, window, [tmp_path / "s"])
+    with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
+        window.classify_current(force=True)
+    style = HeatmapStyle("viridis", 0.3, 0.4)
+    window.review.set_heatmap(dataclasses_replace(window.review.heatmap, style=style, shown=False))
+    panel = window.ai_panel
+    assert panel.heatmap_style() == style and panel.opacity_value.text() == "30 %"  # shown in the panel
+    assert not panel.heat_check.isChecked() and not window.heat_action.isChecked() and not window.viewer.heatmap_visible
+    request = window.export_request("pdf", tmp_path / "r.pdf", ExportIdentity(IdentityMode.DEIDENTIFY))
+    assert request.style == style
+    panel.threshold_slider.setValue(70)  # an edit in the panel goes into the session
+    assert window.review.heatmap.style == HeatmapStyle("viridis", 0.3, 0.7)

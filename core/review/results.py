@@ -1,7 +1,7 @@
 """What series runs found, by Series Instance UID, and which runs classified every slice.
 
-Plain Python (no Qt): the main window fills it from the inference worker's signals and reads it
-back when a series is shown again, exported or closed.  Only a run that classified every slice
+Plain Python (no Qt): the review session (:mod:`core.review.session`) keeps one, fills it from the series
+runs and reads it back when a series is shown again, exported or closed.  Only a run that classified every slice
 gives a series verdict; a cancelled one keeps its slices as a partial result.
 """
 
