@@ -54,7 +54,7 @@ class ExportFlow(QObject):
     def export_request(self, kind: ExportKind, target: Path, identity: ExportIdentity) -> ExportRequest:
         """What File > Export writes: the series results (the slice on screen with its heatmap) and
         the key slice as displayed; raises ExportError when there is nothing to export."""
-        from core.export import ExportError, blend_heatmap
+        from core.export import ExportError
 
         win = self.window
         content = win.review.export_content(kind)
@@ -62,11 +62,9 @@ class ExportFlow(QObject):
         if kind != "png" and config is None:
             raise ExportError(NOTHING_CLASSIFIED)
         window = content.window
-        display = overlay = None
+        display = None
         if content.refs:
             display = win.store.display(content.refs[content.key_index], window.voi, window.invert)
-            heat = content.predictions[content.key_index].heatmap
-            overlay = blend_heatmap(display, heat, content.style) if heat is not None else None
         voi = window.voi or (win.store.default_window(win.ref) if win.ref is not None else None)
         return ExportRequest(
             kind=kind,
@@ -76,7 +74,6 @@ class ExportFlow(QObject):
             config=config,  # type: ignore[arg-type]
             key_index=content.key_index,
             key_display=display,
-            key_overlay=overlay,
             view=self._view_pixels(identity.deidentify) if kind == "png" else None,
             window=(voi.center, voi.width) if voi is not None else None,
             style=content.style,

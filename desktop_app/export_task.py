@@ -11,7 +11,6 @@ Research use only - not for diagnostic use (every output says so).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +39,8 @@ ExportKind = Literal["pdf", "png", "dicom", "csv", "json"]
 @dataclass(frozen=True)
 class ExportRequest:
     """One export.  ``key_index`` indexes ``refs``/``predictions``: the slice ``key_display`` shows (uint8, as
-    displayed), which every picture of the export shows; ``key_overlay`` is not read (the plan composites
-    the heatmap over ``key_display`` with ``style``, as the screen does) and stays for existing callers."""
+    displayed), which every picture of the export shows (the plan composites the heatmap over it with
+    ``style``, as the screen does)."""
 
     kind: ExportKind
     target: Path
@@ -50,7 +49,6 @@ class ExportRequest:
     config: ModelConfig
     key_index: int = 0
     key_display: NDArray[np.uint8] | None = None
-    key_overlay: NDArray[np.uint8] | None = None
     view: NDArray[np.uint8] | None = None  # the whole viewer as shown (PNG export)
     window: tuple[float, float] | None = None
     style: HeatmapStyle = field(default_factory=HeatmapStyle)  # as on screen: colormap, opacity, threshold
@@ -124,15 +122,6 @@ def run_export(request: ExportRequest) -> list[Path]:
         return request.key_display  # the slice ``key_index``, which the plan shows
 
     return write_plan(export_plan(request), render=render)
-
-
-def with_heatmap_from(prediction: Prediction, shown: Prediction | None) -> Prediction:
-    """``prediction`` carrying the heatmap of ``shown`` (the same slice's on-screen result), if any."""
-    if shown is None or shown.heatmap is None:
-        return prediction
-    return dataclasses.replace(
-        prediction, heatmap=shown.heatmap, heatmap_class=shown.heatmap_class, heatmap_method=shown.heatmap_method
-    )
 
 
 class ExportSignals(QObject):
