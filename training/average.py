@@ -162,19 +162,12 @@ def average_runs(
     if len(sources) < 2:
         raise RunFolderError("averaging needs at least two sets of weights")
     ingredients = [find_ingredient(Path(s)) for s in sources]
-    first = ingredients[0]
-    for ing in ingredients[1:]:
-        if (ing.architecture.widths, ing.architecture.depths, ing.architecture.channels, ing.class_names) != (
-            first.architecture.widths,
-            first.architecture.depths,
-            first.architecture.channels,
-            first.class_names,
-        ):
-            raise RunFolderError(f"{ing.source} has a different architecture or class order than {first.source}")
+    _check_same_network(ingredients)
     split_file = common_split(ingredients)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise RunFolderError(f"output folder {out} is not empty")
+    first = ingredients[0]
     arch = first.architecture
     size = int(size or arch.input_size)
     smallest = 2 ** (len(arch.widths) - 1)  # one 2x pooling between blocks
@@ -192,15 +185,7 @@ def average_runs(
         split=str(split_file.resolve()),
         averaged_from=[ing.record for ing in ingredients],
     )
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(split_file, out / "split.json")
-    cfg.save(out)
-    for number, ing in enumerate(ingredients, start=1):
-        folder = out / INGREDIENTS_DIR / f"{number}_{ing.source.name}"
-        folder.mkdir(parents=True)
-        for path in ing.record_files:
-            if path.is_file():
-                shutil.copy2(path, folder / path.name)
+    _create_run_folder(out, cfg, split_file, ingredients)
     started = time.monotonic()
     prepared = prepare_data(cfg, out, cache_dir)
     keras.mixed_precision.set_global_policy("float32")
@@ -214,11 +199,58 @@ def average_runs(
     labels = prepared.data.labels[prepared.val_idx]
     metrics = classification_metrics(logits, labels, cfg.class_names)
     seconds = time.monotonic() - started
+    _record_result(out, model, cfg.batch_size, (batches, size), (logits, labels), metrics, seconds)
+    print(
+        f"averaged {len(ingredients)} models: val accuracy {metrics['accuracy']:.4f}, "
+        f"macro-F1 {metrics['macro_f1']:.4f} ({seconds / 60:.1f} min)",
+        file=sys.stderr,
+    )
+    return out
+
+
+def _check_same_network(ingredients: list[Ingredient]) -> None:
+    """Refuse ingredients whose architecture or class order differ from the first one's."""
+    first = ingredients[0]
+    for ing in ingredients[1:]:
+        if (ing.architecture.widths, ing.architecture.depths, ing.architecture.channels, ing.class_names) != (
+            first.architecture.widths,
+            first.architecture.depths,
+            first.architecture.channels,
+            first.class_names,
+        ):
+            raise RunFolderError(f"{ing.source} has a different architecture or class order than {first.source}")
+
+
+def _create_run_folder(out: Path, cfg: TrainConfig, split_file: Path, ingredients: list[Ingredient]) -> None:
+    """The averaged run's folder: its config, the shared split and a copy of each ingredient's records."""
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(split_file, out / "split.json")
+    cfg.save(out)
+    for number, ing in enumerate(ingredients, start=1):
+        folder = out / INGREDIENTS_DIR / f"{number}_{ing.source.name}"
+        folder.mkdir(parents=True)
+        for path in ing.record_files:
+            if path.is_file():
+                shutil.copy2(path, folder / path.name)
+
+
+def _record_result(
+    out: Path,
+    model: Any,
+    batch_size: int,
+    reestimation: tuple[int, int],
+    validation: tuple[Any, Any],
+    metrics: dict[str, Any],
+    seconds: float,
+) -> None:
+    """Write what a trained run holds (environment, best weights, validation logits, state) for export."""
+    batches, size = reestimation
+    logits, labels = validation
     env = describe_environment()
     env.update(
         precision_policy="float32",
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        batch_norm_reestimation={"images": batches * cfg.batch_size, "batches": batches, "size": size},
+        batch_norm_reestimation={"images": batches * batch_size, "batches": batches, "size": size},
     )
     (out / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
     (out / ckpt.CHECKPOINT_DIR).mkdir()
@@ -226,9 +258,3 @@ def average_runs(
     np.savez(out / BEST_LOGITS, logits=logits, labels=labels)
     state = {"epoch": -1, "best_metric": metrics["macro_f1"], "best_epoch": 0, "train_seconds": seconds}
     (out / ckpt.CHECKPOINT_DIR / ckpt.STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-    print(
-        f"averaged {len(ingredients)} models: val accuracy {metrics['accuracy']:.4f}, "
-        f"macro-F1 {metrics['macro_f1']:.4f} ({seconds / 60:.1f} min)",
-        file=sys.stderr,
-    )
-    return out

@@ -61,9 +61,25 @@ def _add_strategy(command: argparse.ArgumentParser) -> None:
     )
 
 
+Subcommands = argparse._SubParsersAction  # what add_subparsers() returns
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroreview-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_resume(sub)
+    _add_evaluate(sub)
+    _add_average(sub)
+    _add_validate_real(sub)
+    _add_saliency_bench(sub)
+    _add_fit_guard(sub)
+    _add_export(sub)
+    return parser
+
+
+def _add_train(sub: Subcommands) -> None:
+    """``train``: every option of a new run."""
     train = sub.add_parser("train", help="train a new run from a folder-per-class dataset")
     train.add_argument("--data", required=True, type=Path, help="folder with one sub-folder per class")
     train.add_argument("--out", required=True, type=Path, help="new run folder (checkpoints, logs, plots)")
@@ -125,10 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps-per-epoch", type=int, default=None, help=argparse.SUPPRESS)
     train.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (default: user cache)")
     _add_strategy(train)
+
+
+def _add_resume(sub: Subcommands) -> None:
+    """``resume``: continue a run from its checkpoint."""
     resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--cache-dir", type=Path, default=None)
     _add_strategy(resume)
+
+
+def _add_evaluate(sub: Subcommands) -> None:
+    """``evaluate``: metrics of a run or of exported weights."""
     evaluate = sub.add_parser("evaluate", help="metrics of a run's best checkpoint or of exported weights")
     evaluate.add_argument("source", type=Path, help="run folder or exported weights folder")
     evaluate.add_argument("--data", required=True, type=Path, help="labelled folder-per-class dataset")
@@ -141,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="config",
         help="average each image with its mirror image (default: as the weights' config says)",
     )
+
+
+def _add_average(sub: Subcommands) -> None:
+    """``average``: a model soup of runs."""
     average = sub.add_parser(
         "average", help="average the weights of runs trained from the same start on the same split (model soup)"
     )
@@ -151,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     average.add_argument("--out", required=True, type=Path, help="new run folder for the averaged model")
     average.add_argument("--size", type=int, default=None, help="input size (default: the first ingredient's)")
     average.add_argument("--cache-dir", type=Path, default=None)
+
+
+def _add_validate_real(sub: Subcommands) -> None:
+    """``validate-real``: real volumes, series verdicts and localisation."""
     real = sub.add_parser(
         "validate-real", help="tumor detection, series verdicts and heatmap localisation on real volumes"
     )
@@ -169,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--card", type=Path, default=None, help="model card whose real-volume table is replaced by these figures"
     )
     real.add_argument("--out", type=Path, default=None, help="write real_metrics.json, traces and plots here")
+
+
+def _add_saliency_bench(sub: Subcommands) -> None:
+    """``saliency-bench``: heatmap methods judged against tumor masks."""
     bench = sub.add_parser("saliency-bench", help="heatmap methods judged against tumor masks (pointing game etc.)")
     bench.add_argument("source", type=Path, help="exported weights folder (or run folder) whose maps are judged")
     bench.add_argument("--figshare", type=Path, default=None, help="figshare-style class folders with masks/")
@@ -191,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the figures into SOURCE/MODEL_CARD.md and the chosen default into SOURCE/model_config.json",
     )
+
+
+def _add_fit_guard(sub: Subcommands) -> None:
+    """``fit-guard``: the intended-use guard's statistics and rates."""
     guard = sub.add_parser(
         "fit-guard", help="fit and calibrate the intended-use guard for a weights folder, and report its rates"
     )
@@ -209,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument("--limit", type=int, default=None, help="first N patients/volumes of --lgg and --normal")
     guard.add_argument("--card", type=Path, action="append", default=[], help="Markdown file(s) given the rates table")
     guard.add_argument("--out", type=Path, default=None, help="write guard_metrics.json here")
+
+
+def _add_export(sub: Subcommands) -> None:
+    """``export``: weights, config and model card."""
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--to", required=True, type=Path, help="weights folder, e.g. weights/")
@@ -221,7 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="the application averages each slice with its mirror image; metrics are re-measured that way",
     )
     export.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (with --test-time-flip)")
-    return parser
 
 
 _TRAIN_FIELDS = {

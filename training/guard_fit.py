@@ -132,10 +132,3 @@ def install_guard(weights: Path, stats: GuardStats) -> Path:
     updated = replace(config, guard_file=GUARD_FILENAME, guard_sha256=sha256_file(path))
     updated.save(Path(weights))
     return path
-
-
-def flagged_rate(stats: GuardStats, features: Features) -> float:
-    """Share of these slices whose combined score lies above the threshold."""
-    if len(features.labels) == 0:
-        return float("nan")
-    return float(np.mean(stats.scores(features.pooled, features.logits) > stats.threshold))

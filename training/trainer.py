@@ -351,7 +351,7 @@ def _train(run_dir: Path, cache_dir: Path | None, dist: Distribution) -> Path:
     prepared = prepare_data(cfg, run_dir, cache_dir)
     realistic = None
     if cfg.realistic:
-        from training.mask_training import make_epoch_dataset, prepare_masked
+        from training.mask_training import prepare_masked
 
         realistic = prepare_masked(cfg, run_dir, prepared, cache_dir)
     n_train = realistic.n_train(cfg.realism) if realistic is not None else len(prepared.train_idx)
@@ -371,30 +371,7 @@ def _train(run_dir: Path, cache_dir: Path | None, dist: Distribution) -> Path:
         },
     )
     if state is None:
-        with dist.scope():
-            if cfg.init:
-                from training.imagenet_init import load_imagenet_convolutions
-
-                load_imagenet_convolutions(model, Path(cfg.init))
-            env = describe_environment()
-            if cfg.init_weights:
-                env["initial_weights"] = load_exported_weights(model, cfg, Path(cfg.init_weights))
-        env["precision_policy"] = policy
-        env["distribution"] = {
-            **dist.describe(),
-            "global_batch_size": cfg.global_batch_size,
-            "peak_learning_rate": cfg.peak_learning_rate,
-            "learning_rate_scaling": "linear" if cfg.optimizer == "sgd" else "square root",
-        }
-        env["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        (run_dir / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
-        state = {
-            "epoch": -1,
-            "best_metric": -1.0,
-            "best_epoch": -1,
-            "epochs_without_improvement": 0,
-            "train_seconds": 0.0,
-        }
+        state = _start(run_dir, cfg, model, policy, dist)
     else:
         with dist.scope():
             ckpt.restore_checkpoint(run_dir, model, optimizer)
@@ -414,10 +391,7 @@ def _train(run_dir: Path, cache_dir: Path | None, dist: Distribution) -> Path:
         size = cfg.size_for_epoch(epoch)
         print(f"epoch {epoch + 1}/{cfg.epochs} at {size} px", file=sys.stderr)
         if replicated is None:
-            if realistic is not None:
-                dataset = make_epoch_dataset(cfg, realistic, prepared.data.images, prepared.data.labels, epoch)
-            else:
-                dataset = make_train_dataset(cfg, prepared, epoch)
+            dataset = _local_epoch_dataset(cfg, prepared, realistic, epoch)
             history = fit_model.fit(dataset, epochs=1, verbose=1, shuffle=False).history
             figures = {name: values[-1] for name, values in history.items()}
         else:
@@ -429,37 +403,8 @@ def _train(run_dir: Path, cache_dir: Path | None, dist: Distribution) -> Path:
         logits = predict_logits(val_model, val_inputs)
         metrics = classification_metrics(logits, val_labels, cfg.class_names)
         seconds = time.monotonic() - started
-        lr = float(np.asarray(optimizer.learning_rate))
-        _append_log(
-            run_dir,
-            {
-                "epoch": epoch + 1,
-                "size": size,
-                "learning_rate": f"{lr:.6g}",
-                "train_loss": f"{figures['loss']:.5f}",
-                "train_accuracy": f"{figures.get('accuracy', figures.get('logits_accuracy', np.nan)):.5f}",
-                "train_mask_loss": f"{figures['features_loss']:.5f}" if "features_loss" in figures else "",
-                "val_loss": f"{metrics['nll']:.5f}",
-                "val_accuracy": f"{metrics['accuracy']:.5f}",
-                "val_macro_f1": f"{metrics['macro_f1']:.5f}",
-                "seconds": f"{seconds:.1f}",
-            },
-        )
-        print(
-            f"epoch {epoch + 1}: val accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
-            f"{seconds / 60:.1f} min",
-            file=sys.stderr,
-        )
-        state["epoch"] = epoch
-        state["train_seconds"] = float(state["train_seconds"]) + seconds
-        if metrics["macro_f1"] > state["best_metric"]:
-            state.update(best_metric=metrics["macro_f1"], best_epoch=epoch + 1, epochs_without_improvement=0)
-            (run_dir / ckpt.CHECKPOINT_DIR).mkdir(exist_ok=True)
-            ckpt.save_weights_atomic(model, run_dir / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS)
-            np.savez(run_dir / BEST_LOGITS, logits=logits, labels=val_labels)
-        else:
-            state["epochs_without_improvement"] += 1
-        ckpt.save_checkpoint(run_dir, model, optimizer, state)
+        _log_epoch(run_dir, epoch, size, float(np.asarray(optimizer.learning_rate)), figures, metrics, seconds)
+        _keep_epoch(run_dir, state, epoch, seconds, metrics["macro_f1"], model, optimizer, (logits, val_labels))
         stop = bool(cfg.patience and state["epochs_without_improvement"] >= cfg.patience)
         if chief_decides(dist, stop):
             print(f"early stop: no improvement for {cfg.patience} epochs", file=sys.stderr)
@@ -468,3 +413,90 @@ def _train(run_dir: Path, cache_dir: Path | None, dist: Distribution) -> Path:
 
     learning_curves(run_dir / LOG_FILE, run_dir / "learning_curves.png")
     return run_dir
+
+
+def _start(run_dir: Path, cfg: TrainConfig, model: Any, policy: str, dist: Distribution) -> dict[str, Any]:
+    """A new run's first steps: initial weights, ``environment.json``; returns the state before epoch 1."""
+    with dist.scope():
+        if cfg.init:
+            from training.imagenet_init import load_imagenet_convolutions
+
+            load_imagenet_convolutions(model, Path(cfg.init))
+        env = describe_environment()
+        if cfg.init_weights:
+            env["initial_weights"] = load_exported_weights(model, cfg, Path(cfg.init_weights))
+    env["precision_policy"] = policy
+    env["distribution"] = {
+        **dist.describe(),
+        "global_batch_size": cfg.global_batch_size,
+        "peak_learning_rate": cfg.peak_learning_rate,
+        "learning_rate_scaling": "linear" if cfg.optimizer == "sgd" else "square root",
+    }
+    env["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    (run_dir / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
+    return {"epoch": -1, "best_metric": -1.0, "best_epoch": -1, "epochs_without_improvement": 0, "train_seconds": 0.0}
+
+
+def _local_epoch_dataset(cfg: TrainConfig, prepared: PreparedData, realistic: MaskedTraining | None, epoch: int) -> Any:
+    """One process's training data of ``epoch`` (no distribution strategy)."""
+    if realistic is None:
+        return make_train_dataset(cfg, prepared, epoch)
+    from training.mask_training import make_epoch_dataset
+
+    return make_epoch_dataset(cfg, realistic, prepared.data.images, prepared.data.labels, epoch)
+
+
+def _log_epoch(
+    run_dir: Path,
+    epoch: int,
+    size: int,
+    lr: float,
+    figures: dict[str, Any],
+    metrics: dict[str, Any],
+    seconds: float,
+) -> None:
+    """One row of ``log.csv`` and one line on stderr for a finished epoch."""
+    _append_log(
+        run_dir,
+        {
+            "epoch": epoch + 1,
+            "size": size,
+            "learning_rate": f"{lr:.6g}",
+            "train_loss": f"{figures['loss']:.5f}",
+            "train_accuracy": f"{figures.get('accuracy', figures.get('logits_accuracy', np.nan)):.5f}",
+            "train_mask_loss": f"{figures['features_loss']:.5f}" if "features_loss" in figures else "",
+            "val_loss": f"{metrics['nll']:.5f}",
+            "val_accuracy": f"{metrics['accuracy']:.5f}",
+            "val_macro_f1": f"{metrics['macro_f1']:.5f}",
+            "seconds": f"{seconds:.1f}",
+        },
+    )
+    print(
+        f"epoch {epoch + 1}: val accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
+        f"{seconds / 60:.1f} min",
+        file=sys.stderr,
+    )
+
+
+def _keep_epoch(
+    run_dir: Path,
+    state: dict[str, Any],
+    epoch: int,
+    seconds: float,
+    macro_f1: float,
+    model: Any,
+    optimizer: Any,
+    validation: tuple[NDArray[np.float32], NDArray[Any]],
+) -> None:
+    """Update ``state`` after an epoch, keep the best weights and their validation logits, checkpoint."""
+    state["epoch"] = epoch
+    state["train_seconds"] = float(state["train_seconds"]) + seconds
+    if macro_f1 > state["best_metric"]:
+        state.update(best_metric=macro_f1, best_epoch=epoch + 1, epochs_without_improvement=0)
+        (run_dir / ckpt.CHECKPOINT_DIR).mkdir(exist_ok=True)
+        ckpt.save_weights_atomic(model, run_dir / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS)
+        logits, labels = validation
+        np.savez(run_dir / BEST_LOGITS, logits=logits, labels=labels)
+    else:
+        state["epochs_without_improvement"] += 1
+    ckpt.save_checkpoint(run_dir, model, optimizer, state)

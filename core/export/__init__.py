@@ -35,11 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
         software_version,
     )
     from core.export.secondary_capture import build_secondary_capture
-    from core.export.structured_report import (
-        ReportedFinding,
-        build_structured_report,
-        read_findings,
-    )
+    from core.export.structured_report import build_structured_report
     from core.export.tables import result_rows, write_results_csv, write_results_json
 
 
@@ -57,7 +53,6 @@ _LAZY: dict[str, str] = {
     "NOT_FOR_DIAGNOSTIC_USE": "core.export.overlay",
     "RESEARCH_USE_STATEMENT": "core.export.records",
     "ReportInput": "core.export.pdf_report",
-    "ReportedFinding": "core.export.structured_report",
     "SliceResult": "core.export.records",
     "UidMap": "core.export.deidentify",
     "blend_heatmap": "core.export.overlay",
@@ -69,7 +64,6 @@ _LAZY: dict[str, str] = {
     "choose_key_slice": "core.export.plan",
     "export_name": "core.export.naming",
     "group_by_series": "core.export.records",
-    "read_findings": "core.export.structured_report",
     "read_header": "core.export.records",
     "result_rows": "core.export.tables",
     "software_version": "core.export.records",
@@ -103,7 +97,6 @@ __all__ = [
     "PlanSeries",
     "PlannedOutput",
     "ReportInput",
-    "ReportedFinding",
     "SliceResult",
     "UidMap",
     "blend_heatmap",
@@ -115,7 +108,6 @@ __all__ = [
     "choose_key_slice",
     "export_name",
     "group_by_series",
-    "read_findings",
     "read_header",
     "result_rows",
     "software_version",

@@ -79,26 +79,6 @@ def probability_concept(class_name: str) -> hd.sr.CodedConcept:
     return hd.sr.CodedConcept(f"P-{_code_value(class_name)}", CODING_SCHEME, meaning)
 
 
-def _same(concept: hd.sr.CodedConcept, code: object) -> bool:
-    return bool(
-        concept.value == getattr(code, "value", None)
-        and concept.scheme_designator == getattr(code, "scheme_designator", None)
-    )
-
-
-def class_name_of(
-    finding: hd.sr.CodedConcept, presence: hd.sr.CodedConcept | None, class_names: tuple[str, ...]
-) -> str | None:
-    """Inverse of :func:`finding_concept` / :func:`presence_concept`; None if not one of ``class_names``."""
-    for name in class_names:
-        if name == NO_TUMOR:
-            if _same(finding, NEOPLASM) and presence is not None and _same(presence, ABSENT):
-                return name
-        elif _same(finding, finding_concept(name)):
-            return name
-    return None
-
-
 def coding_scheme_identification() -> Dataset:
     """Coding Scheme Identification Sequence item (PS3.3 C.12.1) declaring the private scheme."""
     item = Dataset()

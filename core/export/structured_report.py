@@ -13,14 +13,11 @@ ends with a TEXT item (DCM 121106 "Comment") saying the results are not for diag
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import highdicom as hd
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.sr.codedict import codes
 
 from core.export import sr_codes
@@ -186,56 +183,3 @@ def build_structured_report(
         sr.DeidentificationMethod = evidence[0].DeidentificationMethod
         sr.DeidentificationMethodCodeSequence = evidence[0].DeidentificationMethodCodeSequence
     return sr
-
-
-@dataclass(frozen=True)
-class ReportedFinding:
-    """One finding read back from an SR: tracking label, class, referenced instance, probabilities."""
-
-    tracking_identifier: str
-    label: str
-    referenced_sop_instance_uid: str | None
-    referenced_frame: int | None
-    probabilities: dict[str, float]
-
-
-def read_findings(path: str | os.PathLike[str], class_names: tuple[str, ...]) -> list[ReportedFinding]:
-    """Parse an SR written by :func:`core.export.dicom_outputs.write_series_dicom` back with highdicom.
-
-    Raises ExportError when the file is not such an SR.
-    """
-    try:
-        sr = hd.sr.srread(path)
-        report = sr.content
-        if not isinstance(report, hd.sr.MeasurementReport):
-            raise TypeError("the document is not a TID 1500 Measurement Report")
-        groups = report.get_image_measurement_groups()
-    except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise ExportError(f"{path} is not a NeuroReview Structured Report: {exc}") from exc
-    findings: list[ReportedFinding] = []
-    for group in groups:
-        finding = group.finding_type
-        if finding is None:
-            raise ExportError(f"{path}: a measurement group has no finding")
-        evaluations = group.get_qualitative_evaluations(name=finding)
-        value = evaluations[0].value if evaluations else None
-        presence = value if isinstance(value, hd.sr.CodedConcept) else None
-        label = sr_codes.class_name_of(finding, presence, class_names) or str(finding.meaning)
-        probabilities = {}
-        for name in class_names:
-            for measurement in group.get_measurements(name=sr_codes.probability_concept(name)):
-                probabilities[name] = float(measurement.value)
-        for measurement in group.get_measurements(name=sr_codes.TUMOR_PROBABILITY):
-            probabilities["tumor"] = float(measurement.value)
-        sources = group.source_images
-        frames = sources[0].referenced_frame_numbers if sources else None
-        findings.append(
-            ReportedFinding(
-                tracking_identifier=str(group.tracking_identifier),
-                label=label,
-                referenced_sop_instance_uid=str(sources[0].referenced_sop_instance_uid) if sources else None,
-                referenced_frame=int(frames[0]) if frames else None,
-                probabilities=probabilities,
-            )
-        )
-    return findings

@@ -81,7 +81,7 @@ def test_harness_end_to_end_without_peer(tmp_path: Path, monkeypatch: pytest.Mon
     write_decisive_tiny_weights(weights)
     out = tmp_path / "out"
     args = ["--weights", str(weights), "--no-peer", "--no-others", "--repeats", "2", "--out-dir", str(out)]
-    assert bench_run.main(args) == 0
+    assert bench_run.main([*args, "--record-dir", str(out / "records"), "--docs-page", str(out / "page.md")]) == 0
     results = json.loads((out / "results.json").read_text())
     ours = results["classifier"]
     assert ours["model"].startswith("trained weights") and ours["precision"] == "float32"
@@ -90,6 +90,11 @@ def test_harness_end_to_end_without_peer(tmp_path: Path, monkeypatch: pytest.Mon
     assert set(ours["classify_heatmap_ms_by_method"]) == {"gradcam", "gradcam++", "gradcam-block4", "layercam"}
     assert "| classify, batch 1: median (ms) |" in (out / "results.md").read_text()
     assert "| classify + layercam heatmap, batch 1: median (ms) |" in (out / "results.md").read_text()
+    record = json.loads((out / "records" / "classifier.json").read_text())
+    assert record["weights"] == ours["model"] and "peer not measured: skipped (--no-peer)" in record["note"]
+    heat = next(row for row in record["rows"] if row["figure"].startswith("classify + heatmap (gradcam)"))
+    assert heat["value"] == ours["classify_heatmap_ms"]["median"] and heat["met"] is None  # no peer, no verdict
+    assert "<= 1.0 (vs peer classify only): not measured |" in (out / "page.md").read_text()
 
 
 def test_harness_measures_an_untrained_full_model_when_weights_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:

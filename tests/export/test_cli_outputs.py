@@ -13,7 +13,6 @@ import pytest
 from core.export.cli_outputs import ResultCollector, add_export_arguments, exports_requested, write_cli_exports
 from core.export.errors import DestinationError
 from core.export.records import SliceResult
-from core.export.structured_report import read_findings
 from export.helpers import (
     ALGORITHM,
     CLASS_NAMES,
@@ -25,6 +24,7 @@ from export.helpers import (
     require_tool,
     run_tool,
 )
+from export.sr_reader import read_findings
 
 
 def _parse(*argv: str) -> argparse.Namespace:

@@ -19,9 +19,9 @@ from core.export.identity import ExportIdentity, IdentityMode
 from core.export.overlay import burn_in_overlay
 from core.export.plan import ExportPlan, KeyChoice, PlannedOutput, PlanSeries, choose_key_slice, write_plan
 from core.export.records import SliceResult
-from core.export.structured_report import read_findings
 from core.imaging.heatmap import HeatmapStyle, composite
 from export.helpers import ALGORITHM, CLASS_NAMES, Series, dicom_pair, require_tool, run_tool
+from export.sr_reader import read_findings
 
 if TYPE_CHECKING:  # pragma: no cover
     from desktop_app.export_task import ExportRequest

@@ -13,8 +13,8 @@ from core.export.dicom_outputs import write_series_dicom
 from core.export.identity import ExportIdentity, ExportOptionError, IdentityMode, identity_for_cli
 from core.export.overlay import burn_in_overlay
 from core.export.records import SliceResult
-from core.export.structured_report import read_findings
 from export.helpers import ALGORITHM, CLASS_NAMES, Series, dciodvfy_errors, dicom_pair, leaked_identifiers
+from export.sr_reader import read_findings
 
 # Patient (C.7.1.1), Patient Study (C.7.2.2) and General Study (C.7.2.1) attributes beyond the few
 # highdicom's constructors take: attaching must carry them over to both objects.

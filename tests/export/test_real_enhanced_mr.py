@@ -13,8 +13,9 @@ from core.export.dicom_common import save_dicom
 from core.export.overlay import burn_in_overlay
 from core.export.records import SliceResult, read_header
 from core.export.secondary_capture import build_secondary_capture
-from core.export.structured_report import build_structured_report, read_findings
+from core.export.structured_report import build_structured_report
 from export.helpers import ALGORITHM, CLASS_NAMES, dciodvfy_errors, make_prediction
+from export.sr_reader import read_findings
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-dicom" / "enhanced-multiframe"
 FILES = sorted(REAL.glob("*/**/*.dcm")) if REAL.is_dir() else []

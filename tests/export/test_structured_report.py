@@ -15,7 +15,7 @@ from core.export.deidentify import UidMap
 from core.export.dicom_common import save_dicom
 from core.export.errors import ExportError
 from core.export.records import SliceResult
-from core.export.structured_report import build_structured_report, read_findings
+from core.export.structured_report import build_structured_report
 from export.helpers import (
     ALGORITHM,
     CLASS_NAMES,
@@ -27,6 +27,7 @@ from export.helpers import (
     require_tool,
     run_tool,
 )
+from export.sr_reader import read_findings
 
 
 def test_sr_validates_and_reads_back(tmp_path: Path, slice_results: list[SliceResult], mr_series: Series) -> None:
