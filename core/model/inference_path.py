@@ -1,6 +1,6 @@
 """The one way a slice reaches the model: slice -> model rendering -> prediction (+ header rules) -> cache.
 
-The window's inference worker, ``neuroreview-classify`` and the self-checks all classify a
+The window's inference worker and ``neuroreview-classify`` both classify a
 :class:`~core.imaging.SliceRef` through :class:`InferencePath`, so they render, preprocess, apply the
 intended-use header rules and cache in exactly the same way.  It reads pixels and headers through the
 store it is given (the process's one :class:`~core.imaging.PixelStore`), so a slice that is already
