@@ -20,11 +20,11 @@ from core.imaging.heatmap import colorize
 from core.model.heatmap_policy import withhold_no_tumor_heatmap
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
 from core.model.prediction import Prediction
+from core.model.result_cache import cache_key
 from core.platform.audit_events import record_classified  # audit log
 from core.review import HeatmapSettings, summarize
 from desktop_app.ai_panel import heatmap_caption
 from desktop_app.inference_worker import ModelInfo, SeriesRequest, SliceOutcome, SliceRequest
-from desktop_app.result_cache import cache_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from desktop_app.main_window import MainWindow

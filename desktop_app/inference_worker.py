@@ -1,7 +1,10 @@
 """The inference worker: owns the one Classifier, lives in its own QThread, never touches widgets.
 
 By default the classifier itself runs in a helper process (:mod:`core.model.classifier_process`), so
-TensorFlow is never imported by the GUI process; this thread only renders slices and waits.
+TensorFlow is never imported by the GUI process.  What happens to a slice (rendering, prediction,
+header rules, cache) is :class:`core.model.inference_path.InferencePath`, the same path the CLI
+takes; this class only adds the thread, the signals and "latest request wins".  It reads slices
+through the window's own :class:`~core.imaging.PixelStore` (one store per process).
 
 Protocol (all signals are delivered to the GUI thread by Qt's queued connections):
 
@@ -22,40 +25,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.imaging import SliceRef
+from core.model.inference_path import ClassifierLike, InferencePath, SliceFailure, SliceSource
 from core.model.model_config import ModelConfig
 from core.model.prediction import Prediction
-from core.model.preprocess import resize_slice
-from desktop_app.result_cache import ResultCache, cache_key
+from core.model.result_cache import ResultCache
 
-
-class ClassifierLike(Protocol):
-    """What the worker needs of a classifier: :class:`core.model.classifier.Classifier` or, by default, the
-    :class:`core.model.classifier_process.ClassifierProcess` that serves one from a helper process."""
-
-    @property
-    def config(self) -> ModelConfig: ...
-    @property
-    def sha256(self) -> str: ...
-    @property
-    def device_name(self) -> str: ...
-    @property
-    def precision(self) -> str: ...
-    def predict(
-        self, rendered: Sequence[NDArray[np.uint8]], *, heatmap: bool | str = ..., method: str = ...
-    ) -> list[Prediction]: ...
-
-
-Renderer = Callable[[SliceRef], NDArray[np.uint8]]
 ClassifierFactory = Callable[[], ClassifierLike]
 SERIES_BATCH = 4
 
@@ -121,15 +104,15 @@ class InferenceWorker(QObject):
         weights_folder: Path | None = None,
         *,
         factory: ClassifierFactory | None = None,
-        renderer: Renderer | None = None,
+        store: SliceSource | None = None,
         cache_size: int = 512,
     ) -> None:
+        """``store``: where slices are read, normally the window's PixelStore (None: a store of its own)."""
         super().__init__()
         self._folder = weights_folder
         self._factory = factory
-        self._renderer = renderer
-        self._metadata_store: Any = None  # reads the headers for the intended-use rules
-        self._classifier: ClassifierLike | None = None
+        self._store = store
+        self._path: InferencePath | None = None
         self._load_error: str | None = None
         self._loaded = threading.Event()
         self._lock = threading.Lock()
@@ -169,7 +152,12 @@ class InferenceWorker(QObject):
 
     @property
     def is_loaded(self) -> bool:
-        return self._classifier is not None
+        return self._path is not None
+
+    @property
+    def classifier(self) -> ClassifierLike | None:
+        """The loaded classifier (None before loading, after a failed load and after :meth:`close`)."""
+        return self._path.classifier if self._path is not None else None
 
     # ----- run in the worker thread --------------------------------------------------------
     @Slot()
@@ -188,7 +176,11 @@ class InferenceWorker(QObject):
             self.model_failed.emit(self._load_error)
             self._process()
             return
-        self._classifier = classifier
+        if self._store is None:  # a worker on its own (tests, tools); the window passes its store
+            from core.imaging import PixelStore
+
+            self._store = PixelStore(max_megabytes=128)
+        self._path = InferencePath(classifier, self._store, cache=self.cache)
         self._loaded.set()
         self.model_ready.emit(
             ModelInfo(
@@ -208,31 +200,10 @@ class InferenceWorker(QObject):
 
     def close(self) -> None:
         """Release the classifier (stops its helper process); call after the worker's thread ended."""
-        classifier, self._classifier = self._classifier, None
-        close = getattr(classifier, "close", None)
+        path, self._path = self._path, None
+        close = getattr(path.classifier, "close", None) if path is not None else None
         if callable(close):
             close()
-
-    def _render(self, ref: SliceRef) -> NDArray[np.uint8]:
-        if self._renderer is None:
-            from core.imaging import PixelStore
-
-            store = PixelStore(max_megabytes=128)
-            self._renderer = store.model_rendering
-        return self._renderer(ref)
-
-    def _header_reason(self, ref: SliceRef) -> str:
-        """The intended-use header rules' reason for ``ref`` ("" inside, or when the header cannot be read)."""
-        if ref.kind == "nifti":
-            return ""
-        from core.imaging import ImagingError, PixelStore
-
-        if self._metadata_store is None:
-            self._metadata_store = PixelStore(max_megabytes=8)
-        try:
-            return str(self._metadata_store.metadata(ref).outside_use_reason)
-        except (ImagingError, OSError, ValueError):
-            return ""
 
     def _take(self) -> SliceRequest | SeriesRequest | None:
         with self._lock:
@@ -264,7 +235,7 @@ class InferenceWorker(QObject):
             self.busy_changed.emit(False)
 
     def _unavailable(self, request_id: int) -> bool:
-        if self._classifier is None:
+        if self._path is None:
             self.error.emit(request_id, f"the AI model is not available: {self._load_error or 'not loaded'}")
             return True
         return False
@@ -272,32 +243,21 @@ class InferenceWorker(QObject):
     def _run_slice(self, request: SliceRequest) -> None:
         if self._unavailable(request.request_id):
             return
-        assert self._classifier is not None
+        assert self._path is not None
         try:
-            rendered = self._render(request.ref)
-            key = cache_key(request.ref.key, self._classifier.sha256, request.heatmap, request.method)
-            prediction = self.cache.get(key)
-            cached = prediction is not None
-            if prediction is None:
-                prediction = self._classifier.predict([rendered], heatmap=request.heatmap, method=request.method)[0]
-                prediction = prediction.with_header_reason(self._header_reason(request.ref))
-                self.cache.put(key, prediction)
-            model_input = self._model_input(rendered)
+            result = self._path.classify(request.ref, heatmap=request.heatmap, method=request.method)
         except Exception as exc:  # any failure is reported and the worker stays usable
             self.error.emit(request.request_id, f"classification failed: {_message(exc)}")
             return
-        self.slice_result.emit(SliceOutcome(request.request_id, request.ref.key, prediction, model_input, cached))
-
-    def _model_input(self, rendered: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        assert self._classifier is not None
-        prep = self._classifier.config.preprocessing
-        size = self._classifier.config.input_size
-        return resize_slice(rendered, size, prep.resize, prep.pad_to_square, prep.crop_to_head)  # what it saw
+        assert result.model_input is not None
+        outcome = SliceOutcome(
+            request.request_id, request.ref.key, result.prediction, result.model_input, result.from_cache
+        )
+        self.slice_result.emit(outcome)
 
     def _run_series(self, request: SeriesRequest) -> None:
         if self._unavailable(request.request_id):
             return
-        assert self._classifier is not None
         total = len(request.refs)
         results: dict[int, Prediction] = {}
         start = time.perf_counter()
@@ -318,25 +278,13 @@ class InferenceWorker(QObject):
         self.series_finished.emit(request.request_id, results)
 
     def _series_batch(self, request: SeriesRequest, first: int, results: dict[int, Prediction]) -> None:
-        assert self._classifier is not None
-        sha = self._classifier.sha256
-        todo: list[tuple[int, Any, NDArray[np.uint8]]] = []
-        for index in range(first, min(first + SERIES_BATCH, len(request.refs))):
-            ref = request.refs[index]
-            key = cache_key(ref.key, sha, False, "")
-            hit = self.cache.get(key)
-            if hit is not None:
-                results[index] = hit
-                self.series_slice.emit(request.request_id, index, hit)
-            else:
-                todo.append((index, key, self._render(ref)))
-        if todo:
-            predictions = self._classifier.predict([r for _, _, r in todo], heatmap=False)
-            for (index, key, _), guessed in zip(todo, predictions, strict=True):
-                prediction = guessed.with_header_reason(self._header_reason(request.refs[index]))
-                self.cache.put(key, prediction)
-                results[index] = prediction
-                self.series_slice.emit(request.request_id, index, prediction)
+        assert self._path is not None
+        refs = request.refs[first : first + SERIES_BATCH]
+        for index, outcome in enumerate(self._path.classify_many(refs, heatmap=False), start=first):
+            if isinstance(outcome, SliceFailure):
+                raise outcome.error  # an unreadable slice ends the series run with its message
+            results[index] = outcome.prediction
+            self.series_slice.emit(request.request_id, index, outcome.prediction)
 
     def _serve_pending_slice(self) -> None:
         with self._lock:

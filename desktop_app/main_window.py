@@ -260,7 +260,7 @@ class MainWindow(QMainWindow):
     def _start_inference_worker(self, factory: ClassifierFactory | None, load_model: bool) -> None:
         self.inference_thread = QThread(self)
         self.inference_thread.setObjectName("neuroreview-inference")
-        self.inference_worker = InferenceWorker(self.weights_folder, factory=factory)
+        self.inference_worker = InferenceWorker(self.weights_folder, factory=factory, store=self.store)  # one store
         self.inference_worker.moveToThread(self.inference_thread)
         worker, flow = self.inference_worker, self.classification
         worker.model_loading.connect(flow._on_model_loading)

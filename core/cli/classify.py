@@ -347,8 +347,11 @@ class _Job:
         batch: int,
         collector: ResultCollector | None = None,
     ) -> None:
+        from core.model.inference_path import InferencePath
+
         self.classifier = classifier
         self.store = store
+        self.path = InferencePath(classifier, store, batch_size=batch)  # no cache: each slice is classified once
         self.writer = writer
         self.heat_dir, self.maps_dir = folders  # --heatmaps overlays, --saliency-maps raw maps
         self.heatmap_class: str | None = None  # None: each slice's predicted class
@@ -367,26 +370,21 @@ class _Job:
             self.run_suffix = short_suffix()
 
     def classify(self, refs: Sequence[SliceRef]) -> None:
-        from core.imaging import ImagingError
+        """Classify one batch through the one inference path; a file that failed once is not read again."""
+        from core.model.inference_path import SliceFailure, SliceResult
 
-        ready: list[tuple[SliceRef, NDArray[np.uint8]]] = []
-        for ref in refs:
-            if ref.path in self.failed:
-                continue
-            try:
-                ready.append((ref, self.store.model_rendering(ref)))
-            except (ImagingError, ValueError, OSError, MemoryError) as exc:
-                self.failed.add(ref.path)
-                self.writer.write(error_row(ref.path, str(exc), type(exc).__name__))
-        if not ready:
-            return
         wants_map = self.heat_dir is not None or self.maps_dir is not None
         target: bool | str = (self.heatmap_class or True) if wants_map else False
-        predictions = self.classifier.predict(
-            [img for _, img in ready], heatmap=target, method=self.method, batch_size=self.batch
-        )
-        for (ref, img), guessed in zip(ready, predictions, strict=True):
-            pred = guessed.with_header_reason(self._header_reason(ref))
+        todo = [ref for ref in refs if ref.path not in self.failed]
+        outcomes = self.path.classify_many(todo, heatmap=target, method=self.method) if todo else []
+        for failure in outcomes:  # the batch's unreadable files first, one row per file
+            if isinstance(failure, SliceFailure) and failure.ref.path not in self.failed:
+                self.failed.add(failure.ref.path)
+                self.writer.write(error_row(failure.ref.path, str(failure.error), type(failure.error).__name__))
+        for result in outcomes:
+            if not isinstance(result, SliceResult) or result.rendered is None:  # never cached here: always read
+                continue
+            ref, img, pred = result.ref, result.rendered, result.prediction
             inside = pred.inside_intended_use  # an outside slice gets no heatmap or map: it would explain nothing
             png = self._write_heatmap(ref, img, pred) if self.heat_dir is not None and inside else None
             row = slice_row(ref.path, ref.frame, pred, png)
@@ -419,15 +417,6 @@ class _Job:
             method=str(pred.heatmap_method),
             model_sha256=pred.model_sha256,
         )
-
-    def _header_reason(self, ref: SliceRef) -> str:
-        """The header rules' reason for this slice ("" inside, and for a header that cannot be read again)."""
-        from core.imaging import ImagingError
-
-        try:
-            return self.store.metadata(ref).outside_use_reason
-        except (ImagingError, OSError, ValueError):
-            return ""
 
     def _write_heatmap(self, ref: SliceRef, rendered: NDArray[np.uint8], pred: Prediction) -> Path:
         from PIL import Image

@@ -2,7 +2,10 @@
 
 The cache is bounded in megabytes of decoded values; a 500-slice series is never decoded at once.
 All cache state sits behind one lock; decoding itself runs outside it, so a slow decode in one
-thread does not block cache hits in another.  Returned arrays are read-only views of the cache.
+thread does not block cache hits in another.  A slice (or a file's header) wanted by two threads at
+once is read by one of them while the other waits for it: the window and the inference worker share
+one store, and scrolling asks both for the same slice at the same moment.  Returned arrays are
+read-only views of the cache.
 """
 
 from __future__ import annotations
@@ -62,6 +65,27 @@ class PixelStore:
         self._sources: OrderedDict[str, tuple[tuple[int, int], DicomSource]] = OrderedDict()
         self._auto: OrderedDict[str, Window] = OrderedDict()
         self._volumes: OrderedDict[str, tuple[tuple[int, int], NiftiVolume]] = OrderedDict()
+        self._reading: dict[tuple[str, str], threading.Event] = {}  # what one thread reads while others wait
+
+    def _once(self, key: tuple[str, str], lookup: Callable[[], T | None], read: Callable[[], T]) -> T:
+        """``lookup()`` (called under the lock) or, on a miss, ``read()`` in exactly one thread at a time
+        per ``key``: a second thread asking meanwhile waits for the first and then looks again."""
+        while True:
+            with self._lock:
+                hit = lookup()
+                if hit is not None:
+                    return hit
+                pending = self._reading.get(key)
+                if pending is None:
+                    mine = self._reading[key] = threading.Event()
+                    break
+            pending.wait()
+        try:
+            return read()
+        finally:
+            with self._lock:
+                del self._reading[key]
+            mine.set()
 
     # -- cache -----------------------------------------------------------------------------------
     @property
@@ -105,17 +129,23 @@ class PixelStore:
                   signature: tuple[int, int], load: Callable[[Path], T]) -> T:  # fmt: skip
         """What ``load`` makes of ``ref``'s file, kept in ``cache`` (at most ``limit`` files) while unchanged."""
         key = str(ref.path)
-        with self._lock:
+
+        def lookup() -> T | None:
             hit = cache.get(key)
             if hit is not None and hit[0] == signature:
                 cache.move_to_end(key)
                 return hit[1]
-        value = load(ref.path)
-        with self._lock:
-            cache[key] = (signature, value)
-            while len(cache) > limit:
-                cache.popitem(last=False)
-        return value
+            return None
+
+        def read() -> T:
+            value = load(ref.path)
+            with self._lock:
+                cache[key] = (signature, value)
+                while len(cache) > limit:
+                    cache.popitem(last=False)
+            return value
+
+        return self._once((f"file-{id(cache)}", key), lookup, read)  # one key space per cache
 
     def _source(self, ref: SliceRef, signature: tuple[int, int]) -> DicomSource:
         return self._per_file(self._sources, _MAX_SOURCES, ref, signature, load_source)
@@ -137,25 +167,31 @@ class PixelStore:
 
     def _frame(self, ref: SliceRef) -> DecodedFrame:
         key = ref.key
-        with self._lock:
+
+        def lookup() -> DecodedFrame | None:
             hit = self._frames.get(key)
             if hit is not None and (ref.file_size < 0 or hit[0] == (ref.file_size, ref.file_mtime_ns)):
                 self._frames.move_to_end(key)
                 return hit[1]
-        with _typed_errors(ref):
-            signature = self._signature(ref)
-            decoded = self._decode(ref, signature)
-        decoded.values.setflags(write=False)
-        with self._lock:
-            old = self._frames.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1].nbytes
-            self._frames[key] = (signature, decoded)
-            self._bytes += decoded.nbytes
-            while self._bytes > self.max_bytes and len(self._frames) > 1:
-                _, (_, evicted) = self._frames.popitem(last=False)
-                self._bytes -= evicted.nbytes
-        return decoded
+            return None
+
+        def read() -> DecodedFrame:
+            with _typed_errors(ref):
+                signature = self._signature(ref)
+                decoded = self._decode(ref, signature)
+            decoded.values.setflags(write=False)
+            with self._lock:
+                old = self._frames.pop(key, None)
+                if old is not None:
+                    self._bytes -= old[1].nbytes
+                self._frames[key] = (signature, decoded)
+                self._bytes += decoded.nbytes
+                while self._bytes > self.max_bytes and len(self._frames) > 1:
+                    _, (_, evicted) = self._frames.popitem(last=False)
+                    self._bytes -= evicted.nbytes
+            return decoded
+
+        return self._once(("frame", key), lookup, read)
 
     # -- public API ----------------------------------------------------------------------------
     def metadata(self, ref: SliceRef) -> SliceMetadata:

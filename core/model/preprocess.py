@@ -86,15 +86,19 @@ def resize_slice(
     return np.asarray(Image.fromarray(img).resize((size, size), method), dtype=np.uint8)
 
 
+def model_picture(rendered: NDArray[np.uint8], config: ModelConfig, size: int | None = None) -> NDArray[np.uint8]:
+    """The uint8 square the network sees for one model-rendered slice, before scaling: cropped, padded
+    and resized as the config prescribes (the AI panel's inset shows exactly this)."""
+    prep = config.preprocessing
+    return resize_slice(rendered, size or config.input_size, prep.resize, prep.pad_to_square, prep.crop_to_head)
+
+
 def to_model_input(
     rendered: Sequence[NDArray[np.uint8]], config: ModelConfig, size: int | None = None
 ) -> NDArray[np.float32]:
     """Stack model-rendered slices into a float32 batch (N, S, S, C) as the config prescribes."""
     prep = config.preprocessing
-    side = size or config.input_size
-    batch = np.stack(
-        [resize_slice(r, side, prep.resize, prep.pad_to_square, prep.crop_to_head) for r in rendered]
-    ).astype(np.float32)
+    batch = np.stack([model_picture(r, config, size) for r in rendered]).astype(np.float32)
     batch = batch * np.float32(prep.scale) + np.float32(prep.offset)
     batch = batch[..., np.newaxis]
     if config.architecture.channels != 1:

@@ -80,7 +80,7 @@ def test_closing_the_worker_stops_the_helper(qtbot, tiny_weights_dir: Path) -> N
     worker.model_ready.connect(ready.append)
     worker.load_model()
     assert ready and ready[0].sha256
-    helper = worker._classifier
+    helper = worker.classifier
     assert isinstance(helper, ClassifierProcess) and helper._executor is not None
     processes = list(helper._executor._processes.values())
     worker.close()

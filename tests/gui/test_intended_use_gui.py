@@ -66,10 +66,23 @@ def test_the_strip_marks_outside_slices(qtbot) -> None:
 def test_the_worker_applies_the_header_rules(qtbot, tmp_path: Path) -> None:
     from dicom_factory import make_dataset, phantom, write
 
-    from core.imaging import open_paths
-    from desktop_app.inference_worker import InferenceWorker
+    from core.imaging import PixelStore, open_paths
+    from core.model.model_config import ModelConfig
+    from core.model.network import Architecture
+    from desktop_app.inference_worker import InferenceWorker, SliceOutcome, SliceRequest
+
+    class Fake:  # the model calls every slice a glioma; only the header rules can say "outside"
+        config = ModelConfig(architecture=Architecture(input_size=16))
+        sha256, device_name, precision = "f" * 64, "CPU", "float32"
+
+        def predict(self, rendered, heatmap=False, method="gradcam"):
+            return [_prediction() for _ in rendered]
 
     path = write(make_dataset(phantom(16, 16), modality="CT"), tmp_path / "ct.dcm")
     ref = open_paths([path]).all_slices()[0]
-    worker = InferenceWorker(renderer=lambda _ref: np.zeros((16, 16), dtype=np.uint8))
-    assert worker._header_reason(ref) == CT
+    worker = InferenceWorker(factory=Fake, store=PixelStore())  # stays in this thread
+    outcomes: list[SliceOutcome] = []
+    worker.slice_result.connect(outcomes.append)
+    worker.load_model()
+    worker.submit_slice(SliceRequest(1, ref))
+    assert [o.prediction.outside_reason for o in outcomes] == [CT]

@@ -10,9 +10,9 @@ import pytest
 from core.imaging import SliceMetadata, SliceRef, Window
 from core.imaging.heatmap import COLORMAPS, colorize, legend_strip, lut
 from core.model.prediction import Prediction
+from core.model.result_cache import ResultCache, cache_key
 from desktop_app.inference_worker import InferenceWorker, SliceOutcome, SliceRequest
 from desktop_app.overlays import corner_text
-from desktop_app.result_cache import ResultCache, cache_key
 from desktop_app.settings import AppSettings
 
 NAMES = ("glioma", "meningioma", "notumor", "pituitary")
@@ -117,6 +117,19 @@ def test_settings_round_trip(app_settings: AppSettings) -> None:
     assert app_settings.recent[0] == "/data/14" and len(app_settings.recent) == 10
 
 
+class _FakeStore:
+    """Stands in for the window's PixelStore: every slice renders to ``rendered``; no header to read."""
+
+    def __init__(self, rendered: np.ndarray) -> None:
+        self.rendered = rendered
+
+    def model_rendering(self, ref: SliceRef) -> np.ndarray:
+        return self.rendered
+
+    def metadata(self, ref: SliceRef) -> SliceMetadata:
+        raise FileNotFoundError(ref.path)
+
+
 class _FakeClassifier:
     """Stands in for core.model.classifier.Classifier to observe which requests reach the model."""
 
@@ -137,7 +150,7 @@ def test_worker_keeps_only_the_latest_slice_request(qtbot, tmp_path: Path) -> No
 
     fake = _FakeClassifier(ModelConfig(architecture=Architecture(input_size=16)))
     rendered = np.zeros((20, 24), dtype=np.uint8)
-    worker = InferenceWorker(factory=lambda: fake, renderer=lambda ref: rendered)  # stays in this thread
+    worker = InferenceWorker(factory=lambda: fake, store=_FakeStore(rendered))  # stays in this thread
     refs = [SliceRef(tmp_path / f"{i}.dcm", 0, "dicom", 20, 24) for i in range(5)]
     for i, ref in enumerate(refs):  # queued while the model is still loading
         worker.submit_slice(SliceRequest(i, ref))
@@ -154,7 +167,7 @@ def test_worker_reports_failures_and_stays_idle(qtbot, tmp_path: Path) -> None:
     def broken():
         raise RuntimeError("weights do not fit")
 
-    worker = InferenceWorker(factory=broken, renderer=lambda ref: np.zeros((4, 4), np.uint8))
+    worker = InferenceWorker(factory=broken, store=_FakeStore(np.zeros((4, 4), np.uint8)))
     failures: list[str] = []
     errors: list[tuple[int, str]] = []
     worker.model_failed.connect(failures.append)
@@ -195,7 +208,7 @@ def test_worker_turns_an_exception_into_an_error_and_stays_usable(qtbot, tmp_pat
         return real_predict(rendered, **kwargs)
 
     fake.predict = flaky  # type: ignore[method-assign]
-    worker = InferenceWorker(factory=lambda: fake, renderer=lambda ref: np.zeros((8, 8), np.uint8))
+    worker = InferenceWorker(factory=lambda: fake, store=_FakeStore(np.zeros((8, 8), np.uint8)))
     errors: list[tuple[int, str]] = []
     finished: list[int] = []
     worker.error.connect(lambda rid, msg: errors.append((rid, msg)))

@@ -287,6 +287,42 @@ def test_thread_safe_concurrent_access(tmp_path: Path) -> None:
     assert failures == []
 
 
+def test_a_slice_wanted_by_two_threads_at_once_is_decoded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window and the inference worker share one store: the second asker waits for the first's decode."""
+    import core.imaging.pixel_store as pixel_store
+
+    path = write(make_dataset(phantom(16, 16)), tmp_path / "one.dcm")
+    ref = open_paths([path]).all_slices()[0]
+    store = PixelStore()
+    real_decode, real_load = pixel_store.decode_frame, pixel_store.load_source
+    decodes: list[int] = []
+    loads: list[Path] = []
+    second = threading.Event()
+
+    def slow_decode(source, frame):  # the first decode lasts until a second one starts (or 2 s)
+        decodes.append(frame)
+        if len(decodes) == 1:
+            second.wait(timeout=2.0)
+        else:
+            second.set()
+        return real_decode(source, frame)
+
+    def counted_load(where):
+        loads.append(where)
+        return real_load(where)
+
+    monkeypatch.setattr(pixel_store, "decode_frame", slow_decode)
+    monkeypatch.setattr(pixel_store, "load_source", counted_load)
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: results.append(store.model_rendering(ref))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and np.array_equal(results[0], results[1])
+    assert decodes == [0] and loads == [path]
+
+
 def test_12bit_jpeg_extended_decodes_through_libjpeg_turbo() -> None:
     (ref,) = open_paths([bundled("JPGExtended.dcm")]).all_slices()
     values = PixelStore().modality(ref)
