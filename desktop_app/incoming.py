@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from core.imaging import ScanResult, Series
+from core.imaging import PixelStore, ScanResult, Series
 from desktop_app.index_worker import IndexWorker
 from desktop_app.study_browser import StudyBrowser
 
@@ -20,14 +20,14 @@ class IncomingStudies(QObject):
 
     series_added = Signal(object)  # Series
 
-    def __init__(self, browser: StudyBrowser) -> None:
+    def __init__(self, browser: StudyBrowser, store: PixelStore | None = None) -> None:
         super().__init__()
         self.browser = browser
         self._folders: set[Path] = set()
         self._job = -1
         self.index_thread = QThread(self)
         self.index_thread.setObjectName("neuroreview-incoming")
-        self.worker = IndexWorker()
+        self.worker = IndexWorker(store)
         self.worker.moveToThread(self.index_thread)
         self.worker.series_found.connect(self._on_series)
         self.worker.finished.connect(self._on_finished)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +18,9 @@ from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.imaging.study import ScanResult, Series
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.imaging import PixelStore
 
 THUMBNAIL_SIZE = 64
 
@@ -58,12 +62,13 @@ class IndexWorker(QObject):
     failed = Signal(int, str)  # job id, message
     _run = Signal(int, object)
 
-    def __init__(self) -> None:
+    def __init__(self, store: PixelStore | None = None) -> None:
+        """``store``: where thumbnails are decoded, normally the window's PixelStore (None: one of its own)."""
         super().__init__()
         self._job = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._store: object | None = None
+        self._store = store
         self._run.connect(self._scan)
 
     def start(self, paths: Sequence[Path]) -> int:
@@ -91,7 +96,7 @@ class IndexWorker(QObject):
         from core.imaging import PixelStore, open_paths
 
         if self._store is None:
-            self._store = PixelStore(max_megabytes=64)
+            self._store = PixelStore(max_megabytes=64)  # a worker made without a store
         store = self._store
         self.started.emit(job)
 

@@ -248,7 +248,7 @@ class MainWindow(QMainWindow):
     def _start_index_worker(self) -> None:
         self.index_thread = QThread(self)
         self.index_thread.setObjectName("neuroreview-index")
-        self.index_worker = IndexWorker()
+        self.index_worker = IndexWorker(self.store)  # thumbnails land in the cache the viewer reads
         self.index_worker.moveToThread(self.index_thread)
         opening = self.opening
         self.index_worker.series_found.connect(opening._on_series_found)

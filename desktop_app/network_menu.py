@@ -86,7 +86,7 @@ class NetworkFeatures(QObject):
             from desktop_app.incoming import IncomingStudies
             from desktop_app.listener_worker import ListenerController
 
-            self._incoming = IncomingStudies(self.window.browser)
+            self._incoming = IncomingStudies(self.window.browser, self.window.store)
             self._listener = ListenerController(self.settings)
             self._listener.studies_arrived.connect(self._incoming.add)
             self._listener.state_changed.connect(lambda text: self.window.statusBar().showMessage(text, 10000))

@@ -139,17 +139,14 @@ def test_auto_classify_answers_for_the_slice_on_screen(qtbot, window: MainWindow
 
 
 def test_the_window_and_the_classifier_read_a_slice_once(qtbot, window: MainWindow, monkeypatch) -> None:
-    """One PixelStore per process: the inference worker classifies from the window's store."""
-    from PySide6.QtCore import QThread
-
+    """One PixelStore per process: the browser's thumbnails, the viewer and the inference worker share it."""
     import core.imaging.pixel_store as pixel_store
 
     real_decode = pixel_store.decode_frame
     decoded: list[tuple[Path, int]] = []
 
     def counted(source, frame):
-        if QThread.currentThread() is not window.index_thread:  # the browser's thumbnails have their own store
-            decoded.append((source.path, frame))
+        decoded.append((source.path, frame))
         return real_decode(source, frame)
 
     monkeypatch.setattr(pixel_store, "decode_frame", counted)
@@ -157,7 +154,7 @@ def test_the_window_and_the_classifier_read_a_slice_once(qtbot, window: MainWind
     with qtbot.waitSignal(window.prediction_shown, timeout=WAIT_MS):
         open_and_wait(qtbot, window, [SAMPLE])
     ref = window.ref
-    assert ref is not None and decoded.count((ref.path, ref.frame)) == 1, decoded  # shown and classified
+    assert ref is not None and decoded.count((ref.path, ref.frame)) == 1, decoded  # thumbnail, shown, classified
 
 
 def test_series_run_strip_summary_and_jump(qtbot, window: MainWindow) -> None:
