@@ -31,7 +31,7 @@ from core.export.overlay import blend_heatmap
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
 from core.imaging.heatmap import HeatmapStyle
 from core.model.heatmap_policy import heatmap_note
-from core.model.prediction import outside_text
+from core.model.prediction import Prediction, outside_text
 from core.model.series_summary import SeriesSummary, summarize_series
 from core.platform.locator import resource_path
 
@@ -213,10 +213,6 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     if not 0 <= key_index < len(results):
         raise ExportError(f"key slice index {key_index} is outside the {len(results)} classified slices")
     key = results[key_index]
-    overlay = report.key_overlay
-    if overlay is None:
-        overlay = blend_heatmap(report.key_display, key.prediction.heatmap, report.heatmap_style)
-    created = report.created or dt.datetime.now().astimezone()
 
     pdf.add_page()
     pdf.use_font("B", 16)
@@ -228,7 +224,27 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
 
     _heading(pdf, "Study and series")
     _two_column_table(pdf, _identification_rows(report, key))
+    _key_slice_section(pdf, report, key_index)
 
+    pdf.add_page()
+    _heading(pdf, "Series summary")
+    _two_column_table(pdf, _summary_rows(summary, report.slices_in_series))
+    _heading(pdf, "Model and software")
+    _two_column_table(pdf, _model_rows(report, key.prediction))
+    _heading(pdf, "Per-slice results")
+    _slice_table(pdf, results, key_index, report.include_identifiers)
+    _excluded_lines(pdf, results, report.include_identifiers)
+    if report.measurements:
+        _measurement_table(pdf, report.measurements)
+
+
+def _key_slice_section(pdf: _ReportPDF, report: ReportInput, key_index: int) -> None:
+    """The key slice without and with its heatmap, what the map explains, and the slice's probabilities."""
+    results = report.results
+    key = results[key_index]
+    overlay = report.key_overlay
+    if overlay is None:
+        overlay = blend_heatmap(report.key_display, key.prediction.heatmap, report.heatmap_style)
     _heading(pdf, "Key slice")
     if isinstance(report.window, tuple):
         window = f"window C {report.window[0]:g} / W {report.window[1]:g}"
@@ -251,47 +267,40 @@ def _add_series(pdf: _ReportPDF, report: ReportInput) -> None:
     pdf.ln(1)
     key_name = key.display_name if report.include_identifiers else f"slice {key_index + 1} of {len(results)}"
     pdf.use_font("B", 10)
-    key_line = f"Key slice: {key_name} - predicted {key.prediction.label}"
-    if not key.prediction.inside_intended_use:
-        key_line = f"Key slice: {key_name} - {outside_text(key.prediction.outside_reason)}"
+    key_line = f"Key slice: {key_name} - predicted {pred.label}"
+    if not pred.inside_intended_use:
+        key_line = f"Key slice: {key_name} - {outside_text(pred.outside_reason)}"
     pdf.cell(0, 6, pdf.clean(key_line), new_x="LMARGIN", new_y="NEXT")
     _probability_table(pdf, key)
 
-    pdf.add_page()
-    _heading(pdf, "Series summary")
+
+def _summary_rows(summary: SeriesSummary, slices_in_series: int) -> list[tuple[str, str]]:
+    """The series verdict and how it was reached; a partial run gives no verdict."""
     votes = ", ".join(f"{name}: {count}" for name, count in sorted(summary.votes.items())) or "none"
     classified = summary.n_slices + summary.n_excluded  # slices outside the intended use were classified too
-    partial = classified < report.slices_in_series
-    label = f"partial ({classified} of {report.slices_in_series} slices), no verdict"
-    _two_column_table(
-        pdf,
-        [
-            ("Series label", label if partial else summary.label),
-            ("P(tumor)", "-" if partial else (f"{summary.p_tumor:.4f}" if summary.has_verdict else "not given")),
-            ("Slices classified", str(classified)),
-            ("Slices excluded", summary.excluded_text() or "none (all inside the intended use)"),
-            (f"Slices with P(tumor) >= {summary.threshold:g}", str(summary.n_suspicious)),
-            ("Votes", votes),
-            ("Aggregation rule", summary.rule),
-        ],
-    )
-    _heading(pdf, "Model and software")
-    _two_column_table(
-        pdf,
-        [
-            ("Model", report.algorithm.name),
-            ("Model version", report.algorithm.version),
-            ("Weights SHA-256", report.algorithm.weights_sha256 or "-"),
-            ("Software", f"{SOFTWARE_NAME} {software_version()}"),
-            ("Inference", f"{pred.device}, {pred.precision}"),
-            ("Report date", created.strftime("%Y-%m-%d %H:%M %Z").strip()),
-        ],
-    )
-    _heading(pdf, "Per-slice results")
-    _slice_table(pdf, results, key_index, report.include_identifiers)
-    _excluded_lines(pdf, results, report.include_identifiers)
-    if report.measurements:
-        _measurement_table(pdf, report.measurements)
+    partial = classified < slices_in_series
+    label = f"partial ({classified} of {slices_in_series} slices), no verdict"
+    return [
+        ("Series label", label if partial else summary.label),
+        ("P(tumor)", "-" if partial else (f"{summary.p_tumor:.4f}" if summary.has_verdict else "not given")),
+        ("Slices classified", str(classified)),
+        ("Slices excluded", summary.excluded_text() or "none (all inside the intended use)"),
+        (f"Slices with P(tumor) >= {summary.threshold:g}", str(summary.n_suspicious)),
+        ("Votes", votes),
+        ("Aggregation rule", summary.rule),
+    ]
+
+
+def _model_rows(report: ReportInput, pred: Prediction) -> list[tuple[str, str]]:
+    created = report.created or dt.datetime.now().astimezone()
+    return [
+        ("Model", report.algorithm.name),
+        ("Model version", report.algorithm.version),
+        ("Weights SHA-256", report.algorithm.weights_sha256 or "-"),
+        ("Software", f"{SOFTWARE_NAME} {software_version()}"),
+        ("Inference", f"{pred.device}, {pred.precision}"),
+        ("Report date", created.strftime("%Y-%m-%d %H:%M %Z").strip()),
+    ]
 
 
 def _measurement_table(pdf: _ReportPDF, rows: Sequence[tuple[str, str, str]]) -> None:

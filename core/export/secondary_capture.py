@@ -98,13 +98,29 @@ def build_secondary_capture(
     sc.SeriesDescription = SC_SERIES_DESCRIPTION
     sc.ManufacturerModelName = SOFTWARE_NAME
     sc.SoftwareVersions = software_version()
+    sc.SourceImageSequence = DicomSequence([_source_reference(header, frame)])
+    sc.DerivationDescription = _derivation(prediction, algorithm)
+    sc.ImageComments = "Research use only - not for diagnostic use"
+    if deidentify:
+        sc.PatientIdentityRemoved = "YES"
+        sc.DeidentificationMethod = header.DeidentificationMethod
+        sc.DeidentificationMethodCodeSequence = header.DeidentificationMethodCodeSequence
+    return sc
+
+
+def _source_reference(header: Dataset, frame: int) -> Dataset:
+    """The key slice the picture was made from (with its frame in a multi-frame source)."""
     reference = Dataset()
     reference.ReferencedSOPClassUID = header.SOPClassUID
     reference.ReferencedSOPInstanceUID = header.SOPInstanceUID
     frame_number = frame_reference(header, frame)
     if frame_number is not None:
         reference.ReferencedFrameNumber = frame_number
-    sc.SourceImageSequence = DicomSequence([reference])
+    return reference
+
+
+def _derivation(prediction: Prediction | None, algorithm: AlgorithmInfo | None) -> str:
+    """What was burned in, the AI answer (or why there is none) and the model."""
     description = "Displayed slice with saliency heatmap and NOT FOR DIAGNOSTIC USE burned in"
     if prediction is not None and not prediction.inside_intended_use:
         description += f"; {outside_text(prediction.outside_reason)} (no AI answer)"
@@ -112,10 +128,4 @@ def build_secondary_capture(
         description += f"; AI label {prediction.label}, P(tumor) {prediction.p_tumor:.3f}"
     if algorithm is not None:
         description += f"; {algorithm.name} {algorithm.version}"
-    sc.DerivationDescription = description[:1024]
-    sc.ImageComments = "Research use only - not for diagnostic use"
-    if deidentify:
-        sc.PatientIdentityRemoved = "YES"
-        sc.DeidentificationMethod = header.DeidentificationMethod
-        sc.DeidentificationMethodCodeSequence = header.DeidentificationMethodCodeSequence
-    return sc
+    return description[:1024]
