@@ -68,6 +68,20 @@ def test_set_metrics_on_known_scores() -> None:
     assert normal_metrics["specificity"] == pytest.approx(5 / 6) and normal_metrics["series_called_tumor"] == 0
 
 
+def test_middle_of_stack_figures_leave_out_the_ends_of_the_head() -> None:
+    """A stray high score at the end of a stack lowers the whole-stack figures, not the middle ones."""
+    n = 11
+    masks = [np.zeros((8, 8), bool) for _ in range(n)]
+    for i in (4, 5):
+        masks[i][3:5, 3:5] = True
+    stack = Stack("lgg-flair", "p1", "glioma", [np.zeros((8, 8), np.uint8)] * n, masks)
+    scores = [0.95, 0.1, 0.1, 0.2, 0.9, 0.8, 0.3, 0.1, 0.1, 0.1, 0.97]  # the two ends score highest
+    metrics = set_metrics([StackResult(stack, [_prediction(p, "glioma") for p in scores], {}, {})], 0.5)
+    assert metrics["slice_auroc"] == pytest.approx(1 - 2 * 2 / (2 * 9))  # both ends outrank both tumor slices
+    assert metrics["slice_auroc_middle"] == pytest.approx(1.0)  # positions 0.3-0.7: slices 3-7
+    assert metrics["specificity"] == pytest.approx(7 / 9) and metrics["specificity_middle"] == pytest.approx(1.0)
+
+
 def _make_real_sets(root: Path) -> tuple[Path, Path, Path]:
     """Two LGG patients, one normal NIfTI head and a figshare folder, all tiny."""
     import nibabel as nib
