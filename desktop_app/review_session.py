@@ -89,7 +89,8 @@ class QtReviewSession(QObject):
         if win.series_run_uid() == uid:
             return  # the run on screen says "Running..." and fills the strip itself
         if finished or not results:
-            win.ai_panel.show_summary(review.summary, review.key_slice, total)
+            summary, key_slice = review.verdict or (None, -1)  # one series summary for both
+            win.ai_panel.show_summary(summary, key_slice, total)
         else:
             win.ai_panel.show_partial(len(results), total)
         if with_progress and not win.series_run_uid():  # else the bar belongs to another series' run

@@ -371,7 +371,7 @@ class _Job:
 
     def classify(self, refs: Sequence[SliceRef]) -> None:
         """Classify one batch through the one inference path; a file that failed once is not read again."""
-        from core.model.inference_path import SliceFailure, SliceResult
+        from core.model.inference_path import ClassifiedSlice, SliceFailure
 
         wants_map = self.heat_dir is not None or self.maps_dir is not None
         target: bool | str = (self.heatmap_class or True) if wants_map else False
@@ -382,7 +382,7 @@ class _Job:
                 self.failed.add(failure.ref.path)
                 self.writer.write(error_row(failure.ref.path, str(failure.error), type(failure.error).__name__))
         for result in outcomes:
-            if not isinstance(result, SliceResult) or result.rendered is None:  # never cached here: always read
+            if not isinstance(result, ClassifiedSlice) or result.rendered is None:  # never cached here: always read
                 continue
             ref, img, pred = result.ref, result.rendered, result.prediction
             inside = pred.inside_intended_use  # an outside slice gets no heatmap or map: it would explain nothing

@@ -53,7 +53,7 @@ class SliceSource(Protocol):
 
 
 @dataclass(frozen=True)
-class SliceResult:
+class ClassifiedSlice:
     """One classified slice.
 
     ``rendered`` is the model rendering that was classified (None for a result answered from the cache
@@ -120,31 +120,31 @@ class InferencePath:
         """The remembered prediction, if any (reading nothing)."""
         return self.cache.get(self.key(ref, heatmap, method))
 
-    def classify(self, ref: SliceRef, *, heatmap: bool | str = True, method: str | None = None) -> SliceResult:
+    def classify(self, ref: SliceRef, *, heatmap: bool | str = True, method: str | None = None) -> ClassifiedSlice:
         """One slice with its model input (for the AI panel); read errors are raised as they come."""
         rendered = self.store.model_rendering(ref)
         prediction = self.cached(ref, heatmap, method)
         from_cache = prediction is not None
         if prediction is None:
             prediction = self._predict([(ref, rendered)], heatmap, method)[0]
-        return SliceResult(ref, prediction, from_cache, rendered, self.model_input(rendered))
+        return ClassifiedSlice(ref, prediction, from_cache, rendered, self.model_input(rendered))
 
     def classify_many(
         self, refs: Sequence[SliceRef], *, heatmap: bool | str = False, method: str | None = None
-    ) -> list[SliceResult | SliceFailure]:
+    ) -> list[ClassifiedSlice | SliceFailure]:
         """Several slices in one classifier call, answers in the order of ``refs``.
 
         A slice answered from the cache is not read.  A slice that cannot be read becomes a
         :class:`SliceFailure`, and so do the later slices of its file in this call (with the same error,
         without reading the file again).
         """
-        outcomes: list[SliceResult | SliceFailure | None] = [None] * len(refs)
+        outcomes: list[ClassifiedSlice | SliceFailure | None] = [None] * len(refs)
         failed: dict[Path, Exception] = {}
         todo: list[tuple[int, SliceRef, NDArray[np.uint8]]] = []
         for index, ref in enumerate(refs):
             hit = self.cached(ref, heatmap, method)
             if hit is not None:
-                outcomes[index] = SliceResult(ref, hit, True)
+                outcomes[index] = ClassifiedSlice(ref, hit, True)
             elif ref.path in failed:
                 outcomes[index] = SliceFailure(ref, failed[ref.path])
             else:
@@ -156,7 +156,7 @@ class InferencePath:
         if todo:
             predictions = self._predict([(ref, rendered) for _, ref, rendered in todo], heatmap, method)
             for (index, ref, rendered), prediction in zip(todo, predictions, strict=True):
-                outcomes[index] = SliceResult(ref, prediction, False, rendered)
+                outcomes[index] = ClassifiedSlice(ref, prediction, False, rendered)
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _predict(

@@ -15,7 +15,7 @@ from core.imaging import PixelStore, SliceRef, open_paths
 from core.model import classifier as classifier_module
 from core.model import device as dev
 from core.model.classifier import Classifier
-from core.model.inference_path import InferencePath, SliceFailure, SliceResult
+from core.model.inference_path import ClassifiedSlice, InferencePath, SliceFailure
 from core.model.result_cache import ResultCache
 
 CT_REASON = "modality CT (CT), not MR"
@@ -68,9 +68,9 @@ def test_a_second_request_is_answered_from_the_cache(cropping: Classifier, tmp_p
     other_map = path.classify(ref, heatmap="glioma", method="gradcam")  # another map: another result
     assert not other_map.from_cache and counting.slices == 2
     [plain] = path.classify_many([ref])
-    assert isinstance(plain, SliceResult) and not plain.from_cache and counting.slices == 3
+    assert isinstance(plain, ClassifiedSlice) and not plain.from_cache and counting.slices == 3
     [plain_again] = path.classify_many([ref])
-    assert isinstance(plain_again, SliceResult) and plain_again.from_cache and counting.slices == 3
+    assert isinstance(plain_again, ClassifiedSlice) and plain_again.from_cache and counting.slices == 3
     assert plain_again.rendered is None  # answered without reading the slice
 
 
@@ -99,7 +99,7 @@ def test_the_header_rules_reason_is_attached(cropping: Classifier, tmp_path: Pat
     ct, mr = _ref(tmp_path, "ct.dcm", "CT"), _ref(tmp_path, "mr.dcm")
     assert path.classify(ct, heatmap=False).prediction.outside_reason == CT_REASON
     assert path.classify(ct, heatmap=False).prediction.outside_reason == CT_REASON  # the cached one too
-    reasons = [o.prediction.outside_reason for o in path.classify_many([mr, ct]) if isinstance(o, SliceResult)]
+    reasons = [o.prediction.outside_reason for o in path.classify_many([mr, ct]) if isinstance(o, ClassifiedSlice)]
     assert reasons == ["", CT_REASON]
 
 
@@ -130,6 +130,6 @@ def test_an_unreadable_file_fails_alone_and_is_read_once(cropping: Classifier, t
     gone.path.unlink()
     second_frame = replace(gone, frame=1)
     outcomes = InferencePath(cropping, PixelStore()).classify_many([gone, good, second_frame])
-    assert [type(o) for o in outcomes] == [SliceFailure, SliceResult, SliceFailure]
+    assert [type(o) for o in outcomes] == [SliceFailure, ClassifiedSlice, SliceFailure]
     assert isinstance(outcomes[0], SliceFailure) and isinstance(outcomes[2], SliceFailure)
     assert outcomes[2].error is outcomes[0].error and "no longer exists" in str(outcomes[0].error)
