@@ -59,22 +59,31 @@ class MaskedTraining:
     split: MaskedSplit | None
     primary_train: NDArray[np.int64]  # class-folder training positions (replaced twins removed)
     patches: list[TumorPatch]
+    glioma: int = -1  # the glioma class's index (-1: none)
 
     @property
     def masked_train(self) -> NDArray[np.int64]:
         return np.asarray(self.split.train if self.split else (), dtype=np.int64)
 
+    def removable(self, realism: RealismConfig) -> list[int]:
+        """Masked training slices whose tumor may be removed (gliomas only when ``realism.remove_glioma``)."""
+        if self.masked is None:
+            return []
+        labels = self.masked.labels
+        return [int(i) for i in self.masked_train if realism.remove_glioma > 0 or int(labels[i]) != self.glioma]
+
     def n_train(self, realism: RealismConfig | None) -> int:
         """Samples per epoch (the pool's length is the same every epoch)."""
-        extra = round((realism.extra_removed if realism else 0.0) * len(self.masked_train))
+        extra = round(realism.extra_removed * len(self.removable(realism))) if realism else 0
         return len(self.primary_train) + len(self.masked_train) + extra
 
     def epoch_pool(self, realism: RealismConfig, seed: int, epoch: int) -> list[tuple[int, int]]:
         """(source, index) of one epoch's samples: 0 a class-folder image, 1 a masked slice, 2 a masked slice
-        whose tumor is removed (``realism.extra_removed`` of them, drawn per epoch)."""
+        whose tumor is removed (``realism.extra_removed`` of the removable ones, drawn per epoch)."""
         masked = [int(i) for i in self.masked_train]
-        n_extra = round(realism.extra_removed * len(masked))
-        extra = np.random.default_rng([seed, epoch, 2]).permutation(masked)[:n_extra]
+        removable = self.removable(realism)
+        n_extra = round(realism.extra_removed * len(removable))
+        extra = np.random.default_rng([seed, epoch, 2]).permutation(removable)[:n_extra]
         return [(0, int(i)) for i in self.primary_train] + [(1, i) for i in masked] + [(2, int(i)) for i in extra]
 
 
@@ -106,7 +115,7 @@ def prepare_masked(cfg: TrainConfig, run_dir: Path, prepared: PreparedData, cach
         f"{len(replaced)} class-folder twins replaced; {len(patches)} glioma patches",
         file=sys.stderr,
     )
-    return MaskedTraining(masked, split, primary, patches)
+    return MaskedTraining(masked, split, primary, patches, glioma)
 
 
 def grid_side(size: int, blocks: int) -> int:
@@ -157,6 +166,8 @@ def epoch_samples(
         if label == no_tumor and data.patches and paste_label >= 0 and rng.random() < realism.paste_tumor:
             patch = data.patches[int(rng.integers(len(data.patches)))]
         chance = 1.0 if source == 2 else realism.remove_tumor
+        if label == data.glioma:
+            chance *= realism.remove_glioma
         remove = mask is not None and bool(mask.any()) and no_tumor >= 0 and rng.random() < chance
         out, out_mask = augment(image, mask, rng, realism, patch, remove)
         if patch is not None and out_mask is not None:

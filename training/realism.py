@@ -14,7 +14,8 @@ of those and keeps the tumor mask aligned with the image:
   soft edges): the slice then shows a glioma in a contrast the class folders never pair with one;
 * a tumor removed from a masked slice (the region filled from its surroundings): the slice is then a
   tumor-free slice at a level - skull base, sella, vertex - where the class folders hold almost only
-  tumors, so "this is the skull base" stops meaning "pituitary tumor".
+  tumors, so "this is the skull base" stops meaning "pituitary tumor".  Gliomas are kept whole by
+  default: their masks leave out the oedema around them.
 
 Every draw comes from a NumPy generator seeded by (run seed, epoch, image index), so an epoch is the
 same after a resume.  The output is rendered again by :func:`core.imaging.render.render_for_model`, as the
@@ -55,7 +56,11 @@ class RealismConfig:
     noise_max: float = 0.06
     paste_tumor: float = 0.3  # share of tumor-free slices that receive a pasted glioma
     remove_tumor: float = 0.35  # share of masked tumor slices whose tumor is removed (then labelled no tumor)
-    extra_removed: float = 0.0  # share of masked slices seen a second time per epoch, tumor removed (more normals)
+    extra_removed: float = 0.0  # share of removable masked slices seen a second time per epoch, tumor removed
+    # Removal chance of a glioma relative to the other classes.  A glioma's mask outlines its enhancing core
+    # only: removing it leaves the oedema and mass effect in a slice then labelled no tumor, which teaches
+    # the model that they are normal.  0 keeps every glioma whole.
+    remove_glioma: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -230,3 +230,25 @@ def test_extra_removed_copies_add_tumor_free_samples(tmp_path: Path) -> None:
         assert len(samples) == data.n_train(settings) == 6 + expected_notumor
         notumor = [s for s in samples if s[1][2] == 1.0]
         assert len(notumor) == expected_notumor and all(not s[2].any() for s in notumor)  # no mask target
+
+
+def test_gliomas_keep_their_tumor_unless_asked(tmp_path: Path) -> None:
+    """A glioma's mask leaves out its oedema: by default no glioma becomes a "no tumor" sample."""
+    from training.mask_training import MaskedTraining, epoch_samples
+    from training.masked_data import MaskedSplit
+
+    folder = make_masked_folder(tmp_path / "masked", per_class=2)
+    classes = ["glioma", "meningioma", "notumor", "pituitary"]
+    masked = load_masked(folder, classes, 32, tmp_path / "cache")
+    split = MaskedSplit(train=tuple(range(6)), val=(), replaced=(), min_similarity=0.99)
+    data = MaskedTraining(masked, split, np.zeros(0, dtype=np.int64), [], glioma=0)
+    none = np.zeros((0, 32, 32), np.uint8), np.zeros(0, np.int64)
+    always = RealismConfig(**{**STILL.to_json(), "remove_tumor": 1.0, "extra_removed": 1.0})
+    for remove_glioma, gliomas_left in ((0.0, 2), (1.0, 0)):
+        settings = RealismConfig(**{**always.to_json(), "remove_glioma": remove_glioma})
+        cfg = TrainConfig(data="x", out="y", widths=[2, 2, 2, 2, 2], realism=settings, class_names=classes)
+        samples = list(epoch_samples(cfg, data, *none, epoch=1, size=32))
+        removable = 4 if remove_glioma == 0.0 else 6
+        assert len(samples) == data.n_train(settings) == 6 + removable
+        labels = [int(np.argmax(s[1])) for s in samples]
+        assert labels.count(0) == gliomas_left and labels.count(2) == len(samples) - gliomas_left
