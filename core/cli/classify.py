@@ -237,7 +237,7 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         print(f"{PROG}: note: {note.path.name}: {note.message}", file=stderr)
     print(f"{PROG}: {summary_line(scan, job)} {DISCLAIMER}", file=stderr)
     if job.collector is not None and job.collector.results:
-        return _export(job.collector, args, classifier, job.store, stderr)
+        return _export(job.collector, args, job, stderr)
     return EXIT_OK if job.classified else EXIT_NOTHING_CLASSIFIED
 
 
@@ -309,14 +309,12 @@ def _classify_all(
     return job
 
 
-def _export(
-    collector: ResultCollector, args: argparse.Namespace, classifier: Classifier, store: PixelStore, stderr: TextIO
-) -> int:
+def _export(collector: ResultCollector, args: argparse.Namespace, job: _Job, stderr: TextIO) -> int:
     """Write the ``--pdf`` / ``--dicom-out`` exports that can be; EXIT_EXPORT with a message for each that fails."""
     from core.export.errors import ExportError
 
     try:
-        outcome = collector.export(args, classifier, store, args.method, heatmap_class=args.heatmap_class)
+        outcome = collector.export(args, job.path, job.store, args.method, heatmap_class=args.heatmap_class)
     except ExportError as exc:
         print(f"{PROG}: export failed: {exc}", file=stderr)
         return EXIT_EXPORT

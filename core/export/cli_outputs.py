@@ -36,7 +36,7 @@ from core.model.prediction import Prediction
 if TYPE_CHECKING:  # pragma: no cover
     from core.export.identity import ExportIdentity
     from core.imaging import PixelStore, SliceRef
-    from core.model.classifier import Classifier
+    from core.model.inference_path import InferencePath
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,14 +174,15 @@ class ResultCollector:
     def export(
         self,
         args: argparse.Namespace,
-        classifier: Classifier,
+        path: InferencePath,
         store: PixelStore,
         method: str | None = None,
         *,
         heatmap_class: str | None = None,
     ) -> CliExportOutcome:
-        """Write the requested exports: key slices at their default window, heatmaps computed for them
-        (``method`` None: the weights config's default; ``heatmap_class`` None: the predicted class)."""
+        """Write the requested exports: key slices at their default window (read from ``store``), heatmaps
+        computed for them through the run's inference path (``method`` None: the weights config's default;
+        ``heatmap_class`` None: the predicted class)."""
 
         def ref_of(result: SliceResult) -> SliceRef:
             return self._refs[(result.source, result.frame)]
@@ -190,9 +191,8 @@ class ResultCollector:
             return store.display(ref_of(result))
 
         def explain(result: SliceResult) -> Prediction:
-            rendered = store.model_rendering(ref_of(result))
             target = heatmap_class or result.prediction.label
-            (again,) = classifier.predict([rendered], heatmap=target, method=method)
+            again = path.classify(ref_of(result), heatmap=target, method=method).prediction
             return dataclasses.replace(
                 result.prediction,
                 heatmap=again.heatmap,
@@ -200,5 +200,5 @@ class ResultCollector:
                 heatmap_method=again.heatmap_method,
             )
 
-        algorithm = AlgorithmInfo.from_config(classifier.config)
+        algorithm = AlgorithmInfo.from_config(path.classifier.config)
         return write_cli_exports(args, self.results, algorithm, render, explain=explain)

@@ -152,6 +152,7 @@ def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series
     """Open the series with core.imaging, classify with a tiny model, export everything, validate."""
     from core.imaging import PixelStore, open_paths
     from core.model.classifier import Classifier
+    from core.model.inference_path import InferencePath
     from core.model.model_config import load_model_config
 
     scan = open_paths([mr_series.folder])
@@ -166,7 +167,7 @@ def test_tiny_model_end_to_end(tmp_path: Path, tiny_weights_dir: Path, mr_series
 
     out = tmp_path / "exports"
     args = _parse("--pdf", str(out / "r.pdf"), "--dicom-out", str(out / "dicom"), "--deidentify")
-    outcome = collector.export(args, classifier, store)
+    outcome = collector.export(args, InferencePath(classifier, store), store)
     assert len(outcome.written) == 3
     sc_path, sr_path = dicom_pair(out / "dicom")
     for path in (sc_path, sr_path):
