@@ -11,7 +11,9 @@ of those and keeps the tumor mask aligned with the image:
 * a smooth multiplicative bias field, gamma, Rician-like noise, blur and a lower acquisition resolution;
 * a left-right flip, rotation, zoom and shift (image and mask together);
 * a tumor pasted into a tumor-free slice (glioma texture with a random contrast to its surroundings,
-  soft edges): the slice then shows a glioma in a contrast the class folders never pair with one;
+  soft edges): the slice then shows a glioma in a contrast the class folders never pair with one; some
+  are drawn faint and homogeneous, as a non-enhancing lower-grade glioma looks (the class folders hold
+  enhancing tumors only);
 * a tumor removed from a masked slice (the region filled from its surroundings): the slice is then a
   tumor-free slice at a level - skull base, sella, vertex - where the class folders hold almost only
   tumors, so "this is the skull base" stops meaning "pituitary tumor".  Gliomas are kept whole by
@@ -55,6 +57,7 @@ class RealismConfig:
     noise: float = 0.3
     noise_max: float = 0.06
     paste_tumor: float = 0.3  # share of tumor-free slices that receive a pasted glioma
+    paste_faint: float = 0.0  # share of pasted gliomas drawn faint and homogeneous (non-enhancing look)
     remove_tumor: float = 0.35  # share of masked tumor slices whose tumor is removed (then labelled no tumor)
     extra_removed: float = 0.0  # share of removable masked slices seen a second time per epoch, tumor removed
     # Removal chance of a glioma relative to the other classes.  A glioma's mask outlines its enhancing core
@@ -175,11 +178,15 @@ def head_mask(image: FloatImage) -> NDArray[np.bool_]:
     return image > 0.1 * float(np.percentile(image, 99))
 
 
-def paste_tumor(image: FloatImage, patch: TumorPatch, rng: np.random.Generator) -> tuple[FloatImage, FloatImage] | None:
+def paste_tumor(
+    image: FloatImage, patch: TumorPatch, rng: np.random.Generator, faint: bool = False
+) -> tuple[FloatImage, FloatImage] | None:
     """``image`` with ``patch`` pasted at a random place inside the head, and the pasted mask.
 
     The patch's size is drawn relative to the head; its contrast to the surroundings is drawn anew (30-100 %
     brighter or darker than the tissue around it, with the source's texture) and its edge is feathered.
+    ``faint`` draws the look of a non-enhancing glioma instead: 10-45 % darker (T1) or brighter (T2,
+    FLAIR) than its surroundings, nearly homogeneous, with a blurred, ill-defined edge.
     None when the head has no room for it.
     """
     head = head_mask(image)
@@ -194,7 +201,8 @@ def paste_tumor(image: FloatImage, patch: TumorPatch, rng: np.random.Generator) 
     w = max(3, round(patch.mask.shape[1] * scale))
     relative = np.asarray(Image.fromarray(patch.relative).resize((w, h), Image.Resampling.BILINEAR), np.float32)
     resized = Image.fromarray(patch.mask.astype(np.float32)).resize((w, h), Image.Resampling.BILINEAR)
-    soft = gaussian_blur(np.asarray(resized, np.float32), max(0.5, 0.08 * min(h, w)))
+    edge = rng.uniform(0.12, 0.22) if faint else 0.08
+    soft = gaussian_blur(np.asarray(resized, np.float32), max(0.5, edge * min(h, w)))
     if rng.random() < 0.5:
         relative, soft = relative[:, ::-1], soft[:, ::-1]
     inner = head.copy()
@@ -214,8 +222,12 @@ def paste_tumor(image: FloatImage, patch: TumorPatch, rng: np.random.Generator) 
         return None
     region = image[top : top + h, left : left + w]
     level = float(region[soft < 0.2].mean()) if (soft < 0.2).any() else float(region.mean())
-    contrast = (1.0 if rng.random() < 0.65 else -1.0) * rng.uniform(0.3, 1.0)
-    texture = (relative - relative.mean()) * rng.uniform(0.5, 2.0)
+    if faint:
+        contrast = (1.0 if rng.random() < 0.5 else -1.0) * rng.uniform(0.1, 0.45)
+        texture = (relative - relative.mean()) * rng.uniform(0.0, 0.3)
+    else:
+        contrast = (1.0 if rng.random() < 0.65 else -1.0) * rng.uniform(0.3, 1.0)
+        texture = (relative - relative.mean()) * rng.uniform(0.5, 2.0)
     tumor = np.clip(max(level, 0.1) * (1.0 + contrast + texture), 0.0, None)
     out = image.copy()
     out[top : top + h, left : left + w] = region * (1.0 - soft) + tumor * soft
@@ -259,7 +271,8 @@ def augment(
     if remove and mask is not None and mask.any():
         x, m = remove_tumor(x, mask, rng), None
     if patch is not None:
-        pasted = paste_tumor(x, patch, rng)
+        faint = cfg.paste_faint > 0 and rng.random() < cfg.paste_faint
+        pasted = paste_tumor(x, patch, rng, faint)
         if pasted is not None:
             x, m = pasted
     x, m = geometric(x, m, rng, cfg)

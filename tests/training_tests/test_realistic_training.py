@@ -76,6 +76,24 @@ def test_a_pasted_tumor_lies_inside_the_head_and_changes_it() -> None:
     assert np.allclose(out[mask == 0], target[mask == 0])
 
 
+def test_a_faint_pasted_tumor_is_a_subtle_homogeneous_change() -> None:
+    """The non-enhancing look: inside the tumor the image differs from the tissue it replaced by at most
+    about half, less than a full-contrast paste does, and the pasted region is nearly uniform."""
+    source, source_mask = head_with_blob(seed=1)
+    patch = cut_tumor(source, source_mask)
+    assert patch is not None
+    target = head_with_blob(centre=(0, 0), radius=0, seed=2)[0].astype(np.float32) / 255
+    changes = {}
+    for faint in (False, True):
+        found = [p for seed in range(40) if (p := paste_tumor(target, patch, np.random.default_rng(seed), faint))]
+        cores = [mask >= 0.8 * mask.max() for _, mask in found]
+        relative = [np.abs(o - target)[c].mean() / target[c].mean() for (o, _), c in zip(found, cores, strict=True)]
+        changes[faint] = float(np.median(relative))
+        if faint:
+            assert max(relative) < 0.5
+    assert 0.05 < changes[True] < changes[False]
+
+
 def test_a_removed_tumor_leaves_the_surrounding_tissue_and_no_mask() -> None:
     image, mask = head_with_blob(radius=5)
     x = image.astype(np.float32) / 255
