@@ -1,9 +1,9 @@
 """The intended-use guard's cost: classify + heatmap of a series with and without the guard, as a ratio.
 
 The same loaded classifier runs with its guard statistics and with them switched off, alternating, so
-background load hits both alike; the guarded time also includes the header rules of every slice (read
-from the pixel store's cached headers, as the CLI and the workstation do).  Target: ratio <= 1.10.
-Run alone with ``python -m bench.guard_bench``.
+background load hits both alike; the guarded time also includes the rules of every slice (headers read
+from the pixel store's cache, blank or noise-only pixels), as the CLI and the workstation run them.
+Target: ratio <= 1.10.  Run alone with ``python -m bench.guard_bench``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def _stand_in_guard(width: int, classes: int) -> Any:
 def run() -> dict[str, Any]:
     from bench.classifier_bench import SERIES_LENGTH, load_subject
     from core.imaging import PixelStore, open_paths
+    from core.model.inference_path import rule_reason
     from core.platform.locator import resource_path
 
     clf, what, _ = load_subject(None)
@@ -44,9 +45,9 @@ def run() -> dict[str, Any]:
     def guarded() -> float:
         clf._guard = guard
         start = time.perf_counter()
-        reasons = [store.metadata(ref).outside_use_reason for ref in refs]
         predictions = clf.predict(series, heatmap=True)
-        _ = [p.with_header_reason(r) for p, r in zip(predictions, reasons, strict=True)]
+        reasons = [rule_reason(store, ref, rendered) for ref, rendered in zip(refs, series, strict=True)]
+        _ = [p.with_outside_reason(r) for p, r in zip(predictions, reasons, strict=True)]
         return time.perf_counter() - start
 
     def unguarded() -> float:

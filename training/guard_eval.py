@@ -2,8 +2,8 @@
 
 Brain MR must stay inside (validation slices of the split, the real LGG and normal-head volumes); images that
 are not brain MR must be flagged (an out-of-distribution folder of DICOM/PNG/JPEG files assembled from public
-sources, see docs/intended_use.md).  A DICOM slice counts as flagged by its header rules or its pixel score,
-as the application decides; PNG/JPEG slices by the pixel score alone.
+sources, see docs/intended_use.md).  A slice counts as flagged by a rule (a DICOM header rule, or pixels
+that are blank or noise only) or by the learned pixel score, as the application decides.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from core.imaging.intended_use import content_reason
 from core.model.ood_guard import GuardStats
 from training.guard_fit import Features
 
@@ -27,7 +28,7 @@ Extract = Callable[[list[NDArray[np.uint8]]], tuple[NDArray[np.float32], NDArray
 
 @dataclass
 class SetRate:
-    """Flagged slices of one evaluation set (``by_rule`` of them by a DICOM header rule)."""
+    """Flagged slices of one evaluation set (``by_rule`` of them by a rule: DICOM header, blank or noise only)."""
 
     name: str
     slices: int
@@ -45,7 +46,7 @@ class SetRate:
             "slices": self.slices,
             "flagged": self.flagged,
             "flagged_rate": round(self.rate, 4),
-            "by_header_rule": self.by_rule,
+            "by_rule": self.by_rule,
             "should_be_flagged": self.should_flag,
             "reasons": self.reasons,
         }
@@ -59,16 +60,26 @@ def features_rate(name: str, stats: GuardStats, features: Features, should_flag:
 def rendered_rate(
     name: str, stats: GuardStats, extract: Extract, rendered: list[NDArray[np.uint8]], should_flag: bool = False
 ) -> SetRate:
-    """Flagged share of model-rendered slices by the pixel score."""
-    if not rendered:
-        return SetRate(name, 0, 0, should_flag=should_flag)
-    logits, pooled = extract(rendered)
-    flagged = int(np.sum(stats.scores(pooled, logits) > stats.threshold))
-    return SetRate(name, len(rendered), flagged, should_flag=should_flag)
+    """Flagged share of model-rendered slices: the pixel rule (blank or noise only) first, then the score."""
+    reasons: Counter[str] = Counter()
+    scored: list[NDArray[np.uint8]] = []
+    for picture in rendered:
+        reason = content_reason(picture)
+        if reason:
+            reasons[reason.split(",")[0].split(" (")[0]] += 1
+        else:
+            scored.append(picture)
+    by_rule = sum(reasons.values())
+    flagged = 0
+    if scored:
+        logits, pooled = extract(scored)
+        flagged = int(np.sum(stats.scores(pooled, logits) > stats.threshold))
+    reasons["learned pixel score"] = flagged
+    return SetRate(name, len(rendered), by_rule + flagged, by_rule, should_flag=should_flag, reasons=dict(reasons))
 
 
 def folder_rate(name: str, stats: GuardStats, extract: Extract, folder: Path, should_flag: bool = True) -> SetRate:
-    """Every slice of the DICOM/PNG/JPEG files under ``folder``: header rules first, then the pixel score."""
+    """Every slice of the DICOM/PNG/JPEG files under ``folder``: header rules first, then the pixels."""
     from core.imaging import PixelStore, open_paths
 
     scan = open_paths([folder])
@@ -87,10 +98,15 @@ def folder_rate(name: str, stats: GuardStats, extract: Extract, folder: Path, sh
             reasons[reason.split(",")[0].split(" (")[0]] += 1
         elif rendered is not None:
             unruled.append(rendered)
-    scored = rendered_rate(name, stats, extract, unruled)
-    reasons["learned pixel score"] = scored.flagged
+    pixels = rendered_rate(name, stats, extract, unruled)
+    reasons.update(pixels.reasons)
     return SetRate(
-        name, by_rule + scored.slices, by_rule + scored.flagged, by_rule, should_flag=should_flag, reasons=dict(reasons)
+        name,
+        by_rule + pixels.slices,
+        by_rule + pixels.flagged,
+        by_rule + pixels.by_rule,
+        should_flag=should_flag,
+        reasons=dict(reasons),
     )
 
 
@@ -100,7 +116,7 @@ def rates_markdown(rates: list[SetRate], stats: GuardStats, command: str) -> str
         f"Intended-use guard: threshold {stats.threshold:.3f} on the combined score, calibrated so that "
         f"{stats.flagged_fraction:.0%} of the in-distribution validation slices are flagged.",
         "",
-        "| set | should be | slices | flagged | rate | by header rule |",
+        "| set | should be | slices | flagged | rate | by a rule (header, blank or noise only) |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in rates:

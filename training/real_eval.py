@@ -11,6 +11,7 @@ and heatmap localisation against the masks for the true and the predicted class
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from core.imaging.intended_use import content_reason
 from core.model.prediction import Prediction
 from core.model.series_summary import DEFAULT_THRESHOLD, aggregation_rule, summarize_series
 from training.localisation import Localisation, localise, summarise
@@ -45,6 +47,8 @@ def classify_stack(classifier: Any, stack: Stack, method: str) -> StackResult:
     predictions: list[Prediction] = []
     for start in range(0, len(stack.rendered), BATCH):
         predictions.extend(classifier.predict(stack.rendered[start : start + BATCH], batch_size=BATCH))
+    # the application's pixel rule (no header here): a blank or noise-only slice gets no answer
+    predictions = [p.with_outside_reason(content_reason(r)) for p, r in zip(predictions, stack.rendered, strict=True)]
     tumor = [i for i, m in enumerate(stack.masks) if m.any()]
     true_maps: dict[int, Localisation] = {}
     predicted_maps: dict[int, Localisation] = {}
@@ -88,34 +92,48 @@ def _auroc(scores: NDArray[np.float64], positive: NDArray[np.bool_]) -> float | 
     return roc_auc(scores, positive) if positive.any() and not positive.all() else None
 
 
+def _specificity(called: NDArray[np.bool_], negatives: NDArray[np.bool_]) -> float | None:
+    return float(1.0 - called[negatives].mean()) if negatives.any() else None
+
+
 def set_metrics(results: Sequence[StackResult], threshold: float) -> dict[str, Any]:
-    """Slice detection, class agreement, series verdicts and localisation of one set."""
+    """Slice detection, class agreement, series verdicts and localisation of one set.
+
+    As in the application, a slice outside the intended use (blank or noise only) gets no answer: AUROC
+    and specificity are over the slices inside, while sensitivity and class agreement count an outside
+    tumor slice as missed.  ``*_all_slices`` give AUROC and specificity without the rule, for comparison
+    with evaluations made before it."""
     scores = np.concatenate([r.p_tumor for r in results])
     positive = np.concatenate([r.stack.tumor_slices for r in results])
     if results[0].stack.truth == NO_TUMOR:
         positive = np.zeros_like(positive)
-    called = scores >= threshold
+    inside = np.asarray([p.inside_intended_use for r in results for p in r.predictions], dtype=bool)
+    called = (scores >= threshold) & inside
     labels = [p.label for r in results for p in r.predictions]
     truths = [r.stack.truth for r in results for _ in r.predictions]
     tumor_idx = np.flatnonzero(positive)
+    reasons = Counter(p.outside_reason.split(" (")[0] for r in results for p in r.predictions if p.outside_reason)
     out: dict[str, Any] = {
         "series": len(results),
         "slices": len(scores),
         "tumor_slices": int(positive.sum()),
-        "slice_auroc": _auroc(scores, positive),
+        "slices_outside": int((~inside).sum()),
+        "tumor_slices_outside": int((~inside & positive).sum()),
+        "outside_reasons": dict(reasons),
+        "slice_auroc": _auroc(scores[inside], positive[inside]),
         "sensitivity": float(called[positive].mean()) if positive.any() else None,
-        "specificity": float(1.0 - called[~positive].mean()) if (~positive).any() else None,
+        "specificity": _specificity(called, ~positive & inside),
         "tumor_slices_called_true_class": (
-            float(np.mean([labels[i] == truths[i] for i in tumor_idx])) if len(tumor_idx) else None
+            float(np.mean([inside[i] and labels[i] == truths[i] for i in tumor_idx])) if len(tumor_idx) else None
         ),
+        "slice_auroc_all_slices": _auroc(scores, positive),
+        "specificity_all_slices": _specificity(scores >= threshold, ~positive),
         "threshold": threshold,
     }
     if results[0].stack.is_volume:
-        middle = middle_of_stacks(results)
+        middle = middle_of_stacks(results) & inside
         out["slice_auroc_middle"] = _auroc(scores[middle], positive[middle])
-        out["specificity_middle"] = (
-            float(1.0 - called[middle & ~positive].mean()) if (middle & ~positive).any() else None
-        )
+        out["specificity_middle"] = _specificity(called, middle & ~positive)
         verdicts = [summarize_series(r.predictions, threshold) for r in results]
         out["series_called_tumor"] = sum(v.label != NO_TUMOR for v in verdicts)
         out["series_verdicts"] = {
@@ -189,7 +207,8 @@ def format_real_metrics(metrics: dict[str, Any]) -> str:
     for name, m in metrics["sets"].items():
         auc = "n/a" if m["slice_auroc"] is None else f"{m['slice_auroc']:.3f}"
         lines.append(
-            f"{name}: {m['series']} series, {m['slices']} slices ({m['tumor_slices']} tumor); AUROC {auc}, "
+            f"{name}: {m['series']} series, {m['slices']} slices ({m['tumor_slices']} tumor, "
+            f"{m.get('slices_outside', 0)} outside the intended use); AUROC {auc}, "
             f"sensitivity {pct(m['sensitivity'])}, specificity {pct(m['specificity'])}, "
             f"true class on tumor slices {pct(m['tumor_slices_called_true_class'])}"
         )
@@ -230,9 +249,9 @@ def real_metrics_markdown(metrics: dict[str, Any]) -> str:
     """The model card's real-volume table: one row per set, every figure from ``metrics``."""
 
     rows = [
-        "| set | series | slices (tumor) | slice AUROC | sensitivity | specificity | tumor slices called "
-        "their class | series called tumor | pointing game (true class) | map mass in tumor box |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| set | series | slices (tumor) | outside intended use | slice AUROC | sensitivity | specificity | "
+        "tumor slices called their class | series called tumor | pointing game (true class) | map mass in tumor box |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in metrics["sets"].items():
         loc = m["localisation_true_class"]
@@ -240,7 +259,7 @@ def real_metrics_markdown(metrics: dict[str, Any]) -> str:
         series = f"{m['series_called_tumor']} of {m['series']}" if "series_called_tumor" in m else "-"
         rows.append(
             f"| {SET_TITLES.get(name, name)} | {m['series'] if 'series_called_tumor' in m else '-'} | "
-            f"{m['slices']} ({m['tumor_slices']}) | {auc} | "
+            f"{m['slices']} ({m['tumor_slices']}) | {m.get('slices_outside', 0)} | {auc} | "
             f"{pct(m['sensitivity'])} | {pct(m['specificity'])} | {pct(m['tumor_slices_called_true_class'])} | "
             f"{series} | {pct(loc['pointing_game']) if loc['n'] else '-'} | "
             f"{pct(loc['box_mass']) if loc['n'] else '-'} |"
@@ -248,7 +267,9 @@ def real_metrics_markdown(metrics: dict[str, Any]) -> str:
     rows.append("")
     rows.append(
         f"Threshold {metrics['threshold']:g} on P(tumor); heatmaps: {metrics['method']}; series rule: "
-        f"{metrics.get('series_rule', 'not recorded')}."
+        f"{metrics.get('series_rule', 'not recorded')}. Slices outside the intended use (blank or noise only) get "
+        "no answer, as in the application: AUROC and specificity are over the others; sensitivity and class "
+        "agreement count an outside tumor slice as missed."
     )
     return "\n".join(rows) + "\n"
 

@@ -13,13 +13,15 @@ The rules below read only the header and give one readable reason when a slice i
 
 A missing field never makes a slice outside: then the learned pixel score decides.  A PNG/JPEG has no
 header; a truly coloured one (:func:`colour_picture_reason`: channels that differ, not grey stored as RGB)
-is outside as well.
+is outside as well.  Whatever the header, a slice with nothing to classify (:func:`content_reason`: one
+value everywhere, or noise only, as the slices above the head of a volume often are) is outside too.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 from pydicom.dataset import Dataset
 
 from core.imaging.frames import functional_item
@@ -86,6 +88,11 @@ COLOUR_PHOTOMETRIC = ("RGB", "YBR", "PALETTE")
 SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 # mean (max - min) over the colour channels, of 255: grey MR stored as RGB/JPEG stays below ~4, photographs ~25+
 COLOUR_SPREAD = 10.0
+# Correlation of neighbouring pixels, on the slice averaged down to CONTENT_SIDE pixels: anatomy keeps it
+# high (every class-folder image >= 0.50, figshare >= 0.74), noise-only slices lie near 0 (docs/intended_use.md).
+MIN_NEIGHBOUR_CORRELATION = 0.3
+CONTENT_SIDE = 128
+MIN_JUDGED_SIDE = 64  # smaller pictures are not judged: too few pixels to tell noise from anatomy
 
 
 def header_outside_reason(ds: Dataset, frame: int = 0) -> str:
@@ -175,3 +182,39 @@ def colour_picture_reason(values: NDArray[np.generic]) -> str:
     if spread <= COLOUR_SPREAD:
         return INSIDE
     return f"a colour picture (mean channel spread {spread:.0f} of 255), not a grayscale MR slice"
+
+
+def neighbour_correlation(pixels: NDArray[np.generic]) -> float | None:
+    """Mean correlation of horizontally and vertically adjacent pixels of a grey slice averaged down to
+    at most :data:`CONTENT_SIDE` pixels a side; None when every pixel has the same value."""
+    values = np.asarray(pixels, dtype=np.float32)
+    rows, cols = values.shape
+    if max(rows, cols) > CONTENT_SIDE:
+        scale = CONTENT_SIDE / max(rows, cols)
+        size = (max(2, round(cols * scale)), max(2, round(rows * scale)))
+        values = np.asarray(Image.fromarray(values).resize(size, Image.Resampling.BOX), dtype=np.float32)
+    centred = values - values.mean()
+    variance = float((centred * centred).mean())
+    if variance <= 1e-12 * max(1.0, float(np.abs(values).max()) ** 2):
+        return None
+    across = float((centred[:, 1:] * centred[:, :-1]).mean())
+    down = float((centred[1:, :] * centred[:-1, :]).mean())
+    return (across + down) / (2.0 * variance)
+
+
+def content_reason(pixels: NDArray[np.generic]) -> str:
+    """Why a grey slice holds nothing to classify ("" when it holds something): one value everywhere, or
+    noise only (neighbouring pixels uncorrelated).  Pictures under :data:`MIN_JUDGED_SIDE` pixels a side
+    are not judged."""
+    values = np.asarray(pixels)
+    if values.ndim != 2 or min(values.shape) < MIN_JUDGED_SIDE:
+        return INSIDE
+    correlation = neighbour_correlation(values)
+    if correlation is None:
+        return "a blank slice (one value everywhere), nothing to classify"
+    if correlation < MIN_NEIGHBOUR_CORRELATION:
+        return (
+            f"noise only, no anatomy to classify (neighbouring pixels correlate {correlation:.2f}, "
+            f"anatomy {MIN_NEIGHBOUR_CORRELATION:.1f} or more)"
+        )
+    return INSIDE

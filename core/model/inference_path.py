@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.imaging import ImagingError, SliceMetadata, SliceRef
+from core.imaging.intended_use import content_reason
 from core.model.model_config import ModelConfig
 from core.model.prediction import Prediction
 from core.model.preprocess import model_picture
@@ -85,6 +86,12 @@ def header_reason(store: SliceSource, ref: SliceRef) -> str:
         return str(store.metadata(ref).outside_use_reason)
     except (ImagingError, OSError, ValueError):
         return ""
+
+
+def rule_reason(store: SliceSource, ref: SliceRef, rendered: NDArray[np.uint8]) -> str:
+    """Why the intended-use rules put a slice outside ("" inside): its header's reason first, then its
+    pixels' (a blank or noise-only slice holds nothing to classify)."""
+    return header_reason(store, ref) or content_reason(rendered)
 
 
 class InferencePath:
@@ -162,14 +169,14 @@ class InferencePath:
     def _predict(
         self, ready: Sequence[tuple[SliceRef, NDArray[np.uint8]]], heatmap: bool | str, method: str | None
     ) -> list[Prediction]:
-        """The classifier's answers with the header rules applied, remembered in the cache."""
+        """The classifier's answers with the intended-use rules applied, remembered in the cache."""
         options = dict(self._predict_options)
         if method is not None:
             options["method"] = method
         guessed = self.classifier.predict([rendered for _, rendered in ready], heatmap=heatmap, **options)
         predictions = []
-        for (ref, _), prediction in zip(ready, guessed, strict=True):
-            prediction = prediction.with_header_reason(header_reason(self.store, ref))
+        for (ref, rendered), prediction in zip(ready, guessed, strict=True):
+            prediction = prediction.with_outside_reason(rule_reason(self.store, ref, rendered))
             self.cache.put(self.key(ref, heatmap, method), prediction)
             predictions.append(prediction)
         return predictions

@@ -39,8 +39,8 @@ class Prediction:
         """False when the guard found the slice outside the intended use (its probabilities mean nothing)."""
         return not self.outside_reason
 
-    def with_header_reason(self, reason: str) -> Prediction:
-        """This prediction with a header rule's reason (it wins over the pixel score's); unchanged for ""."""
+    def with_outside_reason(self, reason: str) -> Prediction:
+        """This prediction with a rule's reason (it wins over the learned pixel score's); unchanged for ""."""
         return replace(self, outside_reason=reason) if reason else self
 
     @property

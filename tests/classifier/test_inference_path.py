@@ -103,6 +103,25 @@ def test_the_header_rules_reason_is_attached(cropping: Classifier, tmp_path: Pat
     assert reasons == ["", CT_REASON]
 
 
+def test_a_noise_only_slice_is_outside_and_a_head_inside(cropping: Classifier, tmp_path: Path) -> None:
+    """The pixel rule runs on the model rendering, for every kind of slice (here DICOM MR and PNG)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    noise = np.hypot(rng.normal(0, 300, (96, 96)), rng.normal(0, 300, (96, 96))).astype(np.uint16)
+    head = np.zeros((96, 96), dtype=np.uint16)
+    head[10:86, 20:76] = np.add.outer(np.arange(76) * 6, np.arange(56) * 4) + 300
+    named = [("noise", noise), ("head", head)]
+    paths = [write(make_dataset(pixels), tmp_path / f"{name}.dcm") for name, pixels in named]
+    Image.fromarray((noise // 8).astype(np.uint8)).save(tmp_path / "noise.png")
+    refs = open_paths([*paths, tmp_path / "noise.png"]).all_slices()
+    by_name = {ref.path.name: ref for ref in refs}
+    path = InferencePath(cropping, PixelStore())
+    outcomes = path.classify_many([by_name["noise.dcm"], by_name["head.dcm"], by_name["noise.png"]])
+    reasons = [o.prediction.outside_reason for o in outcomes if isinstance(o, ClassifiedSlice)]
+    assert [r.startswith("noise only") for r in reasons] == [True, False, True]
+
+
 def test_each_slice_is_read_once_through_the_one_store(
     cropping: Classifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -127,7 +127,7 @@ def test_weights_without_statistics_keep_working_with_rules_only(tiny_weights_di
 def test_header_reason_wins_and_is_in_the_record() -> None:
     base = Prediction(("a", "notumor"), (0.9, 0.1), "a", 0.9, "x" * 64, "CPU", "float32", 1.0)
     assert base.as_record()["intended_use"] == "inside" and "intended_use_reason" not in base.as_record()
-    outside = base.with_header_reason("modality CT (CT), not MR")
+    outside = base.with_outside_reason("modality CT (CT), not MR")
     record = outside.as_record()
     assert record["intended_use"] == "outside" and record["intended_use_reason"] == "modality CT (CT), not MR"
     assert record["probabilities"] == base.as_record()["probabilities"]  # kept for research use

@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from core.imaging import PixelStore, open_paths, read_metadata
-from core.imaging.intended_use import INSIDE, header_outside_reason
+from core.imaging.intended_use import INSIDE, content_reason, header_outside_reason, neighbour_correlation
 from tests.dicom_factory import SC_STORAGE, bundled, make_dataset, phantom, write
 
 
@@ -140,3 +140,33 @@ def test_a_colour_png_is_outside_and_grey_stored_as_rgb_is_not(tmp_path: Path) -
     assert store.metadata(refs["grey_rgb.png"]).outside_use_reason == INSIDE
     assert store.metadata(refs["colour.png"]).outside_use_reason.startswith("a colour picture (mean channel spread")
     assert colour_picture_reason(grey) == INSIDE
+
+
+def _noisy_head(side: int = 256, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+    """A smooth elliptic "head" with a darker "ventricle", on a dark background, with Rician-like noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    head = (((yy - 0.5) / 0.4) ** 2 + ((xx - 0.5) / 0.32) ** 2 < 1).astype(np.float32)
+    ventricle = (((yy - 0.45) / 0.1) ** 2 + ((xx - 0.5) / 0.05) ** 2 < 1).astype(np.float32)
+    clean = 0.8 * head - 0.4 * ventricle
+    return np.hypot(clean + rng.normal(0, noise, clean.shape), rng.normal(0, noise, clean.shape))
+
+
+def test_a_slice_with_anatomy_is_inside_even_when_noisy() -> None:
+    assert content_reason(_noisy_head()) == INSIDE
+    assert content_reason(_noisy_head(noise=0.15)) == INSIDE
+    assert content_reason((255 * np.clip(_noisy_head(300), 0, 1)).astype(np.uint8)) == INSIDE
+
+
+def test_blank_and_noise_only_slices_are_outside() -> None:
+    rng = np.random.default_rng(1)
+    above_the_head = np.hypot(rng.normal(0, 1, (256, 256)), rng.normal(0, 1, (256, 256)))  # magnitude noise
+    assert content_reason(above_the_head).startswith("noise only, no anatomy")
+    assert content_reason(np.full((128, 96), 7, dtype=np.uint8)).startswith("a blank slice")
+    assert content_reason(np.zeros((512, 512), dtype=np.uint16)).startswith("a blank slice")
+
+
+def test_small_pictures_are_not_judged() -> None:
+    rng = np.random.default_rng(2)
+    assert content_reason(rng.random((32, 32))) == INSIDE
+    assert neighbour_correlation(rng.random((32, 32))) is not None

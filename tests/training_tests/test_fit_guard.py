@@ -64,3 +64,24 @@ def test_fit_guard_refuses_a_bad_ood_folder(tmp_path: Path, tiny_weights_dir: Pa
     argv = ["fit-guard", str(tiny_weights_dir), "--data", str(data), "--split", str(split)]
     assert main([*argv, "--ood", "nothing-here"]) == 1
     assert "guard" not in json.loads((tiny_weights_dir / "model_config.json").read_text(encoding="utf-8"))
+
+
+def test_blank_and_noise_slices_are_flagged_by_rule_before_the_score() -> None:
+    """The pixel rule flags them without the network; only the other slices reach the learned score."""
+    from core.model.ood_guard import fit_guard_stats
+    from training.guard_eval import rendered_rate
+
+    rng = np.random.default_rng(0)
+    stats = fit_guard_stats(rng.random((64, 8)), rng.normal(size=(64, 4)), rng.integers(0, 4, 64), num_classes=4)
+    head = np.zeros((96, 96), np.uint8)
+    head[16:80, 20:76] = np.add.outer(np.arange(64), np.arange(56)).astype(np.uint8) + 60
+    noise = rng.integers(0, 256, (96, 96), dtype=np.uint8)
+    seen: list[int] = []
+
+    def extract(pictures: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(len(pictures))
+        return np.zeros((len(pictures), 4), np.float32), np.full((len(pictures), 8), 0.5, np.float32)
+
+    rate = rendered_rate("mixed", stats, extract, [head, noise, np.zeros((96, 96), np.uint8)])
+    assert seen == [1] and rate.slices == 3 and rate.by_rule == 2
+    assert rate.reasons["noise only"] == 1 and rate.reasons["a blank slice"] == 1

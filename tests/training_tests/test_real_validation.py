@@ -82,6 +82,29 @@ def test_middle_of_stack_figures_leave_out_the_ends_of_the_head() -> None:
     assert metrics["specificity"] == pytest.approx(7 / 9) and metrics["specificity_middle"] == pytest.approx(1.0)
 
 
+def test_slices_outside_the_intended_use_get_no_answer() -> None:
+    """A noise-only slice above the head: left out of AUROC and specificity as the application leaves it
+    unanswered; an outside tumor slice counts as missed; the figures without the rule stay reported."""
+    n = 6
+    masks = [np.zeros((8, 8), bool) for _ in range(n)]
+    masks[2][3:5, 3:5] = True
+    stack = Stack("lgg-flair", "p1", "glioma", [np.zeros((8, 8), np.uint8)] * n, masks)
+    noise = "noise only, no anatomy to classify (neighbouring pixels correlate 0.05, anatomy 0.3 or more)"
+    scores = [0.9, 0.1, 0.8, 0.7, 0.2, 0.1]
+    predictions = [_prediction(p, "glioma" if p >= 0.5 else "notumor") for p in scores]
+    predictions[0] = predictions[0].with_outside_reason(noise)  # a stray high score on noise
+    predictions[3] = predictions[3].with_outside_reason(noise)  # and one more (a tumor-free slice)
+    metrics = set_metrics([StackResult(stack, predictions, {}, {})], 0.5)
+    assert metrics["slices_outside"] == 2 and metrics["tumor_slices_outside"] == 0
+    assert metrics["outside_reasons"] == {"noise only, no anatomy to classify": 2}
+    assert metrics["slice_auroc"] == pytest.approx(1.0) and metrics["specificity"] == pytest.approx(1.0)
+    assert metrics["slice_auroc_all_slices"] == pytest.approx(0.8) and metrics["specificity_all_slices"] == 0.6
+    predictions[2] = predictions[2].with_outside_reason(noise)  # the tumor slice itself: missed
+    missed = set_metrics([StackResult(stack, predictions, {}, {})], 0.5)
+    assert missed["sensitivity"] == 0.0 and missed["tumor_slices_called_true_class"] == 0.0
+    assert missed["slice_auroc"] is None  # no tumor slice inside is left to rank
+
+
 def _make_real_sets(root: Path) -> tuple[Path, Path, Path]:
     """Two LGG patients, one normal NIfTI head and a figshare folder, all tiny."""
     import nibabel as nib

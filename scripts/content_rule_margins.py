@@ -1,0 +1,52 @@
+"""How far the "nothing to classify" rule's threshold lies from every brain slice of the data sets.
+
+Usage: python scripts/content_rule_margins.py DATA (default ../shared/data)
+
+For each set it renders every slice as the application does and reports the lowest neighbour correlation
+(``core.imaging.intended_use.neighbour_correlation``) and how many slices the rule flags as blank or noise
+only.  The table in docs/intended_use.md comes from this script.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.imaging.intended_use import MIN_NEIGHBOUR_CORRELATION, content_reason, neighbour_correlation
+from core.imaging.render import render_for_model
+from training.real_data import load_lgg, load_normal_heads
+
+
+def grey(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"))
+
+
+def row(name: str, rendered: list[np.ndarray]) -> str:
+    correlations = [c for c in (neighbour_correlation(r) for r in rendered) if c is not None]
+    reasons = [content_reason(r) for r in rendered]
+    blank = sum(r.startswith("a blank slice") for r in reasons)
+    noise = sum(r.startswith("noise only") for r in reasons)
+    lowest = f"{min(correlations):.2f}" if correlations else "-"
+    return f"| {name} | {len(rendered):,} | {lowest} | {blank} + {noise} |"
+
+
+def main() -> None:
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data")
+    folders = sorted((data / "brain-tumor-mri").glob("*/*/*.jpg"))
+    figshare = sorted(p for p in (data / "figshare-t1ce").glob("*/*") if p.parent.name != "masks")
+    print(f"threshold {MIN_NEIGHBOUR_CORRELATION}; flagged = blank + noise only")
+    print("| set | slices | lowest correlation (not blank) | flagged (blank + noise) |")
+    print("|---|---:|---:|---:|")
+    print(row("class folders (Training + Testing)", [render_for_model(grey(p)) for p in folders]))
+    print(row("figshare T1-CE", [render_for_model(grey(p)) for p in figshare]))
+    print(row("LGG FLAIR + T1-Gd stacks", [r for s in load_lgg(data / "lgg-tcga") for r in s.rendered]))
+    print(
+        row(
+            "normal heads, every axial slice", [r for s in load_normal_heads(data / "normal-heads") for r in s.rendered]
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
