@@ -41,11 +41,8 @@ def main() -> None:
     print(row("class folders (Training + Testing)", [render_for_model(grey(p)) for p in folders]))
     print(row("figshare T1-CE", [render_for_model(grey(p)) for p in figshare]))
     print(row("LGG FLAIR + T1-Gd stacks", [r for s in load_lgg(data / "lgg-tcga") for r in s.rendered]))
-    print(
-        row(
-            "normal heads, every axial slice", [r for s in load_normal_heads(data / "normal-heads") for r in s.rendered]
-        )
-    )
+    heads = load_normal_heads(data / "normal-heads")
+    print(row("normal heads, every axial slice", [r for s in heads for r in s.rendered]))
 
 
 if __name__ == "__main__":

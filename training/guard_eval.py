@@ -57,6 +57,11 @@ def features_rate(name: str, stats: GuardStats, features: Features, should_flag:
     return SetRate(name, len(features.labels), flagged, should_flag=should_flag)
 
 
+def reason_key(reason: str) -> str:
+    """A reason without its details, to count slices by rule ("modality CT (CT), not MR" -> "modality CT")."""
+    return reason.split(",")[0].split(" (")[0]
+
+
 def rendered_rate(
     name: str, stats: GuardStats, extract: Extract, rendered: list[NDArray[np.uint8]], should_flag: bool = False
 ) -> SetRate:
@@ -66,7 +71,7 @@ def rendered_rate(
     for picture in rendered:
         reason = content_reason(picture)
         if reason:
-            reasons[reason.split(",")[0].split(" (")[0]] += 1
+            reasons[reason_key(reason)] += 1
         else:
             scored.append(picture)
     by_rule = sum(reasons.values())
@@ -95,7 +100,7 @@ def folder_rate(name: str, stats: GuardStats, extract: Extract, folder: Path, sh
             continue
         if reason:
             by_rule += 1
-            reasons[reason.split(",")[0].split(" (")[0]] += 1
+            reasons[reason_key(reason)] += 1
         elif rendered is not None:
             unruled.append(rendered)
     pixels = rendered_rate(name, stats, extract, unruled)

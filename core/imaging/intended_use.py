@@ -89,7 +89,7 @@ SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 # mean (max - min) over the colour channels, of 255: grey MR stored as RGB/JPEG stays below ~4, photographs ~25+
 COLOUR_SPREAD = 10.0
 # Correlation of neighbouring pixels, on the slice averaged down to CONTENT_SIDE pixels: anatomy keeps it
-# high (every class-folder image >= 0.50, figshare >= 0.74), noise-only slices lie near 0 (docs/intended_use.md).
+# high (every class-folder image >= 0.50, figshare >= 0.82), noise-only slices lie near 0 (docs/intended_use.md).
 MIN_NEIGHBOUR_CORRELATION = 0.3
 CONTENT_SIDE = 128
 MIN_JUDGED_SIDE = 64  # smaller pictures are not judged: too few pixels to tell noise from anatomy
