@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.imaging.intended_use import content_reason
+from core.imaging.intended_use import content_reason, reason_key
 from core.model.ood_guard import GuardStats
 from training.guard_fit import Features
 
@@ -55,11 +55,6 @@ class SetRate:
 def features_rate(name: str, stats: GuardStats, features: Features, should_flag: bool = False) -> SetRate:
     flagged = int(np.sum(stats.scores(features.pooled, features.logits) > stats.threshold))
     return SetRate(name, len(features.labels), flagged, should_flag=should_flag)
-
-
-def reason_key(reason: str) -> str:
-    """A reason without its details, to count slices by rule ("modality CT (CT), not MR" -> "modality CT")."""
-    return reason.split(",")[0].split(" (")[0]
 
 
 def rendered_rate(

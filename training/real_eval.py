@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.imaging.intended_use import content_reason
+from core.imaging.intended_use import content_reason, reason_key
 from core.model.prediction import Prediction
 from core.model.series_summary import DEFAULT_THRESHOLD, aggregation_rule, summarize_series
 from training.localisation import Localisation, localise, summarise
@@ -112,7 +112,7 @@ def set_metrics(results: Sequence[StackResult], threshold: float) -> dict[str, A
     labels = [p.label for r in results for p in r.predictions]
     truths = [r.stack.truth for r in results for _ in r.predictions]
     tumor_idx = np.flatnonzero(positive)
-    reasons = Counter(p.outside_reason.split(" (")[0] for r in results for p in r.predictions if p.outside_reason)
+    reasons = Counter(reason_key(p.outside_reason) for r in results for p in r.predictions if p.outside_reason)
     out: dict[str, Any] = {
         "series": len(results),
         "slices": len(scores),

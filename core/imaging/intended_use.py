@@ -218,3 +218,9 @@ def content_reason(pixels: NDArray[np.generic]) -> str:
             f"anatomy {MIN_NEIGHBOUR_CORRELATION:.1f} or more)"
         )
     return INSIDE
+
+
+def reason_key(reason: str) -> str:
+    """A reason without its details, to count slices by rule ("modality CT (CT), not MR" -> "modality CT",
+    "noise only, no anatomy to classify (...)" -> "noise only")."""
+    return reason.split(",")[0].split(" (")[0]

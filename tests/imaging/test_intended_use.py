@@ -10,7 +10,13 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from core.imaging import PixelStore, open_paths, read_metadata
-from core.imaging.intended_use import INSIDE, content_reason, header_outside_reason, neighbour_correlation
+from core.imaging.intended_use import (
+    INSIDE,
+    content_reason,
+    header_outside_reason,
+    neighbour_correlation,
+    reason_key,
+)
 from tests.dicom_factory import SC_STORAGE, bundled, make_dataset, phantom, write
 
 
@@ -170,3 +176,10 @@ def test_small_pictures_are_not_judged() -> None:
     rng = np.random.default_rng(2)
     assert content_reason(rng.random((32, 32))) == INSIDE
     assert neighbour_correlation(rng.random((32, 32))) is not None
+
+
+def test_reasons_are_counted_by_their_rule_without_details() -> None:
+    assert reason_key("modality CT (CT), not MR") == "modality CT"
+    noise = np.hypot(*np.random.default_rng(3).normal(0, 1, (2, 128, 128)))
+    assert reason_key(content_reason(noise)) == "noise only"
+    assert reason_key(content_reason(np.zeros((128, 128)))) == "a blank slice"
