@@ -95,9 +95,15 @@ def split_features(
             n_train = int(data["n_train"])
     else:
         fn, config = feature_function(weights)
-        class_names = load_model_config(weights).class_names
-        manifest = build_manifest(Path(data_dir), class_names)
-        data = load_dataset(manifest, max(load_model_config(weights).input_size, 32), cache_dir, show_progress=True)
+        model_config = load_model_config(weights)
+        manifest = build_manifest(Path(data_dir), model_config.class_names)
+        data = load_dataset(
+            manifest,
+            max(model_config.input_size, 32),
+            cache_dir,
+            show_progress=True,
+            crop_to_head=model_config.preprocessing.crop_to_head,
+        )
         try:
             train = positions_of(split["train"], data.relpaths, split_file)
             val = positions_of(split["val"], data.relpaths, split_file)

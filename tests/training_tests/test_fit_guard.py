@@ -59,6 +59,21 @@ def test_fit_guard_installs_statistics_the_classifier_loads(tmp_path: Path, tiny
     assert metrics["sets"]["not brain MR: white"]["slices"] == 1
 
 
+def test_fit_guard_crops_the_training_images_as_the_weights_prescribe(tmp_path: Path, tiny_weights_dir: Path) -> None:
+    """Weights trained on slices cut to the head are fitted on slices cut the same way."""
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights_dir, weights)
+    config_file = weights / "model_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config.setdefault("preprocessing", {})["crop_to_head"] = True
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    assert load_model_config(weights).preprocessing.crop_to_head
+    data, split = _dataset(tmp_path)
+    cache = tmp_path / "c"
+    assert main(["fit-guard", str(weights), "--data", str(data), "--split", str(split), "--cache-dir", str(cache)]) == 0
+    assert [p.name.endswith("-head") for p in cache.iterdir()] == [True]
+
+
 def test_fit_guard_refuses_a_bad_ood_folder(tmp_path: Path, tiny_weights_dir: Path) -> None:
     data, split = _dataset(tmp_path)
     argv = ["fit-guard", str(tiny_weights_dir), "--data", str(data), "--split", str(split)]
