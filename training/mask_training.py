@@ -66,11 +66,16 @@ class MaskedTraining:
         return np.asarray(self.split.train if self.split else (), dtype=np.int64)
 
     def removable(self, realism: RealismConfig) -> list[int]:
-        """Masked training slices whose tumor may be removed (gliomas only when ``realism.remove_glioma``)."""
+        """Masked training slices whose tumor may be removed: every non-glioma, and the share
+        ``realism.remove_glioma`` of the gliomas (the same ones every epoch, so an epoch's length is fixed)."""
         if self.masked is None:
             return []
         labels = self.masked.labels
-        return [int(i) for i in self.masked_train if realism.remove_glioma > 0 or int(labels[i]) != self.glioma]
+
+        def chosen(i: int) -> bool:
+            return int(labels[i]) != self.glioma or np.random.default_rng([i, 3]).random() < realism.remove_glioma
+
+        return [int(i) for i in self.masked_train if chosen(int(i))]
 
     def n_train(self, realism: RealismConfig | None) -> int:
         """Samples per epoch (the pool's length is the same every epoch)."""
@@ -165,9 +170,11 @@ def epoch_samples(
         patch = None
         if label == no_tumor and data.patches and paste_label >= 0 and rng.random() < realism.paste_tumor:
             patch = data.patches[int(rng.integers(len(data.patches)))]
-        chance = 1.0 if source == 2 else realism.remove_tumor
+        chance = realism.remove_tumor
         if label == data.glioma:
             chance *= realism.remove_glioma
+        if source == 2:  # drawn from the removable slices to be seen with their tumor removed
+            chance = 1.0
         remove = mask is not None and bool(mask.any()) and no_tumor >= 0 and rng.random() < chance
         out, out_mask = augment(image, mask, rng, realism, patch, remove)
         if patch is not None and out_mask is not None:

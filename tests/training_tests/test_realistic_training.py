@@ -12,7 +12,7 @@ from PIL import Image
 
 from training import realism
 from training.config import TrainConfig
-from training.mask_training import mask_target
+from training.mask_training import MaskedTraining, mask_target
 from training.masked_data import SPLIT_FILE, MaskedDataset, head_twins, load_masked, split_masked
 from training.realism import RealismConfig, augment, cut_tumor, paste_tumor
 from training.trainer import start_run
@@ -250,16 +250,21 @@ def test_extra_removed_copies_add_tumor_free_samples(tmp_path: Path) -> None:
         assert len(notumor) == expected_notumor and all(not s[2].any() for s in notumor)  # no mask target
 
 
-def test_gliomas_keep_their_tumor_unless_asked(tmp_path: Path) -> None:
-    """A glioma's mask leaves out its oedema: by default no glioma becomes a "no tumor" sample."""
-    from training.mask_training import MaskedTraining, epoch_samples
+def _masked_only(tmp_path: Path, per_class: int) -> tuple[MaskedTraining, list[str]]:
+    """Masked training data of ``per_class`` slices per tumor class (glioma first) and no class-folder images."""
     from training.masked_data import MaskedSplit
 
-    folder = make_masked_folder(tmp_path / "masked", per_class=2)
     classes = ["glioma", "meningioma", "notumor", "pituitary"]
-    masked = load_masked(folder, classes, 32, tmp_path / "cache")
-    split = MaskedSplit(train=tuple(range(6)), val=(), replaced=(), min_similarity=0.99)
-    data = MaskedTraining(masked, split, np.zeros(0, dtype=np.int64), [], glioma=0)
+    masked = load_masked(make_masked_folder(tmp_path / "masked", per_class=per_class), classes, 32, tmp_path / "cache")
+    split = MaskedSplit(train=tuple(range(3 * per_class)), val=(), replaced=(), min_similarity=0.99)
+    return MaskedTraining(masked, split, np.zeros(0, dtype=np.int64), [], glioma=0), classes
+
+
+def test_gliomas_keep_their_tumor_unless_asked(tmp_path: Path) -> None:
+    """A glioma's mask leaves out its oedema: by default no glioma becomes a "no tumor" sample."""
+    from training.mask_training import epoch_samples
+
+    data, classes = _masked_only(tmp_path, per_class=2)
     none = np.zeros((0, 32, 32), np.uint8), np.zeros(0, np.int64)
     always = RealismConfig(**{**STILL.to_json(), "remove_tumor": 1.0, "extra_removed": 1.0})
     for remove_glioma, gliomas_left in ((0.0, 2), (1.0, 0)):
@@ -270,3 +275,22 @@ def test_gliomas_keep_their_tumor_unless_asked(tmp_path: Path) -> None:
         assert len(samples) == data.n_train(settings) == 6 + removable
         labels = [int(np.argmax(s[1])) for s in samples]
         assert labels.count(0) == gliomas_left and labels.count(2) == len(samples) - gliomas_left
+
+
+def test_a_share_of_gliomas_enters_the_removed_copies_and_loses_its_tumor(tmp_path: Path) -> None:
+    """With 0 < remove_glioma < 1, the gliomas chosen for the extra copies are all seen tumor-free."""
+    from training.mask_training import epoch_samples
+
+    data, classes = _masked_only(tmp_path, per_class=10)
+    assert data.masked is not None
+    masked = data.masked
+    none = np.zeros((0, 32, 32), np.uint8), np.zeros(0, np.int64)
+    settings = RealismConfig(**{**STILL.to_json(), "remove_tumor": 0.0, "extra_removed": 1.0, "remove_glioma": 0.5})
+    removable = data.removable(settings)
+    chosen_gliomas = sum(int(masked.labels[i]) == 0 for i in removable)
+    assert 0 < chosen_gliomas < 10 and len(removable) == 20 + chosen_gliomas
+    assert data.removable(settings) == removable
+    cfg = TrainConfig(data="x", out="y", widths=[2, 2, 2, 2, 2], realism=settings, class_names=classes)
+    labels = [int(np.argmax(s[1])) for s in epoch_samples(cfg, data, *none, epoch=1, size=32)]
+    assert len(labels) == 30 + len(removable)
+    assert labels.count(0) == 10 and labels.count(2) == len(removable)
