@@ -1,5 +1,9 @@
 """Weight averaging ("model soup"): one model from several fine-tuned from the same starting weights.
 
+A weighted mix of a fine-tuned model and the weights it started from (WiSE-FT, Wortsman et al. 2022)
+often keeps the start's accuracy on its own data and much of the fine-tuning's robustness; ``mix`` gives
+each ingredient its share.
+
 Every ingredient must have been trained on the same duplicate-aware split (checked), so the averaged
 model's validation images are images none of the ingredients trained on. Batch-norm statistics are
 not averaged but re-estimated on the training part of the split at the deployment size, without
@@ -43,6 +47,7 @@ class Ingredient:
     record_files: tuple[Path, ...]
     architecture: Architecture
     class_names: tuple[str, ...]
+    crop_to_head: bool
 
 
 def find_ingredient(source: Path) -> Ingredient:
@@ -67,6 +72,7 @@ def find_ingredient(source: Path) -> Ingredient:
             record_files=(source / CONFIG_FILENAME, source / "MODEL_CARD.md"),
             architecture=config.architecture,
             class_names=config.class_names,
+            crop_to_head=config.preprocessing.crop_to_head,
         )
     if (source / RUN_CONFIG).is_file():
         return _run_ingredient(source, source / ckpt.CHECKPOINT_DIR / ckpt.BEST_WEIGHTS)
@@ -95,6 +101,7 @@ def _run_ingredient(run_dir: Path, weights: Path) -> Ingredient:
         record_files=files,
         architecture=cfg.architecture(),
         class_names=tuple(cfg.class_names),
+        crop_to_head=cfg.crop_to_head,
     )
 
 
@@ -115,15 +122,43 @@ def common_split(ingredients: list[Ingredient]) -> Path:
     return ingredients[0].split_file
 
 
-def averaged_weights(model: Any, weight_files: list[Path]) -> list[NDArray[np.float32]]:
-    """The element-wise mean of the weights in ``weight_files`` (loaded into ``model`` one after another)."""
+def mix_shares(mix: list[float] | None, n: int) -> list[float]:
+    """Each ingredient's share of the average (equal when ``mix`` is None), normalised to sum to 1."""
+    if mix is None:
+        return [1.0 / n] * n
+    if len(mix) != n:
+        raise RunFolderError(f"--mix gives {len(mix)} shares for {n} sets of weights")
+    if any(not np.isfinite(m) or m < 0 for m in mix) or sum(mix) <= 0:
+        raise RunFolderError("--mix shares must be non-negative numbers, not all zero")
+    return [float(m) / float(sum(mix)) for m in mix]
+
+
+def averaged_weights(
+    model: Any, weight_files: list[Path], shares: list[float] | None = None
+) -> list[NDArray[np.float32]]:
+    """The element-wise weighted mean of the weights in ``weight_files`` (loaded into ``model`` one after
+    another); equal shares unless ``shares`` (summing to 1) are given."""
+    shares = shares or mix_shares(None, len(weight_files))
     total: list[NDArray[np.float64]] | None = None
-    for path in weight_files:
+    for path, share in zip(weight_files, shares, strict=True):
         model.load_weights(path)
-        values = [np.asarray(w, dtype=np.float64) for w in model.get_weights()]
+        values = [share * np.asarray(w, dtype=np.float64) for w in model.get_weights()]
         total = values if total is None else [t + v for t, v in zip(total, values, strict=True)]
     assert total is not None
-    return [np.asarray(t / len(weight_files), dtype=np.float32) for t in total]
+    return [np.asarray(t, dtype=np.float32) for t in total]
+
+
+def deployment_crop(ingredients: list[Ingredient], crop_to_head: bool | None) -> bool:
+    """Whether the averaged model cuts slices to the head: as asked, or as every ingredient does."""
+    if crop_to_head is not None:
+        return crop_to_head
+    crops = {ing.crop_to_head for ing in ingredients}
+    if len(crops) > 1:
+        raise RunFolderError(
+            "the ingredients prepare slices differently (some cut them to the head); "
+            "choose the averaged model's preparation with --crop-to-head or --no-crop-to-head"
+        )
+    return crops.pop()
 
 
 def reestimate_batch_norm(
@@ -154,9 +189,17 @@ def reestimate_batch_norm(
 
 
 def average_runs(
-    sources: list[Path], data_dir: Path, out: Path, *, size: int | None = None, cache_dir: Path | None = None
+    sources: list[Path],
+    data_dir: Path,
+    out: Path,
+    *,
+    size: int | None = None,
+    cache_dir: Path | None = None,
+    mix: list[float] | None = None,
+    crop_to_head: bool | None = None,
 ) -> Path:
-    """Average the ingredients' weights into the new run folder ``out`` and validate the result there."""
+    """Average the ingredients' weights (in the shares ``mix``, equal by default) into the new run folder
+    ``out`` and validate the result there, on slices prepared as the averaged model will see them."""
     import keras
 
     if len(sources) < 2:
@@ -164,6 +207,8 @@ def average_runs(
     ingredients = [find_ingredient(Path(s)) for s in sources]
     _check_same_network(ingredients)
     split_file = common_split(ingredients)
+    shares = mix_shares(mix, len(ingredients))
+    crop = deployment_crop(ingredients, crop_to_head)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise RunFolderError(f"output folder {out} is not empty")
@@ -183,14 +228,15 @@ def average_runs(
         depths=list(arch.depths),
         dropout=arch.dropout,
         split=str(split_file.resolve()),
-        averaged_from=[ing.record for ing in ingredients],
+        crop_to_head=crop,
+        averaged_from=[{**ing.record, "share": share} for ing, share in zip(ingredients, shares, strict=True)],
     )
     _create_run_folder(out, cfg, split_file, ingredients)
     started = time.monotonic()
     prepared = prepare_data(cfg, out, cache_dir)
     keras.mixed_precision.set_global_policy("float32")
     model = build_vgg19(cfg.architecture(), any_size=True)
-    model.set_weights(averaged_weights(model, [ing.weights for ing in ingredients]))
+    model.set_weights(averaged_weights(model, [ing.weights for ing in ingredients], shares))
     print(f"re-estimating batch-norm statistics on {len(prepared.train_idx)} training images", file=sys.stderr)
     train_inputs = model_inputs(cfg, prepared.data.images[prepared.train_idx], size)
     batches = reestimate_batch_norm(model, train_inputs, cfg.batch_size, show_progress=True)

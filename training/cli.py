@@ -179,6 +179,15 @@ def _add_average(sub: Subcommands) -> None:
     average.add_argument("--out", required=True, type=Path, help="new run folder for the averaged model")
     average.add_argument("--size", type=int, default=None, help="input size (default: the first ingredient's)")
     average.add_argument("--cache-dir", type=Path, default=None)
+    average.add_argument(
+        "--mix", nargs="+", type=float, default=None, help="each source's share of the average (default: equal)"
+    )
+    average.add_argument(
+        "--crop-to-head",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="cut slices to the head in the averaged model (default: as every source does)",
+    )
 
 
 def _add_validate_real(sub: Subcommands) -> None:
@@ -424,7 +433,15 @@ def _fit_guard(args: argparse.Namespace) -> int:
 def _average(args: argparse.Namespace) -> int:
     from training.average import average_runs
 
-    run = average_runs(args.sources, args.data, args.out, size=args.size, cache_dir=args.cache_dir)
+    run = average_runs(
+        args.sources,
+        args.data,
+        args.out,
+        size=args.size,
+        cache_dir=args.cache_dir,
+        mix=args.mix,
+        crop_to_head=args.crop_to_head,
+    )
     print(f"averaged model written to {run}; export it with `neuroreview-train export {run} --to FOLDER`")
     return 0
 

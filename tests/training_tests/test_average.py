@@ -13,9 +13,10 @@ from core.model.model_config import load_model_config, verified_weights_path
 from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training import trainer
-from training.average import averaged_weights, reestimate_batch_norm
+from training.average import averaged_weights, mix_shares, reestimate_batch_norm
 from training.cli import main
 from training.config import TrainConfig
+from training.errors import RunFolderError
 
 TINY = {"widths": [2, 2, 4, 4, 4], "stages": [[32, 2]], "batch_size": 8, "dropout": 0.0}
 
@@ -55,6 +56,37 @@ def test_averaged_weights_are_the_element_wise_mean(tmp_path: Path) -> None:
     mean = averaged_weights(build_vgg19(cfg.architecture()), files)
     for got, *parts in zip(mean, *expected, strict=True):
         np.testing.assert_allclose(got, np.mean(parts, axis=0), rtol=1e-6, atol=1e-7)
+    shares = mix_shares([5, 3, 2], 3)
+    assert shares == pytest.approx([0.5, 0.3, 0.2])
+    mixed = averaged_weights(build_vgg19(cfg.architecture()), files, shares)
+    for got, a, b, c in zip(mixed, *expected, strict=True):
+        np.testing.assert_allclose(got, 0.5 * a + 0.3 * b + 0.2 * c, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("mix", [[1.0], [1.0, -1.0, 1.0], [0.0, 0.0, 0.0], [float("nan"), 1.0, 1.0]])
+def test_mix_shares_are_one_non_negative_number_per_ingredient(mix: list[float]) -> None:
+    with pytest.raises(RunFolderError, match="--mix"):
+        mix_shares(mix, 3)
+
+
+def test_a_mix_of_a_cropping_and_an_uncropping_run_needs_a_choice(
+    tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ingredients that prepare slices differently are refused until the averaged model's preparation is
+    chosen; the choice travels into the exported config."""
+    cache = tmp_path / "cache"
+    plain = _run(tiny_dataset, tmp_path / "plain", cache, stages=[[32, 1]])
+    cropped = _run(
+        tiny_dataset, tmp_path / "crop", cache, stages=[[32, 1]], crop_to_head=True, split=str(plain / "split.json")
+    )
+    base = ["average", str(plain), str(cropped), "--data", str(tiny_dataset), "--cache-dir", str(cache)]
+    assert main([*base, "--out", str(tmp_path / "s1")]) == 1
+    assert "--crop-to-head or --no-crop-to-head" in capsys.readouterr().err
+    assert main([*base, "--mix", "0.3", "0.7", "--crop-to-head", "--out", str(tmp_path / "s2")]) == 0
+    cfg = TrainConfig.load(tmp_path / "s2")
+    assert cfg.crop_to_head and [item["share"] for item in cfg.averaged_from] == pytest.approx([0.3, 0.7])
+    assert main(["export", str(tmp_path / "s2"), "--to", str(tmp_path / "w"), "--version", "mix"]) == 0
+    assert load_model_config(tmp_path / "w").preprocessing.crop_to_head
 
 
 def test_average_of_two_runs_on_one_split_exports_with_its_ingredients(tiny_dataset: Path, tmp_path: Path) -> None:
