@@ -161,6 +161,18 @@ def deployment_crop(ingredients: list[Ingredient], crop_to_head: bool | None) ->
     return crops.pop()
 
 
+def batch_norm_sample(train_positions: NDArray[np.int64], limit: int | None) -> NDArray[np.int64]:
+    """The training positions whose batches re-estimate batch-norm statistics: all of them, or a seeded
+    sample of ``limit`` (the statistics settle after a few dozen batches; a quick comparison of mixes
+    need not pass every training image)."""
+    if limit is None or limit >= len(train_positions):
+        return train_positions
+    if limit < 1:
+        raise RunFolderError(f"--bn-images must be at least 1, not {limit}")
+    keep = np.sort(np.random.default_rng(0).choice(len(train_positions), size=limit, replace=False))
+    return train_positions[keep]
+
+
 def reestimate_batch_norm(
     model: Any, inputs: NDArray[np.float32], batch_size: int, *, show_progress: bool = False
 ) -> int:
@@ -197,9 +209,11 @@ def average_runs(
     cache_dir: Path | None = None,
     mix: list[float] | None = None,
     crop_to_head: bool | None = None,
+    bn_images: int | None = None,
 ) -> Path:
     """Average the ingredients' weights (in the shares ``mix``, equal by default) into the new run folder
-    ``out`` and validate the result there, on slices prepared as the averaged model will see them."""
+    ``out`` and validate the result there, on slices prepared as the averaged model will see them.
+    ``bn_images`` re-estimates batch-norm statistics on a seeded sample of that many training images."""
     import keras
 
     if len(sources) < 2:
@@ -237,15 +251,17 @@ def average_runs(
     keras.mixed_precision.set_global_policy("float32")
     model = build_vgg19(cfg.architecture(), any_size=True)
     model.set_weights(averaged_weights(model, [ing.weights for ing in ingredients], shares))
-    print(f"re-estimating batch-norm statistics on {len(prepared.train_idx)} training images", file=sys.stderr)
-    train_inputs = model_inputs(cfg, prepared.data.images[prepared.train_idx], size)
+    chosen = batch_norm_sample(np.asarray(prepared.train_idx), bn_images)
+    print(f"re-estimating batch-norm statistics on {len(chosen)} training images", file=sys.stderr)
+    train_inputs = model_inputs(cfg, prepared.data.images[chosen], size)
     batches = reestimate_batch_norm(model, train_inputs, cfg.batch_size, show_progress=True)
     del train_inputs
     logits = predict_logits(model, model_inputs(cfg, prepared.data.images[prepared.val_idx], size))
     labels = prepared.data.labels[prepared.val_idx]
     metrics = classification_metrics(logits, labels, cfg.class_names)
     seconds = time.monotonic() - started
-    _record_result(out, model, cfg.batch_size, (batches, size), (logits, labels), metrics, seconds)
+    used = min(len(chosen), batches * cfg.batch_size)
+    _record_result(out, model, (batches, used, size), (logits, labels), metrics, seconds)
     print(
         f"averaged {len(ingredients)} models: val accuracy {metrics['accuracy']:.4f}, "
         f"macro-F1 {metrics['macro_f1']:.4f} ({seconds / 60:.1f} min)",
@@ -283,20 +299,19 @@ def _create_run_folder(out: Path, cfg: TrainConfig, split_file: Path, ingredient
 def _record_result(
     out: Path,
     model: Any,
-    batch_size: int,
-    reestimation: tuple[int, int],
+    reestimation: tuple[int, int, int],
     validation: tuple[Any, Any],
     metrics: dict[str, Any],
     seconds: float,
 ) -> None:
     """Write what a trained run holds (environment, best weights, validation logits, state) for export."""
-    batches, size = reestimation
+    batches, images, size = reestimation
     logits, labels = validation
     env = describe_environment()
     env.update(
         precision_policy="float32",
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        batch_norm_reestimation={"images": batches * batch_size, "batches": batches, "size": size},
+        batch_norm_reestimation={"images": images, "batches": batches, "size": size},
     )
     (out / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
     (out / ckpt.CHECKPOINT_DIR).mkdir()

@@ -188,6 +188,9 @@ def _add_average(sub: Subcommands) -> None:
         default=None,
         help="cut slices to the head in the averaged model (default: as every source does)",
     )
+    average.add_argument(
+        "--bn-images", type=int, default=None, help="re-estimate batch-norm statistics on this many training images"
+    )
 
 
 def _add_validate_real(sub: Subcommands) -> None:
@@ -441,6 +444,7 @@ def _average(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         mix=args.mix,
         crop_to_head=args.crop_to_head,
+        bn_images=args.bn_images,
     )
     print(f"averaged model written to {run}; export it with `neuroreview-train export {run} --to FOLDER`")
     return 0

@@ -13,7 +13,7 @@ from core.model.model_config import load_model_config, verified_weights_path
 from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training import trainer
-from training.average import averaged_weights, mix_shares, reestimate_batch_norm
+from training.average import averaged_weights, batch_norm_sample, mix_shares, reestimate_batch_norm
 from training.cli import main
 from training.config import TrainConfig
 from training.errors import RunFolderError
@@ -82,8 +82,12 @@ def test_a_mix_of_a_cropping_and_an_uncropping_run_needs_a_choice(
     base = ["average", str(plain), str(cropped), "--data", str(tiny_dataset), "--cache-dir", str(cache)]
     assert main([*base, "--out", str(tmp_path / "s1")]) == 1
     assert "--crop-to-head or --no-crop-to-head" in capsys.readouterr().err
-    assert main([*base, "--mix", "0.3", "0.7", "--crop-to-head", "--out", str(tmp_path / "s2")]) == 0
+    assert (
+        main([*base, "--mix", "0.3", "0.7", "--crop-to-head", "--bn-images", "8", "--out", str(tmp_path / "s2")]) == 0
+    )
     cfg = TrainConfig.load(tmp_path / "s2")
+    environment = json.loads((tmp_path / "s2" / "environment.json").read_text())
+    assert environment["batch_norm_reestimation"]["images"] == 8
     assert cfg.crop_to_head and [item["share"] for item in cfg.averaged_from] == pytest.approx([0.3, 0.7])
     assert main(["export", str(tmp_path / "s2"), "--to", str(tmp_path / "w"), "--version", "mix"]) == 0
     assert load_model_config(tmp_path / "w").preprocessing.crop_to_head
@@ -139,3 +143,14 @@ def test_average_refuses_ingredients_trained_on_different_splits(
     assert main(["average", str(first), str(first), *base, "--size", "8", "--out", str(tmp_path / "s4")]) == 1
     assert "--size 8 is too small" in capsys.readouterr().err
     assert not (tmp_path / "s4").exists()
+
+
+def test_batch_norm_sample_is_every_position_or_a_seeded_subset() -> None:
+    positions = np.arange(10, 30)
+    np.testing.assert_array_equal(batch_norm_sample(positions, None), positions)
+    np.testing.assert_array_equal(batch_norm_sample(positions, 50), positions)
+    sample = batch_norm_sample(positions, 5)
+    assert len(set(sample.tolist())) == 5 and set(sample.tolist()) <= set(positions.tolist())
+    np.testing.assert_array_equal(sample, batch_norm_sample(positions, 5))
+    with pytest.raises(RunFolderError, match="--bn-images"):
+        batch_norm_sample(positions, 0)
