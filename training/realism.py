@@ -64,6 +64,10 @@ class RealismConfig:
     # only: removing it leaves the oedema and mass effect in a slice then labelled no tumor, which teaches
     # the model that they are normal.  0 keeps every glioma whole.
     remove_glioma: float = 0.0
+    # Share of slices of any class whose tumor-free tissue gets the tumor-removal fill over a random blob.
+    # Only "no tumor" samples would otherwise carry the fill's smooth look, and the model could learn the
+    # look instead of the anatomy.
+    sham_fill: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -252,6 +256,33 @@ def remove_tumor(image: FloatImage, mask: NDArray[np.bool_], rng: np.random.Gene
     return np.clip(filled, 0.0, None).astype(np.float32)
 
 
+def sham_blob(image: FloatImage, avoid: NDArray[np.bool_] | None, rng: np.random.Generator) -> NDArray[np.bool_] | None:
+    """A random tumor-sized ellipse (8-25 % of the head's side) inside the head and clear of ``avoid``
+    (the tumor, with a margin); None when the head has no room for one."""
+    head = head_mask(image)
+    rows = np.flatnonzero(head.any(axis=1))
+    cols = np.flatnonzero(head.any(axis=0))
+    if len(rows) < 16 or len(cols) < 16:
+        return None
+    head_side = min(rows[-1] - rows[0], cols[-1] - cols[0])
+    keep_clear = ~head
+    if avoid is not None and avoid.any():
+        keep_clear |= gaussian_blur(avoid.astype(np.float32), 3.0) > 0.02
+    yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+    inside = np.argwhere(head)
+    for _ in range(8):
+        a, b = rng.uniform(0.04, 0.125, size=2) * head_side
+        angle = rng.uniform(0.0, np.pi)
+        cy, cx = inside[rng.integers(len(inside))]
+        dy, dx = yy - cy, xx - cx
+        u = dx * np.cos(angle) + dy * np.sin(angle)
+        v = -dx * np.sin(angle) + dy * np.cos(angle)
+        blob = (u / a) ** 2 + (v / b) ** 2 <= 1.0
+        if not (blob & keep_clear).any():
+            return blob
+    return None
+
+
 def augment(
     image: NDArray[np.uint8],
     mask: NDArray[np.bool_] | None,
@@ -270,6 +301,10 @@ def augment(
     m = mask.astype(np.float32) if mask is not None else None
     if remove and mask is not None and mask.any():
         x, m = remove_tumor(x, mask, rng), None
+    if cfg.sham_fill > 0 and rng.random() < cfg.sham_fill:
+        blob = sham_blob(x, mask if m is not None else None, rng)
+        if blob is not None:
+            x = remove_tumor(x, blob, rng)
     if patch is not None:
         faint = cfg.paste_faint > 0 and rng.random() < cfg.paste_faint
         pasted = paste_tumor(x, patch, rng, faint)

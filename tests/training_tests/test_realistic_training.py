@@ -108,6 +108,35 @@ def test_a_removed_tumor_leaves_the_surrounding_tissue_and_no_mask() -> None:
     assert out_mask is None and abs(out[mask].astype(float).mean() - head_tissue) < 15  # no disc left
 
 
+def test_a_sham_fill_smooths_tissue_away_from_the_tumor_and_keeps_it() -> None:
+    """The removal fill also lands on tumor slices (away from the tumor, which stays with its mask), so its
+    look does not tell "no tumor"; with sham_fill 0 the augmentation draws exactly as before."""
+    image, mask = head_with_blob(radius=5)
+    head = realism.head_mask(image.astype(np.float32) / 255)
+    grain = np.random.default_rng(9).integers(0, 50, image.shape)
+    image = np.clip(image + grain * (head & ~mask), 0, 255).astype(np.uint8)  # textured tissue to smooth over
+    x = image.astype(np.float32) / 255
+    blobs = [b for seed in range(20) if (b := realism.sham_blob(x, mask, np.random.default_rng(seed))) is not None]
+    assert len(blobs) >= 15
+    near_tumor = realism.gaussian_blur(mask.astype(np.float32), 3.0) > 0.02
+    for blob in blobs:
+        assert blob.any() and not (blob & near_tumor).any() and head[blob].all()
+    sham = RealismConfig(**{**STILL.to_json(), "sham_fill": 1.0})
+    base = augment(image, mask, np.random.default_rng(0), STILL)[0].astype(float)
+    tissue = head & ~near_tumor
+    changed = 0
+    for seed in range(10):
+        out, out_mask = augment(image, mask, np.random.default_rng(seed), sham)
+        assert out_mask is not None and np.array_equal(out_mask > 0.5, mask)
+        contrast = out[mask].astype(float).mean() - out[tissue].astype(float).mean()
+        assert contrast > 0.8 * (base[mask].mean() - base[tissue].mean())  # the tumor stays
+        changed += int(np.abs(out.astype(float) - base)[tissue].max() > 20)
+    assert changed >= 8
+    plain = augment(image, mask, np.random.default_rng(3), RealismConfig())
+    again = augment(image, mask, np.random.default_rng(3), RealismConfig(sham_fill=0.0))
+    assert np.array_equal(plain[0], again[0])
+
+
 def test_mask_target_marks_the_true_class_cells() -> None:
     mask = np.zeros((32, 32), dtype=np.float32)
     mask[:8, :8] = 1.0
