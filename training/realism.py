@@ -182,6 +182,15 @@ def head_mask(image: FloatImage) -> NDArray[np.bool_]:
     return image > 0.1 * float(np.percentile(image, 99))
 
 
+def smaller_head_side(head: NDArray[np.bool_]) -> int | None:
+    """The smaller side of the head's bounding box in pixels; None for a head under 16 pixels a side."""
+    rows = np.flatnonzero(head.any(axis=1))
+    cols = np.flatnonzero(head.any(axis=0))
+    if len(rows) < 16 or len(cols) < 16:
+        return None
+    return int(min(rows[-1] - rows[0], cols[-1] - cols[0]))
+
+
 def paste_tumor(
     image: FloatImage, patch: TumorPatch, rng: np.random.Generator, faint: bool = False
 ) -> tuple[FloatImage, FloatImage] | None:
@@ -194,11 +203,9 @@ def paste_tumor(
     None when the head has no room for it.
     """
     head = head_mask(image)
-    rows = np.flatnonzero(head.any(axis=1))
-    cols = np.flatnonzero(head.any(axis=0))
-    if len(rows) < 16 or len(cols) < 16:
+    head_side = smaller_head_side(head)
+    if head_side is None:
         return None
-    head_side = min(rows[-1] - rows[0], cols[-1] - cols[0])
     side = max(patch.mask.shape)
     scale = rng.uniform(0.12, 0.35) * head_side / side
     h = max(3, round(patch.mask.shape[0] * scale))
@@ -260,11 +267,9 @@ def sham_blob(image: FloatImage, avoid: NDArray[np.bool_] | None, rng: np.random
     """A random tumor-sized ellipse (8-25 % of the head's side) inside the head and clear of ``avoid``
     (the tumor, with a margin); None when the head has no room for one."""
     head = head_mask(image)
-    rows = np.flatnonzero(head.any(axis=1))
-    cols = np.flatnonzero(head.any(axis=0))
-    if len(rows) < 16 or len(cols) < 16:
+    head_side = smaller_head_side(head)
+    if head_side is None:
         return None
-    head_side = min(rows[-1] - rows[0], cols[-1] - cols[0])
     keep_clear = ~head
     if avoid is not None and avoid.any():
         keep_clear |= gaussian_blur(avoid.astype(np.float32), 3.0) > 0.02
