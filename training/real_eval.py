@@ -88,6 +88,23 @@ def middle_of_stacks(results: Sequence[StackResult]) -> NDArray[np.bool_]:
     return np.concatenate(parts)
 
 
+def around_the_tumor(results: Sequence[StackResult]) -> dict[str, float | None]:
+    """Mean P(tumor) of the slices inside the intended use of the stacks with a tumor: tumor-free slices
+    before the tumor's first slice (in the stack's order), tumor slices, tumor-free slices after its last.
+    A model that learned the level of the head rather than the tumor scores one end above the tumor."""
+    parts: dict[str, list[float]] = {"before_tumor": [], "tumor": [], "after_tumor": []}
+    for r in results:
+        tumor = r.stack.tumor_slices
+        if not tumor.any():
+            continue
+        first, last = np.flatnonzero(tumor)[[0, -1]]
+        for i, (p, score) in enumerate(zip(r.predictions, r.p_tumor, strict=True)):
+            if not p.inside_intended_use or (first < i < last and not tumor[i]):
+                continue  # outside, or a tumor-free gap within the tumor's extent
+            parts["tumor" if tumor[i] else ("before_tumor" if i < first else "after_tumor")].append(float(score))
+    return {f"mean_p_tumor_{k}": (float(np.mean(v)) if v else None) for k, v in parts.items()}
+
+
 def _auroc(scores: NDArray[np.float64], positive: NDArray[np.bool_]) -> float | None:
     return roc_auc(scores, positive) if positive.any() and not positive.all() else None
 
@@ -134,6 +151,8 @@ def set_metrics(results: Sequence[StackResult], threshold: float) -> dict[str, A
         middle = middle_of_stacks(results) & inside
         out["slice_auroc_middle"] = _auroc(scores[middle], positive[middle])
         out["specificity_middle"] = _specificity(called, middle & ~positive)
+        if positive.any():
+            out.update(around_the_tumor(results))
         verdicts = [summarize_series(r.predictions, threshold) for r in results]
         out["series_called_tumor"] = sum(v.label != NO_TUMOR for v in verdicts)
         out["series_verdicts"] = {
@@ -220,6 +239,12 @@ def format_real_metrics(metrics: dict[str, Any]) -> str:
                 f"  middle {int(100 * (MIDDLE[1] - MIDDLE[0]))} % of each stack: AUROC {auc_text}, "
                 f"specificity {pct(m.get('specificity_middle'))}"
             )
+            if m.get("mean_p_tumor_tumor") is not None:
+                lines.append(
+                    "  mean P(tumor) in stack order: tumor-free slices before the tumor "
+                    f"{_mean_text(m.get('mean_p_tumor_before_tumor'))}, tumor slices "
+                    f"{_mean_text(m['mean_p_tumor_tumor'])}, after it {_mean_text(m.get('mean_p_tumor_after_tumor'))}"
+                )
         for kind in ("true_class", "predicted_class"):
             loc = m[f"localisation_{kind}"]
             if loc["n"]:
@@ -337,3 +362,7 @@ def validate_sources(
     if out is not None:
         (out / "real_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return metrics
+
+
+def _mean_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

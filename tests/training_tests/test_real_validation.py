@@ -17,6 +17,7 @@ from training.real_eval import (
     CARD_BEGIN,
     CARD_END,
     StackResult,
+    format_real_metrics,
     real_metrics_markdown,
     replace_card_section,
     set_metrics,
@@ -80,6 +81,18 @@ def test_middle_of_stack_figures_leave_out_the_ends_of_the_head() -> None:
     assert metrics["slice_auroc"] == pytest.approx(1 - 2 * 2 / (2 * 9))  # both ends outrank both tumor slices
     assert metrics["slice_auroc_middle"] == pytest.approx(1.0)  # positions 0.3-0.7: slices 3-7
     assert metrics["specificity"] == pytest.approx(7 / 9) and metrics["specificity_middle"] == pytest.approx(1.0)
+    assert metrics["mean_p_tumor_before_tumor"] == pytest.approx((0.95 + 0.1 + 0.1 + 0.2) / 4)
+    assert metrics["mean_p_tumor_tumor"] == pytest.approx(0.85)
+    assert metrics["mean_p_tumor_after_tumor"] == pytest.approx((0.3 + 0.1 * 3 + 0.97) / 5)
+    assert "tumor-free slices before the tumor 0.34, tumor slices 0.85, after it 0.31" in format_real_metrics(
+        {
+            "method": "gradcam",
+            "threshold": 0.5,
+            "sets": {
+                "lgg-flair": {**metrics, "localisation_true_class": {"n": 0}, "localisation_predicted_class": {"n": 0}}
+            },
+        }
+    )
 
 
 def test_slices_outside_the_intended_use_get_no_answer() -> None:
