@@ -31,6 +31,7 @@ from training.config import RUN_CONFIG, RUN_RECORD_DIR, TrainConfig
 from training.environment import describe_environment
 from training.errors import RunFolderError
 from training.metrics import classification_metrics
+from training.split import seeded_subset
 from training.trainer import BEST_LOGITS, LOG_FILE, model_inputs, predict_logits, prepare_data
 
 INGREDIENTS_DIR = "ingredients"  # each ingredient's own training record, kept in the averaged run folder
@@ -165,12 +166,9 @@ def batch_norm_sample(train_positions: NDArray[np.int64], limit: int | None) -> 
     """The training positions whose batches re-estimate batch-norm statistics: all of them, or a seeded
     sample of ``limit`` (the statistics settle after a few dozen batches; a quick comparison of mixes
     need not pass every training image)."""
-    if limit is None or limit >= len(train_positions):
-        return train_positions
-    if limit < 1:
+    if limit is not None and limit < 1:
         raise RunFolderError(f"--bn-images must be at least 1, not {limit}")
-    keep = np.sort(np.random.default_rng(0).choice(len(train_positions), size=limit, replace=False))
-    return train_positions[keep]
+    return train_positions[seeded_subset(len(train_positions), limit)]
 
 
 def reestimate_batch_norm(

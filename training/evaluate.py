@@ -15,7 +15,7 @@ from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training.config import RUN_CONFIG, TrainConfig
 from training.errors import RunFolderError
-from training.images import load_dataset
+from training.images import load_for_weights
 from training.manifest import build_manifest
 from training.metrics import classification_metrics
 from training.split import positions_of
@@ -68,13 +68,7 @@ def evaluate_source(
 
     model, config = model_for(Path(source))
     manifest = build_manifest(Path(data_dir), config.class_names)
-    data = load_dataset(
-        manifest,
-        max(config.input_size, 32),
-        cache_dir,
-        show_progress=True,
-        crop_to_head=config.preprocessing.crop_to_head,
-    )
+    data = load_for_weights(manifest, config, cache_dir)
     images, labels = list(data.images), data.labels
     if split_file is not None:
         chosen = _validation_positions(split_file, data.relpaths)

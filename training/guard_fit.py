@@ -84,9 +84,9 @@ def split_features(
     ``train_limit`` fits on a seeded random sample of that many training images (means and covariance of
     512 features settle long before the whole training part; the validation part is always used whole).
     """
-    from training.images import load_dataset
+    from training.images import load_for_weights
     from training.manifest import build_manifest
-    from training.split import positions_of
+    from training.split import positions_of, seeded_subset
 
     split = json.loads(Path(split_file).read_text(encoding="utf-8"))
     if features_file is not None and features_file.is_file():
@@ -97,19 +97,11 @@ def split_features(
         fn, config = feature_function(weights)
         model_config = load_model_config(weights)
         manifest = build_manifest(Path(data_dir), model_config.class_names)
-        data = load_dataset(
-            manifest,
-            max(model_config.input_size, 32),
-            cache_dir,
-            show_progress=True,
-            crop_to_head=model_config.preprocessing.crop_to_head,
-        )
+        data = load_for_weights(manifest, model_config, cache_dir)
         try:
             train = positions_of(split["train"], data.relpaths, split_file)
             val = positions_of(split["val"], data.relpaths, split_file)
-            if train_limit is not None and train_limit < len(train):
-                keep = np.random.default_rng(0).choice(len(train), size=train_limit, replace=False)
-                train = [train[i] for i in sorted(keep)]
+            train = [train[i] for i in seeded_subset(len(train), train_limit)]
         except KeyError as exc:
             raise RunFolderError(f"{split_file} has no {exc} list") from exc
         order = np.asarray(train + val, dtype=np.int64)

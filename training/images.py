@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from core.imaging.render import render_for_model
+from core.model.model_config import ModelConfig
 from core.model.preprocess import resize_slice
 from core.platform.progress import ProgressBar
 from training.manifest import Manifest
@@ -105,3 +106,15 @@ def load_dataset(
         tmp.replace(target)
     meta_file.write_text(json.dumps({"relpaths": relpaths, "skipped": skipped}), encoding="utf-8")
     return data
+
+
+def load_for_weights(manifest: Manifest, config: ModelConfig, cache_dir: Path | None = None) -> DecodedDataset:
+    """Every manifest entry decoded as the weights' config prescribes (input size, cut to the head when
+    they crop), with progress on stderr: what evaluation and the guard's fit see."""
+    return load_dataset(
+        manifest,
+        max(config.input_size, 32),
+        cache_dir,
+        show_progress=True,
+        crop_to_head=config.preprocessing.crop_to_head,
+    )

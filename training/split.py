@@ -79,6 +79,14 @@ class Split:
         path.write_text(json.dumps(self.to_json(relpaths), indent=1) + "\n", encoding="utf-8")
 
 
+def seeded_subset(count: int, limit: int | None) -> NDArray[np.int64]:
+    """Sorted positions of a seeded random sample of ``limit`` of ``count`` items (all of them when
+    ``limit`` is None or not smaller): the same sample on every run."""
+    if limit is None or limit >= count:
+        return np.arange(count, dtype=np.int64)
+    return np.sort(np.random.default_rng(0).choice(count, size=limit, replace=False)).astype(np.int64)
+
+
 def positions_of(names: Sequence[str], relpaths: Sequence[str], source: Path | str) -> list[int]:
     """Positions in ``relpaths`` of ``names`` (image paths read from ``source``); one not in the data is an error."""
     position = {p: i for i, p in enumerate(relpaths)}
