@@ -18,8 +18,8 @@ a resume.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ from training.masked_data import (
     save_split,
     split_masked,
 )
-from training.realism import RealismConfig, TumorPatch, augment, cut_tumor
+from training.realism import RealismConfig, TumorPatch, augment, cut_tumor, healthy_mirror
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -60,6 +60,8 @@ class MaskedTraining:
     primary_train: NDArray[np.int64]  # class-folder training positions (replaced twins removed)
     patches: list[TumorPatch]
     glioma: int = -1  # the glioma class's index (-1: none)
+    # tumor-free copies (healthy half mirrored) of the masked training slices that allow one, by index
+    mirrored: dict[int, NDArray[np.uint8]] = field(default_factory=dict)
 
     @property
     def masked_train(self) -> NDArray[np.int64]:
@@ -79,17 +81,29 @@ class MaskedTraining:
 
     def n_train(self, realism: RealismConfig | None) -> int:
         """Samples per epoch (the pool's length is the same every epoch)."""
-        extra = round(realism.extra_removed * len(self.removable(realism))) if realism else 0
-        return len(self.primary_train) + len(self.masked_train) + extra
+        if realism is None:
+            return len(self.primary_train) + len(self.masked_train)
+        extra = round(realism.extra_removed * len(self.removable(realism)))
+        mirrored = round(realism.extra_mirrored * len(self.mirrored))
+        return len(self.primary_train) + len(self.masked_train) + extra + mirrored
 
     def epoch_pool(self, realism: RealismConfig, seed: int, epoch: int) -> list[tuple[int, int]]:
         """(source, index) of one epoch's samples: 0 a class-folder image, 1 a masked slice, 2 a masked slice
-        whose tumor is removed (``realism.extra_removed`` of the removable ones, drawn per epoch)."""
+        whose tumor is removed (``realism.extra_removed`` of the removable ones, drawn per epoch), 3 a masked
+        slice's healthy-half mirror (``realism.extra_mirrored`` of the mirrorable ones, drawn per epoch)."""
         masked = [int(i) for i in self.masked_train]
         removable = self.removable(realism)
         n_extra = round(realism.extra_removed * len(removable))
         extra = np.random.default_rng([seed, epoch, 2]).permutation(removable)[:n_extra]
-        return [(0, int(i)) for i in self.primary_train] + [(1, i) for i in masked] + [(2, int(i)) for i in extra]
+        n_mirrored = round(realism.extra_mirrored * len(self.mirrored))
+        copies = np.tile(sorted(self.mirrored), int(np.ceil(realism.extra_mirrored)))  # a share over 1 repeats them
+        mirrored = np.random.default_rng([seed, epoch, 3]).permutation(copies)[:n_mirrored]
+        return (
+            [(0, int(i)) for i in self.primary_train]
+            + [(1, i) for i in masked]
+            + [(2, int(i)) for i in extra]
+            + [(3, int(i)) for i in mirrored]
+        )
 
 
 def prepare_masked(cfg: TrainConfig, run_dir: Path, prepared: PreparedData, cache_dir: Path | None) -> MaskedTraining:
@@ -115,12 +129,26 @@ def prepare_masked(cfg: TrainConfig, run_dir: Path, prepared: PreparedData, cach
         for i in split.train
         if masked.labels[i] == glioma and (patch := cut_tumor(masked.images[i], masked.masks[i])) is not None
     ]
+    wants_mirrors = cfg.realism is not None and cfg.realism.extra_mirrored > 0 and NO_TUMOR_CLASS in cfg.class_names
+    mirrored = mirrored_copies(masked, split.train) if wants_mirrors else {}
     print(
         f"masked slices: {len(split.train)} train, {len(split.val)} validation; "
-        f"{len(replaced)} class-folder twins replaced; {len(patches)} glioma patches",
+        f"{len(replaced)} class-folder twins replaced; {len(patches)} glioma patches; "
+        f"{len(mirrored)} healthy-half mirrors",
         file=sys.stderr,
     )
-    return MaskedTraining(masked, split, primary, patches, glioma)
+    return MaskedTraining(masked, split, primary, patches, glioma, mirrored)
+
+
+def mirrored_copies(masked: MaskedDataset, indices: Sequence[int]) -> dict[int, NDArray[np.uint8]]:
+    """Tumor-free copies (healthy half mirrored over the tumor's half) of the slices that allow one."""
+    copies = {}
+    for i in indices:
+        image = masked.images[i].astype(np.float32) / 255.0
+        mirrored = healthy_mirror(image, masked.masks[i])
+        if mirrored is not None:
+            copies[int(i)] = np.clip(np.rint(mirrored * 255.0), 0, 255).astype(np.uint8)
+    return copies
 
 
 def grid_side(size: int, blocks: int) -> int:
@@ -164,6 +192,8 @@ def epoch_samples(
         rng = np.random.default_rng([cfg.seed, epoch, source, index])
         if source == 0:
             image, mask, label = images[index], None, int(labels[index])
+        elif source == 3:  # a masked slice's tumor-free mirror copy
+            image, mask, label = data.mirrored[index], None, no_tumor
         else:
             assert data.masked is not None
             image, mask, label = data.masked.images[index], data.masked.masks[index], int(data.masked.labels[index])

@@ -17,7 +17,11 @@ of those and keeps the tumor mask aligned with the image:
 * a tumor removed from a masked slice (the region filled from its surroundings): the slice is then a
   tumor-free slice at a level - skull base, sella, vertex - where the class folders hold almost only
   tumors, so "this is the skull base" stops meaning "pituitary tumor".  Gliomas are kept whole by
-  default: their masks leave out the oedema around them.
+  default: their masks leave out the oedema around them;
+* a tumor-free copy of a slice whose tumor lies in one half of a left-right symmetric head: the healthy
+  half mirrored over the other, oedema and mass effect included.  The class folders' post-contrast slices
+  are all tumor slices, so without it the normal enhancement of vessels, dura and skull base is seen only
+  beside a tumor.
 
 Every draw comes from a NumPy generator seeded by (run seed, epoch, image index), so an epoch is the
 same after a resume.  The output is rendered again by :func:`core.imaging.render.render_for_model`, as the
@@ -68,6 +72,9 @@ class RealismConfig:
     # Only "no tumor" samples would otherwise carry the fill's smooth look, and the model could learn the
     # look instead of the anatomy.
     sham_fill: float = 0.0
+    # Share of the mirrorable masked slices (tumor in one half of a symmetric head) seen a second time per
+    # epoch as a tumor-free copy with the healthy half mirrored (labelled no tumor); over 1, some twice.
+    extra_mirrored: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -286,6 +293,55 @@ def sham_blob(image: FloatImage, avoid: NDArray[np.bool_] | None, rng: np.random
         if not (blob & keep_clear).any():
             return blob
     return None
+
+
+MIN_SYMMETRY = 0.6  # correlation of a head with its mirror image; axial and coronal slices reach it
+TUMOR_MARGIN = 0.06  # share of the head's width kept clear of the midline around the tumor
+
+
+def _mirror_about(image: FloatImage, twice_axis: int) -> FloatImage:
+    """``image`` mirrored about the column ``twice_axis / 2`` (columns mirrored outside the image are 0)."""
+    width = image.shape[1]
+    source = twice_axis - np.arange(width)
+    inside = (source >= 0) & (source < width)
+    out = np.zeros_like(image)
+    out[:, inside] = image[:, source[inside]]
+    return out
+
+
+def healthy_mirror(image: FloatImage, mask: NDArray[np.bool_]) -> FloatImage | None:
+    """The slice with its tumor-free half mirrored over the half that holds the tumor; None unless the head is
+    left-right symmetric (an axial or coronal slice) and the tumor, with a margin, keeps clear of its midline.
+
+    The midline is the mirror axis (in half-pixel steps around the head's centre) under which the head,
+    tumor left out, best matches its mirror image.
+    """
+    head = head_mask(image)
+    cols = np.flatnonzero(head.any(axis=0))
+    if len(cols) < 16 or not mask.any():
+        return None
+    half_width = (cols[-1] - cols[0]) / 2.0
+    grown = gaussian_blur(mask.astype(np.float32), max(1.0, TUMOR_MARGIN * half_width)) > 0.02
+    centre = int(cols[0] + cols[-1])  # twice the centre column
+    reach = max(1, round(0.1 * half_width))
+    best, best_axis = -1.0, centre
+    for twice_axis in range(centre - reach, centre + reach + 1):
+        mirrored = _mirror_about(image, twice_axis)
+        keep = (head | (mirrored > 0)) & ~grown & ~_mirror_about(grown.astype(np.float32), twice_axis).astype(bool)
+        if keep.sum() < 64:
+            continue
+        score = float(np.corrcoef(image[keep], mirrored[keep])[0, 1])
+        if score > best:
+            best, best_axis = score, twice_axis
+    tumor_cols = np.flatnonzero(grown.any(axis=0))
+    axis = best_axis / 2.0
+    if best < MIN_SYMMETRY or not (tumor_cols[-1] < axis or tumor_cols[0] > axis):
+        return None
+    out = image.copy()
+    mirrored = _mirror_about(image, best_axis)
+    tumor_side = np.arange(image.shape[1]) > axis if tumor_cols[0] > axis else np.arange(image.shape[1]) < axis
+    out[:, tumor_side] = mirrored[:, tumor_side]
+    return out
 
 
 def augment(

@@ -279,6 +279,65 @@ def test_extra_removed_copies_add_tumor_free_samples(tmp_path: Path) -> None:
         assert len(notumor) == expected_notumor and all(not s[2].any() for s in notumor)  # no mask target
 
 
+def symmetric_head(size: int = 64, tumor_x: int = 44, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """An axial-like head, left-right symmetric (ventricles, a bright rim), with a disc tumor at ``tumor_x``."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size].astype(np.float32)
+    c = (size - 1) / 2
+    head = ((y - c) / (0.42 * size)) ** 2 + ((x - c) / (0.36 * size)) ** 2 <= 1
+    rim = head & ~(((y - c) / (0.38 * size)) ** 2 + ((x - c) / (0.32 * size)) ** 2 <= 1)
+    ventricles = ((y - c) / 8) ** 2 + ((np.abs(x - c) - 6) / 3) ** 2 <= 1
+    mask = (y - 26) ** 2 + (x - tumor_x) ** 2 <= 25
+    image = np.where(head, 0.4, 0.0) + np.where(rim, 0.4, 0.0) - np.where(ventricles, 0.3, 0.0)
+    image = image + np.where(mask, 0.5, 0.0) + rng.normal(0, 0.01, image.shape) * head
+    return np.clip(image, 0, 1).astype(np.float32), mask
+
+
+def test_a_healthy_mirror_replaces_the_tumor_half_with_the_other_half() -> None:
+    image, mask = symmetric_head()
+    out = realism.healthy_mirror(image, mask)
+    assert out is not None
+    assert out[mask].mean() < 0.45 < image[mask].mean()  # the tumor is gone, brain tissue in its place
+    assert np.abs(out[:, 32:] - out[:, :32][:, ::-1]).max() < 0.02  # both halves now match
+    assert np.array_equal(out[:, :30], image[:, :30])  # the healthy half is untouched
+
+
+def test_no_mirror_across_the_midline_or_of_an_asymmetric_slice() -> None:
+    image, mask = symmetric_head(tumor_x=33)  # the tumor reaches the midline
+    assert realism.healthy_mirror(image, mask) is None
+    image, mask = symmetric_head()
+    lopsided = image.copy()
+    lopsided[:, :24] = 0.0  # a head whose two halves differ (as a sagittal slice's front and back)
+    lopsided[10:50, 5:20] = np.linspace(0, 1, 15, dtype=np.float32)
+    assert realism.healthy_mirror(lopsided, mask) is None
+
+
+def test_extra_mirrored_copies_add_tumor_free_samples(tmp_path: Path) -> None:
+    from training.mask_training import epoch_samples, mirrored_copies
+    from training.masked_data import MaskedSplit
+
+    classes = ["glioma", "meningioma", "notumor", "pituitary"]
+    images, masks = zip(*(symmetric_head(tumor_x=x, seed=x) for x in (44, 46, 33, 20)), strict=True)
+    masked = MaskedDataset(
+        np.stack([np.rint(i * 255).astype(np.uint8) for i in images]), np.stack(masks),
+        np.asarray([0, 1, 0, 1]), ["a", "b", "c", "d"], "test",
+    )  # fmt: skip
+    mirrors = mirrored_copies(masked, range(4))
+    assert sorted(mirrors) == [0, 1, 3]  # the tumor at the midline has no healthy half
+    split = MaskedSplit(train=(0, 1, 2, 3), val=(), replaced=(), min_similarity=0.99)
+    data = MaskedTraining(masked, split, np.zeros(0, dtype=np.int64), [], glioma=0, mirrored=mirrors)
+    none = np.zeros((0, 64, 64), np.uint8), np.zeros(0, np.int64)
+    settings = RealismConfig(**{**STILL.to_json(), "remove_tumor": 0.0, "extra_mirrored": 2 / 3})
+    cfg = TrainConfig(data="x", out="y", widths=[2, 2, 2, 2, 2], realism=settings, class_names=classes)
+    samples = list(epoch_samples(cfg, data, *none, epoch=1, size=64))
+    assert len(samples) == data.n_train(settings) == 4 + 2
+    notumor = [s for s in samples if s[1][2] == 1.0]
+    assert len(notumor) == 2 and all(not s[2].any() for s in notumor)  # labelled no tumor, no mask target
+    twice = RealismConfig(**{**settings.to_json(), "extra_mirrored": 2.0})
+    cfg = TrainConfig(data="x", out="y", widths=[2, 2, 2, 2, 2], realism=twice, class_names=classes)
+    assert len(list(epoch_samples(cfg, data, *none, epoch=1, size=64))) == data.n_train(twice) == 4 + 6
+
+
 def _masked_only(tmp_path: Path, per_class: int) -> tuple[MaskedTraining, list[str]]:
     """Masked training data of ``per_class`` slices per tumor class (glioma first) and no class-folder images."""
     from training.masked_data import MaskedSplit
