@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from core.model.model_config import GUARD_FILENAME, load_model_config, sha256_file
+from core.model.model_config import GUARD_FILENAME, ModelConfig, load_model_config, sha256_file
 from core.model.ood_guard import DEFAULT_FLAGGED_FRACTION, GuardStats, calibrate, fit_guard_stats
 from core.platform.progress import ProgressBar
 from training.errors import RunFolderError
@@ -39,7 +39,7 @@ class Features:
         return Features(self.logits[index], self.pooled[index], self.labels[index])
 
 
-def feature_function(weights: Path) -> tuple[FeatureFn, object]:
+def feature_function(weights: Path) -> tuple[FeatureFn, ModelConfig]:
     """The application's forward pass (logits + pooled features) for a weights folder, and its config."""
     from core.model.inference_graph import InferenceGraph
     from core.model.model_config import verified_weights_path
@@ -52,13 +52,11 @@ def feature_function(weights: Path) -> tuple[FeatureFn, object]:
 
 
 def extract(
-    fn: FeatureFn, rendered: list[NDArray[np.uint8]] | NDArray[np.uint8], config: object, batch: int = 32
+    fn: FeatureFn, rendered: list[NDArray[np.uint8]] | NDArray[np.uint8], config: ModelConfig, batch: int = 32
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Logits and pooled features of model-rendered slices, in batches, with a progress bar on stderr."""
-    from core.model.model_config import ModelConfig
     from core.model.preprocess import to_model_input
 
-    assert isinstance(config, ModelConfig)
     logits, pooled = [], []
     progress = ProgressBar(sys.stderr, len(rendered), "guard features", unit="images")
     for start in range(0, len(rendered), batch):
@@ -95,9 +93,8 @@ def split_features(
             n_train = int(data["n_train"])
     else:
         fn, config = feature_function(weights)
-        model_config = load_model_config(weights)
-        manifest = build_manifest(Path(data_dir), model_config.class_names)
-        data = load_for_weights(manifest, model_config, cache_dir)
+        manifest = build_manifest(Path(data_dir), config.class_names)
+        data = load_for_weights(manifest, config, cache_dir)
         try:
             train = positions_of(split["train"], data.relpaths, split_file)
             val = positions_of(split["val"], data.relpaths, split_file)
