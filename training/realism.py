@@ -75,6 +75,9 @@ class RealismConfig:
     # Share of the mirrorable masked slices (tumor in one half of a symmetric head) seen a second time per
     # epoch as a tumor-free copy with the healthy half mirrored (labelled no tumor); over 1, some twice.
     extra_mirrored: float = 0.0
+    # Margin grown around a mask before its tumor is removed, as a share of the image's side: outlines often
+    # leave an enhancing rim or infiltrated edge outside, which would stay in a slice labelled no tumor.
+    removal_margin: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -254,10 +257,10 @@ def paste_tumor(
     return out, mask
 
 
-def remove_tumor(image: FloatImage, mask: NDArray[np.bool_], rng: np.random.Generator) -> FloatImage:
-    """``image`` with the (slightly dilated) tumor filled by diffusion from its border, plus noise matching
-    the texture around it: a tumor-free version of the slice."""
-    grown = gaussian_blur(mask.astype(np.float32), 1.5) > 0.05
+def remove_tumor(image: FloatImage, mask: NDArray[np.bool_], rng: np.random.Generator, margin: float = 0.0) -> FloatImage:
+    """``image`` with the tumor (dilated slightly, and by ``margin`` of the image's side) filled by diffusion
+    from its border, plus noise matching the texture around it: a tumor-free version of the slice."""
+    grown = gaussian_blur(mask.astype(np.float32), max(1.5, margin * max(image.shape) / 1.6)) > 0.05
     ring = (gaussian_blur(grown.astype(np.float32), 2.0) > 0.05) & ~grown
     filled = image.copy()
     filled[grown] = float(image[ring].mean()) if ring.any() else float(image.mean())
@@ -361,7 +364,7 @@ def augment(
     x = image.astype(np.float32) / 255.0
     m = mask.astype(np.float32) if mask is not None else None
     if remove and mask is not None and mask.any():
-        x, m = remove_tumor(x, mask, rng), None
+        x, m = remove_tumor(x, mask, rng, cfg.removal_margin), None
     if cfg.sham_fill > 0 and rng.random() < cfg.sham_fill:
         blob = sham_blob(x, mask if m is not None else None, rng)
         if blob is not None:

@@ -108,6 +108,26 @@ def test_a_removed_tumor_leaves_the_surrounding_tissue_and_no_mask() -> None:
     assert out_mask is None and abs(out[mask].astype(float).mean() - head_tissue) < 15  # no disc left
 
 
+def test_a_removal_margin_also_removes_a_rim_the_mask_left_out() -> None:
+    image, mask = head_with_blob(radius=5)
+    y, x_ = np.mgrid[: image.shape[0], : image.shape[1]]
+    distance = np.hypot(y - 24, x_ - 38)
+    rim = (distance > 7) & (distance <= 9)  # enhancement just outside the drawn outline
+    x = image.astype(np.float32) / 255
+    x[rim] = 0.9
+    tissue = x[realism.head_mask(x) & ~mask & ~rim].mean()
+    kept = realism.remove_tumor(x, mask, np.random.default_rng(0))
+    grown = realism.remove_tumor(x, mask, np.random.default_rng(0), margin=0.12)
+    assert kept[rim].mean() > 0.8  # the default fill stops near the outline
+    assert abs(grown[rim].mean() - tissue) < 0.05  # the margin takes the rim too
+    as_set = RealismConfig(**{**STILL.to_json(), "removal_margin": 0.12})
+    out, _ = augment(np.rint(x * 255).astype(np.uint8), mask, np.random.default_rng(0), as_set, remove=True)
+    plain, _ = augment(np.rint(x * 255).astype(np.uint8), mask, np.random.default_rng(0), STILL, remove=True)
+    far = realism.head_mask(x) & (distance > 16)
+    assert plain[rim].mean() > plain[far].mean() + 40  # the rim stays without the setting
+    assert abs(float(out[rim].mean()) - float(out[far].mean())) < 15  # and goes with it
+
+
 def test_a_sham_fill_smooths_tissue_away_from_the_tumor_and_keeps_it() -> None:
     """The removal fill also lands on tumor slices (away from the tumor, which stays with its mask), so its
     look does not tell "no tumor"; with sham_fill 0 the augmentation draws exactly as before."""
