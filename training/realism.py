@@ -257,7 +257,9 @@ def paste_tumor(
     return out, mask
 
 
-def remove_tumor(image: FloatImage, mask: NDArray[np.bool_], rng: np.random.Generator, margin: float = 0.0) -> FloatImage:
+def remove_tumor(
+    image: FloatImage, mask: NDArray[np.bool_], rng: np.random.Generator, margin: float = 0.0
+) -> FloatImage:
     """``image`` with the tumor (dilated slightly, and by ``margin`` of the image's side) filled by diffusion
     from its border, plus noise matching the texture around it: a tumor-free version of the slice."""
     grown = gaussian_blur(mask.astype(np.float32), max(1.5, margin * max(image.shape) / 1.6)) > 0.05
