@@ -80,12 +80,8 @@ class MaskedTraining:
         return [int(i) for i in self.masked_train if chosen(int(i))]
 
     def n_train(self, realism: RealismConfig | None) -> int:
-        """Samples per epoch (the pool's length is the same every epoch)."""
-        if realism is None:
-            return len(self.primary_train) + len(self.masked_train)
-        extra = round(realism.extra_removed * len(self.removable(realism)))
-        mirrored = round(realism.extra_mirrored * len(self.mirrored))
-        return len(self.primary_train) + len(self.masked_train) + extra + mirrored
+        """Samples per epoch (the pool's length is the same every epoch, so epoch 0's is every epoch's)."""
+        return len(self.epoch_pool(realism or RealismConfig(), seed=0, epoch=0))
 
     def epoch_pool(self, realism: RealismConfig, seed: int, epoch: int) -> list[tuple[int, int]]:
         """(source, index) of one epoch's samples: 0 a class-folder image, 1 a masked slice, 2 a masked slice

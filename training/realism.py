@@ -257,12 +257,16 @@ def paste_tumor(
     return out, mask
 
 
+BLUR_REACH = 1.645  # a blurred mask stays above 0.05 out to about this many sigmas beyond its edge
+
+
 def remove_tumor(
     image: FloatImage, mask: NDArray[np.bool_], rng: np.random.Generator, margin: float = 0.0
 ) -> FloatImage:
     """``image`` with the tumor (dilated slightly, and by ``margin`` of the image's side) filled by diffusion
     from its border, plus noise matching the texture around it: a tumor-free version of the slice."""
-    grown = gaussian_blur(mask.astype(np.float32), max(1.5, margin * max(image.shape) / 1.6)) > 0.05
+    reach = margin * max(image.shape) / BLUR_REACH  # the blur's sigma that grows the mask by the margin
+    grown = gaussian_blur(mask.astype(np.float32), max(1.5, reach)) > 0.05
     ring = (gaussian_blur(grown.astype(np.float32), 2.0) > 0.05) & ~grown
     filled = image.copy()
     filled[grown] = float(image[ring].mean()) if ring.any() else float(image.mean())
@@ -304,7 +308,7 @@ MIN_SYMMETRY = 0.6  # correlation of a head with its mirror image; axial and cor
 TUMOR_MARGIN = 0.06  # share of the head's width kept clear of the midline around the tumor
 
 
-def _mirror_about(image: FloatImage, twice_axis: int) -> FloatImage:
+def _mirror_about(image: NDArray[Any], twice_axis: int) -> NDArray[Any]:
     """``image`` mirrored about the column ``twice_axis / 2`` (columns mirrored outside the image are 0)."""
     width = image.shape[1]
     source = twice_axis - np.arange(width)
@@ -329,23 +333,22 @@ def healthy_mirror(image: FloatImage, mask: NDArray[np.bool_]) -> FloatImage | N
     grown = gaussian_blur(mask.astype(np.float32), max(1.0, TUMOR_MARGIN * half_width)) > 0.02
     centre = int(cols[0] + cols[-1])  # twice the centre column
     reach = max(1, round(0.1 * half_width))
-    best, best_axis = -1.0, centre
+    best, best_axis, best_mirrored = -1.0, centre, image
     for twice_axis in range(centre - reach, centre + reach + 1):
         mirrored = _mirror_about(image, twice_axis)
-        keep = (head | (mirrored > 0)) & ~grown & ~_mirror_about(grown.astype(np.float32), twice_axis).astype(bool)
+        keep = (head | (mirrored > 0)) & ~grown & ~_mirror_about(grown, twice_axis)
         if keep.sum() < 64:
             continue
         score = float(np.corrcoef(image[keep], mirrored[keep])[0, 1])
         if score > best:
-            best, best_axis = score, twice_axis
+            best, best_axis, best_mirrored = score, twice_axis, mirrored
     tumor_cols = np.flatnonzero(grown.any(axis=0))
     axis = best_axis / 2.0
     if best < MIN_SYMMETRY or not (tumor_cols[-1] < axis or tumor_cols[0] > axis):
         return None
     out = image.copy()
-    mirrored = _mirror_about(image, best_axis)
     tumor_side = np.arange(image.shape[1]) > axis if tumor_cols[0] > axis else np.arange(image.shape[1]) < axis
-    out[:, tumor_side] = mirrored[:, tumor_side]
+    out[:, tumor_side] = best_mirrored[:, tumor_side]
     return out
 
 
