@@ -62,6 +62,9 @@ class RealismConfig:
     noise_max: float = 0.06
     paste_tumor: float = 0.3  # share of tumor-free slices that receive a pasted glioma
     paste_faint: float = 0.0  # share of pasted gliomas drawn faint and homogeneous (non-enhancing look)
+    # Largest contrast of a faint paste to the tissue around it: a non-enhancing glioma is barely darker on
+    # T1 but often clearly brighter on FLAIR and T2.
+    faint_contrast: float = 0.45
     remove_tumor: float = 0.35  # share of masked tumor slices whose tumor is removed (then labelled no tumor)
     extra_removed: float = 0.0  # share of removable masked slices seen a second time per epoch, tumor removed
     # Removal chance of a glioma relative to the other classes.  A glioma's mask outlines its enhancing core
@@ -202,14 +205,18 @@ def smaller_head_side(head: NDArray[np.bool_]) -> int | None:
 
 
 def paste_tumor(
-    image: FloatImage, patch: TumorPatch, rng: np.random.Generator, faint: bool = False
+    image: FloatImage,
+    patch: TumorPatch,
+    rng: np.random.Generator,
+    faint: bool = False,
+    faint_contrast: float = 0.45,
 ) -> tuple[FloatImage, FloatImage] | None:
     """``image`` with ``patch`` pasted at a random place inside the head, and the pasted mask.
 
     The patch's size is drawn relative to the head; its contrast to the surroundings is drawn anew (30-100 %
     brighter or darker than the tissue around it, with the source's texture) and its edge is feathered.
-    ``faint`` draws the look of a non-enhancing glioma instead: 10-45 % darker (T1) or brighter (T2,
-    FLAIR) than its surroundings, nearly homogeneous, with a blurred, ill-defined edge.
+    ``faint`` draws the look of a non-enhancing glioma instead: 10 % to ``faint_contrast`` darker (T1) or
+    brighter (T2, FLAIR) than its surroundings, nearly homogeneous, with a blurred, ill-defined edge.
     None when the head has no room for it.
     """
     head = head_mask(image)
@@ -244,7 +251,7 @@ def paste_tumor(
     region = image[top : top + h, left : left + w]
     level = float(region[soft < 0.2].mean()) if (soft < 0.2).any() else float(region.mean())
     if faint:
-        contrast = (1.0 if rng.random() < 0.5 else -1.0) * rng.uniform(0.1, 0.45)
+        contrast = (1.0 if rng.random() < 0.5 else -1.0) * rng.uniform(0.1, max(0.1, faint_contrast))
         texture = (relative - relative.mean()) * rng.uniform(0.0, 0.3)
     else:
         contrast = (1.0 if rng.random() < 0.65 else -1.0) * rng.uniform(0.3, 1.0)
@@ -376,7 +383,7 @@ def augment(
             x = remove_tumor(x, blob, rng)
     if patch is not None:
         faint = cfg.paste_faint > 0 and rng.random() < cfg.paste_faint
-        pasted = paste_tumor(x, patch, rng, faint)
+        pasted = paste_tumor(x, patch, rng, faint, cfg.faint_contrast)
         if pasted is not None:
             x, m = pasted
     x, m = geometric(x, m, rng, cfg)

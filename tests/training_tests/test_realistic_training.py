@@ -94,6 +94,23 @@ def test_a_faint_pasted_tumor_is_a_subtle_homogeneous_change() -> None:
     assert 0.05 < changes[True] < changes[False]
 
 
+def test_the_faint_pastes_contrast_has_a_configurable_ceiling() -> None:
+    """A higher ``faint_contrast`` lets faint pastes reach the clear brightness of a glioma on FLAIR, while
+    staying homogeneous; the default keeps them under half."""
+    source, source_mask = head_with_blob(seed=1)
+    patch = cut_tumor(source, source_mask)
+    assert patch is not None
+    target = head_with_blob(centre=(0, 0), radius=0, seed=2)[0].astype(np.float32) / 255
+    ceilings = {}
+    for ceiling in (0.45, 0.9):
+        rngs = (np.random.default_rng(seed) for seed in range(60))
+        found = [p for rng in rngs if (p := paste_tumor(target, patch, rng, True, ceiling))]
+        cores = [mask >= 0.8 * mask.max() for _, mask in found]
+        relative = [np.abs(o - target)[c].mean() / target[c].mean() for (o, _), c in zip(found, cores, strict=True)]
+        ceilings[ceiling] = max(relative)
+    assert ceilings[0.45] < 0.5 < ceilings[0.9] < 1.0
+
+
 def test_a_removed_tumor_leaves_the_surrounding_tissue_and_no_mask() -> None:
     image, mask = head_with_blob(radius=5)
     x = image.astype(np.float32) / 255
