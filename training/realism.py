@@ -65,6 +65,9 @@ class RealismConfig:
     # Largest contrast of a faint paste to the tissue around it: a non-enhancing glioma is barely darker on
     # T1 but often clearly brighter on FLAIR and T2.
     faint_contrast: float = 0.45
+    # Share of the head's smaller side that a pasted glioma's centre keeps from the head's edge: gliomas grow
+    # in the brain, while a bright lesion against the skull reads as meningioma.  0 places it anywhere.
+    paste_depth: float = 0.0
     remove_tumor: float = 0.35  # share of masked tumor slices whose tumor is removed (then labelled no tumor)
     extra_removed: float = 0.0  # share of removable masked slices seen a second time per epoch, tumor removed
     # Removal chance of a glioma relative to the other classes.  A glioma's mask outlines its enhancing core
@@ -204,12 +207,16 @@ def smaller_head_side(head: NDArray[np.bool_]) -> int | None:
     return int(min(rows[-1] - rows[0], cols[-1] - cols[0]))
 
 
+BLUR_REACH = 1.645  # a blurred mask stays above 0.05 out to about this many sigmas beyond its edge
+
+
 def paste_tumor(
     image: FloatImage,
     patch: TumorPatch,
     rng: np.random.Generator,
     faint: bool = False,
     faint_contrast: float = 0.45,
+    depth: float = 0.0,
 ) -> tuple[FloatImage, FloatImage] | None:
     """``image`` with ``patch`` pasted at a random place inside the head, and the pasted mask.
 
@@ -217,6 +224,7 @@ def paste_tumor(
     brighter or darker than the tissue around it, with the source's texture) and its edge is feathered.
     ``faint`` draws the look of a non-enhancing glioma instead: 10 % to ``faint_contrast`` darker (T1) or
     brighter (T2, FLAIR) than its surroundings, nearly homogeneous, with a blurred, ill-defined edge.
+    ``depth`` keeps the patch's centre that share of the head's smaller side away from the head's edge.
     None when the head has no room for it.
     """
     head = head_mask(image)
@@ -238,6 +246,8 @@ def paste_tumor(
     inner[-(h // 2 + 1) :, :] = False
     inner[:, : w // 2 + 1] = False
     inner[:, -(w // 2 + 1) :] = False
+    if depth > 0:
+        inner &= gaussian_blur(head.astype(np.float32), depth * head_side / BLUR_REACH) > 0.95
     candidates = np.argwhere(inner)
     if not len(candidates):
         return None
@@ -262,9 +272,6 @@ def paste_tumor(
     mask = np.zeros(image.shape, dtype=np.float32)
     mask[top : top + h, left : left + w] = soft
     return out, mask
-
-
-BLUR_REACH = 1.645  # a blurred mask stays above 0.05 out to about this many sigmas beyond its edge
 
 
 def remove_tumor(
@@ -383,7 +390,7 @@ def augment(
             x = remove_tumor(x, blob, rng)
     if patch is not None:
         faint = cfg.paste_faint > 0 and rng.random() < cfg.paste_faint
-        pasted = paste_tumor(x, patch, rng, faint, cfg.faint_contrast)
+        pasted = paste_tumor(x, patch, rng, faint, cfg.faint_contrast, cfg.paste_depth)
         if pasted is not None:
             x, m = pasted
     x, m = geometric(x, m, rng, cfg)

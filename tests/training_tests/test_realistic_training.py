@@ -111,6 +111,30 @@ def test_the_faint_pastes_contrast_has_a_configurable_ceiling() -> None:
     assert ceilings[0.45] < 0.5 < ceilings[0.9] < 1.0
 
 
+def test_a_deep_paste_keeps_clear_of_the_heads_edge() -> None:
+    """With ``depth`` the pasted glioma's centre stays that share of the head's side inside the head, where
+    without it some pastes land near the skull."""
+    source, source_mask = head_with_blob(seed=1)
+    patch = cut_tumor(source, source_mask)
+    assert patch is not None
+    target = head_with_blob(centre=(0, 0), radius=0, seed=2)[0].astype(np.float32) / 255
+    head = realism.head_mask(target)
+    side = realism.smaller_head_side(head)
+    assert side is not None
+    nearest = {}
+    for depth in (0.0, 0.25):
+        rngs = (np.random.default_rng(seed) for seed in range(60))
+        found = [p for rng in rngs if (p := paste_tumor(target, patch, rng, False, 0.45, depth))]
+        assert len(found) > 20
+        distances = []
+        for _, mask in found:
+            cy, cx = np.argwhere(mask >= 0.5 * mask.max()).mean(axis=0)
+            outside = np.argwhere(~head)
+            distances.append(float(np.sqrt(((outside - (cy, cx)) ** 2).sum(axis=1)).min()))
+        nearest[depth] = min(distances) / side
+    assert nearest[0.0] < 0.2 < nearest[0.25]
+
+
 def test_a_removed_tumor_leaves_the_surrounding_tissue_and_no_mask() -> None:
     image, mask = head_with_blob(radius=5)
     x = image.astype(np.float32) / 255
