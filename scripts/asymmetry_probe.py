@@ -19,18 +19,9 @@ from PIL import Image
 
 from training.metrics import roc_auc
 from training.real_data import Stack, load_lgg, load_normal_heads
-from training.realism import gaussian_blur, head_mask
+from training.realism import gaussian_blur, head_mask, mirror_about
 
 ANGLES = (-8.0, -4.0, 0.0, 4.0, 8.0)  # degrees of head tilt searched for the midline
-
-
-def mirrored(image: NDArray[np.float32], twice_axis: int) -> NDArray[np.float32]:
-    """``image`` mirrored about the column ``twice_axis / 2`` (columns mirrored from outside are 0)."""
-    source = twice_axis - np.arange(image.shape[1])
-    inside = (source >= 0) & (source < image.shape[1])
-    out = np.zeros_like(image)
-    out[:, inside] = image[:, source[inside]]
-    return out
 
 
 def rotated(image: NDArray[np.float32], degrees: float) -> NDArray[np.float32]:
@@ -52,10 +43,10 @@ def asymmetry(rendered: NDArray[np.uint8]) -> float | None:
     for angle in ANGLES:
         turned, turned_inner = rotated(smooth, angle), rotated(inner, angle) > 0.5
         for twice_axis in range(centre - reach, centre + reach + 1):
-            both = turned_inner & (mirrored(turned_inner.astype(np.float32), twice_axis) > 0.5)
+            both = turned_inner & mirror_about(turned_inner, twice_axis)
             if both.sum() < 200:
                 continue
-            mirror = mirrored(turned, twice_axis)
+            mirror = mirror_about(turned, twice_axis)
             match = float(np.corrcoef(turned[both], mirror[both])[0, 1])
             if best is None or match > best[0]:
                 best = (match, turned, mirror, both)

@@ -207,7 +207,9 @@ def smaller_head_side(head: NDArray[np.bool_]) -> int | None:
     return int(min(rows[-1] - rows[0], cols[-1] - cols[0]))
 
 
-BLUR_REACH = 1.645  # a blurred mask stays above 0.05 out to about this many sigmas beyond its edge
+# A blurred mask stays above 0.05 out to about this many sigmas beyond its edge, and above 0.95 only this
+# many sigmas inside it: the sigma that grows or shrinks a mask by a given distance.
+BLUR_REACH = 1.645
 
 
 def paste_tumor(
@@ -322,7 +324,7 @@ MIN_SYMMETRY = 0.6  # correlation of a head with its mirror image; axial and cor
 TUMOR_MARGIN = 0.06  # share of the head's width kept clear of the midline around the tumor
 
 
-def _mirror_about(image: NDArray[Any], twice_axis: int) -> NDArray[Any]:
+def mirror_about(image: NDArray[Any], twice_axis: int) -> NDArray[Any]:
     """``image`` mirrored about the column ``twice_axis / 2`` (columns mirrored outside the image are 0)."""
     width = image.shape[1]
     source = twice_axis - np.arange(width)
@@ -349,8 +351,8 @@ def healthy_mirror(image: FloatImage, mask: NDArray[np.bool_]) -> FloatImage | N
     reach = max(1, round(0.1 * half_width))
     best, best_axis, best_mirrored = -1.0, centre, image
     for twice_axis in range(centre - reach, centre + reach + 1):
-        mirrored = _mirror_about(image, twice_axis)
-        keep = (head | (mirrored > 0)) & ~grown & ~_mirror_about(grown, twice_axis)
+        mirrored = mirror_about(image, twice_axis)
+        keep = (head | (mirrored > 0)) & ~grown & ~mirror_about(grown, twice_axis)
         if keep.sum() < 64:
             continue
         score = float(np.corrcoef(image[keep], mirrored[keep])[0, 1])

@@ -121,6 +121,7 @@ def test_a_deep_paste_keeps_clear_of_the_heads_edge() -> None:
     head = realism.head_mask(target)
     side = realism.smaller_head_side(head)
     assert side is not None
+    outside = np.argwhere(~head)
     nearest = {}
     for depth in (0.0, 0.25):
         rngs = (np.random.default_rng(seed) for seed in range(60))
@@ -129,7 +130,6 @@ def test_a_deep_paste_keeps_clear_of_the_heads_edge() -> None:
         distances = []
         for _, mask in found:
             cy, cx = np.argwhere(mask >= 0.5 * mask.max()).mean(axis=0)
-            outside = np.argwhere(~head)
             distances.append(float(np.sqrt(((outside - (cy, cx)) ** 2).sum(axis=1)).min()))
         nearest[depth] = min(distances) / side
     assert nearest[0.0] < 0.2 < nearest[0.25]
