@@ -22,12 +22,22 @@ from training import checkpoint as ckpt
 from training.average import INGREDIENTS_DIR
 from training.config import RUN_CONFIG, RUN_RECORD_DIR, TrainConfig
 from training.errors import RunFolderError
+from training.masked_data import SPLIT_FILE as MASKED_SPLIT_FILE
 from training.metrics import classification_metrics, cross_fitted_ece, fit_temperature
 from training.model_card import render_model_card
 from training.trainer import BEST_LOGITS, LOG_FILE
 
 WEIGHTS_FILE = "neuroreview_vgg19.weights.h5"
-COPIED_RUN_FILES = (RUN_CONFIG, LOG_FILE, "environment.json", "split.json", "learning_curves.png", "skipped.json")
+# the masked split names the figshare slices a run never trained on: the real-volume evaluation needs it
+COPIED_RUN_FILES = (
+    RUN_CONFIG,
+    LOG_FILE,
+    "environment.json",
+    "split.json",
+    MASKED_SPLIT_FILE,
+    "learning_curves.png",
+    "skipped.json",
+)
 
 
 def save_float16_weights(cfg: TrainConfig, best: Path, target: Path) -> float:

@@ -46,7 +46,7 @@ VGG19 topology with batch normalisation (16 convolutions of 3x3 in blocks of
 {", ".join(str(d) for d in config.architecture.depths)}; widths {", ".join(str(w) for w in config.architecture.widths)}),
 global average pooling, dropout {config.architecture.dropout}, dense softmax head.
 Input: {config.input_size} x {config.input_size} x {config.architecture.channels}, the application's model rendering
-(0.5-99.5 percentile stretch to 8 bits), padded to a square, resized ({config.preprocessing.resize}),
+(0.5-99.5 percentile stretch to 8 bits),{_crop_words(config)} padded to a square, resized ({config.preprocessing.resize}),
 scaled by {config.preprocessing.scale:.6g} and offset by {config.preprocessing.offset:g}.
 Weights: `{config.weights_file}`, SHA-256 `{config.weights_sha256}` ({prov.get("weights_storage", "")}).
 
@@ -112,6 +112,11 @@ def _cross_fitted_note(metrics: dict[str, Any]) -> str:
         f"; the cross-fitted figure avoids that: each of {cross['folds']} class-stratified folds is calibrated "
         f"with the temperature fitted on the other folds (T {spread})"
     )
+
+
+def _crop_words(config: ModelConfig) -> str:
+    """The crop step of the input, when the weights were trained (and so must be fed) cut to the head."""
+    return " cut to the head's bounding box," if config.preprocessing.crop_to_head else ""
 
 
 def _flip_sentence(config: ModelConfig) -> str:

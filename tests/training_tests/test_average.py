@@ -91,6 +91,7 @@ def test_a_mix_of_a_cropping_and_an_uncropping_run_needs_a_choice(
     assert cfg.crop_to_head and [item["share"] for item in cfg.averaged_from] == pytest.approx([0.3, 0.7])
     assert main(["export", str(tmp_path / "s2"), "--to", str(tmp_path / "w"), "--version", "mix"]) == 0
     assert load_model_config(tmp_path / "w").preprocessing.crop_to_head
+    assert "cut to the head's bounding box" in (tmp_path / "w" / "MODEL_CARD.md").read_text()
 
 
 def test_average_of_two_runs_on_one_split_exports_with_its_ingredients(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -273,6 +273,11 @@ def test_a_realistic_run_trains_with_the_mask_loss(tiny_dataset: Path, tmp_path:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 and all(float(r["train_mask_loss"]) > 0 for r in rows)
     assert TrainConfig.load(run).realism == RealismConfig()
+    # the export keeps the masked split: it names the masked slices the weights never trained on
+    from training.export import export_run
+
+    exported = export_run(run, tmp_path / "weights", version="test")
+    assert (exported / "training_run" / SPLIT_FILE).read_bytes() == (run / SPLIT_FILE).read_bytes()
 
 
 def test_class_weights_are_refused_with_realism(tiny_dataset: Path, tmp_path: Path) -> None:
