@@ -130,6 +130,7 @@ class Classifier:
         from core.platform.user_paths import keep_keras_home_private
 
         keep_keras_home_private()
+        dev.keep_numpy_blas_on_one_thread()
         folder = Path(folder) if folder is not None else weights_dir()
         config = load_model_config(folder)
         path = verified_weights_path(folder, config)

@@ -47,6 +47,18 @@ def configure_gpus() -> list[str]:
     return [gpu.name for gpu in gpus]
 
 
+def keep_numpy_blas_on_one_thread() -> None:
+    """Run numpy's BLAS on one thread in this process, for good.
+
+    OpenBLAS threads spin-wait after each call; in a process that runs the classifier they take the cores
+    TensorFlow's own thread pool needs (the guard's small matrix products slowed the next batch by about a
+    tenth on two cores).  numpy's work here is small, so one thread loses nothing.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def tf_device(device: str) -> str:
     """TensorFlow device string for ``"CPU"`` / ``"GPU"``."""
     return "/GPU:0" if device == GPU else "/CPU:0"

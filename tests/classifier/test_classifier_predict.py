@@ -213,6 +213,20 @@ def test_gpu_out_of_memory_falls_back_to_cpu(tiny_weights_dir: Path, monkeypatch
     assert preds[0].extra["oom_retries"] == 1
 
 
+def test_loading_the_classifier_keeps_numpy_blas_on_one_thread(tiny_weights_dir: Path) -> None:
+    """Spinning BLAS threads would take the cores TensorFlow needs (see keep_numpy_blas_on_one_thread)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {int(pool["num_threads"]) for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("numpy's BLAS cannot run two threads on this machine")
+        Classifier.from_folder(tiny_weights_dir, warm_up=False)
+        assert blas_threads() == {1}
+
+
 def test_forced_bfloat16_agrees_with_float32(tiny_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(dev.PRECISION_ENV, "bfloat16")
     bf16 = Classifier.from_folder(tiny_weights_dir, warm_up=False)
