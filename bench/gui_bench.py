@@ -9,6 +9,9 @@ bundled sample study and reports, measured from the moment the child process was
   QTimer (:class:`desktop_app.watchdog.StallWatchdog`) while the model loads and while the whole
   series is classified.
 
+The start-up figures are medians of ``STARTUP_RUNS`` launches: one launch on a shared machine varies by
+more than the 1 s window target's margin.
+
 With real weights in ``weights/`` (or ``$NEUROREVIEW_WEIGHTS_DIR``) those are used; otherwise a
 tiny untrained model is written to a temporary folder and the result says so
 (``weights: "tiny-untrained"``).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 TIMEOUT_S = 300
+STARTUP_RUNS = 5
+STARTUP_MEDIANS = ("window_visible_s", "first_prediction_s", "model_load_s")
 
 
 def _write_tiny_weights(folder: Path) -> None:
@@ -124,6 +130,17 @@ def _spawn(root: Path, weights: Path, out: Path, watch: bool) -> dict[str, Any]:
     return result
 
 
+def _median_launch(launches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first launch's record with each start-up time replaced by its median over the launches that had it."""
+    figures = dict(launches[0])
+    for key in STARTUP_MEDIANS:
+        values = [float(launch[key]) for launch in launches if isinstance(launch.get(key), (int, float))]
+        if values:
+            figures[key] = statistics.median(values)
+    figures["startup_launches"] = len(launches)
+    return figures
+
+
 def run() -> dict[str, Any]:
     """Measure the GUI figures in fresh processes; returns a flat dict for the harness."""
     from core.model.model_config import CONFIG_FILENAME
@@ -137,9 +154,9 @@ def run() -> dict[str, Any]:
         else:
             weights, kind = Path(tmp) / "weights", "tiny-untrained"
             _write_tiny_weights(weights)
-        startup = _spawn(root, weights, Path(tmp) / "startup.json", watch=False)
+        launches = [_spawn(root, weights, Path(tmp) / f"startup{i}.json", watch=False) for i in range(STARTUP_RUNS)]
         stalls = _spawn(root, weights, Path(tmp) / "stalls.json", watch=True)
-    figures = {k: v for k, v in startup.items() if k != "max_stall_model_load_ms"}
+    figures = {k: v for k, v in _median_launch(launches).items() if k != "max_stall_model_load_ms"}
     for key in ("max_stall_model_load_ms", "max_stall_series_ms", "series_slices", "error"):
         if key in stalls:
             figures[key if key != "error" else "stall_run_error"] = stalls[key]
