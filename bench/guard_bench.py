@@ -13,7 +13,7 @@ import statistics
 import time
 from typing import Any
 
-ROUNDS = 15  # alternating rounds: at bfloat16 speed one round is about a second, and noise dominates fewer
+ROUNDS = 15  # alternating rounds; with fewer, the machine's noise outweighs the guard's cost
 
 
 def _stand_in_guard(width: int, classes: int) -> Any:

@@ -30,9 +30,7 @@ SETS = ("normal-flair", "normal-t1", "lgg-flair", "lgg-t1gd")
 
 def stack_record(classifier: Classifier, stack: Stack) -> dict[str, list[Any]]:
     """Per slice: P(tumor), the guard's reason ("" inside), the rule's reason and whether it shows tumor."""
-    predictions = []
-    for start in range(0, len(stack.rendered), BATCH):
-        predictions += classifier.predict(stack.rendered[start : start + BATCH], batch_size=BATCH)
+    predictions = classifier.predict(stack.rendered, batch_size=BATCH)
     return {
         "p": [p.p_tumor for p in predictions],
         "guard": [p.outside_reason or "" for p in predictions],

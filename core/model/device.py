@@ -51,8 +51,8 @@ def keep_numpy_blas_on_one_thread() -> None:
     """Run numpy's BLAS on one thread in this process, for good.
 
     OpenBLAS threads spin-wait after each call; in a process that runs the classifier they take the cores
-    TensorFlow's own thread pool needs (the guard's small matrix products slowed the next batch by about a
-    tenth on two cores).  numpy's work here is small, so one thread loses nothing.
+    TensorFlow's own thread pool needs (after the guard's small matrix products, the next batch ran slower).
+    numpy's work here is small, so one thread loses nothing.
     """
     from threadpoolctl import threadpool_limits
 
