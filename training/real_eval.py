@@ -44,9 +44,7 @@ class StackResult:
 
 def classify_stack(classifier: Any, stack: Stack, method: str) -> StackResult:
     """Predictions for every slice; heatmaps (true and predicted class) for slices with a tumor mask."""
-    predictions: list[Prediction] = []
-    for start in range(0, len(stack.rendered), BATCH):
-        predictions.extend(classifier.predict(stack.rendered[start : start + BATCH], batch_size=BATCH))
+    predictions: list[Prediction] = classifier.predict(stack.rendered, batch_size=BATCH)
     # the application's pixel rule (no header here): a blank or noise-only slice gets no answer
     predictions = [p.with_outside_reason(content_reason(r)) for p, r in zip(predictions, stack.rendered, strict=True)]
     tumor = [i for i, m in enumerate(stack.masks) if m.any()]
@@ -62,14 +60,11 @@ def classify_stack(classifier: Any, stack: Stack, method: str) -> StackResult:
         for i in tumor:
             if i not in others:
                 predicted_maps[i] = true_maps[i]
-        for start in range(0, len(others), BATCH):
-            chunk = others[start : start + BATCH]
-            for i, prediction in zip(
-                chunk,
-                classifier.predict([stack.rendered[i] for i in chunk], heatmap=True, method=method, batch_size=BATCH),
-                strict=True,
-            ):
-                predicted_maps[i] = localise(prediction.heatmap, stack.masks[i])
+        explained = classifier.predict(
+            [stack.rendered[i] for i in others], heatmap=True, method=method, batch_size=BATCH
+        )
+        for i, prediction in zip(others, explained, strict=True):
+            predicted_maps[i] = localise(prediction.heatmap, stack.masks[i])
     return StackResult(stack, predictions, true_maps, predicted_maps)
 
 
