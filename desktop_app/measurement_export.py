@@ -2,7 +2,8 @@
 
 Only measurements on acquired DICOM slices can be referenced; those on reformats or PNG/NIfTI images are
 left out and counted.  Both objects point at the original images, so they are attached to the study.
-Outcomes go to the status bar and the audit log.
+Outcomes go to the status bar and the audit log.  The DICOM writers (highdicom) are imported when a
+measurement is exported, not when the window starts.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from core.export import ExportError, read_header
-from core.export.measurement_sr import SR_KINDS, ReportedMeasurement, write_measurement_report
-from core.export.presentation_state import Annotation, write_presentation_state
 from core.platform.audit_events import record_exported
 from desktop_app.measurements_tool import Measurement
 
@@ -25,6 +24,8 @@ def _on_dicom(measurements: Sequence[Measurement]) -> list[Measurement]:
 
 def presentation_state(path: Path, measurements: Sequence[Measurement]) -> tuple[Path, int]:
     """Write the presentation state; returns the file and how many measurements were left out."""
+    from core.export.presentation_state import Annotation, write_presentation_state  # highdicom: on demand
+
     usable = _on_dicom(measurements)
     headers = {str(m.ref.path): read_header(m.ref.path) for m in usable if m.ref is not None}
     annotations = [Annotation(m.kind, m.points, m.result, headers[str(m.ref.path)], m.ref.frame)
@@ -35,6 +36,8 @@ def presentation_state(path: Path, measurements: Sequence[Measurement]) -> tuple
 
 def measurement_report(path: Path, measurements: Sequence[Measurement]) -> tuple[Path, int]:
     """Write the TID 1500 report of the lengths and ROIs; returns the file and how many were left out."""
+    from core.export.measurement_sr import SR_KINDS, ReportedMeasurement, write_measurement_report
+
     usable = [m for m in _on_dicom(measurements) if m.kind in SR_KINDS]
     headers = {str(m.ref.path): read_header(m.ref.path) for m in usable if m.ref is not None}
     items = [ReportedMeasurement(m.kind, m.points, dict(m.values), headers[str(m.ref.path)], m.ref.frame, m.unit)

@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.export.deidentify import Deidentifier, UidMap
+    from core.export.deidentify import Deidentifier
     from core.export.destination import check_destination, check_output_folder
     from core.export.dicom_outputs import write_series_dicom
     from core.export.errors import DestinationError, ExportError
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.export.secondary_capture import build_secondary_capture
     from core.export.structured_report import build_structured_report
     from core.export.tables import result_rows, write_results_csv, write_results_json
+    from core.export.uid_map import UidMap
 
 
 _LAZY: dict[str, str] = {
@@ -54,7 +55,7 @@ _LAZY: dict[str, str] = {
     "RESEARCH_USE_STATEMENT": "core.export.records",
     "ReportInput": "core.export.pdf_report",
     "SliceResult": "core.export.records",
-    "UidMap": "core.export.deidentify",
+    "UidMap": "core.export.uid_map",
     "blend_heatmap": "core.export.overlay",
     "build_secondary_capture": "core.export.secondary_capture",
     "build_structured_report": "core.export.structured_report",

@@ -11,9 +11,10 @@ from pydicom import dcmwrite
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from core.export.deidentify import Deidentifier, UidMap
+from core.export.deidentify import Deidentifier
 from core.export.destination import atomic_output
 from core.export.errors import ExportError
+from core.export.uid_map import UidMap
 
 MANUFACTURER = "NeuroReview"
 # Attributes highdicom reads from the evidence / reference dataset; Type 2, so present but maybe empty.

@@ -10,7 +10,6 @@ import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
-from core.export.deidentify import UidMap
 from core.export.destination import check_destination, check_output_folder
 from core.export.dicom_common import save_dicom
 from core.export.errors import ExportError
@@ -18,6 +17,7 @@ from core.export.naming import ExportName, export_name
 from core.export.records import AlgorithmInfo, SliceResult
 from core.export.secondary_capture import build_secondary_capture
 from core.export.structured_report import build_structured_report
+from core.export.uid_map import UidMap
 from core.model.series_summary import SeriesSummary, summarize_series
 
 

@@ -19,9 +19,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.export.deidentify import UidMap
 from core.export.errors import ExportError
 from core.export.naming import ExportName, export_name
+from core.export.uid_map import UidMap
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset

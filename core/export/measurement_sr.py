@@ -26,11 +26,11 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from core.export import sr_codes
-from core.export.deidentify import UidMap
 from core.export.destination import check_destination
 from core.export.dicom_common import MANUFACTURER, frame_reference, new_uid, prepared_header, save_dicom
 from core.export.errors import ExportError
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, software_version
+from core.export.uid_map import UidMap
 
 MEASUREMENT_SR_SERIES_NUMBER = 9904
 SR_KINDS = ("length", "ellipse", "freehand")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
 
-    from core.export.deidentify import UidMap
+    from core.export.uid_map import UidMap
 
 #: The kind and extension in the names of the single-file exports (the DICOM pair uses "SR" and "SC").
 FILE_KINDS = {"pdf": ("report", "pdf"), "png": ("view", "png"), "csv": ("results", "csv"), "json": ("results", "json")}

@@ -23,12 +23,13 @@ from numpy.typing import NDArray
 from PIL import Image
 from pydicom.dataset import Dataset
 
-from core.export.deidentify import Deidentifier, UidMap
+from core.export.deidentify import Deidentifier
 from core.export.destination import atomic_output, check_destination
 from core.export.errors import ExportError
 from core.export.nifti_source import NIFTI_FORMAT
 from core.export.overlay import blend_heatmap
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
+from core.export.uid_map import UidMap
 from core.imaging.heatmap import HeatmapStyle
 from core.model.heatmap_policy import heatmap_note
 from core.model.prediction import Prediction, outside_text

@@ -19,11 +19,11 @@ import highdicom as hd
 import numpy as np
 from pydicom.dataset import Dataset
 
-from core.export.deidentify import UidMap
 from core.export.destination import check_destination
 from core.export.dicom_common import MANUFACTURER, frame_reference, new_uid, prepared_header, save_dicom
 from core.export.errors import ExportError
 from core.export.records import RESEARCH_USE_STATEMENT, SOFTWARE_NAME, software_version
+from core.export.uid_map import UidMap
 
 PR_SERIES_NUMBER = 9903
 LAYER = "MEASUREMENTS"

@@ -17,7 +17,6 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
-from core.export.deidentify import UidMap
 from core.export.dicom_common import (
     MANUFACTURER,
     frame_reference,
@@ -28,6 +27,7 @@ from core.export.dicom_common import (
 )
 from core.export.errors import ExportError
 from core.export.records import SOFTWARE_NAME, AlgorithmInfo, software_version
+from core.export.uid_map import UidMap
 from core.model.prediction import Prediction, outside_text
 
 SC_SERIES_DESCRIPTION = "NeuroReview saliency - NOT FOR DIAGNOSTIC USE"

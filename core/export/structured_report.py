@@ -21,10 +21,10 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from core.export import sr_codes
-from core.export.deidentify import UidMap
 from core.export.dicom_common import MANUFACTURER, frame_reference, new_uid, prepared_header
 from core.export.errors import ExportError
 from core.export.records import SOFTWARE_NAME, AlgorithmInfo, SliceResult, software_version
+from core.export.uid_map import UidMap
 from core.model.prediction import Prediction, outside_text
 from core.model.series_summary import SeriesSummary, summarize_series
 

@@ -15,10 +15,10 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from core.export.deidentify import UidMap
 from core.export.destination import atomic_output, check_destination
 from core.export.errors import ExportError
 from core.export.records import RESEARCH_USE_STATEMENT, AlgorithmInfo, SliceResult, software_version
+from core.export.uid_map import UidMap
 from core.model.prediction import outside_text
 from core.model.series_summary import SeriesSummary
 

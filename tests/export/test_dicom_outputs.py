@@ -9,12 +9,12 @@ import pydicom
 import pytest
 
 from core.export import dicom_outputs
-from core.export.deidentify import UidMap
 from core.export.dicom_outputs import write_series_dicom
 from core.export.errors import DestinationError, ExportError
 from core.export.naming import ExportName
 from core.export.overlay import burn_in_overlay
 from core.export.records import SliceResult
+from core.export.uid_map import UidMap
 from export.helpers import ALGORITHM, dciodvfy_errors, dicom_pair, results_for, write_series
 
 

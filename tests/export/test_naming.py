@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from core.export.deidentify import UidMap
 from core.export.naming import ExportName, export_name, safe_part
+from core.export.uid_map import UidMap
 
 
 def _header(**values: object) -> Dataset:

@@ -8,12 +8,12 @@ import numpy as np
 import pydicom
 import pytest
 
-from core.export.deidentify import UidMap
 from core.export.dicom_common import save_dicom
 from core.export.overlay import burn_in_overlay
 from core.export.records import SliceResult, read_header
 from core.export.secondary_capture import build_secondary_capture
 from core.export.structured_report import build_structured_report
+from core.export.uid_map import UidMap
 from export.helpers import ALGORITHM, CLASS_NAMES, dciodvfy_errors, make_prediction
 from export.sr_reader import read_findings
 

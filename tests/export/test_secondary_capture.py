@@ -15,13 +15,13 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import EnhancedMRImageStorage, generate_uid
 
-from core.export.deidentify import UidMap
 from core.export.dicom_common import save_dicom
 from core.export.dicom_outputs import write_series_dicom
 from core.export.errors import DestinationError, ExportError
 from core.export.overlay import burn_in_overlay
 from core.export.records import SliceResult
 from core.export.secondary_capture import build_secondary_capture
+from core.export.uid_map import UidMap
 from export.helpers import (
     ALGORITHM,
     PATIENT_NAME,

@@ -11,11 +11,11 @@ import highdicom as hd
 import pydicom
 import pytest
 
-from core.export.deidentify import UidMap
 from core.export.dicom_common import save_dicom
 from core.export.errors import ExportError
 from core.export.records import SliceResult
 from core.export.structured_report import build_structured_report
+from core.export.uid_map import UidMap
 from export.helpers import (
     ALGORITHM,
     CLASS_NAMES,

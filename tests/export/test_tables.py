@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.export.deidentify import UidMap
 from core.export.errors import DestinationError, ExportError
 from core.export.records import SliceResult
 from core.export.tables import result_rows, write_results_csv, write_results_json
+from core.export.uid_map import UidMap
 from core.model.series_summary import summarize_series
 from export.helpers import ALGORITHM, CLASS_NAMES, PATIENT_NAME, Series
 
