@@ -57,9 +57,7 @@ def classify_stack(classifier: Any, stack: Stack, method: str) -> StackResult:
         for i, prediction in zip(tumor, mapped, strict=True):
             true_maps[i] = localise(prediction.heatmap, stack.masks[i])
         others = [i for i in tumor if predictions[i].label != stack.truth]
-        for i in tumor:
-            if i not in others:
-                predicted_maps[i] = true_maps[i]
+        predicted_maps.update((i, true_maps[i]) for i in tumor if predictions[i].label == stack.truth)
         explained = classifier.predict(
             [stack.rendered[i] for i in others], heatmap=True, method=method, batch_size=BATCH
         )
