@@ -88,18 +88,21 @@ class MaskedTraining:
         whose tumor is removed (``realism.extra_removed`` of the removable ones, drawn per epoch), 3 a masked
         slice's healthy-half mirror (``realism.extra_mirrored`` of the mirrorable ones, drawn per epoch)."""
         masked = [int(i) for i in self.masked_train]
-        removable = self.removable(realism)
-        n_extra = round(realism.extra_removed * len(removable))
-        extra = np.random.default_rng([seed, epoch, 2]).permutation(removable)[:n_extra]
-        n_mirrored = round(realism.extra_mirrored * len(self.mirrored))
-        copies = np.tile(sorted(self.mirrored), int(np.ceil(realism.extra_mirrored)))  # a share over 1 repeats them
-        mirrored = np.random.default_rng([seed, epoch, 3]).permutation(copies)[:n_mirrored]
+        extra = _draw_share(self.removable(realism), realism.extra_removed, np.random.default_rng([seed, epoch, 2]))
+        mirrored = _draw_share(sorted(self.mirrored), realism.extra_mirrored, np.random.default_rng([seed, epoch, 3]))
         return (
             [(0, int(i)) for i in self.primary_train]
             + [(1, i) for i in masked]
             + [(2, int(i)) for i in extra]
             + [(3, int(i)) for i in mirrored]
         )
+
+
+def _draw_share(pool: Sequence[int], share: float, rng: np.random.Generator) -> NDArray[np.int64]:
+    """``share`` x len(pool) members of ``pool`` in random order; a share over 1 repeats the pool (2.0: each
+    member twice), so the extra samples grow with the share instead of stopping at the pool's size."""
+    copies = np.tile(np.asarray(pool, dtype=np.int64), max(1, int(np.ceil(share))))
+    return rng.permutation(copies)[: round(share * len(pool))]
 
 
 def prepare_masked(cfg: TrainConfig, run_dir: Path, prepared: PreparedData, cache_dir: Path | None) -> MaskedTraining:

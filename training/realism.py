@@ -69,7 +69,7 @@ class RealismConfig:
     # in the brain, while a bright lesion against the skull reads as meningioma.  0 places it anywhere.
     paste_depth: float = 0.0
     remove_tumor: float = 0.35  # share of masked tumor slices whose tumor is removed (then labelled no tumor)
-    extra_removed: float = 0.0  # share of removable masked slices seen a second time per epoch, tumor removed
+    extra_removed: float = 0.0  # share of removable masked slices seen again per epoch, tumor removed (2.0: twice)
     # Removal chance of a glioma relative to the other classes.  A glioma's mask outlines its enhancing core
     # only: removing it leaves the oedema and mass effect in a slice then labelled no tumor, which teaches
     # the model that they are normal.  0 keeps every glioma whole.

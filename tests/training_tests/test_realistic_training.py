@@ -337,7 +337,8 @@ def test_extra_removed_copies_add_tumor_free_samples(tmp_path: Path) -> None:
     none = np.zeros((0, 32, 32), np.uint8), np.zeros(0, np.int64)
     plain = RealismConfig(**{**STILL.to_json(), "remove_tumor": 0.0})
     extra = RealismConfig(**{**plain.to_json(), "extra_removed": 0.5})
-    for settings, expected_notumor in ((plain, 0), (extra, 3)):
+    twice = RealismConfig(**{**plain.to_json(), "extra_removed": 2.0})  # a share over 1 repeats the slices
+    for settings, expected_notumor in ((plain, 0), (extra, 3), (twice, 12)):
         cfg = TrainConfig(data="x", out="y", widths=[2, 2, 2, 2, 2], realism=settings, class_names=classes)
         samples = list(epoch_samples(cfg, data, *none, epoch=1, size=32))
         assert len(samples) == data.n_train(settings) == 6 + expected_notumor
