@@ -50,8 +50,8 @@ def section_areas(data: Path) -> dict[str, list[float]]:
     for stack in load_lgg(data / "lgg-tcga"):
         areas[f"{stack.set_name}/{stack.name}"] = [section_area_px(r) * LGG_PIXEL_MM2 / 100 for r in stack.rendered]
     for stack in load_normal_heads(data / "normal-heads"):
-        path = next((data / "normal-heads").glob(stack.name + ".nii*"))
-        dx, dy = nib.as_closest_canonical(nib.load(str(path))).header.get_zooms()[:2]
+        path = stack.sources[0].rsplit("#", 1)[0]  # each source is "FILE#SLICE"
+        dx, dy = nib.as_closest_canonical(nib.load(path)).header.get_zooms()[:2]
         areas[f"{stack.set_name}/{stack.name}"] = [section_area_px(r) * float(dx * dy) / 100 for r in stack.rendered]
     return areas
 

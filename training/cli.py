@@ -253,6 +253,19 @@ def _add_fit_guard(sub: Subcommands) -> None:
     guard.add_argument("--features", type=Path, default=None, help="reuse / keep the extracted features in FILE")
     guard.add_argument("--train-limit", type=int, default=None, help="fit on a seeded sample of N training images")
     guard.add_argument("--flagged", type=float, default=0.01, help="share of validation slices flagged (0.01)")
+    guard.add_argument(
+        "--augmented-copies",
+        type=int,
+        default=0,
+        metavar="N",
+        help="fit on N realism-augmented copies of each training image instead of the plain images (0)",
+    )
+    guard.add_argument(
+        "--realism-config", type=Path, default=None, help="run_config.json whose realism draws make those copies"
+    )
+    guard.add_argument(
+        "--energy-weight", type=float, default=0.5, help="energy score weight; the feature distance gets the rest"
+    )
     guard.add_argument("--lgg", type=Path, default=None, help="real LGG volumes (brain MR: must stay inside)")
     guard.add_argument("--normal", type=Path, default=None, help="normal-head NIfTI volumes (must stay inside)")
     guard.add_argument(

@@ -5,6 +5,12 @@ application uses (:meth:`core.model.inference_graph.InferenceGraph.logits_and_po
 shared covariance are fitted on the training part of the run's split, the threshold on its validation part
 (about 1 % of those slices flagged).  The statistics file is written beside the weights and its SHA-256
 recorded in ``model_config.json``, so the classifier loads it only when it is the file the config names.
+
+Weights trained with realistic augmentation learned from far more varied pictures than the plain class-folder
+images; fitted on those alone, the statistics call a real scanner slice unusual for the very variation the
+network was taught to ignore.  ``augmented_copies`` therefore fits on copies of the training images drawn
+with the run's realism settings (contrast, bias field, resolution, noise, geometry), while the threshold is
+still calibrated on the plain validation images.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from core.model.model_config import GUARD_FILENAME, ModelConfig, load_model_conf
 from core.model.ood_guard import DEFAULT_FLAGGED_FRACTION, GuardStats, calibrate, fit_guard_stats
 from core.platform.progress import ProgressBar
 from training.errors import RunFolderError
+from training.realism import RealismConfig
 
 FeatureFn = Callable[[NDArray[np.float32]], tuple[NDArray[np.float32], NDArray[np.float32]]]
 
@@ -69,6 +76,30 @@ def extract(
     return np.concatenate(logits), np.concatenate(pooled)
 
 
+def augmented_copies(
+    images: NDArray[np.uint8], copies: int, realism: RealismConfig, seed: int = 0
+) -> list[NDArray[np.uint8]]:
+    """``copies`` realism-augmented versions of every image (no tumor pasted or removed), seeded per image."""
+    from training.realism import augment
+
+    return [
+        augment(image, None, np.random.default_rng([seed, copy, i]), realism)[0]
+        for copy in range(copies)
+        for i, image in enumerate(images)
+    ]
+
+
+def realism_of_run(run_config: Path | None) -> RealismConfig:
+    """The realism draws a run trained with (its ``run_config.json``), or the defaults without one."""
+    if run_config is None:
+        return RealismConfig()
+    try:
+        section = json.loads(Path(run_config).read_text(encoding="utf-8")).get("realism")
+        return RealismConfig(**section) if section else RealismConfig()
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise RunFolderError(f"{run_config}: not a run_config.json with a realism section ({exc})") from exc
+
+
 def split_features(
     weights: Path,
     data_dir: Path,
@@ -76,21 +107,29 @@ def split_features(
     cache_dir: Path | None,
     features_file: Path | None,
     train_limit: int | None = None,
+    copies: int = 0,
+    realism: RealismConfig | None = None,
 ) -> tuple[Features, Features]:
     """Training-part and validation-part features; read from / saved to ``features_file`` when given.
 
     ``train_limit`` fits on a seeded random sample of that many training images (means and covariance of
     512 features settle long before the whole training part; the validation part is always used whole).
+    With ``copies`` > 0 the training part is that many augmented copies of each sampled image (see the
+    module's docstring); a features file made with another number of copies is not reused.
     """
     from training.images import load_for_weights
     from training.manifest import build_manifest
     from training.split import positions_of, seeded_subset
 
     split = json.loads(Path(split_file).read_text(encoding="utf-8"))
+    cached = None
     if features_file is not None and features_file.is_file():
-        with np.load(features_file, allow_pickle=False) as data:
-            every = Features(data["logits"], data["pooled"], data["labels"])
-            n_train = int(data["n_train"])
+        with np.load(features_file, allow_pickle=False) as saved:
+            made_with = int(saved["copies"]) if "copies" in saved else 0
+            if made_with == copies:
+                cached = Features(saved["logits"], saved["pooled"], saved["labels"]), int(saved["n_train"])
+    if cached is not None:
+        every, n_train = cached
     else:
         fn, config = feature_function(weights)
         manifest = build_manifest(Path(data_dir), config.class_names)
@@ -101,22 +140,36 @@ def split_features(
             train = [train[i] for i in seeded_subset(len(train), train_limit)]
         except KeyError as exc:
             raise RunFolderError(f"{split_file} has no {exc} list") from exc
-        order = np.asarray(train + val, dtype=np.int64)
-        logits, pooled = extract(fn, data.images[order], config)
-        every = Features(logits, pooled, data.labels[order])
-        n_train = len(train)
+        fit_images: list[NDArray[np.uint8]] | NDArray[np.uint8] = data.images[train]
+        fit_labels = data.labels[train]
+        if copies > 0:
+            fit_images = augmented_copies(data.images[train], copies, realism or RealismConfig())
+            fit_labels = np.tile(fit_labels, copies)
+        logits, pooled = extract(fn, [*fit_images, *data.images[val]], config)
+        every = Features(logits, pooled, np.concatenate([fit_labels, data.labels[val]]))
+        n_train = len(fit_labels)
         if features_file is not None:
             features_file.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(features_file, logits=logits, pooled=pooled, labels=every.labels, n_train=n_train)
+            np.savez_compressed(
+                features_file, logits=logits, pooled=pooled, labels=every.labels, n_train=n_train, copies=copies
+            )
     positions = np.arange(len(every.labels))
     return every.take(positions[:n_train]), every.take(positions[n_train:])
 
 
 def fit_from_features(
-    train: Features, val: Features, num_classes: int, flagged_fraction: float = DEFAULT_FLAGGED_FRACTION
+    train: Features,
+    val: Features,
+    num_classes: int,
+    flagged_fraction: float = DEFAULT_FLAGGED_FRACTION,
+    energy_weight: float = 0.5,
 ) -> GuardStats:
-    """Fit on the training part, calibrate the threshold on the validation part."""
-    stats = fit_guard_stats(train.pooled, train.logits, train.labels, num_classes=num_classes)
+    """Fit on the training part, calibrate the threshold on the validation part; the combined score weighs
+    the energy by ``energy_weight`` and the feature distance by the rest."""
+    if not 0.0 <= energy_weight < 1.0:
+        raise ValueError("the energy weight must lie in [0, 1)")
+    weights = (1.0 - energy_weight, energy_weight)
+    stats = fit_guard_stats(train.pooled, train.logits, train.labels, num_classes=num_classes, weights=weights)
     return calibrate(stats, val.pooled, val.logits, flagged_fraction)
 
 

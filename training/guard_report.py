@@ -18,7 +18,14 @@ from training.guard_eval import (
     rendered_rate,
     replace_guard_section,
 )
-from training.guard_fit import extract, feature_function, fit_from_features, install_guard, split_features
+from training.guard_fit import (
+    extract,
+    feature_function,
+    fit_from_features,
+    install_guard,
+    realism_of_run,
+    split_features,
+)
 
 
 def _ood_sets(items: list[str]) -> list[tuple[str, Path]]:
@@ -35,11 +42,18 @@ def fit_and_report(args: argparse.Namespace) -> str:
     """Fit the guard for ``args.weights``, write its statistics there, and return the rates as text."""
     if not 0.0 < args.flagged < 0.5:
         raise TrainingError("--flagged must lie between 0 and 0.5")
+    if not 0.0 <= args.energy_weight < 1.0:
+        raise TrainingError("--energy-weight must lie in [0, 1)")
+    if args.augmented_copies < 0:
+        raise TrainingError("--augmented-copies must be 0 or more")
     ood = _ood_sets(args.ood)
     weights = Path(args.weights)
     config = load_model_config(weights)
-    train, val = split_features(weights, args.data, args.split, args.cache_dir, args.features, args.train_limit)
-    stats = fit_from_features(train, val, config.architecture.num_classes, args.flagged)
+    realism = realism_of_run(args.realism_config)
+    train, val = split_features(
+        weights, args.data, args.split, args.cache_dir, args.features, args.train_limit, args.augmented_copies, realism
+    )
+    stats = fit_from_features(train, val, config.architecture.num_classes, args.flagged, args.energy_weight)
     path = install_guard(weights, stats)
     rates: list[SetRate] = [features_rate("in-distribution validation", stats, val)]
     if args.lgg or args.normal or ood:

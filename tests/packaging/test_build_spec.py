@@ -85,6 +85,20 @@ def test_weights_data_is_config_weights_and_card_only(spec: tuple[dict, dict], t
     assert {dest for _, dest in datas} == {"weights"}
 
 
+def test_weights_data_carries_the_guard_statistics_the_config_names(spec: tuple[dict, dict], tmp_path: Path) -> None:
+    namespace, _ = spec
+    config = write_tiny_weights(tmp_path)
+    (tmp_path / "MODEL_CARD.md").write_text("card", encoding="utf-8")
+    settings = json.loads((tmp_path / "model_config.json").read_text(encoding="utf-8"))
+    settings["guard"] = {"file": "intended_use_guard.npz", "sha256": "0" * 64}
+    (tmp_path / "model_config.json").write_text(json.dumps(settings), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"intended_use_guard\.npz"):
+        namespace["weights_datas"](tmp_path)
+    (tmp_path / "intended_use_guard.npz").write_bytes(b"stats")
+    names = sorted(Path(src).name for src, _ in namespace["weights_datas"](tmp_path))
+    assert names == sorted(["model_config.json", "MODEL_CARD.md", config.weights_file, "intended_use_guard.npz"])
+
+
 def test_weights_data_without_config_is_empty_and_missing_file_stops(spec: tuple[dict, dict], tmp_path: Path) -> None:
     namespace, _ = spec
     assert namespace["weights_datas"](tmp_path) == []

@@ -100,3 +100,58 @@ def test_blank_and_noise_slices_are_flagged_by_rule_before_the_score() -> None:
     rate = rendered_rate("mixed", stats, extract, [head, noise, np.zeros((96, 96), np.uint8)])
     assert seen == [1] and rate.slices == 3 and rate.by_rule == 2
     assert rate.reasons["noise only"] == 1 and rate.reasons["a blank slice"] == 1
+
+
+def test_augmented_copies_are_seeded_realism_draws_of_every_image() -> None:
+    from training.guard_fit import augmented_copies
+    from training.realism import RealismConfig
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (3, 32, 32), dtype=np.uint8)
+    copies = augmented_copies(images, 2, RealismConfig())
+    assert len(copies) == 6 and all(c.shape == (32, 32) and c.dtype == np.uint8 for c in copies)
+    again = augmented_copies(images, 2, RealismConfig())
+    assert all(np.array_equal(a, b) for a, b in zip(copies, again, strict=True))
+    assert not np.array_equal(copies[0], copies[3])  # the second copy of an image is another draw
+
+
+def test_fit_guard_on_augmented_copies_records_them_and_weighs_the_scores(
+    tmp_path: Path, tiny_weights_dir: Path
+) -> None:
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights_dir, weights)
+    data, split = _dataset(tmp_path)
+    run_config = tmp_path / "run_config.json"
+    run_config.write_text(json.dumps({"realism": {"noise": 1.0, "sham_fill": 0.5}}), encoding="utf-8")
+    features = tmp_path / "features.npz"
+    argv = ["fit-guard", str(weights), "--data", str(data), "--split", str(split), "--cache-dir", str(tmp_path / "c")]
+    argv += ["--flagged", "0.2", "--features", str(features)]
+    assert main(argv) == 0
+    with np.load(features) as plain:
+        assert int(plain["n_train"]) == 16 and int(plain["copies"]) == 0
+    extra = ["--augmented-copies", "3", "--realism-config", str(run_config), "--energy-weight", "0"]
+    assert main([*argv, *extra]) == 0
+    with np.load(features) as saved:  # made again: the plain file does not stand for augmented copies
+        assert int(saved["n_train"]) == 48 and int(saved["copies"]) == 3 and len(saved["labels"]) == 48 + 8
+    from core.model.ood_guard import load_guard_stats
+
+    stats = load_guard_stats(weights / GUARD_FILENAME)
+    assert stats.weights.tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--energy-weight", "1"], "--energy-weight"),
+        (["--augmented-copies", "-1"], "--augmented-copies"),
+        (["--augmented-copies", "1", "--realism-config", "missing.json"], "missing.json"),
+    ],
+)
+def test_fit_guard_refuses_bad_augmentation_options(
+    tmp_path: Path, tiny_weights_dir: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, split = _dataset(tmp_path)
+    argv = ["fit-guard", str(tiny_weights_dir), "--data", str(data), "--split", str(split)]
+    assert main([*argv, *extra]) == 1
+    assert message in capsys.readouterr().err
+    assert "guard" not in json.loads((tiny_weights_dir / "model_config.json").read_text(encoding="utf-8"))
