@@ -21,6 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.imaging.intended_use import content_reason, reason_key
+from core.model.model_config import ModelConfig
+from core.model.ood_guard import GuardStats
 from core.model.prediction import Prediction
 from core.model.series_summary import DEFAULT_THRESHOLD, aggregation_rule, summarize_series
 from training.localisation import Localisation, localise, summarise
@@ -285,8 +287,9 @@ def real_metrics_markdown(metrics: dict[str, Any]) -> str:
     rows.append("")
     rows.append(
         f"Threshold {metrics['threshold']:g} on P(tumor); heatmaps: {metrics['method']}; series rule: "
-        f"{metrics.get('series_rule', 'not recorded')}. Slices outside the intended use (blank or noise only) get "
-        "no answer, as in the application: AUROC and specificity are over the others; sensitivity and class "
+        f"{metrics.get('series_rule', 'not recorded')}. Slices outside the intended use (blank or noise "
+        "only, or above the learned guard's threshold when the weights carry one) get no answer, as in the "
+        "application: AUROC and specificity are over the others; sensitivity and class "
         "agreement count an outside tumor slice as missed."
     )
     return "\n".join(rows) + "\n"
@@ -347,7 +350,7 @@ def validate_sources(
 
     stacks = load_stacks(lgg, normal, figshare, figshare_split, limit)
     model, config = model_for(Path(source))
-    classifier = Classifier(model, config, precision="float32")
+    classifier = Classifier(model, config, precision="float32", guard=guard_of(Path(source), config))
     bar = ProgressBar(sys.stderr, len(stacks), "validating on real volumes", unit="stacks")
     metrics = validate_real(classifier, stacks, out, method=method, progress=lambda done, _total: bar.update(done))
     bar.close()
@@ -355,6 +358,18 @@ def validate_sources(
     if out is not None:
         (out / "real_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return metrics
+
+
+def guard_of(source: Path, config: ModelConfig) -> GuardStats | None:
+    """The learned guard statistics an exported weights folder names (verified like the application does),
+    or None for a run folder, a checkpoint or weights without them."""
+    from core.model.model_config import CONFIG_FILENAME, verified_guard_path
+    from core.model.ood_guard import load_guard_stats
+
+    if not (source.is_dir() and (source / CONFIG_FILENAME).is_file()):
+        return None
+    path = verified_guard_path(source, config)
+    return load_guard_stats(path) if path is not None else None
 
 
 def _mean_text(value: float | None) -> str:

@@ -185,3 +185,32 @@ def test_card_section_is_replaced_not_repeated(tmp_path: Path) -> None:
     replace_card_section(card, "second table\n")
     text = card.read_text()
     assert "second table" in text and "first table" not in text and text.startswith("# Card\n\nintro")
+
+
+@pytest.mark.slow
+def test_validate_real_applies_the_learned_guard_the_weights_carry(tmp_path: Path) -> None:
+    """As in the application: a slice above the weights' guard threshold gets no answer."""
+    from dataclasses import replace
+
+    from tiny_models import write_tiny_weights
+
+    from core.model.model_config import load_model_config
+    from core.model.ood_guard import fit_guard_stats
+    from training.cli import main
+    from training.guard_fit import install_guard
+    from training.real_eval import guard_of
+
+    weights = tmp_path / "weights"
+    write_tiny_weights(weights)
+    assert guard_of(weights, load_model_config(weights)) is None
+    rng = np.random.default_rng(0)
+    width = load_model_config(weights).architecture.widths[-1]
+    stats = fit_guard_stats(rng.random((40, width)), rng.normal(size=(40, 4)), rng.integers(0, 4, 40), num_classes=4)
+    install_guard(weights, replace(stats, threshold=-1e9))  # every slice lies above it
+    assert guard_of(weights, load_model_config(weights)) is not None
+    lgg, _, _ = _make_real_sets(tmp_path)
+    out = tmp_path / "real"
+    assert main(["validate-real", str(weights), "--lgg", str(lgg), "--out", str(out)]) == 0
+    flair = json.loads((out / "real_metrics.json").read_text())["sets"]["lgg-flair"]
+    assert flair["slices_outside"] == flair["slices"] == 10
+    assert sum(flair["outside_reasons"].values()) == 10 and flair["sensitivity"] == 0.0
