@@ -363,13 +363,12 @@ def validate_sources(
 def guard_of(source: Path, config: ModelConfig) -> GuardStats | None:
     """The learned guard statistics an exported weights folder names (verified like the application does),
     or None for a run folder, a checkpoint or weights without them."""
-    from core.model.model_config import CONFIG_FILENAME, verified_guard_path
-    from core.model.ood_guard import load_guard_stats
+    from core.model.model_config import CONFIG_FILENAME
+    from core.model.ood_guard import load_named_guard
 
     if not (source.is_dir() and (source / CONFIG_FILENAME).is_file()):
         return None
-    path = verified_guard_path(source, config)
-    return load_guard_stats(path) if path is not None else None
+    return load_named_guard(source, config)
 
 
 def _mean_text(value: float | None) -> str:

@@ -23,8 +23,8 @@ from numpy.typing import NDArray
 
 from core.model import device as dev
 from core.model import precision_cache
-from core.model.model_config import ModelConfig, load_model_config, verified_guard_path, verified_weights_path
-from core.model.ood_guard import GuardStats, GuardStatsError, load_guard_stats
+from core.model.model_config import ModelConfig, load_model_config, verified_weights_path
+from core.model.ood_guard import GuardStats, GuardStatsError, load_named_guard
 from core.model.prediction import Prediction
 from core.model.preprocess import flip_averaged_logits, head_box, to_model_input
 from core.model.saliency import (
@@ -135,9 +135,8 @@ class Classifier:
         config = load_model_config(folder)
         path = verified_weights_path(folder, config)
         check_weights_file(path)  # plain HDF5 weights only (no .keras/whole model/external links)
-        guard_path = verified_guard_path(folder, config)
         try:
-            guard = load_guard_stats(guard_path) if guard_path is not None else None
+            guard = load_named_guard(folder, config)
         except GuardStatsError as exc:
             raise ClassifierLoadError(str(exc)) from exc
         from core.model.network import build_vgg19

@@ -9,7 +9,8 @@ features; Liu et al. 2020, energy of the logits):
 
 Each is standardised with the training images' median and spread, the combined score is their weighted
 sum, and the threshold is calibrated on validation images so that about 1 % of them lie above it.  The
-statistics are a small float32 ``.npz`` beside the weights; this module only does numpy arithmetic.
+statistics are a small float32 ``.npz`` beside the weights; apart from reading that file, this module only
+does numpy arithmetic.
 
 Research use only - not for diagnostic use.
 """
@@ -19,9 +20,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.model.model_config import ModelConfig
 
 GUARD_SCHEMA = "neuroreview.intended-use-guard/1"
 DEFAULT_FLAGGED_FRACTION = 0.01
@@ -108,6 +113,15 @@ def load_guard_stats(path: Path) -> GuardStats:
         threshold=float(arrays["threshold"]),
         flagged_fraction=fraction,
     )
+
+
+def load_named_guard(folder: Path, config: ModelConfig) -> GuardStats | None:
+    """The statistics a weights folder's config names, read only after their SHA-256 check; None when it
+    names none.  Raises WeightsIntegrityError (missing or altered file) or GuardStatsError (unreadable)."""
+    from core.model.model_config import verified_guard_path
+
+    path = verified_guard_path(folder, config)
+    return load_guard_stats(path) if path is not None else None
 
 
 def energy(logits: NDArray[np.floating]) -> NDArray[np.float64]:
