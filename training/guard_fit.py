@@ -140,11 +140,9 @@ def split_features(
             train = [train[i] for i in seeded_subset(len(train), train_limit)]
         except KeyError as exc:
             raise RunFolderError(f"{split_file} has no {exc} list") from exc
-        fit_images: list[NDArray[np.uint8]] | NDArray[np.uint8] = data.images[train]
-        fit_labels = data.labels[train]
-        if copies > 0:
-            fit_images = augmented_copies(data.images[train], copies, realism or RealismConfig())
-            fit_labels = np.tile(fit_labels, copies)
+        sampled = data.images[train]
+        fit_images = augmented_copies(sampled, copies, realism or RealismConfig()) if copies > 0 else list(sampled)
+        fit_labels = np.tile(data.labels[train], max(copies, 1))
         logits, pooled = extract(fn, [*fit_images, *data.images[val]], config)
         every = Features(logits, pooled, np.concatenate([fit_labels, data.labels[val]]))
         n_train = len(fit_labels)
