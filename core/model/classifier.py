@@ -29,8 +29,11 @@ from core.model.prediction import Prediction
 from core.model.preprocess import flip_averaged_logits, head_box, to_model_input
 from core.model.saliency import (
     METHOD_TAPS,
+    METHOD_VIEWS,
+    MIRROR_VIEW,
     OCCLUSION,
     check_method,
+    merge_views,
     occlusion_inputs,
     occlusion_map,
     tap_maps,
@@ -109,7 +112,7 @@ class Classifier:
         self._device = device or (dev.GPU if dev.configure_gpus() else dev.CPU)
         self._oom_errors = dev.oom_errors()
         self._remember_precision = remember_precision
-        self._float32_graph: InferenceGraph = InferenceGraph(model)
+        self._float32_graph: InferenceGraph = InferenceGraph(model, black=config.preprocessing.offset)
         self._graph = self._float32_graph
         decision = self._decide_precision(model, forced)
         self._precision = decision.precision
@@ -287,7 +290,10 @@ class Classifier:
                 flip = self._config.test_time_flip
                 targets = np.full(len(chunk), target, dtype=np.int32)
                 taps = graph.taps_for(METHOD_TAPS[str(method)])
-                logits, pairs, chosen = graph.tapped_gradients(batch, targets, taps, mirrored=flip)
+                views = METHOD_VIEWS.get(str(method), ())
+                if views and flip and MIRROR_VIEW not in views:  # test-time flip needs the plain mirror image
+                    views = (*views, MIRROR_VIEW)
+                logits, pairs, chosen = graph.tapped_gradients(batch, targets, taps, mirrored=flip, views=views)
                 probs = softmax(logits, self._config.temperature)
                 if self._guard is not None:  # pooled last-convolution features of this pass when it has them
                     if taps[-1] == graph.block_outputs[-1]:
@@ -296,7 +302,9 @@ class Classifier:
                     else:
                         scores = self._guard.scores(*reversed(graph.logits_and_pooled(batch)))
                 raw = tap_maps(pairs, str(method))
-                if flip:  # the images' maps, then the mirror images' maps: mirror those back and add them
+                if views:
+                    raw = merge_views(raw, views, batch.shape[1])
+                elif flip:  # the images' maps, then the mirror images' maps: mirror those back and add them
                     raw = raw[: len(chunk)] + raw[len(chunk) :, :, ::-1]
                 cams = list(raw)
         if chosen is not None:
@@ -391,7 +399,7 @@ class Classifier:
 
         def bf16() -> InferenceGraph:
             if not candidate:
-                candidate.append(InferenceGraph(bfloat16_copy(model)))
+                candidate.append(InferenceGraph(bfloat16_copy(model), black=self._config.preprocessing.offset))
             return candidate[0]
 
         probes = to_model_input(dev.probe_slices(), self._config)

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.model.network import LAST_CONV_LAYER, LOGITS_LAYER
+from core.model.saliency import MIRROR_VIEW, View, view_shift_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -46,7 +47,8 @@ def bfloat16_copy(model: keras.Model) -> keras.Model:
 class InferenceGraph:
     """Compiled forward functions for one Keras classifier built by :func:`core.model.network.build_vgg19`."""
 
-    def __init__(self, model: keras.Model) -> None:
+    def __init__(self, model: keras.Model, black: float = 0.0) -> None:
+        """``black``: the network input of a black (0) pixel, which fills what a shifted view uncovers."""
         import keras
         import tensorflow as tf
 
@@ -54,12 +56,13 @@ class InferenceGraph:
         if LAST_CONV_LAYER not in names or LOGITS_LAYER not in names:
             raise ValueError(f"the model has no {LAST_CONV_LAYER!r} / {LOGITS_LAYER!r} layer")
         self.model = model
+        self.black = float(black)
         self.body = keras.Model(model.inputs[0], model.get_layer(LAST_CONV_LAYER).output, name="features")
         self.block_outputs = block_output_names(names)
         self._names = names
         self._spec = tf.TensorSpec((None, *tuple(model.inputs[0].shape[1:])), tf.float32)
         self._bodies: dict[str, keras.Model] = {LAST_CONV_LAYER: self.body}
-        self._saliency_fns: dict[tuple[tuple[str, ...], bool], Any] = {}
+        self._saliency_fns: dict[tuple[tuple[str, ...], bool, tuple[View, ...]], Any] = {}
 
         @tf.function(input_signature=[self._spec], reduce_retracing=True)  # type: ignore[untyped-decorator]
         def logits_fn(x: Any) -> Any:
@@ -93,10 +96,15 @@ class InferenceGraph:
             raise ValueError(f"the model has {count} convolution block(s); this saliency method needs more")
         return taps
 
-    def _saliency_function(self, taps: tuple[str, ...], mirrored: bool) -> Any:
+    def _saliency_function(self, taps: tuple[str, ...], mirrored: bool, views: tuple[View, ...] = ()) -> Any:
         """Logits, each tap's features and d score / d features, and class; ``mirrored``: the images then
-        their mirror images go through the network and the score is the mean of each pair's logits."""
-        key = (taps, mirrored)
+        their mirror images go through the network and the score is the mean of each pair's logits.
+
+        With ``views`` every view of the images goes through the network (view-major rows); the logits
+        and the class are those of the first view (averaged with the unshifted mirror view when
+        ``mirrored``), and each view's gradient is that of its own logit for that class.
+        """
+        key = (taps, mirrored, views)
         if key in self._saliency_fns:
             return self._saliency_fns[key]
         import keras
@@ -111,17 +119,27 @@ class InferenceGraph:
         )
         def saliency_fn(x: Any, target: Any) -> Any:
             n = tf.shape(x)[0]
-            views = tf.concat([x, tf.reverse(x, axis=[2])], axis=0) if mirrored else x
-            features = [body(views, training=False)]
+            if views:
+                inputs = tf.concat([self._view(x, view) for view in views], axis=0)
+            else:
+                inputs = tf.concat([x, tf.reverse(x, axis=[2])], axis=0) if mirrored else x
+            features = [body(inputs, training=False)]
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(features[0])
                 for before, tap in itertools.pairwise(taps):
                     features.append(self._run(features[-1], before, tap))
-                logits = self._run(features[-1], taps[-1], None)
-                if mirrored:
-                    logits = (logits[:n] + logits[n:]) / 2.0
+                every = self._run(features[-1], taps[-1], None)
+                logits = every[:n]
+                if views and mirrored:
+                    mirror = views.index(MIRROR_VIEW)
+                    logits = (logits + every[mirror * n : (mirror + 1) * n]) / 2.0
+                elif mirrored:
+                    logits = (logits + every[n:]) / 2.0
                 chosen = tf.where(target < 0, tf.argmax(logits, axis=-1, output_type=tf.int32), target)
-                score = tf.gather(logits, chosen, batch_dims=1)
+                if views:
+                    score = tf.gather(every, tf.tile(chosen, [len(views)]), batch_dims=1)
+                else:
+                    score = tf.gather(logits, chosen, batch_dims=1)
             grads = tape.gradient(score, features)
             return (
                 logits,
@@ -133,6 +151,22 @@ class InferenceGraph:
         self._saliency_fns[key] = saliency_fn
         return saliency_fn
 
+    def _view(self, x: Any, view: View) -> Any:
+        """One view of a preprocessed batch: shifted (uncovered pixels = the input of a black pixel),
+        then mirrored."""
+        import tensorflow as tf
+
+        side = int(x.shape[1])
+        down, right = (step * view_shift_pixels(side) for step in (view.down, view.right))
+        if down or right:
+            padded = tf.pad(
+                x,
+                [[0, 0], [max(down, 0), max(-down, 0)], [max(right, 0), max(-right, 0)], [0, 0]],
+                constant_values=self.black,
+            )
+            x = padded[:, max(-down, 0) : max(-down, 0) + side, max(-right, 0) : max(-right, 0) + int(x.shape[2])]
+        return tf.reverse(x, axis=[2]) if view.mirrored else x
+
     def logits(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Logits (N, classes) for a preprocessed batch (N, S, S, C)."""
         return np.asarray(self._logits_fn(batch), dtype=np.float32)
@@ -143,15 +177,24 @@ class InferenceGraph:
         return np.asarray(logits, dtype=np.float32), np.asarray(pooled, dtype=np.float32)
 
     def tapped_gradients(
-        self, batch: NDArray[np.float32], target: NDArray[np.int32], taps: Sequence[str], *, mirrored: bool = False
+        self,
+        batch: NDArray[np.float32],
+        target: NDArray[np.int32],
+        taps: Sequence[str],
+        *,
+        mirrored: bool = False,
+        views: Sequence[View] = (),
     ) -> tuple[NDArray[np.float32], list[tuple[NDArray[np.float32], NDArray[np.float32]]], NDArray[np.int32]]:
         """Logits, ``(A, d logit_t / d A)`` of every tap (coarse last) and the class ``t`` used.
 
         ``target[i] < 0`` means the predicted class of image ``i``.  With ``mirrored`` (test-time flip)
         the logits are the mean of each image's and its mirror image's, and every tap has 2N rows: the
-        N images, then the N mirror images.
+        N images, then the N mirror images.  With ``views`` (the first one the unshifted image; with
+        ``mirrored`` also the unshifted mirror image) every tap has one block of N rows per view.
         """
-        fn = self._saliency_function(tuple(taps), mirrored)
+        if views and (views[0] != View(0, 0, False) or (mirrored and MIRROR_VIEW not in views)):
+            raise ValueError("the first view must be the image itself, and test-time flip needs its mirror view")
+        fn = self._saliency_function(tuple(taps), mirrored, tuple(views))
         logits, features, grads, chosen = fn(batch, np.asarray(target, dtype=np.int32))
         pairs = [
             (np.asarray(f, dtype=np.float32), np.asarray(g, dtype=np.float32))

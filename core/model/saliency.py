@@ -12,6 +12,12 @@ maps ``A`` (N, h, w, K) of a convolution block's last activation (a *tap*) and `
   block's resolution), for a finer map at the cost of back-propagating through the last block.
 * Layer-CAM (Jiang et al., 2021): ``map = ReLU(sum_k ReLU(G_ijk) A_ijk)`` (position-wise weights),
   on the last two blocks, each normalised to 0..1, upsampled to the finer grid and averaged.
+* Grad-CAM over two views (``gradcam-views``): the last block's 8 x 8 grid at 128 px places a map's
+  maximum only to within a 16-pixel cell, coarser than the tolerance a reader (and the pointing game)
+  allows.  The slice's mirror image, shifted diagonally by half a cell (:data:`VIEW_SHIFT` of the input
+  side), goes through the network beside the slice, so its grid falls between the slice's cells; the two
+  Grad-CAM maps, each scaled to 0..1, are brought back to the slice's frame at input resolution and
+  averaged (:func:`merge_views`).  Twice the work of Grad-CAM, in one batch.
 
 :data:`METHOD_TAPS` says which taps a method reads, as offsets from the last block (-1 = the last
 convolution, -2 = the last activation of the block before it).
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,20 +47,40 @@ GRADCAM = "gradcam"
 GRADCAM_PLUS_PLUS = "gradcam++"
 GRADCAM_BLOCK4 = "gradcam-block4"
 LAYERCAM = "layercam"
+GRADCAM_VIEWS = "gradcam-views"
 OCCLUSION = "occlusion"
-GRADIENT_METHODS: tuple[str, ...] = (GRADCAM, GRADCAM_PLUS_PLUS, GRADCAM_BLOCK4, LAYERCAM)
+GRADIENT_METHODS: tuple[str, ...] = (GRADCAM, GRADCAM_PLUS_PLUS, GRADCAM_BLOCK4, LAYERCAM, GRADCAM_VIEWS)
 METHOD_TAPS: dict[str, tuple[int, ...]] = {
     GRADCAM: (-1,),
     GRADCAM_PLUS_PLUS: (-1,),
     GRADCAM_BLOCK4: (-2,),
     LAYERCAM: (-2, -1),
+    GRADCAM_VIEWS: (-1,),
 }
 METHOD_TITLES: dict[str, str] = {
     GRADCAM: "Grad-CAM",
     GRADCAM_PLUS_PLUS: "Grad-CAM++",
     GRADCAM_BLOCK4: "Grad-CAM (block 4)",
     LAYERCAM: "Layer-CAM",
+    GRADCAM_VIEWS: "Grad-CAM (2 views)",
     OCCLUSION: "Occlusion",
+}
+
+
+class View(NamedTuple):
+    """One view of the network input: shifted by (``down``, ``right``) x :data:`VIEW_SHIFT` of its side,
+    then mirrored left-right when ``mirrored``."""
+
+    down: int
+    right: int
+    mirrored: bool
+
+
+MIRROR_VIEW = View(0, 0, True)  # the view test-time flip averages the prediction with
+VIEW_SHIFT = 1.0 / 16.0  # half a cell of the last block's grid: VGG19 pools the input 16-fold before it
+# The first view is the slice itself: its logits are the prediction, its features the guard's.
+METHOD_VIEWS: dict[str, tuple[View, ...]] = {
+    GRADCAM_VIEWS: (View(0, 0, False), View(-1, -1, True)),
 }
 METHODS: tuple[str, ...] = (*GRADIENT_METHODS, OCCLUSION)
 OCCLUSION_GRID = 8
@@ -101,6 +127,7 @@ _METHOD_FUNCS: dict[str, Callable[[NDArray[np.floating], NDArray[np.floating]], 
     GRADCAM_PLUS_PLUS: gradcam_plus_plus,
     GRADCAM_BLOCK4: gradcam,
     LAYERCAM: layercam,
+    GRADCAM_VIEWS: gradcam,
 }
 _ALIASES = {
     "gradcam": GRADCAM,
@@ -108,6 +135,7 @@ _ALIASES = {
     "gradcampp": GRADCAM_PLUS_PLUS,
     "gradcamblock4": GRADCAM_BLOCK4,
     "layercam": LAYERCAM,
+    "gradcamviews": GRADCAM_VIEWS,
 }
 
 
@@ -167,6 +195,45 @@ def tap_maps(taps: Sequence[tuple[NDArray[np.floating], NDArray[np.floating]]], 
         for i, one in enumerate(stack):
             fused[i] += _resize(normalise(one), height, width)
     out: FloatArray = (fused / np.float32(len(maps))).astype(np.float32)
+    return out
+
+
+def view_shift_pixels(side: int) -> int:
+    """Pixels one :class:`View` step shifts a network input of ``side`` pixels (at least 1)."""
+    return max(1, round(side * VIEW_SHIFT))
+
+
+def shift_image(image: NDArray[np.floating], down: int, right: int, fill: float) -> NDArray[np.float32]:
+    """``image`` (..., H, W) moved ``down`` rows and ``right`` columns; uncovered pixels take ``fill``."""
+    out = np.full(image.shape, fill, dtype=np.float32)
+    height, width = image.shape[-2:]
+    if abs(down) >= height or abs(right) >= width:
+        return out
+    out[..., max(down, 0) : height + min(down, 0), max(right, 0) : width + min(right, 0)] = image[
+        ..., max(-down, 0) : height + min(-down, 0), max(-right, 0) : width + min(-right, 0)
+    ]
+    return out
+
+
+def merge_views(maps: NDArray[np.floating], views: Sequence[View], side: int) -> FloatArray:
+    """One map (N, side, side) per image from the maps of its views (V * N, h, w; view-major rows).
+
+    Each view's map is scaled to 0..1, resized to the input's ``side``, mirrored back and shifted back,
+    so that it lines up with the unshifted image; the maps are then averaged.
+    """
+    count = len(views)
+    if count == 0 or len(maps) % count:
+        raise ValueError(f"{len(maps)} maps do not split into {count} views")
+    n = len(maps) // count
+    step = view_shift_pixels(side)
+    merged = np.zeros((n, side, side), dtype=np.float32)
+    for v, view in enumerate(views):
+        for i in range(n):
+            one = _resize(normalise(maps[v * n + i]), side, side)
+            if view.mirrored:
+                one = one[:, ::-1]
+            merged[i] += shift_image(one, -view.down * step, -view.right * step, 0.0)
+    out: FloatArray = merged / np.float32(count)
     return out
 
 

@@ -13,7 +13,20 @@ from core.model.classifier import Classifier
 from core.model.inference_graph import block_output_names
 from core.model.model_config import ModelConfig, ModelConfigError
 from core.model.network import LAST_CONV_LAYER, Architecture, build_vgg19
-from core.model.saliency import GRADCAM_BLOCK4, LAYERCAM, check_method, layercam, tap_maps, to_slice_geometry
+from core.model.saliency import (
+    GRADCAM_BLOCK4,
+    GRADCAM_VIEWS,
+    LAYERCAM,
+    METHOD_VIEWS,
+    View,
+    check_method,
+    layercam,
+    merge_views,
+    shift_image,
+    tap_maps,
+    to_slice_geometry,
+    view_shift_pixels,
+)
 
 ARCH = Architecture(input_size=32, channels=1, widths=(2, 2, 4, 4, 4), dropout=0.0)
 
@@ -43,6 +56,7 @@ def test_tap_maps_fuse_normalised_maps_on_the_finer_grid() -> None:
 def test_method_names() -> None:
     assert check_method("Layer-CAM") == LAYERCAM
     assert check_method("gradcam_block4") == GRADCAM_BLOCK4
+    assert check_method("Grad-CAM views") == GRADCAM_VIEWS
 
 
 def test_block_outputs_of_the_vgg_topology() -> None:
@@ -86,7 +100,7 @@ def test_block4_taps_are_the_network_activations_and_their_gradients() -> None:
     assert pairs[0][0].shape[1] == 2 * pairs[1][0].shape[1]  # block 4 has twice the last block's resolution
 
 
-@pytest.mark.parametrize("method", [GRADCAM_BLOCK4, LAYERCAM])
+@pytest.mark.parametrize("method", [GRADCAM_BLOCK4, LAYERCAM, GRADCAM_VIEWS])
 def test_finer_methods_give_slice_sized_maps_with_and_without_flip(method: str) -> None:
     import keras
 
@@ -128,3 +142,78 @@ def test_the_config_names_the_default_method() -> None:
     assert ModelConfig.from_json(data).default_saliency_method == LAYERCAM
     with pytest.raises(ModelConfigError, match="saliency"):
         ModelConfig.from_json({**data, "saliency": {"default_method": 3}})
+
+
+def _as_seen_by(view: View, image: np.ndarray, step: int) -> np.ndarray:
+    moved = shift_image(image, view.down * step, view.right * step, 0.0)
+    return moved[:, ::-1] if view.mirrored else moved
+
+
+def test_merge_views_lines_every_view_up_with_the_image() -> None:
+    side = 32
+    step = view_shift_pixels(side)
+    assert step == 2
+    blob = np.zeros((side, side), dtype=np.float32)
+    blob[6:10, 20:25] = 1.0
+    views = METHOD_VIEWS[GRADCAM_VIEWS]
+    seen = np.stack([_as_seen_by(view, blob, step) for view in views])  # view-major, one image
+    merged = merge_views(seen, views, side)
+    assert merged.shape == (1, side, side)
+    np.testing.assert_allclose(merged[0], blob, atol=1e-6)
+    # a map that did not move with its view would be smeared: the merge is not a plain mean
+    assert not np.allclose(seen.mean(axis=0), blob)
+    with pytest.raises(ValueError, match="views"):
+        merge_views(np.concatenate([seen, seen[:1]]), views, side)
+
+
+def test_shift_image_fills_what_it_uncovers() -> None:
+    image = np.arange(16, dtype=np.float32).reshape(4, 4)
+    moved = shift_image(image, 1, -2, -1.0)
+    np.testing.assert_array_equal(moved[0], -1.0)
+    np.testing.assert_array_equal(moved[1:, 2:], -1.0)
+    np.testing.assert_array_equal(moved[1:, :2], image[:3, 2:])
+
+
+def test_views_go_through_the_network_shifted_and_mirrored() -> None:
+    import keras
+
+    keras.utils.set_random_seed(4)
+    model = build_vgg19(ARCH)
+    config = ModelConfig(architecture=ARCH)
+    clf = Classifier(model, config, sha256="0" * 64, precision=dev.FLOAT32)
+    rng = np.random.default_rng(2)
+    batch = clf.model_input([rng.integers(0, 255, (32, 32), dtype=np.uint8) for _ in range(2)])
+    graph = clf._graph
+    taps = graph.taps_for((-1,))
+    views = METHOD_VIEWS[GRADCAM_VIEWS]
+    logits, ((features, grads),), chosen = graph.tapped_gradients(
+        batch, np.array([-1, 3], dtype=np.int32), taps, views=views
+    )
+    plain_logits, ((plain_features, _),), _ = graph.tapped_gradients(batch, np.array([-1, 3], dtype=np.int32), taps)
+    assert features.shape[0] == grads.shape[0] == len(views) * 2
+    np.testing.assert_allclose(logits, plain_logits, rtol=1e-5, atol=1e-5)  # the prediction is the image's
+    np.testing.assert_allclose(features[:2], plain_features, rtol=1e-5, atol=1e-6)
+    assert chosen[1] == 3
+    step = view_shift_pixels(32)
+    black = float(config.preprocessing.offset)
+    for v, view in enumerate(views[1:], start=1):
+        seen = shift_image(batch[..., 0], view.down * step, view.right * step, black)
+        seen = seen[:, :, ::-1] if view.mirrored else seen
+        _, ((expected, _),), _ = graph.tapped_gradients(np.ascontiguousarray(seen[..., None]), chosen, taps)
+        np.testing.assert_allclose(features[2 * v : 2 * v + 2], expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="first view"):
+        graph.tapped_gradients(batch, chosen, taps, views=views[1:])
+    with pytest.raises(ValueError, match="mirror view"):
+        graph.tapped_gradients(batch, chosen, taps, mirrored=True, views=(View(0, 0, False), View(1, 1, False)))
+
+
+def test_views_map_points_at_the_evidence_of_the_handmade_network() -> None:
+    clf = Classifier(handmade_model(), handmade_config(), sha256="ab" * 32, precision=dev.FLOAT32)
+    square = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    square[4:12, 20:28] = 250
+    (plain,) = clf.predict([square], heatmap="glioma")
+    (viewed,) = clf.predict([square], heatmap="glioma", method=GRADCAM_VIEWS)
+    np.testing.assert_allclose(viewed.probabilities, plain.probabilities, rtol=1e-6)
+    assert viewed.heatmap is not None and viewed.heatmap.shape == (SIZE, SIZE)
+    peak = np.unravel_index(int(np.argmax(viewed.heatmap)), viewed.heatmap.shape)
+    assert 4 <= peak[0] < 12 and 20 <= peak[1] < 28
