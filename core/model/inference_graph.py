@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.model.network import LAST_CONV_LAYER, LOGITS_LAYER
-from core.model.saliency import MIRROR_VIEW, View, view_shift_pixels
+from core.model.saliency import IMAGE_VIEW, MIRROR_VIEW, View, view_shift_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -192,7 +192,7 @@ class InferenceGraph:
         N images, then the N mirror images.  With ``views`` (the first one the unshifted image; with
         ``mirrored`` also the unshifted mirror image) every tap has one block of N rows per view.
         """
-        if views and (views[0] != View(0, 0, False) or (mirrored and MIRROR_VIEW not in views)):
+        if views and (views[0] != IMAGE_VIEW or (mirrored and MIRROR_VIEW not in views)):
             raise ValueError("the first view must be the image itself, and test-time flip needs its mirror view")
         fn = self._saliency_function(tuple(taps), mirrored, tuple(views))
         logits, features, grads, chosen = fn(batch, np.asarray(target, dtype=np.int32))

@@ -76,11 +76,12 @@ class View(NamedTuple):
     mirrored: bool
 
 
+IMAGE_VIEW = View(0, 0, False)  # every view set starts with it: its logits are the prediction
 MIRROR_VIEW = View(0, 0, True)  # the view test-time flip averages the prediction with
 VIEW_SHIFT = 1.0 / 16.0  # half a cell of the last block's grid: VGG19 pools the input 16-fold before it
-# The first view is the slice itself: its logits are the prediction, its features the guard's.
+# The first view is the slice itself: its features are the guard's.
 METHOD_VIEWS: dict[str, tuple[View, ...]] = {
-    GRADCAM_VIEWS: (View(0, 0, False), View(-1, -1, True)),
+    GRADCAM_VIEWS: (IMAGE_VIEW, View(-1, -1, True)),
 }
 METHODS: tuple[str, ...] = (*GRADIENT_METHODS, OCCLUSION)
 OCCLUSION_GRID = 8

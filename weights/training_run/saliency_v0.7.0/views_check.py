@@ -1,4 +1,12 @@
-"""Does averaging Grad-CAM over half-cell input shifts (or the mirror image) point better? Offline check."""
+"""Does averaging Grad-CAM over half-cell input shifts (or the mirror image) point better? Offline check.
+
+``python views_check.py STAGE``, one run per stage (each made one of the .txt files here):
+
+* ``variants`` (views_variants.txt): six view sets on the saliency benchmark's 150-slice samples;
+* ``heldout`` (views_heldout.txt): Grad-CAM against the four-view set on the validation tumor slices
+  those samples do not contain;
+* ``two`` (views_two_views.txt): two two-view sets on both, the samples and the held-out slices.
+"""
 
 import sys
 from pathlib import Path
@@ -22,17 +30,22 @@ model = build_vgg19(config.architecture)
 model.load_weights(verified_weights_path(W, config))
 graph = InferenceGraph(model)
 tap = graph.taps_for((-1,))
-sets_all = load_sets(
-    D / "figshare-t1ce", Path("/work/main/weights/training_run/masked_split.json"), D / "lgg-tcga", None
-)
-sets_150 = load_sets(
-    D / "figshare-t1ce", Path("/work/main/weights/training_run/masked_split.json"), D / "lgg-tcga", 150
-)
-sets = {}
-for k in ("figshare-val", "lgg-flair"):
-    used = {s.source for s in sets_150[k]}
-    sets[k] = [s for s in sets_all[k] if s.source not in used]
-    print(k, "held out", len(sets[k]), flush=True)
+STAGE = sys.argv[1]
+SPLIT = Path("/work/main/weights/training_run/masked_split.json")
+sets_150 = load_sets(D / "figshare-t1ce", SPLIT, D / "lgg-tcga", 150)
+if STAGE == "variants":
+    sets = sets_150
+else:
+    sets_all = load_sets(D / "figshare-t1ce", SPLIT, D / "lgg-tcga", None)
+    sets = {}
+    for k in ("figshare-val", "lgg-flair"):
+        used = {s.source for s in sets_150[k]}
+        if STAGE == "two":
+            sets[k + " sample150"] = [s for s in sets_all[k] if s.source in used]
+            sets[k + " heldout"] = [s for s in sets_all[k] if s.source not in used]
+        else:
+            sets[k] = [s for s in sets_all[k] if s.source not in used]
+            print(k, "held out", len(sets[k]), flush=True)
 names = config.class_names
 
 
@@ -69,10 +82,20 @@ def cams_for(batch, target, views):
     return acc
 
 
+IMAGE = [(0, 0, False)]
+MIRROR_SHIFT4 = [(0, 0, False), (8, 8, False), (0, 0, True), (-8, -8, True)]
 variants = {
-    "gradcam": [(0, 0, False)],
-    "mirror_shift4": [(0, 0, False), (8, 8, False), (0, 0, True), (-8, -8, True)],
-}
+    "variants": {
+        "gradcam": IMAGE,
+        "mirror": [*IMAGE, (0, 0, True)],
+        "shift4": [*IMAGE, (8, 0, False), (0, 8, False), (8, 8, False)],
+        "shift9": [(dy, dx, False) for dy in (-8, 0, 8) for dx in (-8, 0, 8)],
+        "mirror_shift4": MIRROR_SHIFT4,
+        "shift5": [*IMAGE, (8, 0, False), (-8, 0, False), (0, 8, False), (0, -8, False)],
+    },
+    "heldout": {"gradcam": IMAGE, "mirror_shift4": MIRROR_SHIFT4},
+    "two": {"gradcam": IMAGE, "mirror_diag2": [*IMAGE, (-8, -8, True)], "shift_diag2": [*IMAGE, (8, 8, False)]},
+}[STAGE]
 res = {}
 for set_name, slices in sets.items():
     for v, views in variants.items():
