@@ -5,6 +5,11 @@ Usage: python scripts/build_ood_sets.py OUT_FOLDER (default ./ood; keep it outsi
 Sources: pydicom's bundled test files (CT, NM, US, RT dose, SEG, secondary captures, an abdominal MR),
 matplotlib's sample photographs, and synthetic images (noise, gradients, text, shapes, blank).
 Every DICOM slice is also saved as a grayscale PNG of its model rendering (the pixel score alone decides).
+
+With the MIT-licensed ``pydicom-data`` package installed (``pip install pydicom-data``), a second set of
+images no rule or threshold was designed on: chest and leg radiographs, neck and pancreas CT, a shoulder
+MR, CT maps, ultrasound and test patterns (``pydicom-data-dicom``, and ``pydicom-data-as-png``; every
+tenth frame of the 120-frame echo clip).
 """
 
 import shutil
@@ -86,5 +91,36 @@ for seed in range(5):
     Image.fromarray(cb).save(syn / f"checker_{seed}.png")
 Image.new("L", (128, 128), 0).save(syn / "blank_black.png")
 Image.new("L", (128, 128), 255).save(syn / "blank_white.png")
+try:
+    import data_store  # the pydicom-data package
+except ImportError:
+    print("pydicom-data is not installed: the held-out set is skipped (pip install pydicom-data)")
+else:
+    held_out_names = [
+        "bad_sequence.dcm",
+        "explicit_VR-UN.dcm",
+        "eCT_Supplemental.dcm",
+        "MR2_UNCI.dcm",
+        "RG1_UNCI.dcm",
+        "RG3_UNCI.dcm",
+        "JPGLosslessP14SV1_1s_1f_8b.dcm",
+        "OBXXXX1A.dcm",
+        "US1_UNCI.dcm",
+        "color-pl.dcm",
+        "gdcm-US-ALOKA-16.dcm",
+        "mlut_18.dcm",
+        "vlut_04.dcm",
+        "color3d_jpeg_baseline.dcm",
+    ]
+    held_out = root / "pydicom-data-dicom"
+    held_out.mkdir()
+    for n in held_out_names:
+        shutil.copy(Path(data_store.__file__).parent / "data" / n, held_out / n)
+    held_out_png = root / "pydicom-data-as-png"
+    held_out_png.mkdir()
+    for ref in open_paths([held_out]).all_slices():
+        if ref.path.stem == "color3d_jpeg_baseline" and ref.frame % 10:
+            continue
+        Image.fromarray(store.model_rendering(ref)).save(held_out_png / f"{ref.path.stem}_f{ref.frame}.png")
 for p in sorted(root.iterdir()):
     print(p.name, len(list(p.iterdir())))

@@ -1,10 +1,12 @@
-"""How far the "nothing to classify" rule's threshold lies from every brain slice of the data sets.
+"""How far the "nothing to classify" rules' thresholds lie from every brain slice of the data sets.
 
 Usage: python scripts/content_rule_margins.py DATA (default ../shared/data)
 
 For each set it renders every slice as the application does and reports the lowest neighbour correlation
-(``core.imaging.intended_use.neighbour_correlation``) and how many slices the rule flags as blank or noise
-only.  The table in docs/intended_use.md comes from this script.
+(``core.imaging.intended_use.neighbour_correlation``), the highest flat share of the slices the rules keep
+(``flat_share``, slices with at least ``MIN_FOREGROUND`` of foreground), and how many slices the rules flag
+as blank, noise only, or flat areas of single grey levels.  The table in docs/intended_use.md comes from
+this script.
 """
 
 import sys
@@ -13,7 +15,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.imaging.intended_use import MIN_NEIGHBOUR_CORRELATION, content_reason, neighbour_correlation
+from core.imaging.intended_use import (
+    MAX_FLAT_SHARE,
+    MIN_FOREGROUND,
+    MIN_NEIGHBOUR_CORRELATION,
+    content_reason,
+    flat_share,
+    neighbour_correlation,
+)
 from core.imaging.render import render_for_model
 from training.real_data import load_lgg, load_normal_heads
 
@@ -27,17 +36,23 @@ def row(name: str, rendered: list[np.ndarray]) -> str:
     reasons = [content_reason(r) for r in rendered]
     blank = sum(r.startswith("a blank slice") for r in reasons)
     noise = sum(r.startswith("noise only") for r in reasons)
+    flat = sum(r.startswith("flat areas") for r in reasons)
     lowest = f"{min(correlations):.2f}" if correlations else "-"
-    return f"| {name} | {len(rendered):,} | {lowest} | {blank} + {noise} |"
+    shares = [flat_share(r) for r, reason in zip(rendered, reasons, strict=True) if not reason]
+    kept = [share for share, foreground in shares if foreground >= MIN_FOREGROUND]
+    highest = f"{max(kept):.2f}" if kept else "-"
+    return f"| {name} | {len(rendered):,} | {lowest} | {highest} | {blank} + {noise} + {flat} |"
 
 
 def main() -> None:
     data = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data")
     folders = sorted((data / "brain-tumor-mri").glob("*/*/*.jpg"))
     figshare = sorted(p for p in (data / "figshare-t1ce").glob("*/*") if p.parent.name != "masks")
-    print(f"threshold {MIN_NEIGHBOUR_CORRELATION}; flagged = blank + noise only")
-    print("| set | slices | lowest correlation (not blank) | flagged (blank + noise) |")
-    print("|---|---:|---:|---:|")
+    print(f"thresholds: correlation {MIN_NEIGHBOUR_CORRELATION}, flat share {MAX_FLAT_SHARE}")
+    print(
+        "| set | slices | lowest correlation (not blank) | highest flat share kept | flagged (blank + noise + flat) |"
+    )
+    print("|---|---:|---:|---:|---:|")
     print(row("class folders (Training + Testing)", [render_for_model(grey(p)) for p in folders]))
     print(row("figshare T1-CE", [render_for_model(grey(p)) for p in figshare]))
     print(row("LGG FLAIR + T1-Gd stacks", [r for s in load_lgg(data / "lgg-tcga") for r in s.rendered]))

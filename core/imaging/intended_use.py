@@ -14,7 +14,9 @@ The rules below read only the header and give one readable reason when a slice i
 A missing field never makes a slice outside: then the learned pixel score decides.  A PNG/JPEG has no
 header; a truly coloured one (:func:`colour_picture_reason`: channels that differ, not grey stored as RGB)
 is outside as well.  Whatever the header, a slice with nothing to classify (:func:`content_reason`: one
-value everywhere, or noise only, as the slices above the head of a volume often are) is outside too.
+value everywhere, or noise only, as the slices above the head of a volume often are) is outside too, and so
+is a picture made of flat areas of single grey levels (a drawing, a mask, a text page, a test pattern): MR
+anatomy is textured and noisy, so neighbouring pixels of its foreground are almost never exactly equal.
 """
 
 from __future__ import annotations
@@ -93,6 +95,13 @@ COLOUR_SPREAD = 10.0
 MIN_NEIGHBOUR_CORRELATION = 0.3
 CONTENT_SIDE = 128
 MIN_JUDGED_SIDE = 64  # smaller pictures are not judged: too few pixels to tell noise from anatomy
+# Share of the foreground (above FOREGROUND_LEVEL of the value range) in flat areas (a pixel equal to its four
+# neighbours), on the slice averaged down to CONTENT_SIDE: brain MR with any anatomy stays at 0.49 or below (class
+# folders <= 0.22, figshare, normal heads <= 0.21), drawings, masks, text pages and test patterns lie at 0.55-0.9
+# (docs/intended_use.md).  Pictures with less than MIN_FOREGROUND of foreground are not judged.
+MAX_FLAT_SHARE = 0.5
+FOREGROUND_LEVEL = 0.1
+MIN_FOREGROUND = 0.05
 
 
 def header_outside_reason(ds: Dataset, frame: int = 0) -> str:
@@ -184,15 +193,22 @@ def colour_picture_reason(values: NDArray[np.generic]) -> str:
     return f"a colour picture (mean channel spread {spread:.0f} of 255), not a grayscale MR slice"
 
 
-def neighbour_correlation(pixels: NDArray[np.generic]) -> float | None:
-    """Mean correlation of horizontally and vertically adjacent pixels of a grey slice averaged down to
-    at most :data:`CONTENT_SIDE` pixels a side; None when every pixel has the same value."""
+def _reduced(pixels: NDArray[np.generic]) -> NDArray[np.float32]:
+    """A grey slice averaged down to at most :data:`CONTENT_SIDE` pixels a side (an enlarged copy of a small
+    picture is judged like the picture itself)."""
     values = np.asarray(pixels, dtype=np.float32)
     rows, cols = values.shape
     if max(rows, cols) > CONTENT_SIDE:
         scale = CONTENT_SIDE / max(rows, cols)
         size = (max(2, round(cols * scale)), max(2, round(rows * scale)))
         values = np.asarray(Image.fromarray(values).resize(size, Image.Resampling.BOX), dtype=np.float32)
+    return values
+
+
+def neighbour_correlation(pixels: NDArray[np.generic]) -> float | None:
+    """Mean correlation of horizontally and vertically adjacent pixels of a grey slice averaged down to
+    at most :data:`CONTENT_SIDE` pixels a side; None when every pixel has the same value."""
+    values = _reduced(pixels)
     centred = values - values.mean()
     variance = float((centred * centred).mean())
     if variance <= 1e-12 * max(1.0, float(np.abs(values).max()) ** 2):
@@ -202,10 +218,30 @@ def neighbour_correlation(pixels: NDArray[np.generic]) -> float | None:
     return (across + down) / (2.0 * variance)
 
 
+def flat_share(pixels: NDArray[np.generic]) -> tuple[float, float]:
+    """(share of the foreground in flat areas, share of the picture that is foreground) of a grey slice
+    averaged down to at most :data:`CONTENT_SIDE` pixels a side.  Foreground: above :data:`FOREGROUND_LEVEL`
+    of the value range; flat: within 1/510 of the range of each of the four neighbours."""
+    values = _reduced(pixels)
+    low, high = float(values.min()), float(values.max())
+    if high <= low or min(values.shape) < 3:
+        return 0.0, 0.0
+    scaled = (values - low) * (255.0 / (high - low))
+    centre = scaled[1:-1, 1:-1]
+    flat = np.ones(centre.shape, dtype=bool)
+    for neighbour in (scaled[:-2, 1:-1], scaled[2:, 1:-1], scaled[1:-1, :-2], scaled[1:-1, 2:]):
+        flat &= np.abs(centre - neighbour) < 0.5
+    foreground = centre > 255.0 * FOREGROUND_LEVEL
+    count = int(foreground.sum())
+    if count == 0:
+        return 0.0, 0.0
+    return float((flat & foreground).sum()) / count, count / foreground.size
+
+
 def content_reason(pixels: NDArray[np.generic]) -> str:
-    """Why a grey slice holds nothing to classify ("" when it holds something): one value everywhere, or
-    noise only (neighbouring pixels uncorrelated).  Pictures under :data:`MIN_JUDGED_SIDE` pixels a side
-    are not judged."""
+    """Why a grey slice holds nothing to classify ("" when it holds something): one value everywhere,
+    noise only (neighbouring pixels uncorrelated), or flat areas of single grey levels (a drawing, mask,
+    text or test pattern).  Pictures under :data:`MIN_JUDGED_SIDE` pixels a side are not judged."""
     values = np.asarray(pixels)
     if values.ndim != 2 or min(values.shape) < MIN_JUDGED_SIDE:
         return INSIDE
@@ -216,6 +252,12 @@ def content_reason(pixels: NDArray[np.generic]) -> str:
         return (
             f"noise only, no anatomy to classify (neighbouring pixels correlate {correlation:.2f}, "
             f"anatomy {MIN_NEIGHBOUR_CORRELATION:.1f} or more)"
+        )
+    flat, foreground = flat_share(values)
+    if foreground >= MIN_FOREGROUND and flat >= MAX_FLAT_SHARE:
+        return (
+            f"flat areas of single grey levels, like a drawing, mask, text or test pattern, not MR anatomy "
+            f"({flat:.0%} of the foreground flat, anatomy below {MAX_FLAT_SHARE:.0%})"
         )
     return INSIDE
 

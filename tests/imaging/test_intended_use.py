@@ -13,6 +13,7 @@ from core.imaging import PixelStore, open_paths, read_metadata
 from core.imaging.intended_use import (
     INSIDE,
     content_reason,
+    flat_share,
     header_outside_reason,
     neighbour_correlation,
     reason_key,
@@ -170,6 +171,48 @@ def test_blank_and_noise_only_slices_are_outside() -> None:
     assert content_reason(above_the_head).startswith("noise only, no anatomy")
     assert content_reason(np.full((128, 96), 7, dtype=np.uint8)).startswith("a blank slice")
     assert content_reason(np.zeros((512, 512), dtype=np.uint16)).startswith("a blank slice")
+
+
+def _drawing(side: int = 256) -> np.ndarray:
+    """A binary organ mask on black with a grey label box: what a segmentation export or a slide looks like."""
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    picture = np.where(((yy - 0.5) / 0.3) ** 2 + ((xx - 0.45) / 0.2) ** 2 < 1, 255, 0).astype(np.uint8)
+    picture[10:40, 150:240] = 128
+    return picture
+
+
+def test_drawings_masks_text_and_patterns_are_outside() -> None:
+    checker = ((np.indices((224, 224)) // 20).sum(axis=0) % 2 * 255).astype(np.uint8)
+    page = np.full((256, 512), 255, dtype=np.uint8)
+    for line in range(8):
+        page[12 + 28 * line : 20 + 28 * line, 10 : 10 + 60 * (line % 4 + 3)] = 0  # black "words" on white
+    for picture in (_drawing(), checker, page):
+        reason = content_reason(picture)
+        assert reason.startswith("flat areas of single grey levels"), reason
+        assert reason_key(reason) == "flat areas of single grey levels"
+
+
+def test_anatomy_on_a_flat_background_is_not_a_drawing() -> None:
+    """Class-folder JPEGs put the head on a flat dark-grey background; the head itself is textured."""
+    head = (255 * np.clip(_noisy_head(300), 0, 1)).astype(np.uint8)
+    head[head < 30] = 30
+    flat, foreground = flat_share(head)
+    assert flat < 0.2 and foreground > 0.3
+    assert content_reason(head) == INSIDE
+
+
+def test_an_enlarged_small_slice_is_judged_like_the_slice() -> None:
+    """A 64-pixel slice enlarged 4x with nearest-neighbour copies is flat in 4x4 blocks, not a drawing."""
+    small = (255 * np.clip(_noisy_head(64), 0, 1)).astype(np.uint8)
+    enlarged = np.kron(small, np.ones((4, 4), dtype=np.uint8))
+    assert content_reason(enlarged) == INSIDE
+
+
+def test_a_nearly_empty_picture_is_not_judged_flat() -> None:
+    dot = np.zeros((256, 256), dtype=np.uint8)
+    dot[120:130, 120:130] = 255  # 0.15 % of the picture
+    assert flat_share(dot)[1] < 0.05
+    assert not content_reason(dot).startswith("flat areas")
 
 
 def test_small_pictures_are_not_judged() -> None:
