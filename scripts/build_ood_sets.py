@@ -10,6 +10,10 @@ With the MIT-licensed ``pydicom-data`` package installed (``pip install pydicom-
 images no rule or threshold was designed on: chest and leg radiographs, neck and pancreas CT, a shoulder
 MR, CT maps, ultrasound and test patterns (``pydicom-data-dicom``, and ``pydicom-data-as-png``; every
 tenth frame of the 120-frame echo clip).
+
+``ct-windowed-as-png``: the CT slices (a head CT twice, a spine CT; with pydicom-data also a neck and a
+pancreas CT) saved as a viewer exports them, through a brain (40/80 HU), subdural (75/215), soft-tissue
+(40/400) and bone (600/2800) window.
 """
 
 import shutil
@@ -20,6 +24,7 @@ import matplotlib
 import numpy as np
 import pydicom
 from PIL import Image, ImageDraw
+from pydicom.pixels import apply_rescale
 
 from core.imaging import PixelStore, open_paths
 
@@ -122,5 +127,18 @@ else:
         if ref.path.stem == "color3d_jpeg_baseline" and ref.frame % 10:
             continue
         Image.fromarray(store.model_rendering(ref)).save(held_out_png / f"{ref.path.stem}_f{ref.frame}.png")
+windows = {"brain": (40, 80), "subdural": (75, 215), "soft": (40, 400), "bone": (600, 2800)}
+ct_files = [root / "dicom" / n for n in ("693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm", "CT_small.dcm")]
+ct_files += [root / "pydicom-data-dicom" / n for n in ("bad_sequence.dcm", "explicit_VR-UN.dcm")]
+windowed = root / "ct-windowed-as-png"
+windowed.mkdir()
+for path in ct_files:
+    if not path.exists():
+        continue
+    ds = pydicom.dcmread(path)
+    hounsfield = apply_rescale(ds.pixel_array.astype(np.float32), ds)
+    for name, (centre, width) in windows.items():
+        shown = np.clip((hounsfield - (centre - width / 2)) / width * 255, 0, 255).astype(np.uint8)
+        Image.fromarray(shown).save(windowed / f"{path.stem}_{name}.png")
 for p in sorted(root.iterdir()):
     print(p.name, len(list(p.iterdir())))

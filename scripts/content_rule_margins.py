@@ -4,8 +4,9 @@ Usage: python scripts/content_rule_margins.py DATA (default ../shared/data)
 
 For each set it renders every slice as the application does and reports the lowest neighbour correlation
 (``core.imaging.intended_use.neighbour_correlation``), the highest flat share of the slices the rules keep
-(``flat_share``, slices with at least ``MIN_FOREGROUND`` of foreground), and how many slices the rules flag
-as blank, noise only, or flat areas of single grey levels.  The table in docs/intended_use.md comes from
+(``flat_share``, slices with at least ``MIN_FOREGROUND`` of foreground), the highest saturated share of the
+head's rim of the slices the rules keep (``bone_ring``), and how many slices the rules flag as blank, noise
+only, flat areas of single grey levels, or a head CT.  The table in docs/intended_use.md comes from
 this script.
 """
 
@@ -19,6 +20,8 @@ from core.imaging.intended_use import (
     MAX_FLAT_SHARE,
     MIN_FOREGROUND,
     MIN_NEIGHBOUR_CORRELATION,
+    MIN_SATURATED_RIM,
+    bone_ring,
     content_reason,
     flat_share,
     neighbour_correlation,
@@ -41,18 +44,26 @@ def row(name: str, rendered: list[np.ndarray]) -> str:
     shares = [flat_share(r) for r, reason in zip(rendered, reasons, strict=True) if not reason]
     kept = [share for share, foreground in shares if foreground >= MIN_FOREGROUND]
     highest = f"{max(kept):.2f}" if kept else "-"
-    return f"| {name} | {len(rendered):,} | {lowest} | {highest} | {blank} + {noise} + {flat} |"
+    ct = sum(r.startswith("looks like a head CT") for r in reasons)
+    rings = [bone_ring(r) for r, reason in zip(rendered, reasons, strict=True) if not reason]
+    rims = [ring[0] for ring in rings if ring is not None]
+    rim = f"{max(rims):.2f}" if rims else "-"
+    return f"| {name} | {len(rendered):,} | {lowest} | {highest} | {rim} | {blank} + {noise} + {flat} + {ct} |"
 
 
 def main() -> None:
     data = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data")
     folders = sorted((data / "brain-tumor-mri").glob("*/*/*.jpg"))
     figshare = sorted(p for p in (data / "figshare-t1ce").glob("*/*") if p.parent.name != "masks")
-    print(f"thresholds: correlation {MIN_NEIGHBOUR_CORRELATION}, flat share {MAX_FLAT_SHARE}")
     print(
-        "| set | slices | lowest correlation (not blank) | highest flat share kept | flagged (blank + noise + flat) |"
+        f"thresholds: correlation {MIN_NEIGHBOUR_CORRELATION}, flat share {MAX_FLAT_SHARE}, "
+        f"saturated rim {MIN_SATURATED_RIM} (with a uniform brain)"
     )
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| set | slices | lowest correlation (not blank) | highest flat share kept | highest saturated rim kept "
+        "| flagged (blank + noise + flat + CT) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     print(row("class folders (Training + Testing)", [render_for_model(grey(p)) for p in folders]))
     print(row("figshare T1-CE", [render_for_model(grey(p)) for p in figshare]))
     print(row("LGG FLAIR + T1-Gd stacks", [r for s in load_lgg(data / "lgg-tcga") for r in s.rendered]))

@@ -17,13 +17,15 @@ is outside as well.  Whatever the header, a slice with nothing to classify (:fun
 value everywhere, or noise only, as the slices above the head of a volume often are) is outside too, and so
 is a picture made of flat areas of single grey levels (a drawing, a mask, a text page, a test pattern): MR
 anatomy is textured and noisy, so neighbouring pixels of its foreground are almost never exactly equal.
+A head CT saved as a picture is outside as well (:func:`bone_ring`): its skull is a ring at the top of the
+grey range around a nearly uniform brain, where MR shows a dark skull and a textured brain.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageDraw
 from pydicom.dataset import Dataset
 
 from core.imaging.frames import functional_item
@@ -102,6 +104,14 @@ MIN_JUDGED_SIDE = 64  # smaller pictures are not judged: too few pixels to tell 
 MAX_FLAT_SHARE = 0.5
 FOREGROUND_LEVEL = 0.1
 MIN_FOREGROUND = 0.05
+# Head CT: share of the head's outer band (RING_WIDTH pixels of the CONTENT_SIDE rendering) at the top of the
+# range (>= SATURATED_LEVEL), and inter-quartile range of the brain inside it, as shares of the range.  Brain MR
+# with anatomy: rim at most 0.12 (the class-folder JPEGs, whose scalp fat can saturate: 0.28); head CT saved
+# with a brain, subdural or soft-tissue window: rim 0.29-0.60, brain spread 0.02-0.20 (docs/intended_use.md).
+MIN_SATURATED_RIM = 0.3
+MAX_BRAIN_SPREAD = 0.15
+RING_WIDTH = 6
+SATURATED_LEVEL = 250.0 / 255.0
 
 
 def header_outside_reason(ds: Dataset, frame: int = 0) -> str:
@@ -218,15 +228,23 @@ def neighbour_correlation(pixels: NDArray[np.generic]) -> float | None:
     return (across + down) / (2.0 * variance)
 
 
+def _scaled(pixels: NDArray[np.generic]) -> NDArray[np.float32] | None:
+    """The reduced slice (:func:`_reduced`) scaled to 0..255 over its own range; None when it is one value
+    or thinner than 3 pixels."""
+    values = _reduced(pixels)
+    low, high = float(values.min()), float(values.max())
+    if high <= low or min(values.shape) < 3:
+        return None
+    return (values - low) * np.float32(255.0 / (high - low))
+
+
 def flat_share(pixels: NDArray[np.generic]) -> tuple[float, float]:
     """(share of the foreground in flat areas, share of the picture that is foreground) of a grey slice
     averaged down to at most :data:`CONTENT_SIDE` pixels a side.  Foreground: above :data:`FOREGROUND_LEVEL`
     of the value range; flat: within 1/510 of the range of each of the four neighbours."""
-    values = _reduced(pixels)
-    low, high = float(values.min()), float(values.max())
-    if high <= low or min(values.shape) < 3:
+    scaled = _scaled(pixels)
+    if scaled is None:
         return 0.0, 0.0
-    scaled = (values - low) * (255.0 / (high - low))
     centre = scaled[1:-1, 1:-1]
     flat = np.ones(centre.shape, dtype=bool)
     for neighbour in (scaled[:-2, 1:-1], scaled[2:, 1:-1], scaled[1:-1, :-2], scaled[1:-1, 2:]):
@@ -238,10 +256,49 @@ def flat_share(pixels: NDArray[np.generic]) -> tuple[float, float]:
     return float((flat & foreground).sum()) / count, count / foreground.size
 
 
+def _head_mask(scaled: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Everything but the dark background connected to the picture's border (holes inside the head count
+    as head)."""
+    dark = scaled <= 255.0 * FOREGROUND_LEVEL
+    # a copy: PIL fills an image that shares numpy's buffer without changing what np.asarray reads back
+    canvas = Image.fromarray(np.pad(dark, 1, constant_values=True).astype(np.uint8) * 255).copy()
+    ImageDraw.floodfill(canvas, (0, 0), 128)
+    return np.asarray(canvas)[1:-1, 1:-1] != 128
+
+
+def _eroded(mask: NDArray[np.bool_], steps: int) -> NDArray[np.bool_]:
+    """``mask`` shrunk by ``steps`` pixels (four-neighbour erosion)."""
+    for _ in range(steps):
+        edged = np.pad(mask, 1)
+        mask = mask & edged[:-2, 1:-1] & edged[2:, 1:-1] & edged[1:-1, :-2] & edged[1:-1, 2:]
+    return mask
+
+
+def bone_ring(pixels: NDArray[np.generic]) -> tuple[float, float] | None:
+    """(share of the head's outer band at the top of the grey range, inter-quartile range of the brain
+    inside the band as a share of the range) on the slice averaged down to :data:`CONTENT_SIDE` pixels
+    a side; None without a head (less than :data:`MIN_FOREGROUND` of the picture) or brain to measure."""
+    scaled = _scaled(pixels)
+    if scaled is None:
+        return None
+    head = _head_mask(scaled)
+    if head.mean() < MIN_FOREGROUND:
+        return None
+    inside = _eroded(head, RING_WIDTH)
+    rim = head & ~inside
+    saturated = scaled >= 255.0 * SATURATED_LEVEL
+    brain = scaled[inside & ~saturated & (scaled > 255.0 * FOREGROUND_LEVEL)]
+    if brain.size < 50 or not rim.any():
+        return None
+    quartiles = np.percentile(brain, [25, 75])
+    return float((saturated & rim).sum() / rim.sum()), float(quartiles[1] - quartiles[0]) / 255.0
+
+
 def content_reason(pixels: NDArray[np.generic]) -> str:
-    """Why a grey slice holds nothing to classify ("" when it holds something): one value everywhere,
-    noise only (neighbouring pixels uncorrelated), or flat areas of single grey levels (a drawing, mask,
-    text or test pattern).  Pictures under :data:`MIN_JUDGED_SIDE` pixels a side are not judged."""
+    """Why a grey slice is not an MR slice to classify ("" when it is): one value everywhere, noise only
+    (neighbouring pixels uncorrelated), flat areas of single grey levels (a drawing, mask, text or test
+    pattern), or a head CT (:func:`bone_ring`).  Pictures under :data:`MIN_JUDGED_SIDE` pixels a side are
+    not judged."""
     values = np.asarray(pixels)
     if values.ndim != 2 or min(values.shape) < MIN_JUDGED_SIDE:
         return INSIDE
@@ -258,6 +315,12 @@ def content_reason(pixels: NDArray[np.generic]) -> str:
         return (
             f"flat areas of single grey levels, like a drawing, mask, text or test pattern, not MR anatomy "
             f"({flat:.0%} of the foreground flat, anatomy below {MAX_FLAT_SHARE:.0%})"
+        )
+    ring = bone_ring(values)
+    if ring is not None and ring[0] >= MIN_SATURATED_RIM and ring[1] < MAX_BRAIN_SPREAD:
+        return (
+            f"looks like a head CT, not MR: a ring at the top of the grey range (bone) around a uniform brain "
+            f"({ring[0]:.0%} of the head's rim saturated, brain spread {ring[1]:.0%} of the range)"
         )
     return INSIDE
 

@@ -12,6 +12,7 @@ from pydicom.sequence import Sequence
 from core.imaging import PixelStore, open_paths, read_metadata
 from core.imaging.intended_use import (
     INSIDE,
+    bone_ring,
     content_reason,
     flat_share,
     header_outside_reason,
@@ -213,6 +214,41 @@ def test_a_nearly_empty_picture_is_not_judged_flat() -> None:
     dot[120:130, 120:130] = 255  # 0.15 % of the picture
     assert flat_share(dot)[1] < 0.05
     assert not content_reason(dot).startswith("flat areas")
+
+
+def _head_with_rim(rim_value: float, brain_texture: float, seed: int = 4, side: int = 256) -> np.ndarray:
+    """An elliptic head on black: a 6 %-wide rim of ``rim_value`` around a brain of mean 0.45 with folds of
+    amplitude ``brain_texture`` and a little noise (0..1 grey scale, returned as uint8 like a saved picture)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    radius = np.hypot((yy - 0.5) / 0.42, (xx - 0.5) / 0.34)
+    picture = np.zeros((side, side))
+    picture[radius < 1] = rim_value
+    brain = radius < 0.86
+    folds = np.sin(2 * np.pi * 6 * xx) * np.sin(2 * np.pi * 6 * yy)  # grey/white matter-like structure
+    texture = brain_texture * folds + rng.normal(0, 0.02, folds.shape)
+    picture[brain] = np.clip(0.45 + texture[brain], 0.15, 0.9)
+    return (255 * picture).astype(np.uint8)
+
+
+def test_a_head_ct_picture_is_outside() -> None:
+    """Brain window: the skull clips at white around a nearly uniform brain."""
+    ct = _head_with_rim(rim_value=1.0, brain_texture=0.0)
+    rim, spread = bone_ring(ct) or (0.0, 1.0)
+    assert rim > 0.8 and spread < 0.05
+    reason = content_reason(ct)
+    assert reason.startswith("looks like a head CT"), reason
+    assert reason_key(reason) == "looks like a head CT"
+
+
+def test_mr_heads_are_not_taken_for_ct() -> None:
+    """MR: the rim is not at the top of the range (dark skull, grey scalp), or the brain is textured."""
+    dark_skull = _head_with_rim(rim_value=0.2, brain_texture=0.0)
+    assert content_reason(dark_skull) == INSIDE
+    bright_fat_textured_brain = _head_with_rim(rim_value=1.0, brain_texture=0.3)
+    assert (bone_ring(bright_fat_textured_brain) or (0.0, 0.0))[1] > 0.15
+    assert content_reason(bright_fat_textured_brain) == INSIDE
+    assert content_reason((255 * np.clip(_noisy_head(300), 0, 1)).astype(np.uint8)) == INSIDE
 
 
 def test_small_pictures_are_not_judged() -> None:
