@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageDraw
+from PIL import Image
 from pydicom.dataset import Dataset
 
 from core.imaging.frames import functional_item
@@ -106,8 +106,8 @@ FOREGROUND_LEVEL = 0.1
 MIN_FOREGROUND = 0.05
 # Head CT: share of the head's outer band (RING_WIDTH pixels of the CONTENT_SIDE rendering) at the top of the
 # range (>= SATURATED_LEVEL), and inter-quartile range of the brain inside it, as shares of the range.  Brain MR
-# with anatomy: rim at most 0.12 (the class-folder JPEGs, whose scalp fat can saturate: 0.28); head CT saved
-# with a brain, subdural or soft-tissue window: rim 0.29-0.60, brain spread 0.02-0.20 (docs/intended_use.md).
+# with anatomy: rim at most 0.11 (the class-folder JPEGs, whose scalp fat can saturate: 0.28); head CT saved
+# with a brain, subdural or soft-tissue window: rim 0.25-0.49, brain spread 0.02-0.20 (docs/intended_use.md).
 MIN_SATURATED_RIM = 0.3
 MAX_BRAIN_SPREAD = 0.15
 RING_WIDTH = 6
@@ -256,14 +256,20 @@ def flat_share(pixels: NDArray[np.generic]) -> tuple[float, float]:
     return float((flat & foreground).sum()) / count, count / foreground.size
 
 
+def _spans(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Every row of ``mask`` filled from its first to its last True pixel."""
+    columns = np.arange(mask.shape[1])
+    first = np.argmax(mask, axis=1)
+    last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
+    occupied = np.asarray(mask.any(axis=1), dtype=bool)
+    return occupied[:, None] & (columns >= first[:, None]) & (columns <= last[:, None])
+
+
 def _head_mask(scaled: NDArray[np.float32]) -> NDArray[np.bool_]:
-    """Everything but the dark background connected to the picture's border (holes inside the head count
-    as head)."""
-    dark = scaled <= 255.0 * FOREGROUND_LEVEL
-    # a copy: PIL fills an image that shares numpy's buffer without changing what np.asarray reads back
-    canvas = Image.fromarray(np.pad(dark, 1, constant_values=True).astype(np.uint8) * 255).copy()
-    ImageDraw.floodfill(canvas, (0, 0), 128)
-    return np.asarray(canvas)[1:-1, 1:-1] != 128
+    """The foreground filled along every row and every column, so that the dark skull, sulci and ventricles
+    inside the head count as head (the outline a flood fill of the background would give, for convex heads)."""
+    foreground = scaled > 255.0 * FOREGROUND_LEVEL
+    return _spans(foreground) & _spans(foreground.T).T
 
 
 def _eroded(mask: NDArray[np.bool_], steps: int) -> NDArray[np.bool_]:
