@@ -53,14 +53,23 @@ dicom_names = [
 (root / "dicom").mkdir(parents=True)
 for n in dicom_names:
     shutil.copy(tests / n, root / "dicom" / n)
-png = root / "png-from-dicom"
-png.mkdir()
 store = PixelStore()
-for ref in open_paths([root / "dicom"]).all_slices():
-    try:
-        Image.fromarray(store.model_rendering(ref)).save(png / f"{ref.path.stem}_f{ref.frame}.png")
-    except Exception as e:
-        print("skip", ref.path.name, e)
+
+
+def save_renderings(source: Path, out: Path, every: dict[str, int] | None = None) -> None:
+    """Every slice of the DICOM files in ``source`` as a grayscale PNG of its model rendering in ``out``;
+    ``every``: keep only every n-th frame of the files named (stem -> n)."""
+    out.mkdir()
+    for ref in open_paths([source]).all_slices():
+        if ref.frame % (every or {}).get(ref.path.stem, 1):
+            continue
+        try:
+            Image.fromarray(store.model_rendering(ref)).save(out / f"{ref.path.stem}_f{ref.frame}.png")
+        except Exception as e:
+            print("skip", ref.path.name, e)
+
+
+save_renderings(root / "dicom", root / "png-from-dicom")
 photos = root / "photos"
 photos.mkdir()
 sample = Path(matplotlib.__file__).parent / "mpl-data" / "sample_data"
@@ -121,12 +130,7 @@ else:
     held_out.mkdir()
     for n in held_out_names:
         shutil.copy(Path(data_store.__file__).parent / "data" / n, held_out / n)
-    held_out_png = root / "pydicom-data-as-png"
-    held_out_png.mkdir()
-    for ref in open_paths([held_out]).all_slices():
-        if ref.path.stem == "color3d_jpeg_baseline" and ref.frame % 10:
-            continue
-        Image.fromarray(store.model_rendering(ref)).save(held_out_png / f"{ref.path.stem}_f{ref.frame}.png")
+    save_renderings(held_out, root / "pydicom-data-as-png", every={"color3d_jpeg_baseline": 10})
 windows = {"brain": (40, 80), "subdural": (75, 215), "soft": (40, 400), "bone": (600, 2800)}
 ct_files = [root / "dicom" / n for n in ("693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm", "CT_small.dcm")]
 ct_files += [root / "pydicom-data-dicom" / n for n in ("bad_sequence.dcm", "explicit_VR-UN.dcm")]

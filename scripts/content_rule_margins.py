@@ -40,13 +40,12 @@ def row(name: str, rendered: list[np.ndarray]) -> str:
     blank = sum(r.startswith("a blank slice") for r in reasons)
     noise = sum(r.startswith("noise only") for r in reasons)
     flat = sum(r.startswith("flat areas") for r in reasons)
-    lowest = f"{min(correlations):.2f}" if correlations else "-"
-    shares = [flat_share(r) for r, reason in zip(rendered, reasons, strict=True) if not reason]
-    kept = [share for share, foreground in shares if foreground >= MIN_FOREGROUND]
-    highest = f"{max(kept):.2f}" if kept else "-"
     ct = sum(r.startswith("looks like a head CT") for r in reasons)
-    rings = [bone_ring(r) for r, reason in zip(rendered, reasons, strict=True) if not reason]
-    rims = [ring[0] for ring in rings if ring is not None]
+    lowest = f"{min(correlations):.2f}" if correlations else "-"
+    kept = [r for r, reason in zip(rendered, reasons, strict=True) if not reason]
+    shares = [share for share, foreground in map(flat_share, kept) if foreground >= MIN_FOREGROUND]
+    highest = f"{max(shares):.2f}" if shares else "-"
+    rims = [ring[0] for ring in map(bone_ring, kept) if ring is not None]
     rim = f"{max(rims):.2f}" if rims else "-"
     return f"| {name} | {len(rendered):,} | {lowest} | {highest} | {rim} | {blank} + {noise} + {flat} + {ct} |"
 

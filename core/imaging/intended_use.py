@@ -242,7 +242,11 @@ def flat_share(pixels: NDArray[np.generic]) -> tuple[float, float]:
     """(share of the foreground in flat areas, share of the picture that is foreground) of a grey slice
     averaged down to at most :data:`CONTENT_SIDE` pixels a side.  Foreground: above :data:`FOREGROUND_LEVEL`
     of the value range; flat: within 1/510 of the range of each of the four neighbours."""
-    scaled = _scaled(pixels)
+    return _flat_share(_scaled(pixels))
+
+
+def _flat_share(scaled: NDArray[np.float32] | None) -> tuple[float, float]:
+    """:func:`flat_share` of a slice already reduced and scaled by :func:`_scaled`."""
     if scaled is None:
         return 0.0, 0.0
     centre = scaled[1:-1, 1:-1]
@@ -284,7 +288,11 @@ def bone_ring(pixels: NDArray[np.generic]) -> tuple[float, float] | None:
     """(share of the head's outer band at the top of the grey range, inter-quartile range of the brain
     inside the band as a share of the range) on the slice averaged down to :data:`CONTENT_SIDE` pixels
     a side; None without a head (less than :data:`MIN_FOREGROUND` of the picture) or brain to measure."""
-    scaled = _scaled(pixels)
+    return _bone_ring(_scaled(pixels))
+
+
+def _bone_ring(scaled: NDArray[np.float32] | None) -> tuple[float, float] | None:
+    """:func:`bone_ring` of a slice already reduced and scaled by :func:`_scaled`."""
     if scaled is None:
         return None
     head = _head_mask(scaled)
@@ -308,7 +316,8 @@ def content_reason(pixels: NDArray[np.generic]) -> str:
     values = np.asarray(pixels)
     if values.ndim != 2 or min(values.shape) < MIN_JUDGED_SIDE:
         return INSIDE
-    correlation = neighbour_correlation(values)
+    reduced = _reduced(values)  # once for every rule below: already at most CONTENT_SIDE a side
+    correlation = neighbour_correlation(reduced)
     if correlation is None:
         return "a blank slice (one value everywhere), nothing to classify"
     if correlation < MIN_NEIGHBOUR_CORRELATION:
@@ -316,13 +325,14 @@ def content_reason(pixels: NDArray[np.generic]) -> str:
             f"noise only, no anatomy to classify (neighbouring pixels correlate {correlation:.2f}, "
             f"anatomy {MIN_NEIGHBOUR_CORRELATION:.1f} or more)"
         )
-    flat, foreground = flat_share(values)
+    scaled = _scaled(reduced)
+    flat, foreground = _flat_share(scaled)
     if foreground >= MIN_FOREGROUND and flat >= MAX_FLAT_SHARE:
         return (
             f"flat areas of single grey levels, like a drawing, mask, text or test pattern, not MR anatomy "
             f"({flat:.0%} of the foreground flat, anatomy below {MAX_FLAT_SHARE:.0%})"
         )
-    ring = bone_ring(values)
+    ring = _bone_ring(scaled)
     if ring is not None and ring[0] >= MIN_SATURATED_RIM and ring[1] < MAX_BRAIN_SPREAD:
         return (
             f"looks like a head CT, not MR: a ring at the top of the grey range (bone) around a uniform brain "
