@@ -5,8 +5,10 @@ Usage: python scripts/content_rule_margins.py DATA (default ../shared/data)
 For each set it renders every slice as the application does and reports the lowest neighbour correlation
 (``core.imaging.intended_use.neighbour_correlation``), the highest flat share of the slices the rules keep
 (``flat_share``, slices with at least ``MIN_FOREGROUND`` of foreground), the highest saturated share of the
-head's rim of the slices the rules keep (``bone_ring``), and how many slices the rules flag as blank, noise
-only, flat areas of single grey levels, or a head CT.  The table in docs/intended_use.md comes from
+head's rim of the slices the rules keep (``bone_ring``), the highest clipped ends of the slices the rules keep
+(``clipped_ends``: saturated foreground where the inside is black enough, black inside where the foreground is
+saturated enough), and how many slices the rules flag as blank, noise only, flat areas of single grey levels,
+a head CT, or a CT through a display window.  The table in docs/intended_use.md comes from
 this script.
 """
 
@@ -18,10 +20,13 @@ from PIL import Image
 
 from core.imaging.intended_use import (
     MAX_FLAT_SHARE,
+    MIN_BLACK_INSIDE,
     MIN_FOREGROUND,
     MIN_NEIGHBOUR_CORRELATION,
+    MIN_SATURATED_FOREGROUND,
     MIN_SATURATED_RIM,
     bone_ring,
+    clipped_ends,
     content_reason,
     flat_share,
     neighbour_correlation,
@@ -41,13 +46,20 @@ def row(name: str, rendered: list[np.ndarray]) -> str:
     noise = sum(r.startswith("noise only") for r in reasons)
     flat = sum(r.startswith("flat areas") for r in reasons)
     ct = sum(r.startswith("looks like a head CT") for r in reasons)
+    windowed = sum(r.startswith("looks like a CT through") for r in reasons)
     lowest = f"{min(correlations):.2f}" if correlations else "-"
     kept = [r for r, reason in zip(rendered, reasons, strict=True) if not reason]
     shares = [share for share, foreground in map(flat_share, kept) if foreground >= MIN_FOREGROUND]
     highest = f"{max(shares):.2f}" if shares else "-"
     rims = [ring[0] for ring in map(bone_ring, kept) if ring is not None]
     rim = f"{max(rims):.2f}" if rims else "-"
-    return f"| {name} | {len(rendered):,} | {lowest} | {highest} | {rim} | {blank} + {noise} + {flat} + {ct} |"
+    ends = [clipped_ends(r) for r in kept]
+    white = max([w for w, b in ends if b >= MIN_BLACK_INSIDE], default=0.0)
+    black = max([b for w, b in ends if w >= MIN_SATURATED_FOREGROUND], default=0.0)
+    return (
+        f"| {name} | {len(rendered):,} | {lowest} | {highest} | {rim} | {white:.3f} / {black:.3f} "
+        f"| {blank} + {noise} + {flat} + {ct} + {windowed} |"
+    )
 
 
 def main() -> None:
@@ -56,13 +68,14 @@ def main() -> None:
     figshare = sorted(p for p in (data / "figshare-t1ce").glob("*/*") if p.parent.name != "masks")
     print(
         f"thresholds: correlation {MIN_NEIGHBOUR_CORRELATION}, flat share {MAX_FLAT_SHARE}, "
-        f"saturated rim {MIN_SATURATED_RIM} (with a uniform brain)"
+        f"saturated rim {MIN_SATURATED_RIM} (with a uniform brain), clipped ends {MIN_SATURATED_FOREGROUND} white "
+        f"with {MIN_BLACK_INSIDE} black"
     )
     print(
         "| set | slices | lowest correlation (not blank) | highest flat share kept | highest saturated rim kept "
-        "| flagged (blank + noise + flat + CT) |"
+        "| highest clipped ends kept (white / black) | flagged (blank + noise + flat + head CT + windowed CT) |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     print(row("class folders (Training + Testing)", [render_for_model(grey(p)) for p in folders]))
     print(row("figshare T1-CE", [render_for_model(grey(p)) for p in figshare]))
     print(row("LGG FLAIR + T1-Gd stacks", [r for s in load_lgg(data / "lgg-tcga") for r in s.rendered]))

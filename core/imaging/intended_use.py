@@ -18,7 +18,10 @@ value everywhere, or noise only, as the slices above the head of a volume often 
 is a picture made of flat areas of single grey levels (a drawing, a mask, a text page, a test pattern): MR
 anatomy is textured and noisy, so neighbouring pixels of its foreground are almost never exactly equal.
 A head CT saved as a picture is outside as well (:func:`bone_ring`): its skull is a ring at the top of the
-grey range around a nearly uniform brain, where MR shows a dark skull and a textured brain.
+grey range around a nearly uniform brain, where MR shows a dark skull and a textured brain.  So is any CT
+saved through a narrow display window (:func:`clipped_ends`): it clips bone at white and fat or air at black
+inside the body, where an MR rendering saturates well under a tenth of its foreground and leaves the inside
+of the head off the bottom of the range.
 """
 
 from __future__ import annotations
@@ -112,6 +115,14 @@ MIN_SATURATED_RIM = 0.3
 MAX_BRAIN_SPREAD = 0.15
 RING_WIDTH = 6
 SATURATED_LEVEL = 250.0 / 255.0
+# CT through a display window: share of the foreground at the top of the range (>= SATURATED_LEVEL) and share of
+# the body (the head mask shrunk by BODY_MARGIN pixels) at the very bottom (< BLACK_LEVEL).  Brain MR with anatomy:
+# at most 0.08 saturated where 0.02 of the inside is black, and at most 0.005 black inside where 0.12 is saturated;
+# CT through brain, subdural or soft-tissue windows: 0.14-0.47 saturated with 0.06-0.41 black (docs/intended_use.md).
+MIN_SATURATED_FOREGROUND = 0.12
+MIN_BLACK_INSIDE = 0.02
+BLACK_LEVEL = 1.0 / 255.0
+BODY_MARGIN = 3
 
 
 def header_outside_reason(ds: Dataset, frame: int = 0) -> str:
@@ -288,14 +299,12 @@ def bone_ring(pixels: NDArray[np.generic]) -> tuple[float, float] | None:
     """(share of the head's outer band at the top of the grey range, inter-quartile range of the brain
     inside the band as a share of the range) on the slice averaged down to :data:`CONTENT_SIDE` pixels
     a side; None without a head (less than :data:`MIN_FOREGROUND` of the picture) or brain to measure."""
-    return _bone_ring(_scaled(pixels))
+    scaled = _scaled(pixels)
+    return None if scaled is None else _bone_ring(scaled, _head_mask(scaled))
 
 
-def _bone_ring(scaled: NDArray[np.float32] | None) -> tuple[float, float] | None:
-    """:func:`bone_ring` of a slice already reduced and scaled by :func:`_scaled`."""
-    if scaled is None:
-        return None
-    head = _head_mask(scaled)
+def _bone_ring(scaled: NDArray[np.float32], head: NDArray[np.bool_]) -> tuple[float, float] | None:
+    """:func:`bone_ring` of a slice already reduced and scaled by :func:`_scaled`, with its head mask."""
     if head.mean() < MIN_FOREGROUND:
         return None
     inside = _eroded(head, RING_WIDTH)
@@ -308,11 +317,28 @@ def _bone_ring(scaled: NDArray[np.float32] | None) -> tuple[float, float] | None
     return float((saturated & rim).sum() / rim.sum()), float(quartiles[1] - quartiles[0]) / 255.0
 
 
+def clipped_ends(pixels: NDArray[np.generic]) -> tuple[float, float]:
+    """(share of the foreground at the top of the grey range, share of the body inside its outline at the
+    very bottom) on the slice averaged down to :data:`CONTENT_SIDE` pixels a side; (0, 0) without foreground."""
+    scaled = _scaled(pixels)
+    return (0.0, 0.0) if scaled is None else _clipped_ends(scaled, _head_mask(scaled))
+
+
+def _clipped_ends(scaled: NDArray[np.float32], head: NDArray[np.bool_]) -> tuple[float, float]:
+    """:func:`clipped_ends` of a slice already reduced and scaled by :func:`_scaled`, with its head mask."""
+    foreground = scaled > 255.0 * FOREGROUND_LEVEL
+    inside = _eroded(head, BODY_MARGIN)
+    if not foreground.any() or not inside.any():
+        return 0.0, 0.0
+    saturated = float((scaled[foreground] >= 255.0 * SATURATED_LEVEL).mean())
+    return saturated, float((scaled[inside] < 255.0 * BLACK_LEVEL).mean())
+
+
 def content_reason(pixels: NDArray[np.generic]) -> str:
     """Why a grey slice is not an MR slice to classify ("" when it is): one value everywhere, noise only
     (neighbouring pixels uncorrelated), flat areas of single grey levels (a drawing, mask, text or test
-    pattern), or a head CT (:func:`bone_ring`).  Pictures under :data:`MIN_JUDGED_SIDE` pixels a side are
-    not judged."""
+    pattern), a head CT (:func:`bone_ring`) or a CT through a display window (:func:`clipped_ends`).
+    Pictures under :data:`MIN_JUDGED_SIDE` pixels a side are not judged."""
     values = np.asarray(pixels)
     if values.ndim != 2 or min(values.shape) < MIN_JUDGED_SIDE:
         return INSIDE
@@ -332,11 +358,20 @@ def content_reason(pixels: NDArray[np.generic]) -> str:
             f"flat areas of single grey levels, like a drawing, mask, text or test pattern, not MR anatomy "
             f"({flat:.0%} of the foreground flat, anatomy below {MAX_FLAT_SHARE:.0%})"
         )
-    ring = _bone_ring(scaled)
+    if scaled is None:
+        return INSIDE
+    head = _head_mask(scaled)
+    ring = _bone_ring(scaled, head)
     if ring is not None and ring[0] >= MIN_SATURATED_RIM and ring[1] < MAX_BRAIN_SPREAD:
         return (
             f"looks like a head CT, not MR: a ring at the top of the grey range (bone) around a uniform brain "
             f"({ring[0]:.0%} of the head's rim saturated, brain spread {ring[1]:.0%} of the range)"
+        )
+    white, black = _clipped_ends(scaled, head)
+    if white >= MIN_SATURATED_FOREGROUND and black >= MIN_BLACK_INSIDE:
+        return (
+            f"looks like a CT through a display window, not MR: both ends of the grey range clipped inside the "
+            f"body ({white:.0%} of the foreground at white, {black:.0%} of the inside at black)"
         )
     return INSIDE
 

@@ -13,6 +13,7 @@ from core.imaging import PixelStore, open_paths, read_metadata
 from core.imaging.intended_use import (
     INSIDE,
     bone_ring,
+    clipped_ends,
     content_reason,
     flat_share,
     header_outside_reason,
@@ -249,6 +250,45 @@ def test_mr_heads_are_not_taken_for_ct() -> None:
     assert (bone_ring(bright_fat_textured_brain) or (0.0, 0.0))[1] > 0.15
     assert content_reason(bright_fat_textured_brain) == INSIDE
     assert content_reason((255 * np.clip(_noisy_head(300), 0, 1)).astype(np.uint8)) == INSIDE
+
+
+def _windowed_body_ct(seed: int = 5, side: int = 256) -> np.ndarray:
+    """A body section through a soft-tissue window: a wide oval of grey soft tissue with a little noise, a
+    black fat layer and bowel gas (clipped at the bottom), and a white spine and ribs (clipped at the top)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    radius = np.hypot((yy - 0.55) / 0.3, (xx - 0.5) / 0.45)
+    picture = np.zeros((side, side))
+    picture[radius < 1] = 0.0  # subcutaneous fat, below the window
+    organs = radius < 0.9
+    picture[organs] = np.clip(0.5 + rng.normal(0, 0.04, organs.sum()), 0, 1)
+    picture[np.hypot(yy - 0.45, xx - 0.4) < 0.06] = 0.0  # gas
+    picture[np.hypot(yy - 0.5, xx - 0.65) < 0.05] = 0.0
+    picture[np.hypot((yy - 0.7) / 0.1, (xx - 0.5) / 0.12) < 1] = 1.0  # vertebra, above the window
+    picture[(radius > 0.8) & (radius < 0.86) & (yy > 0.55)] = 1.0  # ribs
+    return (255 * picture).astype(np.uint8)
+
+
+def test_a_ct_through_a_display_window_is_outside() -> None:
+    ct = _windowed_body_ct()
+    white, black = clipped_ends(ct)
+    assert white > 0.12 and black > 0.02
+    reason = content_reason(ct)
+    assert reason.startswith("looks like a CT through a display window"), reason
+    assert reason_key(reason) == "looks like a CT through a display window"
+
+
+def test_mr_with_one_clipped_end_is_not_taken_for_windowed_ct() -> None:
+    """A bright lesion or fat clips white but leaves the inside of the head above black; a dark ventricle
+    clipped at black comes with little white."""
+    bright = (255 * np.clip(_noisy_head(256), 0, 1)).astype(np.uint8)
+    bright[90:150, 100:160] = 255  # a large enhancing lesion, about 15 % of the head
+    assert clipped_ends(bright)[0] > 0.12 and clipped_ends(bright)[1] < 0.02
+    assert content_reason(bright) == INSIDE
+    dark = (255 * np.clip(_noisy_head(256), 0, 1)).astype(np.uint8)
+    dark[100:130, 110:150] = 0  # ventricles clipped at black, a few % of the head
+    assert clipped_ends(dark)[0] < 0.12 and clipped_ends(dark)[1] > 0.02
+    assert content_reason(dark) == INSIDE
 
 
 def test_small_pictures_are_not_judged() -> None:
