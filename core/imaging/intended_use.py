@@ -6,6 +6,9 @@ The rules below read only the header and give one readable reason when a slice i
 * Modality (PS3.3 C.7.3.1.1.1) other than ``MR``;
 * Body Part Examined (C.7.3.1) or Anatomic Region Sequence (C.8.4.x / Frame Anatomy, C.7.6.16.2.8) present
   and naming neither head nor brain;
+* when neither of those names the head: a Series Description, Protocol Name or, failing those, Study
+  Description that names other anatomy (shoulder, knee, spine, abdomen...) and not the head - anonymised
+  files often keep the descriptions and lose Body Part Examined;
 * Image Type / Frame Type values 3+ (C.7.6.1.1.2, C.8.13.1.1.1) of a localizer/scout, a phase or field map,
   or a derived parametric map (ADC, FA, perfusion, relaxometry...);
 * colour or palette Photometric Interpretation (C.7.6.3.1.2);
@@ -25,6 +28,8 @@ of the head off the bottom of the range.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,7 +60,21 @@ MODALITY_NAMES = {
     "ES": "endoscopy",
     "SM": "slide microscopy",
 }
-HEAD_WORDS = ("HEAD", "BRAIN", "SKULL", "CRAN", "CEREB", "NEURO")
+HEAD_WORDS = ("HEAD", "BRAIN", "SKULL", "CRAN", "CEREB", "NEURO", "PITUITARY", "SELLA", "ORBIT")
+# Whole words of free-text descriptions that name anatomy other than the head (English, and the German
+# abbreviations scanners write: HWS/BWS/LWS for the cervical/thoracic/lumbar spine).
+OTHER_ANATOMY_WORDS = frozenset(
+    {
+        "SHOULDER", "SHOULDERS", "ARM", "HUMERUS", "ELBOW", "FOREARM", "WRIST", "HAND", "FINGER", "THUMB",
+        "HIP", "HIPS", "PELVIS", "PELVIC", "THIGH", "FEMUR", "KNEE", "KNEES", "LEG", "CALF", "TIBIA",
+        "ANKLE", "FOOT", "FEET", "TOE", "SPINE", "SPINAL", "CSPINE", "TSPINE", "LSPINE", "LUMBAR", "SACRUM",
+        "SACRAL", "COCCYX", "CHEST", "THORAX", "THORACIC", "LUNG", "LUNGS", "BREAST", "BREASTS", "CARDIAC",
+        "HEART", "AORTA", "ABDOMEN", "ABDOMINAL", "ABD", "LIVER", "PANCREAS", "KIDNEY", "KIDNEYS", "RENAL",
+        "SPLEEN", "BOWEL", "ENTEROGRAPHY", "MRCP", "PROSTATE", "BLADDER", "UTERUS", "OVARY", "OVARIES",
+        "RECTUM", "RECTAL", "SCHULTER", "KNIE", "BECKEN", "HWS", "BWS", "LWS", "WIRBELSAEULE",
+    }
+)  # fmt: skip
+DESCRIPTIONS = ("SeriesDescription", "ProtocolName", "StudyDescription")  # most specific first
 # SNOMED CT / SRT codes of brain and head (PS3.16 CID 4031 Common Anatomic Regions)
 HEAD_CODES = {"12738006", "69536005", "T-A0100", "T-D1100", "T-A0010", "774007"}
 NOT_ANATOMY = {
@@ -127,7 +146,7 @@ BODY_MARGIN = 3
 
 def header_outside_reason(ds: Dataset, frame: int = 0) -> str:
     """Why frame ``frame`` of this DICOM object is outside the intended use, or ``INSIDE`` ("")."""
-    for rule in (_modality, _body_part, _anatomic_region, _image_type, _colour, _secondary_capture):
+    for rule in (_modality, _body_part, _anatomic_region, _description, _image_type, _colour, _secondary_capture):
         reason = rule(ds, frame)
         if reason:
             return reason
@@ -154,19 +173,52 @@ def _body_part(ds: Dataset, frame: int) -> str:
     return f"body part {part}, not head or brain"
 
 
-def _anatomic_region(ds: Dataset, frame: int) -> str:
+def _first_region(ds: Dataset, frame: int) -> Dataset | None:
+    """The first Anatomic Region Sequence item of the frame's Frame Anatomy, else of the dataset."""
     anatomy = functional_item(ds, frame, "FrameAnatomySequence")
     for holder in (anatomy, ds):
-        if holder is None:
-            continue
-        items = holder.get("AnatomicRegionSequence") or []
-        if not items:
-            continue
-        code = get_string(items[0], "CodeValue").strip()
-        meaning = get_string(items[0], "CodeMeaning").strip()
-        if code in HEAD_CODES or _names_head(meaning):
+        items = [] if holder is None else holder.get("AnatomicRegionSequence") or []
+        if items:
+            return items[0]
+    return None
+
+
+def _region_names_head(region: Dataset) -> bool:
+    code = get_string(region, "CodeValue").strip()
+    return code in HEAD_CODES or _names_head(get_string(region, "CodeMeaning"))
+
+
+def _anatomic_region(ds: Dataset, frame: int) -> str:
+    region = _first_region(ds, frame)
+    if region is None or _region_names_head(region):
+        return INSIDE
+    meaning = get_string(region, "CodeMeaning").strip()
+    return f"anatomic region {meaning or get_string(region, 'CodeValue').strip()}, not head or brain"
+
+
+def _header_names_head(ds: Dataset, frame: int) -> bool:
+    """Whether Body Part Examined or an Anatomic Region Sequence (the frame's first) names the head."""
+    region = _first_region(ds, frame)
+    return _names_head(get_string(ds, "BodyPartExamined")) or (region is not None and _region_names_head(region))
+
+
+def _other_anatomy(text: str) -> str:
+    """The first whole word of ``text`` that names anatomy other than the head ("" when none does)."""
+    return next((word for word in re.findall(r"[A-Z]+", text.upper()) if word in OTHER_ANATOMY_WORDS), "")
+
+
+def _description(ds: Dataset, frame: int) -> str:
+    """The most specific description that names any anatomy decides; one naming the head keeps the slice."""
+    if _header_names_head(ds, frame):
+        return INSIDE
+    for keyword in DESCRIPTIONS:
+        text = get_string(ds, keyword).strip()
+        if _names_head(text):
             return INSIDE
-        return f"anatomic region {meaning or code}, not head or brain"
+        word = _other_anatomy(text)
+        if word:
+            name = re.sub(r"(?<!^)(?=[A-Z])", " ", keyword).lower()
+            return f"{name} '{text}' names {word.lower()}, not head or brain"
     return INSIDE
 
 

@@ -65,6 +65,30 @@ def test_anatomic_region_sequence() -> None:
     assert header_outside_reason(liver) == "anatomic region Liver, not head or brain"
 
 
+def test_a_study_description_naming_other_anatomy_is_outside() -> None:
+    """An anonymised shoulder MR keeps its study description and loses Body Part Examined."""
+    shoulder = _mr(StudyDescription="SHOULDER", ProtocolName="T1W/SE/1024")
+    assert header_outside_reason(shoulder) == "study description 'SHOULDER' names shoulder, not head or brain"
+    spine = _mr(SeriesDescription="SAG T2 C-SPINE", StudyDescription="MRI")
+    assert header_outside_reason(spine) == "series description 'SAG T2 C-SPINE' names spine, not head or brain"
+    assert reason_key(header_outside_reason(spine)) == "series description 'SAG T2 C-SPINE' names spine"
+
+
+def test_the_most_specific_description_decides_and_the_head_keeps_a_slice_inside() -> None:
+    assert header_outside_reason(_mr(SeriesDescription="AX T2 BRAIN", StudyDescription="MRI C-SPINE")) == INSIDE
+    assert header_outside_reason(_mr(StudyDescription="MRI BRAIN + L-SPINE")) == INSIDE
+    assert header_outside_reason(_mr(ProtocolName="LWS sag T2", StudyDescription="Kopf")) != INSIDE
+    assert header_outside_reason(_mr(BodyPartExamined="BRAIN", SeriesDescription="T2 C-SPINE")) == INSIDE
+
+
+@pytest.mark.parametrize(
+    "text", ["T1W/SE/1024", "REST1 w SMS PF7-8", "WHIPLASH FOLLOW-UP", "ARMED FORCES PROTOCOL", "AX FLAIR", ""]
+)
+def test_descriptions_without_other_anatomy_stay_inside(text: str) -> None:
+    """Whole words only: HIP inside WHIPLASH or ARM inside ARMED name nothing."""
+    assert header_outside_reason(_mr(SeriesDescription=text, StudyDescription=text)) == INSIDE
+
+
 def test_frame_anatomy_of_an_enhanced_frame_wins() -> None:
     anatomy = Dataset()
     anatomy.AnatomicRegionSequence = Sequence([_code("818981001", "Abdomen")])
