@@ -62,12 +62,13 @@ MODALITY_NAMES = {
 }
 HEAD_WORDS = ("HEAD", "BRAIN", "SKULL", "CRAN", "CEREB", "NEURO", "PITUITARY", "SELLA", "ORBIT")
 # Whole words of free-text descriptions that name anatomy other than the head (English, and the German
-# abbreviations scanners write: HWS/BWS/LWS for the cervical/thoracic/lumbar spine).
+# abbreviations scanners write: HWS/BWS/LWS for the cervical/thoracic/lumbar spine).  Hand, finger, foot, arm
+# and leg are left out: brain fMRI studies name their motor tasks with them ("finger tapping").
 OTHER_ANATOMY_WORDS = frozenset(
     {
-        "SHOULDER", "SHOULDERS", "ARM", "HUMERUS", "ELBOW", "FOREARM", "WRIST", "HAND", "FINGER", "THUMB",
-        "HIP", "HIPS", "PELVIS", "PELVIC", "THIGH", "FEMUR", "KNEE", "KNEES", "LEG", "CALF", "TIBIA",
-        "ANKLE", "FOOT", "FEET", "TOE", "SPINE", "SPINAL", "CSPINE", "TSPINE", "LSPINE", "LUMBAR", "SACRUM",
+        "SHOULDER", "SHOULDERS", "HUMERUS", "ELBOW", "FOREARM", "WRIST",
+        "HIP", "HIPS", "PELVIS", "PELVIC", "THIGH", "FEMUR", "KNEE", "KNEES", "CALF", "TIBIA",
+        "ANKLE", "SPINE", "SPINAL", "CSPINE", "TSPINE", "LSPINE", "LUMBAR", "SACRUM",
         "SACRAL", "COCCYX", "CHEST", "THORAX", "THORACIC", "LUNG", "LUNGS", "BREAST", "BREASTS", "CARDIAC",
         "HEART", "AORTA", "ABDOMEN", "ABDOMINAL", "ABD", "LIVER", "PANCREAS", "KIDNEY", "KIDNEYS", "RENAL",
         "SPLEEN", "BOWEL", "ENTEROGRAPHY", "MRCP", "PROSTATE", "BLADDER", "UTERUS", "OVARY", "OVARIES",

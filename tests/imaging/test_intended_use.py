@@ -82,10 +82,12 @@ def test_the_most_specific_description_decides_and_the_head_keeps_a_slice_inside
 
 
 @pytest.mark.parametrize(
-    "text", ["T1W/SE/1024", "REST1 w SMS PF7-8", "WHIPLASH FOLLOW-UP", "ARMED FORCES PROTOCOL", "AX FLAIR", ""]
+    "text",
+    ["T1W/SE/1024", "REST1 w SMS PF7-8", "WHIPLASH FOLLOW-UP", "FMRI FINGER TAPPING / HAND MOTOR", "AX FLAIR", ""],
 )
 def test_descriptions_without_other_anatomy_stay_inside(text: str) -> None:
-    """Whole words only: HIP inside WHIPLASH or ARM inside ARMED name nothing."""
+    """Whole words only (HIP inside WHIPLASH names nothing), and a brain fMRI study's motor task names no
+    anatomy to refuse."""
     assert header_outside_reason(_mr(SeriesDescription=text, StudyDescription=text)) == INSIDE
 
 
