@@ -8,8 +8,10 @@ For each set it renders every slice as the application does and reports the lowe
 head's rim of the slices the rules keep (``bone_ring``), the highest clipped ends of the slices the rules keep
 (``clipped_ends``: saturated foreground where the inside is black enough, black inside where the foreground is
 saturated enough), and how many slices the rules flag as blank, noise only, flat areas of single grey levels,
-a head CT, or a CT through a display window.  The table in docs/intended_use.md comes from
-this script.
+a head CT, or a CT through a display window.  A second table re-exports every kept slice through a narrower
+display window, one that clips 5, 10 or 15 % of the head's pixels at each end (as a viewer export with a
+tight window would), and counts the slices the windowed-CT rule then takes.  The tables in
+docs/intended_use.md come from this script.
 """
 
 import sys
@@ -19,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from core.imaging.intended_use import (
+    FOREGROUND_LEVEL,
     MAX_FLAT_SHARE,
     MIN_BLACK_INSIDE,
     MIN_FOREGROUND,
@@ -62,6 +65,26 @@ def row(name: str, rendered: list[np.ndarray]) -> str:
     )
 
 
+CLIPPED_SHARES = (5, 10, 15)  # % of the head's pixels a narrower window clips at each end
+
+
+def narrow_window(rendered: np.ndarray, clipped: int) -> np.ndarray:
+    """The slice through a window from the ``clipped``-th to the (100 - ``clipped``)-th percentile of its head."""
+    values = rendered.astype(np.float32)
+    head = values[values > FOREGROUND_LEVEL * values.max()]
+    low, high = np.percentile(head, [clipped, 100 - clipped])
+    return (255 * np.clip((values - low) / max(high - low, 1e-6), 0, 1)).astype(np.uint8)
+
+
+def narrow_row(name: str, rendered: list[np.ndarray]) -> str:
+    kept = [r for r in rendered if not content_reason(r)]
+    cells = []
+    for clipped in CLIPPED_SHARES:
+        taken = sum(content_reason(narrow_window(r, clipped)).startswith("looks like a CT through") for r in kept)
+        cells.append(f"{taken} ({100 * taken / max(len(kept), 1):.1f} %)")
+    return f"| {name} | {len(kept):,} | " + " | ".join(cells) + " |"
+
+
 def main() -> None:
     data = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data")
     folders = sorted((data / "brain-tumor-mri").glob("*/*/*.jpg"))
@@ -76,11 +99,23 @@ def main() -> None:
         "| highest clipped ends kept (white / black) | flagged (blank + noise + flat + head CT + windowed CT) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
-    print(row("class folders (Training + Testing)", [render_for_model(grey(p)) for p in folders]))
-    print(row("figshare T1-CE", [render_for_model(grey(p)) for p in figshare]))
-    print(row("LGG FLAIR + T1-Gd stacks", [r for s in load_lgg(data / "lgg-tcga") for r in s.rendered]))
-    heads = load_normal_heads(data / "normal-heads")
-    print(row("normal heads, every axial slice", [r for s in heads for r in s.rendered]))
+    sets = {
+        "class folders (Training + Testing)": [render_for_model(grey(p)) for p in folders],
+        "figshare T1-CE": [render_for_model(grey(p)) for p in figshare],
+        "LGG FLAIR + T1-Gd stacks": [r for s in load_lgg(data / "lgg-tcga") for r in s.rendered],
+        "normal heads, every axial slice": [r for s in load_normal_heads(data / "normal-heads") for r in s.rendered],
+    }
+    for name, rendered in sets.items():
+        print(row(name, rendered))
+    print()
+    print(
+        "| set | slices kept | taken as windowed CT through a window clipping "
+        + " | ".join(f"{c} %" for c in CLIPPED_SHARES)
+        + " of the head at each end |"
+    )
+    print("|---|---:|" + "---:|" * len(CLIPPED_SHARES))
+    for name, rendered in sets.items():
+        print(narrow_row(name, rendered))
 
 
 if __name__ == "__main__":

@@ -136,11 +136,12 @@ MAX_BRAIN_SPREAD = 0.15
 RING_WIDTH = 6
 SATURATED_LEVEL = 250.0 / 255.0
 # CT through a display window: share of the foreground at the top of the range (>= SATURATED_LEVEL) and share of
-# the body (the head mask shrunk by BODY_MARGIN pixels) at the very bottom (< BLACK_LEVEL).  Brain MR with anatomy:
-# at most 0.08 saturated where 0.02 of the inside is black, and at most 0.005 black inside where 0.12 is saturated;
-# CT through brain, subdural or soft-tissue windows: 0.14-0.47 saturated with 0.06-0.41 black (docs/intended_use.md).
-MIN_SATURATED_FOREGROUND = 0.12
-MIN_BLACK_INSIDE = 0.02
+# the body (the head mask shrunk by BODY_MARGIN pixels) at the very bottom (< BLACK_LEVEL).  Brain MR as exported:
+# at most 0.08 saturated where 0.05 of the inside is black; re-exported through a window that clips a tenth of the
+# head at each end, at most 0.9 % of the slices are taken.  CT through brain or subdural windows: 0.24-0.47
+# saturated with 0.06-0.41 black (docs/intended_use.md, scripts/content_rule_margins.py).
+MIN_SATURATED_FOREGROUND = 0.2
+MIN_BLACK_INSIDE = 0.05
 BLACK_LEVEL = 1.0 / 255.0
 BODY_MARGIN = 3
 

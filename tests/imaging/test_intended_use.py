@@ -12,6 +12,8 @@ from pydicom.sequence import Sequence
 from core.imaging import PixelStore, open_paths, read_metadata
 from core.imaging.intended_use import (
     INSIDE,
+    MIN_BLACK_INSIDE,
+    MIN_SATURATED_FOREGROUND,
     bone_ring,
     clipped_ends,
     content_reason,
@@ -288,17 +290,17 @@ def _windowed_body_ct(seed: int = 5, side: int = 256) -> np.ndarray:
     picture[radius < 1] = 0.0  # subcutaneous fat, below the window
     organs = radius < 0.9
     picture[organs] = np.clip(0.5 + rng.normal(0, 0.04, organs.sum()), 0, 1)
-    picture[np.hypot(yy - 0.45, xx - 0.4) < 0.06] = 0.0  # gas
-    picture[np.hypot(yy - 0.5, xx - 0.65) < 0.05] = 0.0
-    picture[np.hypot((yy - 0.7) / 0.1, (xx - 0.5) / 0.12) < 1] = 1.0  # vertebra, above the window
-    picture[(radius > 0.8) & (radius < 0.86) & (yy > 0.55)] = 1.0  # ribs
+    picture[np.hypot(yy - 0.45, xx - 0.4) < 0.07] = 0.0  # gas
+    picture[np.hypot(yy - 0.5, xx - 0.65) < 0.06] = 0.0
+    picture[np.hypot((yy - 0.7) / 0.12, (xx - 0.5) / 0.14) < 1] = 1.0  # vertebra, above the window
+    picture[(radius > 0.6) & (radius < 0.7) & (yy > 0.5)] = 1.0  # ribs and contrast-filled vessels
     return (255 * picture).astype(np.uint8)
 
 
 def test_a_ct_through_a_display_window_is_outside() -> None:
     ct = _windowed_body_ct()
     white, black = clipped_ends(ct)
-    assert white > 0.12 and black > 0.02
+    assert white > MIN_SATURATED_FOREGROUND and black > MIN_BLACK_INSIDE
     reason = content_reason(ct)
     assert reason.startswith("looks like a CT through a display window"), reason
     assert reason_key(reason) == "looks like a CT through a display window"
@@ -308,13 +310,24 @@ def test_mr_with_one_clipped_end_is_not_taken_for_windowed_ct() -> None:
     """A bright lesion or fat clips white but leaves the inside of the head above black; a dark ventricle
     clipped at black comes with little white."""
     bright = (255 * np.clip(_noisy_head(256), 0, 1)).astype(np.uint8)
-    bright[90:150, 100:160] = 255  # a large enhancing lesion, about 15 % of the head
-    assert clipped_ends(bright)[0] > 0.12 and clipped_ends(bright)[1] < 0.02
+    bright[80:160, 90:170] = 255  # a very large enhancing lesion, about a quarter of the head
+    assert clipped_ends(bright)[0] > MIN_SATURATED_FOREGROUND and clipped_ends(bright)[1] < MIN_BLACK_INSIDE
     assert content_reason(bright) == INSIDE
     dark = (255 * np.clip(_noisy_head(256), 0, 1)).astype(np.uint8)
-    dark[100:130, 110:150] = 0  # ventricles clipped at black, a few % of the head
-    assert clipped_ends(dark)[0] < 0.12 and clipped_ends(dark)[1] > 0.02
+    dark[90:140, 100:160] = 0  # ventricles clipped at black
+    assert clipped_ends(dark)[0] < MIN_SATURATED_FOREGROUND and clipped_ends(dark)[1] > MIN_BLACK_INSIDE
     assert content_reason(dark) == INSIDE
+
+
+def test_mr_exported_through_a_narrow_window_is_not_taken_for_windowed_ct() -> None:
+    """A viewer window that clips the brightest and the darkest tenth of the head's pixels, with ventricles
+    and sulci that reach black, still saturates less of the head than a CT's bone."""
+    head = _head_with_rim(rim_value=0.2, brain_texture=0.3) / 255.0  # dark skull, folded brain
+    low, high = np.percentile(head[head > 0.1], [10, 90])
+    exported = (255 * np.clip((head - low) / (high - low), 0, 1)).astype(np.uint8)
+    white, black = clipped_ends(exported)
+    assert 0.12 < white < MIN_SATURATED_FOREGROUND and black > 0.02, (white, black)  # both ends clipped
+    assert content_reason(exported) == INSIDE
 
 
 def test_small_pictures_are_not_judged() -> None:
