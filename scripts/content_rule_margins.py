@@ -10,7 +10,7 @@ head's rim of the slices the rules keep (``bone_ring``), the highest clipped end
 saturated enough), and how many slices the rules flag as blank, noise only, flat areas of single grey levels,
 a head CT, or a CT through a display window.  A second table re-exports every kept slice through a narrower
 display window, one that clips 5, 10 or 15 % of the head's pixels at each end (as a viewer export with a
-tight window would), and counts the slices the windowed-CT rule then takes.  The tables in
+tight window would), and counts the slices either CT rule then takes.  The tables in
 docs/intended_use.md come from this script.
 """
 
@@ -80,7 +80,7 @@ def narrow_row(name: str, rendered: list[np.ndarray]) -> str:
     kept = [r for r in rendered if not content_reason(r)]
     cells = []
     for clipped in CLIPPED_SHARES:
-        taken = sum(content_reason(narrow_window(r, clipped)).startswith("looks like a CT through") for r in kept)
+        taken = sum(content_reason(narrow_window(r, clipped)).startswith("looks like a") for r in kept)
         cells.append(f"{taken} ({100 * taken / max(len(kept), 1):.1f} %)")
     return f"| {name} | {len(kept):,} | " + " | ".join(cells) + " |"
 
@@ -109,7 +109,7 @@ def main() -> None:
         print(row(name, rendered))
     print()
     print(
-        "| set | slices kept | taken as windowed CT through a window clipping "
+        "| set | slices kept | taken as CT (either rule) through a window clipping "
         + " | ".join(f"{c} %" for c in CLIPPED_SHARES)
         + " of the head at each end |"
     )
