@@ -42,9 +42,8 @@ def grey(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("L"))
 
 
-def row(name: str, rendered: list[np.ndarray]) -> str:
+def row(name: str, rendered: list[np.ndarray], reasons: list[str]) -> str:
     correlations = [c for c in (neighbour_correlation(r) for r in rendered) if c is not None]
-    reasons = [content_reason(r) for r in rendered]
     blank = sum(r.startswith("a blank slice") for r in reasons)
     noise = sum(r.startswith("noise only") for r in reasons)
     flat = sum(r.startswith("flat areas") for r in reasons)
@@ -76,8 +75,7 @@ def narrow_window(rendered: np.ndarray, clipped: int) -> np.ndarray:
     return (255 * np.clip((values - low) / max(high - low, 1e-6), 0, 1)).astype(np.uint8)
 
 
-def narrow_row(name: str, rendered: list[np.ndarray]) -> str:
-    kept = [r for r in rendered if not content_reason(r)]
+def narrow_row(name: str, kept: list[np.ndarray]) -> str:
     cells = []
     for clipped in CLIPPED_SHARES:
         taken = sum(content_reason(narrow_window(r, clipped)).startswith("looks like a") for r in kept)
@@ -105,8 +103,9 @@ def main() -> None:
         "LGG FLAIR + T1-Gd stacks": [r for s in load_lgg(data / "lgg-tcga") for r in s.rendered],
         "normal heads, every axial slice": [r for s in load_normal_heads(data / "normal-heads") for r in s.rendered],
     }
+    reasons = {name: [content_reason(r) for r in rendered] for name, rendered in sets.items()}
     for name, rendered in sets.items():
-        print(row(name, rendered))
+        print(row(name, rendered, reasons[name]))
     print()
     print(
         "| set | slices kept | taken as CT (either rule) through a window clipping "
@@ -115,7 +114,7 @@ def main() -> None:
     )
     print("|---|---:|" + "---:|" * len(CLIPPED_SHARES))
     for name, rendered in sets.items():
-        print(narrow_row(name, rendered))
+        print(narrow_row(name, [r for r, reason in zip(rendered, reasons[name], strict=True) if not reason]))
 
 
 if __name__ == "__main__":

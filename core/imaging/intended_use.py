@@ -75,7 +75,12 @@ OTHER_ANATOMY_WORDS = frozenset(
         "RECTUM", "RECTAL", "SCHULTER", "KNIE", "BECKEN", "HWS", "BWS", "LWS", "WIRBELSAEULE",
     }
 )  # fmt: skip
-DESCRIPTIONS = ("SeriesDescription", "ProtocolName", "StudyDescription")  # most specific first
+# most specific first, with the name a reason gives each
+DESCRIPTIONS = {
+    "SeriesDescription": "series description",
+    "ProtocolName": "protocol name",
+    "StudyDescription": "study description",
+}
 # SNOMED CT / SRT codes of brain and head (PS3.16 CID 4031 Common Anatomic Regions)
 HEAD_CODES = {"12738006", "69536005", "T-A0100", "T-D1100", "T-A0010", "774007"}
 NOT_ANATOMY = {
@@ -214,13 +219,12 @@ def _description(ds: Dataset, frame: int) -> str:
     """The most specific description that names any anatomy decides; one naming the head keeps the slice."""
     if _header_names_head(ds, frame):
         return INSIDE
-    for keyword in DESCRIPTIONS:
+    for keyword, name in DESCRIPTIONS.items():
         text = get_string(ds, keyword).strip()
         if _names_head(text):
             return INSIDE
         word = _other_anatomy(text)
         if word:
-            name = re.sub(r"(?<!^)(?=[A-Z])", " ", keyword).lower()
             return f"{name} '{text}' names {word.lower()}, not head or brain"
     return INSIDE
 
@@ -308,13 +312,12 @@ def flat_share(pixels: NDArray[np.generic]) -> tuple[float, float]:
     """(share of the foreground in flat areas, share of the picture that is foreground) of a grey slice
     averaged down to at most :data:`CONTENT_SIDE` pixels a side.  Foreground: above :data:`FOREGROUND_LEVEL`
     of the value range; flat: within 1/510 of the range of each of the four neighbours."""
-    return _flat_share(_scaled(pixels))
+    scaled = _scaled(pixels)
+    return (0.0, 0.0) if scaled is None else _flat_share(scaled)
 
 
-def _flat_share(scaled: NDArray[np.float32] | None) -> tuple[float, float]:
+def _flat_share(scaled: NDArray[np.float32]) -> tuple[float, float]:
     """:func:`flat_share` of a slice already reduced and scaled by :func:`_scaled`."""
-    if scaled is None:
-        return 0.0, 0.0
     centre = scaled[1:-1, 1:-1]
     flat = np.ones(centre.shape, dtype=bool)
     for neighbour in (scaled[:-2, 1:-1], scaled[2:, 1:-1], scaled[1:-1, :-2], scaled[1:-1, 2:]):
@@ -407,14 +410,14 @@ def content_reason(pixels: NDArray[np.generic]) -> str:
             f"anatomy {MIN_NEIGHBOUR_CORRELATION:.1f} or more)"
         )
     scaled = _scaled(reduced)
+    if scaled is None:  # thinner than 3 pixels after the reduction: nothing the rules below can measure
+        return INSIDE
     flat, foreground = _flat_share(scaled)
     if foreground >= MIN_FOREGROUND and flat >= MAX_FLAT_SHARE:
         return (
             f"flat areas of single grey levels, like a drawing, mask, text or test pattern, not MR anatomy "
             f"({flat:.0%} of the foreground flat, anatomy below {MAX_FLAT_SHARE:.0%})"
         )
-    if scaled is None:
-        return INSIDE
     head = _head_mask(scaled)
     ring = _bone_ring(scaled, head)
     if ring is not None and ring[0] >= MIN_SATURATED_RIM and ring[1] < MAX_BRAIN_SPREAD:
