@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.model.classifier import Classifier
-from training.localisation import POINTING_TOLERANCE
+from training.localisation import POINTING_TOLERANCE, pointing_hit
 from training.realism import head_mask
 from training.saliency_bench import load_sets
 
@@ -23,6 +23,7 @@ SPLIT = W / "training_run" / "masked_split.json"
 
 
 def nearest(mask: np.ndarray, y: float, x: float) -> float:
+    """Distance from (y, x) to the nearest pixel of ``mask``, as a share of the image's larger side."""
     ys, xs = np.nonzero(mask)
     return float(np.sqrt(np.min((ys - y) ** 2 + (xs - x) ** 2))) / max(mask.shape)
 
@@ -49,26 +50,27 @@ for truth in sorted({s.truth for s in slices}):
                 {
                     "truth": truth,
                     "right_class": pred.label == truth,
+                    "hit": pointing_hit(pred.heatmap, s.mask),
+                    "mirror_hit": pointing_hit(pred.heatmap[:, ::-1], s.mask),
                     "distance": nearest(s.mask, y, x),
-                    "mirror_distance": nearest(s.mask, y, s.mask.shape[1] - 1 - x),
                     "in_head": bool(head[y, x]),
                     "mirror_chance": chance_near(s.mask[:, ::-1], head, len(rows)),
                     "tumor_area": float(s.mask.mean()),
                 }
             )
 
-hits = [r for r in rows if r["distance"] <= POINTING_TOLERANCE]
-misses = [r for r in rows if r["distance"] > POINTING_TOLERANCE]
+hits = [r for r in rows if r["hit"]]
+misses = [r for r in rows if not r["hit"]]
 print(f"figshare validation tumor slices: {len(rows)}; pointing game hits {len(hits)} ({len(hits) / len(rows):.1%})")
 for truth in sorted({r["truth"] for r in rows}):
     of = [r for r in rows if r["truth"] == truth]
-    n_hit = sum(r["distance"] <= POINTING_TOLERANCE for r in of)
+    n_hit = sum(r["hit"] for r in of)
     print(f"  {truth}: {n_hit} of {len(of)} ({n_hit / len(of):.1%})")
 print(f"misses: {len(misses)}")
 print(f"  maximum inside the head: {sum(r['in_head'] for r in misses)}")
 quartiles = np.quantile([r["distance"] for r in misses], [0.25, 0.5, 0.75])
 print("  distance to the tumor, quartiles (share of the image side): " + " / ".join(f"{q:.3f}" for q in quartiles))
-mirrored = sum(r["mirror_distance"] <= POINTING_TOLERANCE for r in misses)
+mirrored = sum(r["mirror_hit"] for r in misses)
 chance = float(np.mean([r["mirror_chance"] for r in misses]))
 print(f"  maximum on the tumor's mirror image: {mirrored} (a point drawn at random in the head: {chance:.1%})")
 print(f"  class right: {sum(r['right_class'] for r in misses)} (hits: {sum(r['right_class'] for r in hits)})")
