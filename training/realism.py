@@ -10,6 +10,9 @@ of those and keeps the tumor mask aligned with the image:
   slice says nothing about its class;
 * a smooth multiplicative bias field, gamma, Rician-like noise, blur and a lower acquisition resolution;
 * a left-right flip, rotation, zoom and shift (image and mask together);
+* the slice skull-stripped: everything outside a rough brain outline (the head shrunk by the depth of
+  scalp and skull) set to 0, as research archives and some pipelines store brain MR; the class folders
+  show the skull on every slice;
 * a tumor pasted into a tumor-free slice (glioma texture with a random contrast to its surroundings,
   soft edges): the slice then shows a glioma in a contrast the class folders never pair with one; some
   are drawn faint and homogeneous, as a non-enhancing lower-grade glioma looks (the class folders hold
@@ -37,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from core.imaging.intended_use import filled_outline
 from core.imaging.render import render_for_model
 
 FloatImage = NDArray[np.float32]
@@ -84,6 +88,8 @@ class RealismConfig:
     # Margin grown around a mask before its tumor is removed, as a share of the image's side: outlines often
     # leave an enhancing rim or infiltrated edge outside, which would stay in a slice labelled no tumor.
     removal_margin: float = 0.0
+    # Share of slices shown skull-stripped (see :func:`strip_skull`).
+    skull_strip: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,6 +216,22 @@ def smaller_head_side(head: NDArray[np.bool_]) -> int | None:
 # A blurred mask stays above 0.05 out to about this many sigmas beyond its edge, and above 0.95 only this
 # many sigmas inside it: the sigma that grows or shrinks a mask by a given distance.
 BLUR_REACH = 1.645
+
+
+def strip_skull(image: FloatImage, rng: np.random.Generator, depth: tuple[float, float] = (0.06, 0.12)) -> FloatImage:
+    """``image`` with everything outside a rough brain outline set to 0, as a skull-stripped series stores it.
+
+    The outline is the head (filled along rows and columns) shrunk by a drawn share of its smaller side,
+    about the depth of scalp and skull in an adult head.  It is not a brain segmentation: at the skull base
+    it keeps some bone and fat, as automatic stripping often does.  A slice without a head is returned as is.
+    """
+    head = filled_outline(head_mask(image))
+    side = smaller_head_side(head)
+    if side is None:
+        return image
+    sigma = rng.uniform(*depth) * side / BLUR_REACH
+    brain = gaussian_blur(head.astype(np.float32), sigma) >= 0.95
+    return np.where(brain, image, np.float32(0.0)).astype(np.float32) if brain.any() else image
 
 
 def paste_tumor(
@@ -409,4 +431,6 @@ def augment(
         x = blur(x, rng)
     if rng.random() < cfg.noise:
         x = rician_noise(x, rng, cfg.noise_max)
+    if cfg.skull_strip > 0 and rng.random() < cfg.skull_strip:  # last: a stripped series has a zero background
+        x = strip_skull(x, rng)
     return render_for_model(x), (None if m is None else np.clip(m, 0.0, 1.0))

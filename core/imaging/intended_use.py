@@ -338,11 +338,15 @@ def _spans(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return occupied[:, None] & (columns >= first[:, None]) & (columns <= last[:, None])
 
 
-def _head_mask(scaled: NDArray[np.float32]) -> NDArray[np.bool_]:
-    """The foreground filled along every row and every column, so that the dark skull, sulci and ventricles
-    inside the head count as head (the outline a flood fill of the background would give, for convex heads)."""
-    foreground = scaled > 255.0 * FOREGROUND_LEVEL
+def filled_outline(foreground: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``foreground`` filled along every row and every column, so that the dark skull, sulci and ventricles
+    inside a head count as head (the outline a flood fill of the background would give, for convex heads)."""
     return _spans(foreground) & _spans(foreground.T).T
+
+
+def _head_mask(scaled: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """The head's outline on a slice scaled to 0..255 (see :func:`filled_outline`)."""
+    return filled_outline(scaled > 255.0 * FOREGROUND_LEVEL)
 
 
 def _eroded(mask: NDArray[np.bool_], steps: int) -> NDArray[np.bool_]:

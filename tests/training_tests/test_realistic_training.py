@@ -449,3 +449,38 @@ def test_a_share_of_gliomas_enters_the_removed_copies_and_loses_its_tumor(tmp_pa
     labels = [int(np.argmax(s[1])) for s in epoch_samples(cfg, data, *none, epoch=1, size=32)]
     assert len(labels) == 30 + len(removable)
     assert labels.count(0) == 10 and labels.count(2) == len(removable)
+
+
+def head_with_scalp(size: int = 96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A head whose outer band (scalp and skull) is bright and whose inside (brain) is mid-grey: the image,
+    the band and the brain."""
+    y, x = np.mgrid[:size, :size]
+    r = np.hypot((y - size / 2) / (0.42 * size), (x - size / 2) / (0.36 * size))
+    head, brain = r <= 1.0, r <= 0.9  # a band of 5 % of the smaller side, as thick as scalp and skull
+    grain = np.random.default_rng(5).integers(0, 12, (size, size))
+    image = np.where(brain, 100, np.where(head, 230, 0)) + grain * head
+    return image.astype(np.uint8), head & ~brain, brain
+
+
+def test_skull_stripping_blanks_the_scalp_and_keeps_the_brain() -> None:
+    image, band, brain = head_with_scalp()
+    x = image.astype(np.float32) / 255
+    deep = realism.gaussian_blur(brain.astype(np.float32), 2.0) > 0.99  # the brain away from its edge
+    for seed in range(10):
+        out = realism.strip_skull(x, np.random.default_rng(seed))
+        assert np.count_nonzero(out[band]) < 0.1 * band.sum()  # the bright band is gone
+        assert np.array_equal(out[deep], x[deep])  # the brain is untouched
+        assert out[~band & ~brain].max() == 0.0  # the background stays black
+    blank = np.zeros((96, 96), np.float32)
+    assert np.array_equal(realism.strip_skull(blank, np.random.default_rng(0)), blank)  # no head: as is
+
+
+def test_a_stripped_slice_has_a_black_background_up_to_the_brain() -> None:
+    image, band, brain = head_with_scalp()
+    stripped = RealismConfig(**{**STILL.to_json(), "skull_strip": 1.0})
+    out, _ = augment(image, None, np.random.default_rng(1), stripped)
+    kept, _ = augment(image, None, np.random.default_rng(1), STILL)
+    assert out[band].mean() < 0.2 * kept[band].mean() and out[brain].mean() > 0.8 * kept[brain].mean()
+    plain = augment(image, None, np.random.default_rng(3), RealismConfig())
+    again = augment(image, None, np.random.default_rng(3), RealismConfig(skull_strip=0.0))
+    assert np.array_equal(plain[0], again[0])  # off by default, with the draws of earlier runs
