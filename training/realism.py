@@ -231,7 +231,7 @@ def strip_skull(image: FloatImage, rng: np.random.Generator, depth: tuple[float,
         return image
     sigma = rng.uniform(*depth) * side / BLUR_REACH
     brain = gaussian_blur(head.astype(np.float32), sigma) >= 0.95
-    return np.where(brain, image, np.float32(0.0)).astype(np.float32) if brain.any() else image
+    return np.where(brain, image, np.float32(0.0)) if brain.any() else image
 
 
 def paste_tumor(

@@ -3,7 +3,7 @@
 ``python compare_stripped.py ORIGINAL_TRACES STRIPPED_TRACES STRIPPED_ROOT``, from the repository root:
 the traces are ``real_traces.json`` of ``validate-real`` on ``../shared/data`` and on the stripped copy
 (``strip_volumes.py``).  Only slices that keep brain after stripping (at least 8 % of the slice non-zero)
-and that no content rule takes in either copy are compared, so the stripped copy's blank neck and vertex
+and that no content rule takes in the stripped copy are compared, so the stripped copy's blank neck and vertex
 slices do not count; the learned guard is left out (the traces hold every slice).
 """
 
