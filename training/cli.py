@@ -109,6 +109,13 @@ def _add_train(sub: Subcommands) -> None:
     train.add_argument(
         "--mask-loss", type=float, default=None, help="weight of the loss keeping the class activation in the mask"
     )
+    train.add_argument(
+        "--strip-consistency",
+        type=float,
+        default=None,
+        help="weight of the loss asking the same answer with and without scalp and skull (each sample is shown "
+        "with a stripped twin; needs --realism or --masked-data and an even batch size)",
+    )
     train.add_argument("--batch-size", type=int, default=None)
     train.add_argument("--optimizer", choices=["adamw", "sgd"], default=None)
     train.add_argument("--lr", type=float, default=None, help="peak learning rate")
@@ -353,6 +360,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         if args.mask_loss < 0:
             raise TrainingError("--mask-loss must not be negative")
         values["mask_loss_weight"] = args.mask_loss
+    if args.strip_consistency is not None:
+        values["strip_consistency_weight"] = args.strip_consistency
     return TrainConfig(
         masked_data=str(args.masked_data.resolve()) if args.masked_data else None,
         data=str(args.data.resolve()),

@@ -52,6 +52,9 @@ class TrainConfig:
     masked_min_similarity: float = 0.95  # head-thumbnail correlation that makes a masked slice a twin
     crop_to_head: bool = False  # every slice cut to its head's box, in training and in the application
     mask_loss_weight: float = 0.0  # weight of the loss keeping the class activation inside the tumor
+    # weight of the loss asking the same answer with and without scalp and skull: every realistic sample is
+    # followed in its batch by a copy stripped to a rough brain outline (0 = off, samples shown once)
+    strip_consistency_weight: float = 0.0
     # tf.distribute strategy the run trains under (training.distribute): one | mirrored | multiworker
     strategy: str = "one"
     replicas: int = 1  # model copies training in step (GPUs over all workers; 1 per CPU-only worker)
@@ -73,6 +76,11 @@ class TrainConfig:
     def realistic(self) -> bool:
         """Whether samples come from the NumPy pipeline of :mod:`training.mask_training`."""
         return self.realism is not None or bool(self.masked_data)
+
+    @property
+    def copies_per_sample(self) -> int:
+        """Network inputs per drawn sample: 2 (the sample and its stripped copy) with the strip-consistency loss."""
+        return 2 if self.strip_consistency_weight > 0 else 1
 
     @property
     def epochs(self) -> int:

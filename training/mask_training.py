@@ -37,7 +37,7 @@ from training.masked_data import (
     save_split,
     split_masked,
 )
-from training.realism import RealismConfig, TumorPatch, augment, cut_tumor, healthy_mirror
+from training.realism import RealismConfig, TumorPatch, augment, cut_tumor, healthy_mirror, strip_skull
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -179,7 +179,6 @@ def epoch_samples(
     (every ``shards``-th of them from ``shard`` on, for one worker of several; each sample's draws are seeded
     by the sample, so the split over workers changes no image)."""
     realism = cfg.realism or RealismConfig()
-    prep = cfg.preprocessing()
     n_classes = len(cfg.class_names)
     grid = grid_side(size, len(cfg.widths))
     no_tumor = cfg.class_names.index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in cfg.class_names else -1
@@ -214,12 +213,20 @@ def epoch_samples(
             out = np.asarray(Image.fromarray(out).resize((size, size), Image.Resampling.BILINEAR))
             if out_mask is not None:
                 out_mask = np.asarray(Image.fromarray(out_mask).resize((size, size), Image.Resampling.BILINEAR))
-        x = (out.astype(np.float32) * np.float32(prep.scale) + np.float32(prep.offset))[..., np.newaxis]
-        if cfg.channels != 1:
-            x = np.repeat(x, cfg.channels, axis=-1)
         y = np.zeros(n_classes, dtype=np.float32)
         y[label] = 1.0
-        yield x, y, mask_target(out_mask, label, grid, n_classes)
+        target = mask_target(out_mask, label, grid, n_classes)
+        yield network_input(out, cfg), y, target
+        if cfg.copies_per_sample == 2:  # its stripped twin, drawn from its own generator so the first is unchanged
+            twin = strip_skull(out.astype(np.float32), np.random.default_rng([cfg.seed, epoch, source, index, 1]))
+            yield network_input(twin.astype(np.uint8), cfg), y, target
+
+
+def network_input(image: NDArray[np.uint8], cfg: TrainConfig) -> NDArray[np.float32]:
+    """A rendered training slice as the network's input (the application's preprocessing scale and offset)."""
+    prep = cfg.preprocessing()
+    x = (image.astype(np.float32) * np.float32(prep.scale) + np.float32(prep.offset))[..., np.newaxis]
+    return np.repeat(x, cfg.channels, axis=-1) if cfg.channels != 1 else x
 
 
 def make_epoch_dataset(
@@ -250,7 +257,7 @@ def make_epoch_dataset(
     ds = tf.data.Dataset.from_generator(
         lambda: epoch_samples(cfg, data, images, labels, epoch, size, shards, shard), output_signature=signature
     )
-    n_samples = len(range(shard, data.n_train(cfg.realism), shards))
+    n_samples = len(range(shard, data.n_train(cfg.realism), shards)) * cfg.copies_per_sample
     ds = ds.apply(tf.data.experimental.assert_cardinality(n_samples))  # a length for the progress bar
     ds = ds.map(lambda x, y, m: (x, {LOGITS_LAYER: y, FEATURES_OUTPUT: m}))
     return batched(ds, cfg, batch, batches)
@@ -270,6 +277,21 @@ def mask_mass_loss(kernel: Any) -> Any:
         inside = tf.reshape(tf.cast(tf.reduce_sum(target * chosen, axis=-1) >= MASK_FLOOR, tf.float32), [n, -1])
         mass = tf.reduce_sum(tf.nn.softmax(scores, axis=-1) * inside, axis=-1)
         return -tf.math.log(mass + 1e-6) * has_mask
+
+    return loss
+
+
+def with_strip_consistency(classification: Any, weight: float) -> Any:
+    """``classification`` plus ``weight`` x the symmetric KL divergence between the class probabilities of each
+    sample and its stripped twin (the batch holds them as neighbours, see :func:`epoch_samples`): the
+    network is asked for the same answer with and without scalp and skull."""
+    import tensorflow as tf
+
+    def loss(y_true: Any, logits: Any) -> Any:
+        pairs = tf.reshape(tf.nn.log_softmax(tf.cast(logits, tf.float32)), [-1, 2, tf.shape(logits)[-1]])
+        shown, stripped = pairs[:, 0], pairs[:, 1]
+        divergence = 0.5 * tf.reduce_sum((tf.exp(shown) - tf.exp(stripped)) * (shown - stripped), axis=-1)
+        return classification(y_true, logits) + weight * tf.reduce_mean(divergence)
 
     return loss
 

@@ -193,8 +193,10 @@ def build_training_model(cfg: TrainConfig, n_train: int) -> tuple[Any, Any, Any,
         model.compile(optimizer=optimizer, loss=classification, metrics=["accuracy"])
         return model, model, optimizer, policy
     from core.model.network import LOGITS_LAYER
-    from training.mask_training import FEATURES_OUTPUT, mask_mass_loss, mask_training_model
+    from training.mask_training import FEATURES_OUTPUT, mask_mass_loss, mask_training_model, with_strip_consistency
 
+    if cfg.strip_consistency_weight > 0:
+        classification = with_strip_consistency(classification, cfg.strip_consistency_weight)
     fit_model = mask_training_model(model)
     fit_model.compile(
         optimizer=optimizer,
@@ -245,6 +247,10 @@ def start_run(cfg: TrainConfig, cache_dir: Path | None = None, strategy: str | D
     cfg.loss_weights()  # unknown class names or non-positive weights: refused before anything is written
     if cfg.realistic and cfg.class_weights:
         raise RunFolderError("--class-weight is not supported with --realism or --masked-data")
+    if cfg.strip_consistency_weight < 0 or (cfg.strip_consistency_weight > 0 and not cfg.realistic):
+        raise RunFolderError("--strip-consistency must not be negative and goes with --realism or --masked-data")
+    if cfg.copies_per_sample == 2 and cfg.batch_size % 2:
+        raise RunFolderError(f"--strip-consistency needs an even batch size (sample and twin), got {cfg.batch_size}")
     split_source = inherited_split(cfg)
     if split_source is not None and not split_source.is_file():
         raise RunFolderError(f"split file {split_source} does not exist")
@@ -354,7 +360,7 @@ def _train(run_dir: Path, cache_dir: Path | None, dist: Distribution) -> Path:
         from training.mask_training import prepare_masked
 
         realistic = prepare_masked(cfg, run_dir, prepared, cache_dir)
-    n_train = realistic.n_train(cfg.realism) if realistic is not None else len(prepared.train_idx)
+    n_train = len(prepared.train_idx) if realistic is None else realistic.n_train(cfg.realism) * cfg.copies_per_sample
     steps = steps_per_epoch(cfg, n_train)
     if dist.strategy is not None and steps < 1:
         raise DistributionError(f"{n_train} training samples make no global batch of {cfg.global_batch_size}")

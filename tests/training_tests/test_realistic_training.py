@@ -252,21 +252,25 @@ def test_load_masked_reads_images_masks_and_classes(tmp_path: Path) -> None:
     assert np.array_equal(again.images, data.images)  # from the cache
 
 
-@pytest.mark.slow
-def test_a_realistic_run_trains_with_the_mask_loss(tiny_dataset: Path, tmp_path: Path) -> None:
-    masked = make_masked_folder(tmp_path / "masked")
-    cfg = TrainConfig(
-        data=str(tiny_dataset),
-        out=str(tmp_path / "run"),
+def tiny_realistic_run(data: Path, folder: Path, epochs: int, **settings: float) -> TrainConfig:
+    """A realistic run of a tiny network at 32 px with masked slices and the mask loss, in ``folder``."""
+    return TrainConfig(
+        data=str(data),
+        out=str(folder / "run"),
         widths=[2, 2, 4, 4, 4],
-        stages=[[32, 2]],
+        stages=[[32, epochs]],
         batch_size=8,
         dropout=0.0,
         realism=RealismConfig(),
-        masked_data=str(masked),
+        masked_data=str(make_masked_folder(folder / "masked")),
         mask_loss_weight=0.5,
+        **settings,
     )
-    run = start_run(cfg, tmp_path / "cache")
+
+
+@pytest.mark.slow
+def test_a_realistic_run_trains_with_the_mask_loss(tiny_dataset: Path, tmp_path: Path) -> None:
+    run = start_run(tiny_realistic_run(tiny_dataset, tmp_path, epochs=2), tmp_path / "cache")
     saved = json.loads((run / SPLIT_FILE).read_text())
     assert len(saved["train"]) + len(saved["val"]) == 12
     with open(run / "log.csv", newline="") as handle:

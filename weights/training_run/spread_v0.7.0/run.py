@@ -3,11 +3,13 @@
 Run twice (seeds 101 and 202), side by side, from the repository root; the two runs differ only in the seed
 (data order, augmentation draws, dropout).  The split and the figshare split are r23's.  OUT defaults to
 ``/work/runs/spread/sSEED``; each ``NAME=VALUE`` changes one of r23's realism settings, for a run paired
-with the spread run of the same seed (``../skullstrip_v0.7.0/``: ``skull_strip=0.3``).
+with the spread run of the same seed (``../skullstrip_v0.7.0/``: ``skull_strip=0.3``); a run setting of
+``TrainConfig`` is changed the same way (``strip_consistency_weight=1``).
 """
 
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from training.config import TrainConfig
@@ -19,7 +21,10 @@ config = json.loads(Path("weights/training_run/retraining_r23/run_config.json").
 for derived in ("global_batch_size", "peak_learning_rate"):
     config.pop(derived, None)
 config.update(out=out, seed=seed, init_weights="weights", max_steps_per_epoch=100, stages=[[128, 1]])
+run_settings = {f.name for f in fields(TrainConfig)} - {"realism"}
 for setting in sys.argv[3:]:
     name, _, value = setting.partition("=")
-    config["realism"][name] = float(value)  # an unknown name is refused by TrainConfig.from_json
+    # a run setting (strip_consistency_weight) or one of the realism settings; an unknown name is refused by
+    # TrainConfig.from_json
+    (config if name in run_settings else config["realism"])[name] = float(value)
 print(start_run(TrainConfig.from_json(config), None, "one"))
