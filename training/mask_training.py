@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from core.model.network import LAST_CONV_LAYER, LOGITS_LAYER
+from core.model.preprocess import scaled_for_network
 from training.masked_data import (
     SPLIT_FILE,
     MaskedDataset,
@@ -179,6 +180,7 @@ def epoch_samples(
     (every ``shards``-th of them from ``shard`` on, for one worker of several; each sample's draws are seeded
     by the sample, so the split over workers changes no image)."""
     realism = cfg.realism or RealismConfig()
+    prep = cfg.preprocessing()
     n_classes = len(cfg.class_names)
     grid = grid_side(size, len(cfg.widths))
     no_tumor = cfg.class_names.index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in cfg.class_names else -1
@@ -216,17 +218,10 @@ def epoch_samples(
         y = np.zeros(n_classes, dtype=np.float32)
         y[label] = 1.0
         target = mask_target(out_mask, label, grid, n_classes)
-        yield network_input(out, cfg), y, target
+        yield scaled_for_network(out, prep, cfg.channels), y, target
         if cfg.copies_per_sample == 2:  # its stripped twin, drawn from its own generator so the first is unchanged
             twin = strip_skull(out.astype(np.float32), np.random.default_rng([cfg.seed, epoch, source, index, 1]))
-            yield network_input(twin.astype(np.uint8), cfg), y, target
-
-
-def network_input(image: NDArray[np.uint8], cfg: TrainConfig) -> NDArray[np.float32]:
-    """A rendered training slice as the network's input (the application's preprocessing scale and offset)."""
-    prep = cfg.preprocessing()
-    x = (image.astype(np.float32) * np.float32(prep.scale) + np.float32(prep.offset))[..., np.newaxis]
-    return np.repeat(x, cfg.channels, axis=-1) if cfg.channels != 1 else x
+            yield scaled_for_network(twin.astype(np.uint8), prep, cfg.channels), y, target
 
 
 def make_epoch_dataset(

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.model.model_config import ModelConfig
+from core.model.model_config import ModelConfig, Preprocessing
 
 _RESAMPLE = {
     "bilinear": Image.Resampling.BILINEAR,
@@ -97,13 +97,16 @@ def to_model_input(
     rendered: Sequence[NDArray[np.uint8]], config: ModelConfig, size: int | None = None
 ) -> NDArray[np.float32]:
     """Stack model-rendered slices into a float32 batch (N, S, S, C) as the config prescribes."""
-    prep = config.preprocessing
-    batch = np.stack([model_picture(r, config, size) for r in rendered]).astype(np.float32)
-    batch = batch * np.float32(prep.scale) + np.float32(prep.offset)
-    batch = batch[..., np.newaxis]
-    if config.architecture.channels != 1:
-        batch = np.repeat(batch, config.architecture.channels, axis=-1)
-    return batch
+    pictures = np.stack([model_picture(r, config, size) for r in rendered])
+    return scaled_for_network(pictures, config.preprocessing, config.architecture.channels)
+
+
+def scaled_for_network(pictures: NDArray[np.uint8], prep: Preprocessing, channels: int) -> NDArray[np.float32]:
+    """Pictures the network sees (uint8, already cropped and resized) scaled and offset as ``prep`` says, with a
+    trailing channel axis of ``channels`` copies: the one scaling of the application and of training."""
+    scaled = pictures.astype(np.float32) * np.float32(prep.scale) + np.float32(prep.offset)
+    scaled = scaled[..., np.newaxis]
+    return np.repeat(scaled, channels, axis=-1) if channels != 1 else scaled
 
 
 def with_mirror_images(batch: NDArray[np.float32]) -> NDArray[np.float32]:
