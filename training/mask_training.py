@@ -84,6 +84,10 @@ class MaskedTraining:
         """Samples per epoch (the pool's length is the same every epoch, so epoch 0's is every epoch's)."""
         return len(self.epoch_pool(realism or RealismConfig(), seed=0, epoch=0))
 
+    def epoch_length(self, cfg: TrainConfig, shards: int = 1, shard: int = 0) -> int:
+        """Network inputs per epoch for one worker's shard: its samples, times two with stripped twins."""
+        return len(range(shard, self.n_train(cfg.realism), shards)) * cfg.copies_per_sample
+
     def epoch_pool(self, realism: RealismConfig, seed: int, epoch: int) -> list[tuple[int, int]]:
         """(source, index) of one epoch's samples: 0 a class-folder image, 1 a masked slice, 2 a masked slice
         whose tumor is removed (``realism.extra_removed`` of the removable ones, drawn per epoch), 3 a masked
@@ -252,8 +256,8 @@ def make_epoch_dataset(
     ds = tf.data.Dataset.from_generator(
         lambda: epoch_samples(cfg, data, images, labels, epoch, size, shards, shard), output_signature=signature
     )
-    n_samples = len(range(shard, data.n_train(cfg.realism), shards)) * cfg.copies_per_sample
-    ds = ds.apply(tf.data.experimental.assert_cardinality(n_samples))  # a length for the progress bar
+    # a length for the progress bar
+    ds = ds.apply(tf.data.experimental.assert_cardinality(data.epoch_length(cfg, shards, shard)))
     ds = ds.map(lambda x, y, m: (x, {LOGITS_LAYER: y, FEATURES_OUTPUT: m}))
     return batched(ds, cfg, batch, batches)
 

@@ -360,7 +360,7 @@ def _train(run_dir: Path, cache_dir: Path | None, dist: Distribution) -> Path:
         from training.mask_training import prepare_masked
 
         realistic = prepare_masked(cfg, run_dir, prepared, cache_dir)
-    n_train = len(prepared.train_idx) if realistic is None else realistic.n_train(cfg.realism) * cfg.copies_per_sample
+    n_train = len(prepared.train_idx) if realistic is None else realistic.epoch_length(cfg)
     steps = steps_per_epoch(cfg, n_train)
     if dist.strategy is not None and steps < 1:
         raise DistributionError(f"{n_train} training samples make no global batch of {cfg.global_batch_size}")

@@ -4,7 +4,8 @@ Run twice (seeds 101 and 202), side by side, from the repository root; the two r
 (data order, augmentation draws, dropout).  The split and the figshare split are r23's.  OUT defaults to
 ``/work/runs/spread/sSEED``; each ``NAME=VALUE`` changes one of r23's realism settings, for a run paired
 with the spread run of the same seed (``../skullstrip_v0.7.0/``: ``skull_strip=0.3``); a run setting of
-``TrainConfig`` is changed the same way (``strip_consistency_weight=1``).
+``TrainConfig`` is changed the same way (``strip_consistency_weight=1``, ``max_steps_per_epoch=200``).  A
+value is read as JSON, so ``200`` stays an integer.
 """
 
 import json
@@ -24,7 +25,7 @@ config.update(out=out, seed=seed, init_weights="weights", max_steps_per_epoch=10
 run_settings = {f.name for f in fields(TrainConfig)} - {"realism"}
 for setting in sys.argv[3:]:
     name, _, value = setting.partition("=")
-    # a run setting (strip_consistency_weight) or one of the realism settings; an unknown name is refused by
-    # TrainConfig.from_json
-    (config if name in run_settings else config["realism"])[name] = float(value)
+    # a run setting (strip_consistency_weight, max_steps_per_epoch) or one of the realism settings; an unknown
+    # name is refused by TrainConfig.from_json
+    (config if name in run_settings else config["realism"])[name] = json.loads(value)
 print(start_run(TrainConfig.from_json(config), None, "one"))
