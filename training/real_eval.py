@@ -30,6 +30,9 @@ from training.metrics import roc_auc
 from training.real_data import NO_TUMOR, Stack
 
 BATCH = 32
+# LGG tumor slices against the normal heads of the nearest sequence (the heads have no post-contrast T1)
+TUMOR_AGAINST_NORMAL = (("lgg-flair", "normal-flair"), ("lgg-t1gd", "normal-t1"))
+NORMAL_SPECIFICITIES = (0.95, 0.99)
 
 
 @dataclass
@@ -159,6 +162,42 @@ def set_metrics(results: Sequence[StackResult], threshold: float) -> dict[str, A
     return out
 
 
+def tumor_against_normal(tumor_set: Sequence[StackResult], normal_set: Sequence[StackResult]) -> dict[str, Any]:
+    """How well P(tumor) tells tumor slices of one set from the slices of normal heads, whatever the threshold.
+
+    A model that lowers every score has fewer false alarms at a fixed threshold but separates no better;
+    the AUROC of tumor slices against normal slices, and the sensitivity at a threshold that keeps the
+    normal heads' specificity at each of ``NORMAL_SPECIFICITIES``, show that.  Slices outside the intended
+    use get no answer: they are left out of the AUROC, and an outside tumor slice counts as missed."""
+
+    def inside(results: Sequence[StackResult]) -> NDArray[np.bool_]:
+        return np.asarray([p.inside_intended_use for r in results for p in r.predictions], dtype=bool)
+
+    tumor_scores = np.concatenate([r.p_tumor for r in tumor_set])
+    tumor_mask = np.concatenate([r.stack.tumor_slices for r in tumor_set]).astype(bool)
+    tumor_inside = inside(tumor_set)
+    normal = np.concatenate([r.p_tumor for r in normal_set])[inside(normal_set)]
+    tumor = tumor_scores[tumor_mask & tumor_inside]
+    if not len(tumor) or not len(normal):
+        return {"auroc": None, "tumor_slices": int(tumor_mask.sum()), "normal_slices": len(normal)}
+    scores = np.concatenate([tumor, normal])
+    at_specificity = {}
+    for specificity in NORMAL_SPECIFICITIES:
+        # a slice is called above this score: at most 1 - specificity of the normal slices are
+        cut = float(np.quantile(normal, specificity, method="higher"))
+        at_specificity[f"{specificity:g}"] = {
+            "threshold": cut,
+            "normal_specificity": float((normal <= cut).mean()),
+            "sensitivity": float((tumor_scores[tumor_mask] > cut)[tumor_inside[tumor_mask]].sum() / tumor_mask.sum()),
+        }
+    return {
+        "auroc": roc_auc(scores, np.arange(len(scores)) < len(tumor)),
+        "tumor_slices": int(tumor_mask.sum()),
+        "normal_slices": len(normal),
+        "at_normal_specificity": at_specificity,
+    }
+
+
 def traces(results: Sequence[StackResult]) -> dict[str, Any]:
     """P(tumor) along each stack with its tumor extent and labels, for plots and series-rule studies."""
     return {
@@ -199,6 +238,11 @@ def validate_real(
         "threshold": threshold,
         "series_rule": aggregation_rule(threshold),
         "sets": {name: set_metrics(group, threshold) for name, group in by_set.items()},
+        "tumor_against_normal": {
+            f"{tumor} vs {normal}": tumor_against_normal(by_set[tumor], by_set[normal])
+            for tumor, normal in TUMOR_AGAINST_NORMAL
+            if tumor in by_set and normal in by_set
+        },
     }
     if out is not None:
         from training.plots import real_volume_plots
@@ -247,6 +291,14 @@ def format_real_metrics(metrics: dict[str, Any]) -> str:
                     f"  heatmap ({kind.replace('_', ' ')}): pointing game {pct(loc['pointing_game'])}, "
                     f"box mass {pct(loc['box_mass'])}, top-5 % IoU {loc['top_iou']:.3f} (n={loc['n']})"
                 )
+    for pair, m in metrics.get("tumor_against_normal", {}).items():
+        if m["auroc"] is None:
+            continue
+        read = ", ".join(
+            f"sensitivity {pct(v['sensitivity'])} where the normal heads' specificity is {pct(v['normal_specificity'])}"
+            for v in m["at_normal_specificity"].values()
+        )
+        lines.append(f"{pair}: tumor slices against normal slices AUROC {m['auroc']:.3f}; {read}")
     return "\n".join(lines)
 
 
@@ -284,6 +336,20 @@ def real_metrics_markdown(metrics: dict[str, Any]) -> str:
             f"{series} | {pct(loc['pointing_game']) if loc['n'] else '-'} | "
             f"{pct(loc['box_mass']) if loc['n'] else '-'} |"
         )
+    pairs = {k: v for k, v in metrics.get("tumor_against_normal", {}).items() if v["auroc"] is not None}
+    if pairs:
+        rows += [
+            "",
+            "| tumor slices against normal heads | AUROC | "
+            + " | ".join(f"sensitivity at {100 * s:g} % normal specificity" for s in NORMAL_SPECIFICITIES)
+            + " |",
+            "|---|---|" + "---|" * len(NORMAL_SPECIFICITIES),
+        ]
+        for pair, m in pairs.items():
+            tumor, normal = pair.split(" vs ")
+            cells = " | ".join(pct(m["at_normal_specificity"][f"{s:g}"]["sensitivity"]) for s in NORMAL_SPECIFICITIES)
+            title = f"{SET_TITLES.get(tumor, tumor)} against {SET_TITLES.get(normal, normal)}"
+            rows.append(f"| {title} | {m['auroc']:.3f} | {cells} |")
     rows.append("")
     rows.append(
         f"Threshold {metrics['threshold']:g} on P(tumor); heatmaps: {metrics['method']}; series rule: "

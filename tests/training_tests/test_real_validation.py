@@ -21,6 +21,7 @@ from training.real_eval import (
     real_metrics_markdown,
     replace_card_section,
     set_metrics,
+    tumor_against_normal,
 )
 
 CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
@@ -118,6 +119,37 @@ def test_slices_outside_the_intended_use_get_no_answer() -> None:
     assert missed["slice_auroc"] is None  # no tumor slice inside is left to rank
 
 
+def test_tumor_slices_against_normal_heads_whatever_the_threshold() -> None:
+    """AUROC of tumor slices against every normal slice, and the sensitivity where the normal heads keep
+    95 % / 99 % specificity; an outside tumor slice is left out of the AUROC and counts as missed; halving
+    every score changes the false alarms at 0.5 but none of these figures."""
+    masks = [np.zeros((8, 8), bool) for _ in range(6)]
+    for i in (0, 1, 2, 3):
+        masks[i][3:5, 3:5] = True
+    tumor_stack = Stack("lgg-flair", "p1", "glioma", [np.zeros((8, 8), np.uint8)] * 6, masks)
+    normal_stack = Stack(
+        "normal-flair", "n1", "notumor", [np.zeros((8, 8), np.uint8)] * 100, [np.zeros((8, 8), bool)] * 100
+    )
+
+    def figures(scale: float) -> dict:
+        tumor = [_prediction(scale * p, "glioma") for p in (0.995, 0.975, 0.305, 0.98, 0.99, 0.99)]
+        tumor[3] = tumor[3].with_outside_reason("noise only")
+        normal = [_prediction(scale * k / 100, "notumor") for k in range(100)]  # 0.00 ... 0.99
+        return tumor_against_normal(
+            [StackResult(tumor_stack, tumor, {}, {})], [StackResult(normal_stack, normal, {}, {})]
+        )
+
+    m = figures(1.0)
+    assert m["tumor_slices"] == 4 and m["normal_slices"] == 100
+    assert m["auroc"] == pytest.approx((1.0 + 0.98 + 0.31) / 3)  # the two tumor-free slices play no part
+    at95, at99 = m["at_normal_specificity"]["0.95"], m["at_normal_specificity"]["0.99"]
+    assert at95["normal_specificity"] >= 0.95 and at99["normal_specificity"] >= 0.99
+    assert at95["sensitivity"] == pytest.approx(2 / 4) and at99["sensitivity"] == pytest.approx(1 / 4)
+    halved = figures(0.5)
+    assert halved["auroc"] == pytest.approx(m["auroc"])
+    assert halved["at_normal_specificity"]["0.95"]["sensitivity"] == pytest.approx(2 / 4)
+
+
 def _make_real_sets(root: Path) -> tuple[Path, Path, Path]:
     """Two LGG patients, one normal NIfTI head and a figshare folder, all tiny."""
     import nibabel as nib
@@ -171,6 +203,8 @@ def test_validate_real_command_writes_metrics_plots_and_the_card(tmp_path: Path)
     assert sets["lgg-flair"]["tumor_slices"] == 4 and sets["normal-t1"]["slices"] == 7
     assert sets["figshare"]["slices"] == 6 and sets["figshare"]["localisation_true_class"]["n"] == 6
     assert "neighbouring slices" in metrics["series_rule"]
+    assert set(metrics["tumor_against_normal"]) == {"lgg-t1gd vs normal-t1"}  # no normal FLAIR head here
+    assert metrics["tumor_against_normal"]["lgg-t1gd vs normal-t1"]["tumor_slices"] == 4
     assert {"roc.png", "real_traces.json", "real_metrics.md"} <= {p.name for p in out.iterdir()}
     text = card.read_text()
     assert text.count(CARD_BEGIN) == 1 and text.count(CARD_END) == 1 and "## Limitations" in text
