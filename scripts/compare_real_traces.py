@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.model.series_summary import DEFAULT_THRESHOLD
-from training.metrics import roc_auc
+from training.metrics import roc_auc, roc_auc_between
+from training.real_eval import TUMOR_AGAINST_NORMAL
 
 Traces = dict[str, dict[str, list[float] | list[bool]]]
 
@@ -69,7 +70,7 @@ def main(before_file: Path, after_file: Path, resamples: int) -> None:
         value, low, high = paired_bootstrap(false_positive_change, len(keys), resamples)
         print(f"{set_name}: false-positive rate {100 * value:+.1f} points "
               f"(95 % interval {100 * low:+.1f} to {100 * high:+.1f}), {len(keys)} heads")  # fmt: skip
-    for lgg_set, normal_set in (("lgg-flair", "normal-flair"), ("lgg-t1gd", "normal-t1")):
+    for lgg_set, normal_set in TUMOR_AGAINST_NORMAL:
         patients = sorted(k for k in before if k.startswith(lgg_set + "/"))
         heads = sorted(k for k in before if k.startswith(normal_set + "/"))
 
@@ -79,9 +80,7 @@ def main(before_file: Path, after_file: Path, resamples: int) -> None:
             in_tumor = stacked(before, patients, "tumor", chosen[0]) > 0
             for traces in (after, before):
                 tumor = stacked(traces, patients, "p_tumor", chosen[0])[in_tumor]
-                normal = stacked(traces, heads, "p_tumor", chosen[1])
-                scores = np.concatenate([tumor, normal])
-                areas.append(roc_auc(scores, np.arange(len(scores)) < len(tumor)))
+                areas.append(roc_auc_between(tumor, stacked(traces, heads, "p_tumor", chosen[1])))
             new, old = areas
             return float("nan") if new is None or old is None else new - old
 

@@ -88,6 +88,12 @@ def roc_auc(scores: NDArray[np.floating], positives: NDArray[np.bool_]) -> float
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def roc_auc_between(positives: NDArray[np.floating], negatives: NDArray[np.floating]) -> float | None:
+    """AUROC of two separate score sets (for example tumor slices of one set against normal heads)."""
+    scores = np.concatenate([positives, negatives])
+    return roc_auc(scores, np.arange(len(scores)) < len(positives))
+
+
 def classification_metrics(
     logits: NDArray[np.floating],
     labels: NDArray[np.integer],

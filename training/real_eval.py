@@ -26,7 +26,7 @@ from core.model.ood_guard import GuardStats
 from core.model.prediction import Prediction
 from core.model.series_summary import DEFAULT_THRESHOLD, aggregation_rule, summarize_series
 from training.localisation import Localisation, localise, summarise
-from training.metrics import roc_auc
+from training.metrics import roc_auc, roc_auc_between
 from training.real_data import NO_TUMOR, Stack
 
 BATCH = 32
@@ -111,6 +111,11 @@ def _specificity(called: NDArray[np.bool_], negatives: NDArray[np.bool_]) -> flo
     return float(1.0 - called[negatives].mean()) if negatives.any() else None
 
 
+def inside_intended_use(results: Sequence[StackResult]) -> NDArray[np.bool_]:
+    """Per slice, in stack order: whether the slice got an answer (inside the intended use)."""
+    return np.asarray([p.inside_intended_use for r in results for p in r.predictions], dtype=bool)
+
+
 def set_metrics(results: Sequence[StackResult], threshold: float) -> dict[str, Any]:
     """Slice detection, class agreement, series verdicts and localisation of one set.
 
@@ -122,7 +127,7 @@ def set_metrics(results: Sequence[StackResult], threshold: float) -> dict[str, A
     positive = np.concatenate([r.stack.tumor_slices for r in results])
     if results[0].stack.truth == NO_TUMOR:
         positive = np.zeros_like(positive)
-    inside = np.asarray([p.inside_intended_use for r in results for p in r.predictions], dtype=bool)
+    inside = inside_intended_use(results)
     called = (scores >= threshold) & inside
     labels = [p.label for r in results for p in r.predictions]
     truths = [r.stack.truth for r in results for _ in r.predictions]
@@ -169,18 +174,13 @@ def tumor_against_normal(tumor_set: Sequence[StackResult], normal_set: Sequence[
     the AUROC of tumor slices against normal slices, and the sensitivity at a threshold that keeps the
     normal heads' specificity at each of ``NORMAL_SPECIFICITIES``, show that.  Slices outside the intended
     use get no answer: they are left out of the AUROC, and an outside tumor slice counts as missed."""
-
-    def inside(results: Sequence[StackResult]) -> NDArray[np.bool_]:
-        return np.asarray([p.inside_intended_use for r in results for p in r.predictions], dtype=bool)
-
     tumor_scores = np.concatenate([r.p_tumor for r in tumor_set])
     tumor_mask = np.concatenate([r.stack.tumor_slices for r in tumor_set]).astype(bool)
-    tumor_inside = inside(tumor_set)
-    normal = np.concatenate([r.p_tumor for r in normal_set])[inside(normal_set)]
+    tumor_inside = inside_intended_use(tumor_set)
+    normal = np.concatenate([r.p_tumor for r in normal_set])[inside_intended_use(normal_set)]
     tumor = tumor_scores[tumor_mask & tumor_inside]
     if not len(tumor) or not len(normal):
         return {"auroc": None, "tumor_slices": int(tumor_mask.sum()), "normal_slices": len(normal)}
-    scores = np.concatenate([tumor, normal])
     at_specificity = {}
     for specificity in NORMAL_SPECIFICITIES:
         # a slice is called above this score: at most 1 - specificity of the normal slices are
@@ -188,10 +188,10 @@ def tumor_against_normal(tumor_set: Sequence[StackResult], normal_set: Sequence[
         at_specificity[f"{specificity:g}"] = {
             "threshold": cut,
             "normal_specificity": float((normal <= cut).mean()),
-            "sensitivity": float((tumor_scores[tumor_mask] > cut)[tumor_inside[tumor_mask]].sum() / tumor_mask.sum()),
+            "sensitivity": float(((tumor_scores > cut) & tumor_inside & tumor_mask).sum() / tumor_mask.sum()),
         }
     return {
-        "auroc": roc_auc(scores, np.arange(len(scores)) < len(tumor)),
+        "auroc": roc_auc_between(tumor, normal),
         "tumor_slices": int(tumor_mask.sum()),
         "normal_slices": len(normal),
         "at_normal_specificity": at_specificity,
