@@ -64,7 +64,7 @@ def evaluate_source(
     ``split_file`` (a run's ``split.json``) restricts the images to that split's validation part;
     ``test_time_flip`` overrides the config's choice of averaging each image with its mirror image.
     """
-    from core.model.preprocess import flip_averaged_logits, to_model_input
+    from core.model.preprocess import flip_averaged_logits, stripped_model_input, to_model_input
 
     model, config = model_for(Path(source))
     manifest = build_manifest(Path(data_dir), config.class_names)
@@ -78,9 +78,13 @@ def evaluate_source(
     predict = functools.partial(predict_logits, model)
     # as the application classifies with weights whose config sets test_time_flip
     logits = flip_averaged_logits(predict, inputs) if flip else predict(inputs)
+    stripped = stripped_model_input(images, config)  # as the application does when the config sets test_time_strip
+    if stripped is not None:
+        logits = 0.5 * (logits + (flip_averaged_logits(predict, stripped) if flip else predict(stripped)))
     metrics = classification_metrics(logits, labels, config.class_names, config.temperature)
     metrics["data"] = {"folder": str(data_dir), "fingerprint": manifest.fingerprint, "skipped": data.skipped}
     metrics["test_time_flip"] = flip
+    metrics["test_time_strip"] = config.test_time_strip
     if split_file is not None:
         metrics["data"]["validation_part_of"] = str(split_file)
     if out is not None:

@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from core.imaging.brain_outline import BLUR_REACH, gaussian_blur, head_mask, smaller_head_side, stripped
 from core.imaging.intended_use import filled_outline
 from core.imaging.render import render_for_model
 
@@ -118,16 +119,6 @@ def cut_tumor(image: NDArray[np.uint8], mask: NDArray[np.bool_], margin: int = 2
     return TumorPatch(patch - float(patch[ring].mean()), inside)
 
 
-def gaussian_blur(image: FloatImage, sigma: float) -> FloatImage:
-    """Separable Gaussian blur of a float image (edges repeated); PIL blurs only 8-bit images."""
-    radius = max(1, int(3 * sigma + 0.5))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    padded = np.pad(image, radius, mode="edge")
-    rows = np.apply_along_axis(np.convolve, 1, padded, taps, mode="valid")
-    return np.apply_along_axis(np.convolve, 0, rows, taps, mode="valid").astype(np.float32)
-
-
 def _affine(image: FloatImage, matrix: tuple[float, ...], resample: Image.Resampling) -> FloatImage:
     size = image.shape[::-1]
     out = Image.fromarray(image).transform(size, Image.Transform.AFFINE, matrix, resample=resample, fillcolor=0.0)
@@ -199,39 +190,17 @@ def rician_noise(image: FloatImage, rng: np.random.Generator, max_sigma: float) 
     return np.hypot(real, imaginary).astype(np.float32)
 
 
-def head_mask(image: FloatImage) -> NDArray[np.bool_]:
-    """Pixels of the head: brighter than a tenth of the 99th percentile."""
-    return image > 0.1 * float(np.percentile(image, 99))
-
-
-def smaller_head_side(head: NDArray[np.bool_]) -> int | None:
-    """The smaller side of the head's bounding box in pixels; None for a head under 16 pixels a side."""
-    rows = np.flatnonzero(head.any(axis=1))
-    cols = np.flatnonzero(head.any(axis=0))
-    if len(rows) < 16 or len(cols) < 16:
-        return None
-    return int(min(rows[-1] - rows[0], cols[-1] - cols[0]))
-
-
-# A blurred mask stays above 0.05 out to about this many sigmas beyond its edge, and above 0.95 only this
-# many sigmas inside it: the sigma that grows or shrinks a mask by a given distance.
-BLUR_REACH = 1.645
-
-
 def strip_skull(image: FloatImage, rng: np.random.Generator, depth: tuple[float, float] = (0.06, 0.12)) -> FloatImage:
     """``image`` with everything outside a rough brain outline set to 0, as a skull-stripped series stores it.
 
-    The outline is the head (filled along rows and columns) shrunk by a drawn share of its smaller side,
-    about the depth of scalp and skull in an adult head.  It is not a brain segmentation: at the skull base
-    it keeps some bone and fat, as automatic stripping often does.  A slice without a head is returned as is.
+    The outline (:func:`core.imaging.brain_outline.brain_outline`, at full size) is the head, filled along rows
+    and columns, shrunk by a drawn share of its smaller side, about the depth of scalp and skull in an adult
+    head.  It is not a brain segmentation: at the skull base it keeps some bone and fat, as automatic stripping
+    often does.  A slice without a head is returned as is (and draws nothing).
     """
-    head = filled_outline(head_mask(image))
-    side = smaller_head_side(head)
-    if side is None:
+    if smaller_head_side(filled_outline(head_mask(image))) is None:
         return image
-    sigma = rng.uniform(*depth) * side / BLUR_REACH
-    brain = gaussian_blur(head.astype(np.float32), sigma) >= 0.95
-    return np.where(brain, image, np.float32(0.0)) if brain.any() else image
+    return stripped(image, float(rng.uniform(*depth)), max_side=None)
 
 
 def paste_tumor(

@@ -26,7 +26,7 @@ from core.model import precision_cache
 from core.model.model_config import ModelConfig, load_model_config, verified_weights_path
 from core.model.ood_guard import GuardStats, GuardStatsError, load_named_guard
 from core.model.prediction import Prediction
-from core.model.preprocess import flip_averaged_logits, head_box, to_model_input
+from core.model.preprocess import flip_averaged_logits, head_box, stripped_model_input, to_model_input
 from core.model.saliency import (
     METHOD_TAPS,
     METHOD_VIEWS,
@@ -267,6 +267,7 @@ class Classifier:
 
         start = time.perf_counter()
         batch = to_model_input(chunk, self._config)
+        stripped_batch = stripped_model_input(chunk, self._config)
         graph = self._graph_for(device)
         precision = self._precision if graph is self._graph else dev.FLOAT32
         maps: list[NDArray[np.float32] | None] = [None] * len(chunk)
@@ -282,6 +283,8 @@ class Classifier:
                         logits = self._logits(graph, batch)
                 else:
                     logits = self._logits(graph, batch)
+                if stripped_batch is not None:
+                    logits = np.float32(0.5) * (logits + self._logits(graph, stripped_batch))
                 probs = softmax(logits, self._config.temperature)
                 if target is not None:
                     chosen = np.where(target < 0, probs.argmax(axis=-1), target).astype(np.int32)
@@ -289,18 +292,25 @@ class Classifier:
             else:
                 flip = self._config.test_time_flip
                 targets = np.full(len(chunk), target, dtype=np.int32)
+                stripped_logits = None
+                if stripped_batch is not None:
+                    stripped_logits = self._logits(graph, stripped_batch)
+                    if target < 0:  # the map explains the class the averaged logits predict
+                        targets = ((self._logits(graph, batch) + stripped_logits) / 2).argmax(axis=-1).astype(np.int32)
                 taps = graph.taps_for(METHOD_TAPS[str(method)])
                 views = METHOD_VIEWS.get(str(method), ())
                 if views and flip and MIRROR_VIEW not in views:  # test-time flip needs the plain mirror image
                     views = (*views, MIRROR_VIEW)
                 logits, pairs, chosen = graph.tapped_gradients(batch, targets, taps, mirrored=flip, views=views)
-                probs = softmax(logits, self._config.temperature)
                 if self._guard is not None:  # pooled last-convolution features of this pass when it has them
                     if taps[-1] == graph.block_outputs[-1]:
                         pooled = pairs[-1][0][: len(chunk)].mean(axis=(1, 2))
                         scores = self._guard.scores(pooled, logits)
                     else:
                         scores = self._guard.scores(*reversed(graph.logits_and_pooled(batch)))
+                if stripped_logits is not None:
+                    logits = np.float32(0.5) * (logits + stripped_logits)
+                probs = softmax(logits, self._config.temperature)
                 raw = tap_maps(pairs, str(method))
                 if views:
                     raw = merge_views(raw, views, batch.shape[1])

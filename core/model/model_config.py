@@ -67,6 +67,9 @@ class Preprocessing:
         )
 
 
+MAX_STRIP_DEPTH = 0.3  # deeper than this, the stripped view would cut into the brain itself
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild, verify and feed the classifier."""
@@ -80,6 +83,9 @@ class ModelConfig:
     model_name: str = "NeuroReview VGG19-BN"
     model_version: str = "0.0.0"
     test_time_flip: bool = False  # average the logits of each slice and its left-right mirror image
+    # > 0: average the logits of each slice and of its view stripped to a brain outline this share of the
+    # head's smaller side inside the head (core.imaging.brain_outline.stripped_view); 0: off
+    test_time_strip: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     saliency: dict[str, Any] = field(default_factory=dict)  # default_method and localisation figures
@@ -114,6 +120,7 @@ class ModelConfig:
             "class_names": list(self.class_names),
             "temperature": self.temperature,
             "test_time_flip": self.test_time_flip,
+            **({"test_time_strip": self.test_time_strip} if self.test_time_strip else {}),
             "weights_file": self.weights_file,
             "weights_sha256": self.weights_sha256,
             "metrics": self.metrics,
@@ -147,6 +154,7 @@ class ModelConfig:
                 class_names=names,
                 temperature=temperature,
                 test_time_flip=_flag(data.get("test_time_flip", False), "test_time_flip"),
+                test_time_strip=_strip_depth(data.get("test_time_strip", 0.0)),
                 weights_file=weights_file,
                 weights_sha256=str(data.get("weights_sha256", "")).lower(),
                 model_name=str(data.get("model_name", cls.model_name)),
@@ -182,6 +190,14 @@ def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ModelConfigError(f"{name} must be true or false, not {value!r}")
     return value
+
+
+def _strip_depth(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < MAX_STRIP_DEPTH:
+        raise ModelConfigError(
+            f"test_time_strip must be a share of the head from 0 to under {MAX_STRIP_DEPTH}, not {value!r}"
+        )
+    return float(value)
 
 
 def load_model_config(folder: Path) -> ModelConfig:

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from core.imaging.brain_outline import stripped_view
 from core.model.model_config import ModelConfig, Preprocessing
 
 _RESAMPLE = {
@@ -99,6 +100,14 @@ def to_model_input(
     """Stack model-rendered slices into a float32 batch (N, S, S, C) as the config prescribes."""
     pictures = np.stack([model_picture(r, config, size) for r in rendered])
     return scaled_for_network(pictures, config.preprocessing, config.architecture.channels)
+
+
+def stripped_model_input(rendered: Sequence[NDArray[np.uint8]], config: ModelConfig) -> NDArray[np.float32] | None:
+    """The network input of each slice's view stripped to its brain outline when the config asks for test-time
+    stripping (:func:`core.imaging.brain_outline.stripped_view`), else None."""
+    if not config.test_time_strip:
+        return None
+    return to_model_input([stripped_view(r, config.test_time_strip) for r in rendered], config)
 
 
 def scaled_for_network(pictures: NDArray[np.uint8], prep: Preprocessing, channels: int) -> NDArray[np.float32]:
