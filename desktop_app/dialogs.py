@@ -70,6 +70,12 @@ def model_card_html(
             "Input": f"{config.input_size} x {config.input_size}, {config.architecture.channels} channel(s)",
             "Calibration temperature": config.temperature,
             "Test-time flip": "each slice is averaged with its mirror image" if config.test_time_flip else "off",
+            "Test-time strip": (
+                f"each slice is averaged with its view stripped to a brain outline "
+                f"({config.test_time_strip:.0%} of the head's side inside the head)"
+                if config.test_time_strip
+                else "off"
+            ),
             "Weights file": config.weights_file,
             "Weights SHA-256": config.weights_sha256 or "(not recorded)",
         }

@@ -268,6 +268,8 @@ def test_about_box_says_whether_test_time_flip_is_on() -> None:
     on = model_card_html(ModelConfig(architecture=arch, test_time_flip=True), "ready")
     off = model_card_html(ModelConfig(architecture=arch), "ready")
     assert "averaged with its mirror image" in on and "averaged with its mirror image" not in off
+    stripped = model_card_html(ModelConfig(architecture=arch, test_time_strip=0.09), "ready")
+    assert "stripped to a brain outline" not in off and "stripped to a brain outline (9% of" in stripped
 
 
 def test_ai_panel_shows_the_method_figure_and_selects_the_default(qtbot) -> None:
