@@ -136,6 +136,8 @@ def test_export_with_test_time_flip_measures_the_averaged_prediction(tiny_datase
 
 
 def test_evaluate_on_a_runs_validation_split_with_and_without_flip(tiny_dataset: Path, tmp_path: Path) -> None:
+    from core.imaging.brain_outline import stripped_view
+    from core.model.model_config import CONFIG_FILENAME
     from core.model.preprocess import to_model_input
     from training.metrics import classification_metrics
 
@@ -159,6 +161,15 @@ def test_evaluate_on_a_runs_validation_split_with_and_without_flip(tiny_dataset:
         assert saved["n"] == len(prepared.val_idx) < len(prepared.data.labels)
         assert saved["nll"] == pytest.approx(expected["nll"], rel=1e-4)
         assert saved["test_time_flip"] is (name == "on")
+    # a config that sets test-time strip: each image is averaged with its stripped view
+    data = json.loads((weights / CONFIG_FILENAME).read_text())
+    (weights / CONFIG_FILENAME).write_text(json.dumps({**data, "test_time_strip": 0.09}))
+    assert main([*args, "--out", str(tmp_path / "strip"), "--test-time-flip", "off"]) == 0
+    stripped = model.predict(to_model_input([stripped_view(i, 0.09) for i in images], config), verbose=0)
+    saved = json.loads((tmp_path / "strip" / "metrics.json").read_text())
+    expected = classification_metrics((one + stripped) / 2, labels, config.class_names, config.temperature)
+    assert saved["test_time_strip"] == 0.09 and saved["nll"] == pytest.approx(expected["nll"], rel=1e-4)
+    assert np.abs(stripped - one).max() > 1e-6  # the stripped view really is another input
     bad = tmp_path / "bad_split.json"
     bad.write_text(json.dumps({"val": ["glioma/not-there.png"]}))
     assert main(["evaluate", str(weights), "--data", str(tiny_dataset), "--split", str(bad)]) == 1
