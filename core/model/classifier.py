@@ -283,12 +283,13 @@ class Classifier:
                         logits = self._logits(graph, batch)
                 else:
                     logits = self._logits(graph, batch)
+                plain_probs = probs = softmax(logits, self._config.temperature)
                 if stripped_batch is not None:
                     logits = np.float32(0.5) * (logits + self._logits(graph, stripped_batch))
-                probs = softmax(logits, self._config.temperature)
-                if target is not None:
+                    probs = softmax(logits, self._config.temperature)
+                if target is not None:  # occlusion measures the slice as it is, for the class of the answer
                     chosen = np.where(target < 0, probs.argmax(axis=-1), target).astype(np.int32)
-                    cams = self._occlusion(graph, batch, probs, chosen)
+                    cams = self._occlusion(graph, batch, plain_probs, chosen)
             else:
                 flip = self._config.test_time_flip
                 targets = np.full(len(chunk), target, dtype=np.int32)

@@ -89,6 +89,11 @@ def test_probabilities_are_the_softmax_of_the_mean_of_both_views(network) -> Non
             np.testing.assert_allclose(pred.probabilities, row, atol=1e-5)
             if heatmap:  # the map explains the class the averaged score predicts
                 assert pred.heatmap is not None and pred.heatmap_class == ARCH_CLASSES[int(row.argmax())]
+    # occlusion compares the slice as it is with its occluded copies: the map does not depend on the stripped view
+    (strip_map,) = clf.predict(slices[:1], heatmap="glioma", method="occlusion")
+    (plain_map,) = plain_clf.predict(slices[:1], heatmap="glioma", method="occlusion")
+    assert strip_map.heatmap is not None and plain_map.heatmap is not None
+    np.testing.assert_allclose(strip_map.heatmap, plain_map.heatmap, atol=1e-5)
     for pred, row in zip(plain_clf.predict(slices), plain, strict=True):
         np.testing.assert_allclose(pred.probabilities, softmax(row[None], TEMPERATURE)[0], atol=1e-5)
 
