@@ -283,6 +283,15 @@ def _add_fit_guard(sub: Subcommands) -> None:
     guard.add_argument("--out", type=Path, default=None, help="write guard_metrics.json here")
 
 
+def _strip_depth(text: str) -> float:
+    from core.model.model_config import MAX_STRIP_DEPTH
+
+    depth = float(text)
+    if not 0.0 < depth < MAX_STRIP_DEPTH:
+        raise argparse.ArgumentTypeError(f"a share of the head's side above 0 and under {MAX_STRIP_DEPTH}")
+    return depth
+
+
 def _add_export(sub: Subcommands) -> None:
     """``export``: weights, config and model card."""
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
@@ -296,7 +305,15 @@ def _add_export(sub: Subcommands) -> None:
         action="store_true",
         help="the application averages each slice with its mirror image; metrics are re-measured that way",
     )
-    export.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (with --test-time-flip)")
+    export.add_argument(
+        "--test-time-strip",
+        type=_strip_depth,
+        default=0.0,
+        metavar="DEPTH",
+        help="the application averages each slice with its view stripped to a brain outline DEPTH of the head's "
+        "side inside the head (e.g. 0.09); metrics are re-measured that way",
+    )
+    export.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (with test-time views)")
 
 
 _TRAIN_FIELDS = {
@@ -483,6 +500,7 @@ def _export(args: argparse.Namespace) -> int:
         data_description=args.data_description,
         test_time_flip=args.test_time_flip,
         cache_dir=args.cache_dir,
+        test_time_strip=args.test_time_strip,
     )
     print(f"exported to {folder}")
     return 0

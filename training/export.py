@@ -28,6 +28,7 @@ from training.model_card import render_model_card
 from training.trainer import BEST_LOGITS, LOG_FILE
 
 WEIGHTS_FILE = "neuroreview_vgg19.weights.h5"
+SINGLE_VIEW = "without_test_time_views"  # metrics of the image alone when the config averages it with other views
 # the masked split names the figshare slices a run never trained on: the real-volume evaluation needs it
 COPIED_RUN_FILES = (
     RUN_CONFIG,
@@ -74,13 +75,15 @@ def export_run(
     data_description: str = "",
     test_time_flip: bool = False,
     cache_dir: Path | None = None,
+    test_time_strip: float = 0.0,
 ) -> Path:
     """Export the run's best checkpoint into ``to``.
 
-    With ``test_time_flip`` the exported weights are re-evaluated on the validation split, each image
-    together with its mirror image (float32, as the application classifies when the config sets the
-    flag); the temperature and the metrics then describe that averaged prediction, and the figures
-    without it, recomputed from the same exported weights, are kept beside them.
+    With ``test_time_flip`` (or ``test_time_strip``, a depth share) the exported weights are re-evaluated on
+    the validation split, each image together with its mirror image (or its view stripped to a brain outline;
+    float32, as the application classifies when the config sets them); the temperature and the metrics then
+    describe that averaged prediction, and the figures of the image alone, recomputed from the same exported
+    weights, are kept beside them.
     """
     run_dir, to = Path(run_dir), Path(to)
     best, state = _check_run_and_target(run_dir, to, force=force)
@@ -92,8 +95,10 @@ def export_run(
         logits, labels = saved["logits"], saved["labels"]
     fp16_change = save_float16_weights(cfg, best, to / WEIGHTS_FILE)
     single_view: dict[str, Any] | None = None
-    if test_time_flip:
-        plain, logits = _mirror_validation(run_dir, cfg, to / WEIGHTS_FILE, labels, cache_dir)
+    if test_time_flip or test_time_strip:
+        plain, logits = _test_time_validation(
+            run_dir, cfg, to / WEIGHTS_FILE, labels, cache_dir, test_time_flip, test_time_strip
+        )
         single_view = _headline(classification_metrics(plain, labels, cfg.class_names, fit_temperature(plain, labels)))
     temperature = fit_temperature(logits, labels)
     split = _read_json(run_dir / "split.json")
@@ -106,6 +111,7 @@ def export_run(
         class_names=tuple(cfg.class_names),
         temperature=temperature,
         test_time_flip=test_time_flip,
+        test_time_strip=test_time_strip,
         weights_file=WEIGHTS_FILE,
         weights_sha256=sha256_file(to / WEIGHTS_FILE),
         model_version=version or time.strftime("%Y.%m.%d"),
@@ -161,7 +167,7 @@ def _validation_metrics(
         "ece_cross_fitted": _cross_fitted(logits, labels),
     }
     if single_view is not None:
-        metrics["without_test_time_flip"] = single_view
+        metrics[SINGLE_VIEW] = single_view
     return metrics
 
 
@@ -276,10 +282,18 @@ def _cross_fitted(logits: Any, labels: Any) -> dict[str, Any]:
     return {"ece": ece, "folds": len(temperatures), "temperatures": temperatures}
 
 
-def _mirror_validation(
-    run_dir: Path, cfg: TrainConfig, weights: Path, labels: np.ndarray, cache_dir: Path | None
+def _test_time_validation(
+    run_dir: Path,
+    cfg: TrainConfig,
+    weights: Path,
+    labels: np.ndarray,
+    cache_dir: Path | None,
+    flip: bool,
+    strip: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validation logits of the exported weights: one view, and averaged with the mirror images."""
+    """Validation logits of the exported weights: the image alone, and averaged as the config will ask (with
+    the mirror image and / or with the view stripped to a brain outline)."""
+    from core.imaging.brain_outline import stripped_view
     from core.model.preprocess import mean_over_mirror, with_mirror_images
     from training.trainer import model_inputs, predict_logits, prepare_data
 
@@ -288,13 +302,24 @@ def _mirror_validation(
         raise RunFolderError(f"{run_dir}: the validation split no longer matches the saved validation logits")
     model = build_vgg19(cfg.architecture())
     model.load_weights(weights)
-    inputs = model_inputs(cfg, prepared.data.images[prepared.val_idx], cfg.deploy_size)
-    both = predict_logits(model, with_mirror_images(inputs))  # one pass: the images, then their mirror images
-    return both[: len(inputs)], mean_over_mirror(both)
+    images = prepared.data.images[prepared.val_idx]
+
+    def logits_of(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not flip:
+            alone = predict_logits(model, inputs)
+            return alone, alone
+        both = predict_logits(model, with_mirror_images(inputs))  # one pass: the images, then their mirror images
+        return both[: len(inputs)], mean_over_mirror(both)
+
+    plain, averaged = logits_of(model_inputs(cfg, images, cfg.deploy_size))
+    if strip:
+        views = np.stack([stripped_view(image, strip) for image in images])
+        averaged = 0.5 * (averaged + logits_of(model_inputs(cfg, views, cfg.deploy_size))[1])
+    return plain, averaged
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The figures the model card compares with and without test-time flip."""
+    """The figures the model card compares with and without the test-time views."""
     keys = ("accuracy", "macro_f1", "tumor_sensitivity", "tumor_specificity", "ece")
     recalls = {name: pc["recall"] for name, pc in metrics["per_class"].items()}
     return {**{k: metrics.get(k) for k in keys}, "recall": recalls, "temperature": metrics["temperature"]}

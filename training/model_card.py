@@ -39,7 +39,7 @@ def render_model_card(config: ModelConfig) -> str:
 
 ## What it does
 Classifies one 2-D brain MRI slice into {", ".join(config.class_names)} (four-way softmax,
-temperature-calibrated with T = {config.temperature:.3f}). P(tumor) = 1 - P(notumor).{_flip_sentence(config)}
+temperature-calibrated with T = {config.temperature:.3f}). P(tumor) = 1 - P(notumor).{_test_time_sentence(config)}
 
 ## Architecture and input
 VGG19 topology with batch normalisation (16 convolutions of 3x3 in blocks of
@@ -119,24 +119,31 @@ def _crop_words(config: ModelConfig) -> str:
     return " cut to the head's bounding box," if config.preprocessing.crop_to_head else ""
 
 
-def _flip_sentence(config: ModelConfig) -> str:
-    if not config.test_time_flip:
-        return ""
-    return (
-        "\nTest-time flip: each slice is classified together with its left-right mirror image and the two\n"
-        "logit vectors are averaged (twice the forward-pass work); every figure below is for that averaged\n"
-        "prediction, measured on the exported weights."
-    )
+def _test_time_sentence(config: ModelConfig) -> str:
+    sentence = ""
+    if config.test_time_flip:
+        sentence += (
+            "\nTest-time flip: each slice is classified together with its left-right mirror image and the two\n"
+            "logit vectors are averaged (twice the forward-pass work); every figure below is for that averaged\n"
+            "prediction, measured on the exported weights."
+        )
+    if config.test_time_strip:
+        sentence += (
+            "\nTest-time strip: each slice is also classified as its view stripped to a rough brain outline (the\n"
+            f"head shrunk by {config.test_time_strip:.0%} of its side) and the logit vectors are averaged; every\n"
+            "figure below is for that averaged prediction, measured on the exported weights."
+        )
+    return sentence
 
 
 def _single_view_table(metrics: dict[str, Any]) -> str:
-    single = metrics.get("without_test_time_flip")
+    single = metrics.get("without_test_time_views") or metrics.get("without_test_time_flip")  # older exports
     if not single:
         return ""
     names = list(single["recall"])
     recalls = " / ".join(f"{100 * single['recall'][n]:.1f}" for n in names)
     return (
-        "The same exported weights on the same images without the mirror image (one view, own temperature):\n\n"
+        "The same exported weights on the same images alone (one view, own temperature):\n\n"
         "| metric (one view) | value |\n|---|---|\n"
         f"| accuracy | {_pct(single['accuracy'])} |\n"
         f"| macro-F1 | {single['macro_f1']:.4f} |\n"

@@ -122,7 +122,7 @@ def test_export_with_test_time_flip_measures_the_averaged_prediction(tiny_datase
     expected = classification_metrics(averaged, labels, config.class_names, config.temperature)
     assert config.metrics["calibrated"]["accuracy"] == pytest.approx(expected["accuracy"])
     assert config.metrics["calibrated"]["ece"] == pytest.approx(expected["ece"], abs=1e-6)
-    single = config.metrics["without_test_time_flip"]
+    single = config.metrics["without_test_time_views"]
     plain = classification_metrics(model.predict(x, verbose=0), labels, config.class_names, 1.0)
     assert single["accuracy"] == pytest.approx(plain["accuracy"])
     card = (tmp_path / "w" / "MODEL_CARD.md").read_text()
@@ -133,6 +133,20 @@ def test_export_with_test_time_flip_measures_the_averaged_prediction(tiny_datase
     from core.model.classifier import softmax
 
     np.testing.assert_allclose(first.probabilities, softmax(averaged[:1], config.temperature)[0], atol=1e-4)
+    # with test-time strip: each image averaged with its view stripped to a brain outline
+    from core.imaging.brain_outline import stripped_view
+
+    args = ["export", str(run), "--to", str(tmp_path / "s"), "--test-time-strip", "0.09", "--cache-dir", str(cache)]
+    assert main(args) == 0
+    stripped_config = load_model_config(tmp_path / "s")
+    assert stripped_config.test_time_strip == 0.09 and not stripped_config.test_time_flip
+    views = to_model_input([stripped_view(img, 0.09) for img in images], config)
+    averaged = (model.predict(x, verbose=0) + model.predict(views, verbose=0)) / 2
+    expected = classification_metrics(averaged, labels, config.class_names, stripped_config.temperature)
+    assert stripped_config.metrics["calibrated"]["ece"] == pytest.approx(expected["ece"], abs=1e-6)
+    assert "Test-time strip" in (tmp_path / "s" / "MODEL_CARD.md").read_text()
+    with pytest.raises(SystemExit):  # argparse refuses a depth that would cut into the brain
+        main([*args[:3], str(tmp_path / "bad"), "--test-time-strip", "0.5"])
 
 
 def test_evaluate_on_a_runs_validation_split_with_and_without_flip(tiny_dataset: Path, tmp_path: Path) -> None:
