@@ -284,10 +284,13 @@ def _add_fit_guard(sub: Subcommands) -> None:
 
 
 def _strip_depth(text: str) -> float:
-    from core.model.model_config import MAX_STRIP_DEPTH
+    from core.model.model_config import MAX_STRIP_DEPTH, ModelConfigError, check_strip_depth
 
-    depth = float(text)
-    if not 0.0 < depth < MAX_STRIP_DEPTH:
+    try:
+        depth = check_strip_depth(float(text))
+    except (ValueError, ModelConfigError):
+        depth = 0.0
+    if not depth:  # 0 would export a config without the setting
         raise argparse.ArgumentTypeError(f"a share of the head's side above 0 and under {MAX_STRIP_DEPTH}")
     return depth
 

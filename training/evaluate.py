@@ -76,11 +76,14 @@ def evaluate_source(
     inputs = to_model_input(images, config)
     flip = config.test_time_flip if test_time_flip is None else test_time_flip
     predict = functools.partial(predict_logits, model)
-    # as the application classifies with weights whose config sets test_time_flip
-    logits = flip_averaged_logits(predict, inputs) if flip else predict(inputs)
+
+    def view_logits(batch: np.ndarray) -> np.ndarray:  # as the application does when the config sets test_time_flip
+        return flip_averaged_logits(predict, batch) if flip else predict(batch)
+
+    logits = view_logits(inputs)
     stripped = stripped_model_input(images, config)  # as the application does when the config sets test_time_strip
     if stripped is not None:
-        logits = 0.5 * (logits + (flip_averaged_logits(predict, stripped) if flip else predict(stripped)))
+        logits = 0.5 * (logits + view_logits(stripped))
     metrics = classification_metrics(logits, labels, config.class_names, config.temperature)
     metrics["data"] = {"folder": str(data_dir), "fingerprint": manifest.fingerprint, "skipped": data.skipped}
     metrics["test_time_flip"] = flip

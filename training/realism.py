@@ -40,8 +40,15 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from core.imaging.brain_outline import BLUR_REACH, gaussian_blur, head_mask, smaller_head_side, stripped
-from core.imaging.intended_use import filled_outline
+from core.imaging.brain_outline import (
+    BLUR_REACH,
+    gaussian_blur,
+    head_mask,
+    head_outline,
+    masked_to,
+    shrunk_outline,
+    smaller_head_side,
+)
 from core.imaging.render import render_for_model
 
 FloatImage = NDArray[np.float32]
@@ -198,9 +205,10 @@ def strip_skull(image: FloatImage, rng: np.random.Generator, depth: tuple[float,
     head.  It is not a brain segmentation: at the skull base it keeps some bone and fat, as automatic stripping
     often does.  A slice without a head is returned as is (and draws nothing).
     """
-    if smaller_head_side(filled_outline(head_mask(image))) is None:
+    found = head_outline(image)
+    if found is None:
         return image
-    return stripped(image, float(rng.uniform(*depth)), max_side=None)
+    return masked_to(image, shrunk_outline(*found, float(rng.uniform(*depth)), max_side=None))
 
 
 def paste_tumor(

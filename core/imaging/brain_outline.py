@@ -49,16 +49,21 @@ def smaller_head_side(head: NDArray[np.bool_]) -> int | None:
     return int(min(rows[-1] - rows[0], cols[-1] - cols[0]))
 
 
-def brain_outline(image: FloatImage, depth: float, max_side: int | None = OUTLINE_SIDE) -> NDArray[np.bool_] | None:
-    """The head (filled along rows and columns) shrunk by ``depth`` x its smaller side; None without a head.
+def head_outline(image: FloatImage) -> tuple[NDArray[np.bool_], int] | None:
+    """The head filled along rows and columns, and its smaller side; None without a head."""
+    head = filled_outline(head_mask(image))
+    side = smaller_head_side(head)
+    return None if side is None else (head, side)
+
+
+def shrunk_outline(
+    head: NDArray[np.bool_], side: int, depth: float, max_side: int | None = OUTLINE_SIDE
+) -> NDArray[np.bool_] | None:
+    """``head`` (see :func:`head_outline`) shrunk by ``depth`` x ``side``; None when nothing is left.
 
     Pictures larger than ``max_side`` are blurred at that size and the blurred mask is enlarged back, which
     moves the outline by well under a pixel of the reduced picture (None: always at full size).
     """
-    head = filled_outline(head_mask(image))
-    side = smaller_head_side(head)
-    if side is None:
-        return None
     sigma = depth * side / BLUR_REACH
     height, width = head.shape
     factor = 1.0 if max_side is None else max(height, width) / max_side
@@ -73,9 +78,19 @@ def brain_outline(image: FloatImage, depth: float, max_side: int | None = OUTLIN
     return brain if brain.any() else None
 
 
+def brain_outline(image: FloatImage, depth: float, max_side: int | None = OUTLINE_SIDE) -> NDArray[np.bool_] | None:
+    """The head shrunk by ``depth`` x its smaller side (:func:`shrunk_outline`); None without a head."""
+    found = head_outline(image)
+    return None if found is None else shrunk_outline(*found, depth, max_side)
+
+
 def stripped(image: FloatImage, depth: float, max_side: int | None = OUTLINE_SIDE) -> FloatImage:
     """``image`` with everything outside :func:`brain_outline` set to 0 (as it is without a head)."""
-    brain = brain_outline(image, depth, max_side)
+    return masked_to(image, brain_outline(image, depth, max_side))
+
+
+def masked_to(image: FloatImage, brain: NDArray[np.bool_] | None) -> FloatImage:
+    """``image`` with everything outside ``brain`` set to 0; ``image`` itself when there is no outline."""
     return image if brain is None else np.where(brain, image, np.float32(0.0))
 
 

@@ -154,7 +154,7 @@ class ModelConfig:
                 class_names=names,
                 temperature=temperature,
                 test_time_flip=_flag(data.get("test_time_flip", False), "test_time_flip"),
-                test_time_strip=_strip_depth(data.get("test_time_strip", 0.0)),
+                test_time_strip=check_strip_depth(data.get("test_time_strip", 0.0)),
                 weights_file=weights_file,
                 weights_sha256=str(data.get("weights_sha256", "")).lower(),
                 model_name=str(data.get("model_name", cls.model_name)),
@@ -192,7 +192,8 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
-def _strip_depth(value: Any) -> float:
+def check_strip_depth(value: Any) -> float:
+    """A test-time strip depth as a float; :class:`ModelConfigError` outside [0, MAX_STRIP_DEPTH)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < MAX_STRIP_DEPTH:
         raise ModelConfigError(
             f"test_time_strip must be a share of the head from 0 to under {MAX_STRIP_DEPTH}, not {value!r}"

@@ -85,3 +85,27 @@ def write_decisive_tiny_weights(folder: Any, seed: int = 1, gain: float = 3000.0
     config = ModelConfig(architecture=arch, weights_file=weights.name, weights_sha256=sha256_file(weights))
     config.save(folder)
     return config
+
+
+TINY_VGG = Architecture(input_size=64, channels=1, widths=(4, 4, 8, 8, 8), dropout=0.3)
+TINY_TEMPERATURE = 1e-3  # an untrained tiny VGG's logits are about 1e-3: make their differences visible
+
+
+def seeded_tiny_vgg(seed: int = 5) -> Any:
+    """An untrained full-depth VGG19 of :data:`TINY_VGG`, the same for a given seed."""
+    import keras
+
+    from core.model.network import build_vgg19
+
+    keras.utils.set_random_seed(seed)
+    return build_vgg19(TINY_VGG)
+
+
+def tiny_vgg_classifier(network: Any, **settings: Any) -> Any:
+    """A float32 classifier of ``network`` (see :func:`seeded_tiny_vgg`) with config ``settings``
+    (test_time_flip, test_time_strip...)."""
+    from core.model import device as dev
+    from core.model.classifier import Classifier
+
+    config = ModelConfig(architecture=TINY_VGG, temperature=TINY_TEMPERATURE, **settings)
+    return Classifier(network, config, sha256="0" * 64, precision=dev.FLOAT32)

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from handmade_models import TINY_TEMPERATURE, TINY_VGG, seeded_tiny_vgg, tiny_vgg_classifier
 
 from core.imaging.brain_outline import brain_outline, stripped_view
-from core.model import device as dev
 from core.model.classifier import Classifier, softmax
 from core.model.model_config import ModelConfig, ModelConfigError, load_model_config
-from core.model.network import Architecture
 
-ARCH = Architecture(input_size=64, channels=1, widths=(4, 4, 8, 8, 8), dropout=0.3)
-TEMPERATURE = 1e-3  # the untrained network's logits are about 1e-3: make their differences visible
+ARCH, TEMPERATURE = TINY_VGG, TINY_TEMPERATURE
 DEPTH = 0.09
 ARCH_CLASSES = ModelConfig(architecture=ARCH).class_names
 
@@ -36,17 +34,11 @@ def _head(side: int, seed: int = 3) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def network():  # type: ignore[no-untyped-def]
-    import keras
-
-    from core.model.network import build_vgg19
-
-    keras.utils.set_random_seed(5)
-    return build_vgg19(ARCH)
+    return seeded_tiny_vgg()
 
 
 def _classifier(network, depth: float) -> Classifier:  # type: ignore[no-untyped-def]
-    config = ModelConfig(architecture=ARCH, temperature=TEMPERATURE, test_time_strip=depth)
-    return Classifier(network, config, sha256="0" * 64, precision=dev.FLOAT32)
+    return tiny_vgg_classifier(network, test_time_strip=depth)
 
 
 def test_the_stripped_view_blanks_the_scalp_and_keeps_the_brain() -> None:

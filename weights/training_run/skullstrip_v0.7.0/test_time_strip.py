@@ -27,10 +27,11 @@ PAIRS = (("lgg-flair", "normal-flair"), ("lgg-t1gd", "normal-t1"))
 
 
 def stripped(rendered: NDArray[np.uint8], depth: float) -> NDArray[np.uint8]:
-    from training.realism import strip_skull
+    """The slice stripped at ``depth`` with the outline blurred at full size (the application's
+    ``stripped_view`` blurs large slices at 128 px), as the recorded figures were made."""
+    from core.imaging.brain_outline import stripped as strip
 
-    image = strip_skull(rendered.astype(np.float32) / 255, np.random.default_rng(0), (depth, depth))
-    return render_for_model(image)
+    return render_for_model(strip(rendered.astype(np.float32) / 255, depth, max_side=None))
 
 
 def probe(weights: Path, out: Path, limit: int | None, depths: list[float], mirror: bool = False) -> None:
