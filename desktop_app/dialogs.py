@@ -76,6 +76,11 @@ def model_card_html(
                 if config.test_time_strip
                 else "off"
             ),
+            "Tumor prior shift": (
+                f"{config.tumor_prior_shift:+.2f} log-odds for the tumor classes against notumor, after calibration"
+                if config.tumor_prior_shift
+                else "off"
+            ),
             "Weights file": config.weights_file,
             "Weights SHA-256": config.weights_sha256 or "(not recorded)",
         }

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from core.model.classifier import softmax
+from core.model.classifier import decision_logits, softmax
 from core.model.model_config import CONFIG_FILENAME, ModelConfig, load_model_config, verified_weights_path
 from core.model.network import build_vgg19
 from training import checkpoint as ckpt
@@ -84,10 +84,12 @@ def evaluate_source(
     stripped = stripped_model_input(images, config)  # as the application does when the config sets test_time_strip
     if stripped is not None:
         logits = 0.5 * (logits + view_logits(stripped))
+    logits = decision_logits(logits, config)  # as the application reads its answer (tumor_prior_shift)
     metrics = classification_metrics(logits, labels, config.class_names, config.temperature)
     metrics["data"] = {"folder": str(data_dir), "fingerprint": manifest.fingerprint, "skipped": data.skipped}
     metrics["test_time_flip"] = flip
     metrics["test_time_strip"] = config.test_time_strip
+    metrics["tumor_prior_shift"] = config.tumor_prior_shift
     if split_file is not None:
         metrics["data"]["validation_part_of"] = str(split_file)
     if out is not None:

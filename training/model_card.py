@@ -133,6 +133,12 @@ def _test_time_sentence(config: ModelConfig) -> str:
             f"head shrunk by {config.test_time_strip:.0%} of its side) and the logit vectors are averaged; every\n"
             "figure below is for that averaged prediction, measured on the exported weights."
         )
+    if config.tumor_prior_shift:
+        sentence += (
+            f"\nTumor prior shift: after calibration, the tumor classes gain {config.tumor_prior_shift:+.2f} log-odds\n"
+            "against notumor (a prior correction chosen on the real validation volumes, not on the class folders);\n"
+            "every figure below includes it."
+        )
     return sentence
 
 

@@ -63,6 +63,15 @@ def softmax(logits: NDArray[np.floating], temperature: float = 1.0) -> NDArray[n
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def decision_logits(logits: NDArray[np.floating], config: ModelConfig) -> NDArray[np.float32]:
+    """The logits the answer is read from: with ``tumor_prior_shift``, notumor's logit lowered by the shift
+    in calibrated log-odds (temperature times shift), so that every class, P(tumor) and label move together."""
+    shifted = np.array(logits, dtype=np.float32, copy=True)
+    if config.tumor_prior_shift and config.no_tumor_index >= 0:
+        shifted[..., config.no_tumor_index] -= np.float32(config.temperature * config.tumor_prior_shift)
+    return shifted
+
+
 def _check_slices(rendered: Sequence[NDArray[np.uint8]]) -> list[NDArray[np.uint8]]:
     slices = []
     for i, item in enumerate(rendered):
@@ -283,10 +292,10 @@ class Classifier:
                         logits = self._logits(graph, batch)
                 else:
                     logits = self._logits(graph, batch)
-                plain_probs = probs = softmax(logits, self._config.temperature)
+                plain_probs = probs = self._probabilities(logits)
                 if stripped_batch is not None:
                     logits = np.float32(0.5) * (logits + self._logits(graph, stripped_batch))
-                    probs = softmax(logits, self._config.temperature)
+                    probs = self._probabilities(logits)
                 if target is not None:  # occlusion measures the slice as it is, for the class of the answer
                     chosen = np.where(target < 0, probs.argmax(axis=-1), target).astype(np.int32)
                     cams = self._occlusion(graph, batch, plain_probs, chosen)
@@ -296,8 +305,11 @@ class Classifier:
                 stripped_logits = None
                 if stripped_batch is not None:
                     stripped_logits = self._logits(graph, stripped_batch)
-                    if target < 0:  # the map explains the class the averaged logits predict
-                        targets = ((self._logits(graph, batch) + stripped_logits) / 2).argmax(axis=-1).astype(np.int32)
+                if target < 0 and (stripped_logits is not None or self._config.tumor_prior_shift):
+                    answer = self._logits(graph, batch)  # the map explains the class of the answer
+                    if stripped_logits is not None:
+                        answer = np.float32(0.5) * (answer + stripped_logits)
+                    targets = decision_logits(answer, self._config).argmax(axis=-1).astype(np.int32)
                 taps = graph.taps_for(METHOD_TAPS[str(method)])
                 views = METHOD_VIEWS.get(str(method), ())
                 if views and flip and MIRROR_VIEW not in views:  # test-time flip needs the plain mirror image
@@ -311,7 +323,7 @@ class Classifier:
                         scores = self._guard.scores(*reversed(graph.logits_and_pooled(batch)))
                 if stripped_logits is not None:
                     logits = np.float32(0.5) * (logits + stripped_logits)
-                probs = softmax(logits, self._config.temperature)
+                probs = self._probabilities(logits)
                 raw = tap_maps(pairs, str(method))
                 if views:
                     raw = merge_views(raw, views, batch.shape[1])
@@ -344,6 +356,10 @@ class Classifier:
             )
         return replace(prediction, guard_score=score, outside_reason=reason)
 
+    def _probabilities(self, logits: NDArray[np.floating]) -> NDArray[np.float64]:
+        """Calibrated probabilities of the answer (temperature, then the config's tumor prior shift)."""
+        return softmax(decision_logits(logits, self._config), self._config.temperature)
+
     def _logits(self, graph: InferenceGraph, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Logits, averaged with those of the mirror images when the config asks for test-time flip."""
         if self._config.test_time_flip:
@@ -359,7 +375,7 @@ class Classifier:
         for image, p, c in zip(batch, probs, chosen, strict=True):
             variants = occlusion_inputs(image, fill)
             logits = np.concatenate([self._logits(graph, variants[k : k + 16]) for k in range(0, len(variants), 16)])
-            occluded = softmax(logits, self._config.temperature)[:, int(c)]
+            occluded = self._probabilities(logits)[:, int(c)]
             maps.append(occlusion_map(float(p[int(c)]), occluded))
         return maps
 

@@ -68,6 +68,7 @@ class Preprocessing:
 
 
 MAX_STRIP_DEPTH = 0.3  # deeper than this, the stripped view would cut into the brain itself
+MAX_PRIOR_SHIFT = 3.0  # log-odds; beyond this the shift would decide more than the model does
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class ModelConfig:
     # > 0: average the logits of each slice and of its view stripped to a brain outline this share of the
     # head's smaller side inside the head (core.imaging.brain_outline.stripped_view); 0: off
     test_time_strip: float = 0.0
+    # log-odds added to the tumor classes against notumor after calibration (a prior correction chosen on
+    # real validation volumes); 0: off.  See :func:`core.model.classifier.decision_logits`.
+    tumor_prior_shift: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     saliency: dict[str, Any] = field(default_factory=dict)  # default_method and localisation figures
@@ -121,6 +125,7 @@ class ModelConfig:
             "temperature": self.temperature,
             "test_time_flip": self.test_time_flip,
             **({"test_time_strip": self.test_time_strip} if self.test_time_strip else {}),
+            **({"tumor_prior_shift": self.tumor_prior_shift} if self.tumor_prior_shift else {}),
             "weights_file": self.weights_file,
             "weights_sha256": self.weights_sha256,
             "metrics": self.metrics,
@@ -155,6 +160,7 @@ class ModelConfig:
                 temperature=temperature,
                 test_time_flip=_flag(data.get("test_time_flip", False), "test_time_flip"),
                 test_time_strip=check_strip_depth(data.get("test_time_strip", 0.0)),
+                tumor_prior_shift=check_prior_shift(data.get("tumor_prior_shift", 0.0)),
                 weights_file=weights_file,
                 weights_sha256=str(data.get("weights_sha256", "")).lower(),
                 model_name=str(data.get("model_name", cls.model_name)),
@@ -197,6 +203,15 @@ def check_strip_depth(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < MAX_STRIP_DEPTH:
         raise ModelConfigError(
             f"test_time_strip must be a share of the head from 0 to under {MAX_STRIP_DEPTH}, not {value!r}"
+        )
+    return float(value)
+
+
+def check_prior_shift(value: Any) -> float:
+    """A tumor prior shift as a float; :class:`ModelConfigError` outside [-MAX_PRIOR_SHIFT, MAX_PRIOR_SHIFT]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) <= MAX_PRIOR_SHIFT:
+        raise ModelConfigError(
+            f"tumor_prior_shift must be a log-odds from {-MAX_PRIOR_SHIFT:g} to {MAX_PRIOR_SHIFT:g}, not {value!r}"
         )
     return float(value)
 

@@ -109,3 +109,15 @@ def tiny_vgg_classifier(network: Any, **settings: Any) -> Any:
 
     config = ModelConfig(architecture=TINY_VGG, temperature=TINY_TEMPERATURE, **settings)
     return Classifier(network, config, sha256="0" * 64, precision=dev.FLOAT32)
+
+
+def synthetic_head(side: int, seed: int = 3) -> np.ndarray:
+    """A bright scalp ring around a darker, textured brain with an off-centre bright spot, on black."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:side, :side] / side
+    radius = np.hypot((yy - 0.5) / 0.42, (xx - 0.5) / 0.36)
+    img = np.zeros((side, side), dtype=np.float32)
+    img[radius < 1.0] = 230.0  # scalp
+    img[radius < 0.88] = 90.0 + 40.0 * rng.random(int((radius < 0.88).sum()))  # brain
+    img[(np.abs(yy - 0.4) < 0.06) & (np.abs(xx - 0.6) < 0.05)] = 200.0
+    return img.astype(np.uint8)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from handmade_models import TINY_TEMPERATURE, TINY_VGG, seeded_tiny_vgg, tiny_vgg_classifier
+from handmade_models import TINY_TEMPERATURE, TINY_VGG, seeded_tiny_vgg, synthetic_head, tiny_vgg_classifier
 
 from core.imaging.brain_outline import brain_outline, stripped_view
 from core.model.classifier import Classifier, softmax
@@ -18,18 +18,6 @@ from core.model.model_config import ModelConfig, ModelConfigError, load_model_co
 ARCH, TEMPERATURE = TINY_VGG, TINY_TEMPERATURE
 DEPTH = 0.09
 ARCH_CLASSES = ModelConfig(architecture=ARCH).class_names
-
-
-def _head(side: int, seed: int = 3) -> np.ndarray:
-    """A bright scalp ring around a darker, textured brain with an off-centre bright spot, on black."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:side, :side] / side
-    radius = np.hypot((yy - 0.5) / 0.42, (xx - 0.5) / 0.36)
-    img = np.zeros((side, side), dtype=np.float32)
-    img[radius < 1.0] = 230.0  # scalp
-    img[radius < 0.88] = 90.0 + 40.0 * rng.random(int((radius < 0.88).sum()))  # brain
-    img[(np.abs(yy - 0.4) < 0.06) & (np.abs(xx - 0.6) < 0.05)] = 200.0
-    return img.astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +30,7 @@ def _classifier(network, depth: float) -> Classifier:  # type: ignore[no-untyped
 
 
 def test_the_stripped_view_blanks_the_scalp_and_keeps_the_brain() -> None:
-    img = _head(160)
+    img = synthetic_head(160)
     view = stripped_view(img, DEPTH)
     assert view.shape == img.shape and view.dtype == np.uint8
     ring = (img == 230) & (np.abs(np.arange(160) - 80)[None, :] > 40)  # scalp at the left and right edges
@@ -60,7 +48,7 @@ def test_pictures_without_a_head_come_back_as_they_are() -> None:
 
 def test_the_reduced_outline_of_a_large_slice_matches_the_full_size_one() -> None:
     """The product blurs the outline of a large slice at 128 pixels a side; training blurs at full size."""
-    img = _head(512).astype(np.float32) / 255.0
+    img = synthetic_head(512).astype(np.float32) / 255.0
     reduced, full = brain_outline(img, DEPTH), brain_outline(img, DEPTH, max_side=None)
     assert reduced is not None and full is not None
     assert 0.3 < full.mean() < 0.6
@@ -69,7 +57,7 @@ def test_the_reduced_outline_of_a_large_slice_matches_the_full_size_one() -> Non
 
 def test_probabilities_are_the_softmax_of_the_mean_of_both_views(network) -> None:  # type: ignore[no-untyped-def]
     clf, plain_clf = _classifier(network, DEPTH), _classifier(network, 0.0)
-    slices = [_head(64, seed) for seed in (1, 2, 3)]
+    slices = [synthetic_head(64, seed) for seed in (1, 2, 3)]
     plain = np.asarray(network(clf.model_input(slices), training=False), dtype=np.float64)
     views = clf.model_input([stripped_view(s, DEPTH) for s in slices])
     stripped = np.asarray(network(views, training=False), dtype=np.float64)

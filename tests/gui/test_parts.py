@@ -259,7 +259,7 @@ def test_viewer_is_crisp_at_device_pixel_ratio_two(tmp_path: Path) -> None:
     assert (float(dpr), int(width), int(height), float(pixmap_dpr)) == (2.0, 200, 100, 2.0)
 
 
-def test_about_box_says_whether_test_time_flip_is_on() -> None:
+def test_about_box_says_whether_test_time_views_and_the_prior_shift_are_on() -> None:
     from core.model.model_config import ModelConfig
     from core.model.network import Architecture
     from desktop_app.dialogs import model_card_html
@@ -270,6 +270,8 @@ def test_about_box_says_whether_test_time_flip_is_on() -> None:
     assert "averaged with its mirror image" in on and "averaged with its mirror image" not in off
     stripped = model_card_html(ModelConfig(architecture=arch, test_time_strip=0.09), "ready")
     assert "stripped to a brain outline" not in off and "stripped to a brain outline (9% of" in stripped
+    shifted = model_card_html(ModelConfig(architecture=arch, tumor_prior_shift=0.6), "ready")
+    assert "+0.60 log-odds for the tumor classes" in shifted and "log-odds for the tumor" not in off
 
 
 def test_ai_panel_shows_the_method_figure_and_selects_the_default(qtbot) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.model.classifier import decision_logits
 from core.model.model_config import load_model_config, verified_weights_path
 from core.model.network import build_vgg19
 from training import checkpoint as ckpt
@@ -184,6 +186,13 @@ def test_evaluate_on_a_runs_validation_split_with_and_without_flip(tiny_dataset:
     expected = classification_metrics((one + stripped) / 2, labels, config.class_names, config.temperature)
     assert saved["test_time_strip"] == 0.09 and saved["nll"] == pytest.approx(expected["nll"], rel=1e-4)
     assert np.abs(stripped - one).max() > 1e-6  # the stripped view really is another input
+    # with a tumor prior shift the figures read the shifted probabilities, as the application does
+    (weights / CONFIG_FILENAME).write_text(json.dumps({**data, "test_time_strip": 0.09, "tumor_prior_shift": 0.8}))
+    assert main([*args, "--out", str(tmp_path / "shift"), "--test-time-flip", "off"]) == 0
+    shifted = decision_logits((one + stripped) / 2, replace(config, tumor_prior_shift=0.8))
+    saved = json.loads((tmp_path / "shift" / "metrics.json").read_text())
+    expected = classification_metrics(shifted, labels, config.class_names, config.temperature)
+    assert saved["tumor_prior_shift"] == 0.8 and saved["nll"] == pytest.approx(expected["nll"], rel=1e-4)
     bad = tmp_path / "bad_split.json"
     bad.write_text(json.dumps({"val": ["glioma/not-there.png"]}))
     assert main(["evaluate", str(weights), "--data", str(tiny_dataset), "--split", str(bad)]) == 1
