@@ -295,6 +295,15 @@ def _strip_depth(text: str) -> float:
     return depth
 
 
+def _prior_shift(text: str) -> float:
+    from core.model.model_config import MAX_PRIOR_SHIFT, ModelConfigError, check_prior_shift
+
+    try:
+        return check_prior_shift(float(text))
+    except (ValueError, ModelConfigError):
+        raise argparse.ArgumentTypeError(f"log-odds from {-MAX_PRIOR_SHIFT:g} to {MAX_PRIOR_SHIFT:g}") from None
+
+
 def _add_export(sub: Subcommands) -> None:
     """``export``: weights, config and model card."""
     export = sub.add_parser("export", help="write the weights, model_config.json and MODEL_CARD.md")
@@ -315,6 +324,14 @@ def _add_export(sub: Subcommands) -> None:
         metavar="DEPTH",
         help="the application averages each slice with its view stripped to a brain outline DEPTH of the head's "
         "side inside the head (e.g. 0.09); metrics are re-measured that way",
+    )
+    export.add_argument(
+        "--tumor-prior-shift",
+        type=_prior_shift,
+        default=0.0,
+        metavar="LOGODDS",
+        help="after calibration, the tumor classes gain LOGODDS against notumor (a prior correction; choose it on "
+        "real validation volumes); the calibrated metrics include it",
     )
     export.add_argument("--cache-dir", type=Path, default=None, help="decoded-image cache (with test-time views)")
 
@@ -504,6 +521,7 @@ def _export(args: argparse.Namespace) -> int:
         test_time_flip=args.test_time_flip,
         cache_dir=args.cache_dir,
         test_time_strip=args.test_time_strip,
+        tumor_prior_shift=args.tumor_prior_shift,
     )
     print(f"exported to {folder}")
     return 0

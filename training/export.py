@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from core.model.classifier import softmax
-from core.model.model_config import CONFIG_FILENAME, ModelConfig, sha256_file
+from core.model.classifier import prior_shifted, softmax
+from core.model.model_config import CONFIG_FILENAME, NO_TUMOR_CLASS, ModelConfig, sha256_file
 from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training.average import INGREDIENTS_DIR
@@ -76,6 +76,7 @@ def export_run(
     test_time_flip: bool = False,
     cache_dir: Path | None = None,
     test_time_strip: float = 0.0,
+    tumor_prior_shift: float = 0.0,
 ) -> Path:
     """Export the run's best checkpoint into ``to``.
 
@@ -83,7 +84,8 @@ def export_run(
     the validation split, each image together with its mirror image (or its view stripped to a brain outline;
     float32, as the application classifies when the config sets them); the temperature and the metrics then
     describe that averaged prediction, and the figures of the image alone, recomputed from the same exported
-    weights, are kept beside them.
+    weights, are kept beside them.  ``tumor_prior_shift`` is applied after the temperature is fitted; the
+    calibrated metrics include it.
     """
     run_dir, to = Path(run_dir), Path(to)
     best, state = _check_run_and_target(run_dir, to, force=force)
@@ -103,7 +105,7 @@ def export_run(
     temperature = fit_temperature(logits, labels)
     split = _read_json(run_dir / "split.json")
     manifest = _read_json(run_dir / "manifest.json")
-    metrics = _validation_metrics(logits, labels, temperature, cfg, split, single_view)
+    metrics = _validation_metrics(logits, labels, temperature, cfg, split, single_view, tumor_prior_shift)
     provenance = _provenance(cfg, environment, state, split, manifest, data_description, initialisation, fp16_change)
     config = ModelConfig(
         architecture=cfg.architecture(),
@@ -112,6 +114,7 @@ def export_run(
         temperature=temperature,
         test_time_flip=test_time_flip,
         test_time_strip=test_time_strip,
+        tumor_prior_shift=tumor_prior_shift,
         weights_file=WEIGHTS_FILE,
         weights_sha256=sha256_file(to / WEIGHTS_FILE),
         model_version=version or time.strftime("%Y.%m.%d"),
@@ -152,10 +155,13 @@ def _validation_metrics(
     cfg: TrainConfig,
     split: dict[str, Any],
     single_view: dict[str, Any] | None,
+    tumor_prior_shift: float = 0.0,
 ) -> dict[str, Any]:
-    """The ``metrics`` of model_config.json: calibrated and raw figures on the validation split."""
+    """The ``metrics`` of model_config.json: calibrated (and prior-shifted) and raw figures on the validation split."""
     raw = classification_metrics(logits, labels, cfg.class_names, 1.0)
-    calibrated = classification_metrics(logits, labels, cfg.class_names, temperature)
+    no_tumor = list(cfg.class_names).index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in cfg.class_names else -1
+    decision = prior_shifted(logits, no_tumor, temperature, tumor_prior_shift)  # as the application reads its answer
+    calibrated = classification_metrics(decision, labels, cfg.class_names, temperature)
     metrics: dict[str, Any] = {
         "split": (
             f"validation: duplicate-aware stratified group split ({len(split['val'])} images, "

@@ -66,9 +66,14 @@ def softmax(logits: NDArray[np.floating], temperature: float = 1.0) -> NDArray[n
 def decision_logits(logits: NDArray[np.floating], config: ModelConfig) -> NDArray[np.float32]:
     """The logits the answer is read from: with ``tumor_prior_shift``, notumor's logit lowered by the shift
     in calibrated log-odds (temperature times shift), so that every class, P(tumor) and label move together."""
+    return prior_shifted(logits, config.no_tumor_index, config.temperature, config.tumor_prior_shift)
+
+
+def prior_shifted(logits: NDArray[np.floating], no_tumor: int, temperature: float, shift: float) -> NDArray[np.float32]:
+    """``logits`` (a copy) with column ``no_tumor`` lowered by ``temperature * shift``; unchanged without one."""
     shifted = np.array(logits, dtype=np.float32, copy=True)
-    if config.tumor_prior_shift and config.no_tumor_index >= 0:
-        shifted[..., config.no_tumor_index] -= np.float32(config.temperature * config.tumor_prior_shift)
+    if shift and no_tumor >= 0:
+        shifted[..., no_tumor] -= np.float32(temperature * shift)
     return shifted
 
 

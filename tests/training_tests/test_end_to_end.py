@@ -149,6 +149,17 @@ def test_export_with_test_time_flip_measures_the_averaged_prediction(tiny_datase
     assert "Test-time strip" in (tmp_path / "s" / "MODEL_CARD.md").read_text()
     with pytest.raises(SystemExit):  # argparse refuses a depth that would cut into the brain
         main([*args[:3], str(tmp_path / "bad"), "--test-time-strip", "0.5"])
+    # with a tumor prior shift: the calibrated figures read the shifted probabilities, the raw ones do not
+    assert main([*args[:3], str(tmp_path / "p"), "--test-time-strip", "0.09", "--tumor-prior-shift", "0.8"]) == 0
+    shifted_config = load_model_config(tmp_path / "p")
+    assert shifted_config.tumor_prior_shift == 0.8 and shifted_config.temperature == stripped_config.temperature
+    decision = decision_logits(averaged, shifted_config)
+    expected = classification_metrics(decision, labels, config.class_names, shifted_config.temperature)
+    assert shifted_config.metrics["calibrated"]["nll"] == pytest.approx(expected["nll"], rel=1e-4)
+    assert shifted_config.metrics["uncalibrated"] == pytest.approx(stripped_config.metrics["uncalibrated"])
+    assert "Tumor prior shift" in (tmp_path / "p" / "MODEL_CARD.md").read_text()
+    with pytest.raises(SystemExit):  # argparse refuses a shift beyond the limit
+        main([*args[:3], str(tmp_path / "bad"), "--tumor-prior-shift", "5"])
 
 
 def test_evaluate_on_a_runs_validation_split_with_and_without_flip(tiny_dataset: Path, tmp_path: Path) -> None:
