@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.model.classifier import prior_shifted, softmax
-from core.model.model_config import CONFIG_FILENAME, NO_TUMOR_CLASS, ModelConfig, sha256_file
+from core.model.model_config import CONFIG_FILENAME, NO_TUMOR_CLASS, ModelConfig, class_position, sha256_file
 from core.model.network import build_vgg19
 from training import checkpoint as ckpt
 from training.average import INGREDIENTS_DIR
@@ -159,7 +159,7 @@ def _validation_metrics(
 ) -> dict[str, Any]:
     """The ``metrics`` of model_config.json: calibrated (and prior-shifted) and raw figures on the validation split."""
     raw = classification_metrics(logits, labels, cfg.class_names, 1.0)
-    no_tumor = list(cfg.class_names).index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in cfg.class_names else -1
+    no_tumor = class_position(cfg.class_names, NO_TUMOR_CLASS)
     decision = prior_shifted(logits, no_tumor, temperature, tumor_prior_shift)  # as the application reads its answer
     calibrated = classification_metrics(decision, labels, cfg.class_names, temperature)
     metrics: dict[str, Any] = {

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from core.model.model_config import class_position
 from core.model.network import LAST_CONV_LAYER, LOGITS_LAYER
 from core.model.preprocess import scaled_for_network
 from training.masked_data import (
@@ -127,7 +128,7 @@ def prepare_masked(cfg: TrainConfig, run_dir: Path, prepared: PreparedData, cach
         save_split(split, masked, split_file)
     replaced = set(split.replaced)
     primary = np.asarray([i for i in prepared.train_idx if prepared.data.relpaths[i] not in replaced], dtype=np.int64)
-    glioma = cfg.class_names.index(PASTE_CLASS) if PASTE_CLASS in cfg.class_names else -1
+    glioma = class_position(cfg.class_names, PASTE_CLASS)
     patches = [
         patch
         for i in split.train
@@ -187,8 +188,8 @@ def epoch_samples(
     prep = cfg.preprocessing()
     n_classes = len(cfg.class_names)
     grid = grid_side(size, len(cfg.widths))
-    no_tumor = cfg.class_names.index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in cfg.class_names else -1
-    paste_label = cfg.class_names.index(PASTE_CLASS) if PASTE_CLASS in cfg.class_names else -1
+    no_tumor = class_position(cfg.class_names, NO_TUMOR_CLASS)
+    paste_label = class_position(cfg.class_names, PASTE_CLASS)
     pool = data.epoch_pool(realism, cfg.seed, epoch)
     order = np.random.default_rng([cfg.seed, epoch]).permutation(len(pool))
     for position in order[shard::shards]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ class ModelConfig:
 
     @property
     def no_tumor_index(self) -> int:
-        return self.class_names.index(NO_TUMOR_CLASS) if NO_TUMOR_CLASS in self.class_names else -1
+        return class_position(self.class_names, NO_TUMOR_CLASS)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -180,6 +181,11 @@ class ModelConfig:
         path = Path(folder) / CONFIG_FILENAME
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
         return path
+
+
+def class_position(class_names: Sequence[str], name: str) -> int:
+    """Where ``name`` sits in the model's output order; -1 when the model has no such class."""
+    return list(class_names).index(name) if name in class_names else -1
 
 
 def _saliency_section(value: Any) -> dict[str, Any]:

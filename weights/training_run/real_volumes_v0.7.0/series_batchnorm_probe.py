@@ -46,5 +46,5 @@ for n, stack in enumerate(stacks):
     if n % 20 == 0:
         print(n, len(stacks), flush=True)
 out = {k: np.concatenate(v) if k in ("adabn", "plain") else np.asarray(v) for k, v in cols.items()}
-np.savez(sys.argv[1], temperature=config.temperature, **out)
+np.savez(sys.argv[1], temperature=config.temperature, class_names=np.asarray(config.class_names), **out)
 print("done")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.model.model_config import DEFAULT_CLASS_NAMES, NO_TUMOR_CLASS
+from core.model.model_config import NO_TUMOR_CLASS, class_position
 from core.model.prediction import Prediction
 from core.model.series_summary import summarize_series
 from training.metrics import roc_auc
@@ -79,18 +79,18 @@ def folders(weights: Path, out: Path) -> None:
         stripped=predict(stripped_model_input(images, replace(config, test_time_strip=DEPTH))),
         labels=data.labels[chosen],
         temperature=config.temperature,
+        class_names=np.asarray(config.class_names),
     )
 
 
 def probabilities(table: Any, weight: float, shift: float) -> NDArray[np.float64]:
     """The application's probabilities: (1 - weight) x plain + weight x stripped logits, tempered, shifted."""
-    notumor = [str(n) for n in table["class_names"]].index(NO_TUMOR_CLASS)
+    from core.model.classifier import prior_shifted, softmax
+
+    notumor = class_position([str(n) for n in table["class_names"]], NO_TUMOR_CLASS)
     temperature = float(table["temperature"])
-    z = ((1.0 - weight) * table["plain"] + weight * table["stripped"]) / temperature
-    z[:, notumor] -= shift
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return np.asarray(e / e.sum(axis=1, keepdims=True))
+    mean = (1.0 - weight) * table["plain"] + weight * table["stripped"]
+    return softmax(prior_shifted(mean, notumor, temperature, shift), temperature)
 
 
 def real_figures(table: Any, weight: float, shift: float) -> dict[str, dict[str, float]]:
@@ -142,9 +142,6 @@ def folder_accuracy(table: Any, weight: float, shift: float) -> float:
 def sweep(real_table: Path, folder_table: Path) -> None:
     with np.load(real_table) as r, np.load(folder_table) as f:
         real_data, folder_data = dict(r), dict(f)
-    for table in (real_data, folder_data):  # tables of the first probe name the temperature T
-        table.setdefault("temperature", table.get("T"))
-        table.setdefault("class_names", np.asarray(DEFAULT_CLASS_NAMES))
     alone = _flat(real_figures(real_data, 0.0, 0.0), folder_accuracy(folder_data, 0.0, 0.0))
     for weight in (0.0, 0.1, 0.2, 0.25, 0.33, 0.4, 0.5):
         for shift in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0):
